@@ -1,0 +1,384 @@
+//! Configuration: defaults that work with nothing given, then a TOML file (`--config`), then
+//! environment variables (`SYLK_*`), then command-line flags; later sources win.
+//! A bad setting stops the start with a message that names it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use serde::Deserialize;
+
+/// Every setting, with its default. The README lists the same table.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// HTTP(S) and WebSocket listening address.
+    pub listen: SocketAddr,
+    /// Where the generated certificate (and later the message store) is kept.
+    pub data_dir: PathBuf,
+    /// Serve plain HTTP/WS instead of HTTPS/WSS.
+    pub no_tls: bool,
+    /// PEM certificate chain; with `tls_private_key`. Without both, a self-signed certificate
+    /// is generated into `<data_dir>/tls/` on first start and reused afterwards.
+    pub tls_certificate: Option<PathBuf>,
+    pub tls_private_key: Option<PathBuf>,
+    /// Allowed WebSocket `Origin` values (`*` wildcards allowed); `["*"]` allows any.
+    pub web_origins: Vec<String>,
+    /// Domains allowed in `account-add`; `["*"]` allows any.
+    pub sip_domains: Vec<String>,
+    /// Seconds between WebSocket pings; a pong must come within half of it.
+    pub websocket_ping_interval: f64,
+    /// Largest WebSocket frame or message accepted, in bytes; a larger one closes that
+    /// connection with close code 1009.
+    pub max_frame_size: usize,
+    /// A `tracing` filter: `info`, `debug`, `sylk_gateway=debug,info`, ...
+    pub log_level: String,
+    /// Testing aid (fault injection): delay each queued request by this many milliseconds
+    /// before handling it, to make a slow request queue observable. 0 in production.
+    pub debug_request_delay_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([0, 0, 0, 0], 10888)),
+            data_dir: PathBuf::from("data"),
+            no_tls: false,
+            tls_certificate: None,
+            tls_private_key: None,
+            web_origins: vec!["*".into()],
+            sip_domains: vec!["*".into()],
+            websocket_ping_interval: 120.0,
+            max_frame_size: 64 * 1024,
+            log_level: "info".into(),
+            debug_request_delay_ms: 0,
+        }
+    }
+}
+
+/// Command-line flags; each also reads the environment variable named beside it.
+#[derive(Debug, Parser)]
+#[command(
+    name = "sylk-gateway",
+    version,
+    about = "A SylkServer-compatible WebRTC gateway (sylkRTC-2 over WebSocket)",
+    long_about = "A SylkServer-compatible WebRTC gateway: browsers speak sylkRTC-2 over \
+                  wss://HOST:10888/webrtcgateway/ws.\n\nSettings come from defaults, then the \
+                  TOML file given with --config, then SYLK_* environment variables, then flags."
+)]
+pub struct Cli {
+    /// TOML configuration file
+    #[arg(long, env = "SYLK_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Listening address for HTTP(S)/WebSocket [default: 0.0.0.0:10888]
+    #[arg(long, env = "SYLK_LISTEN", value_name = "ADDR:PORT")]
+    pub listen: Option<SocketAddr>,
+    /// Data directory (generated certificate, storage) [default: ./data]
+    #[arg(long, env = "SYLK_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Serve plain HTTP/WS (for loopback, or behind a TLS-terminating proxy)
+    #[arg(long, env = "SYLK_NO_TLS")]
+    pub no_tls: bool,
+    /// PEM certificate (chain) to serve instead of the generated one
+    #[arg(long, env = "SYLK_TLS_CERTIFICATE", value_name = "PATH")]
+    pub tls_certificate: Option<PathBuf>,
+    /// PEM private key of --tls-certificate
+    #[arg(long, env = "SYLK_TLS_PRIVATE_KEY", value_name = "PATH")]
+    pub tls_private_key: Option<PathBuf>,
+    /// Allowed WebSocket origins, comma separated [default: *]
+    #[arg(
+        long,
+        env = "SYLK_WEB_ORIGINS",
+        value_name = "LIST",
+        value_delimiter = ','
+    )]
+    pub web_origins: Option<Vec<String>>,
+    /// SIP domains allowed in account-add, comma separated [default: *]
+    #[arg(
+        long,
+        env = "SYLK_SIP_DOMAINS",
+        value_name = "LIST",
+        value_delimiter = ','
+    )]
+    pub sip_domains: Option<Vec<String>>,
+    /// Seconds between WebSocket pings; the pong timeout is half of it [default: 120]
+    #[arg(long, env = "SYLK_WEBSOCKET_PING_INTERVAL", value_name = "SECONDS")]
+    pub websocket_ping_interval: Option<f64>,
+    /// Largest WebSocket frame/message in bytes [default: 65536]
+    #[arg(long, env = "SYLK_MAX_FRAME_SIZE", value_name = "BYTES")]
+    pub max_frame_size: Option<usize>,
+    /// Log filter: error, warn, info, debug, trace, or a tracing directive [default: info]
+    #[arg(long, env = "SYLK_LOG_LEVEL", value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// Testing aid: delay every queued request by this many milliseconds
+    #[arg(
+        long,
+        env = "SYLK_DEBUG_REQUEST_DELAY_MS",
+        value_name = "MS",
+        hide = true
+    )]
+    pub debug_request_delay_ms: Option<u64>,
+}
+
+impl Config {
+    /// Builds the configuration from the command line (and the file and environment it names).
+    pub fn from_cli(cli: Cli) -> anyhow::Result<Config> {
+        let mut cfg = match &cli.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        if let Some(v) = cli.listen {
+            cfg.listen = v;
+        }
+        if let Some(v) = cli.data_dir {
+            cfg.data_dir = v;
+        }
+        if cli.no_tls {
+            cfg.no_tls = true;
+        }
+        if let Some(v) = cli.tls_certificate {
+            cfg.tls_certificate = Some(v);
+        }
+        if let Some(v) = cli.tls_private_key {
+            cfg.tls_private_key = Some(v);
+        }
+        if let Some(v) = cli.web_origins {
+            cfg.web_origins = v;
+        }
+        if let Some(v) = cli.sip_domains {
+            cfg.sip_domains = v;
+        }
+        if let Some(v) = cli.websocket_ping_interval {
+            cfg.websocket_ping_interval = v;
+        }
+        if let Some(v) = cli.max_frame_size {
+            cfg.max_frame_size = v;
+        }
+        if let Some(v) = cli.log_level {
+            cfg.log_level = v;
+        }
+        if let Some(v) = cli.debug_request_delay_ms {
+            cfg.debug_request_delay_ms = v;
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn from_file(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read configuration file {}", path.display()))?;
+        Config::from_toml(&text)
+            .with_context(|| format!("bad configuration file {}", path.display()))
+    }
+
+    pub fn from_toml(text: &str) -> anyhow::Result<Config> {
+        // The full error text quotes the offending line, so it names the setting.
+        let cfg: Config = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(cfg)
+    }
+
+    /// Checks values that parse but make no sense.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let ping = self.websocket_ping_interval;
+        if !(ping.is_finite() && (0.1..=86400.0).contains(&ping)) {
+            bail!("websocket_ping_interval must be between 0.1 and 86400 seconds, got {ping}");
+        }
+        if !(1024..=64 * 1024 * 1024).contains(&self.max_frame_size) {
+            bail!(
+                "max_frame_size must be between 1024 and 67108864 bytes, got {}",
+                self.max_frame_size
+            );
+        }
+        if self.web_origins.is_empty() || self.web_origins.iter().any(|o| o.trim().is_empty()) {
+            bail!("web_origins must list at least one origin (\"*\" allows any), without empty entries");
+        }
+        if self.sip_domains.is_empty() || self.sip_domains.iter().any(|d| d.trim().is_empty()) {
+            bail!("sip_domains must list at least one domain (\"*\" allows any), without empty entries");
+        }
+        match (&self.tls_certificate, &self.tls_private_key) {
+            (Some(_), None) => bail!("tls_certificate is set but tls_private_key is not"),
+            (None, Some(_)) => bail!("tls_private_key is set but tls_certificate is not"),
+            _ => {}
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(self.log_filter()) {
+            bail!(
+                "log_level {:?} is not a valid level or filter: {e}",
+                self.log_level
+            );
+        }
+        Ok(())
+    }
+
+    /// The `tracing` filter to install. The WebSocket libraries log whole frames (and so
+    /// account passwords) at `trace`, so they are held at `info` unless the filter names
+    /// them itself.
+    pub fn log_filter(&self) -> String {
+        let mut filter = self.log_level.clone();
+        for noisy in ["tungstenite", "tokio_tungstenite"] {
+            if !filter.contains(noisy) {
+                filter.push_str(&format!(",{noisy}=info"));
+            }
+        }
+        filter
+    }
+
+    pub fn ping_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(self.websocket_ping_interval)
+    }
+
+    /// Whether a WebSocket `Origin` header value may connect.
+    pub fn origin_allowed(&self, origin: Option<&str>) -> bool {
+        if self.web_origins.iter().any(|o| o == "*") {
+            return true;
+        }
+        match origin {
+            // Non-browser clients send no Origin; autobahn lets them in.
+            None => true,
+            Some("null") => false,
+            Some(origin) => self.web_origins.iter().any(|p| wildcard_match(p, origin)),
+        }
+    }
+
+    /// Whether `account-add` accepts an account of this domain.
+    pub fn sip_domain_allowed(&self, domain: &str) -> bool {
+        self.sip_domains.iter().any(|d| d == "*" || d == domain)
+    }
+}
+
+/// Case-insensitive match with `*` standing for any run of characters.
+fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let (p, t) = (pattern.to_ascii_lowercase(), text.to_ascii_lowercase());
+    let parts: Vec<&str> = p.split('*').collect();
+    if parts.len() == 1 {
+        return p == t;
+    }
+    let mut rest = t.as_str();
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            match rest.strip_prefix(part) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            match rest.find(part) {
+                Some(pos) => rest = &rest[pos + part.len()..],
+                None => return false,
+            }
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli(args: &[&str]) -> Cli {
+        let mut all = vec!["sylk-gateway"];
+        all.extend_from_slice(args);
+        Cli::try_parse_from(all).unwrap()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let cfg = Config::default();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.listen.to_string(), "0.0.0.0:10888");
+        assert_eq!(cfg.max_frame_size, 65536);
+        assert_eq!(cfg.ping_interval().as_secs(), 120);
+    }
+
+    #[test]
+    fn file_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gw.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9999\"\nsip_domains = [\"example.com\"]\nlog_level = \"debug\"\n",
+        )
+        .unwrap();
+        let cfg = Config::from_cli(cli(&[
+            "--config",
+            path.to_str().unwrap(),
+            "--log-level",
+            "warn",
+        ]))
+        .unwrap();
+        assert_eq!(cfg.listen.to_string(), "127.0.0.1:9999");
+        assert_eq!(cfg.sip_domains, vec!["example.com"]);
+        assert_eq!(cfg.log_level, "warn");
+    }
+
+    #[test]
+    fn bad_settings_name_themselves() {
+        let e = Config::from_toml("listen = \"nowhere\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("listen") || e.contains("socket address"), "{e}");
+        let e = Config::from_toml("lisen = \"1.2.3.4:5\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("lisen"), "{e}");
+        let cfg = Config {
+            websocket_ping_interval: 0.0,
+            ..Config::default()
+        };
+        assert!(cfg
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("websocket_ping_interval"));
+        let cfg = Config {
+            max_frame_size: 10,
+            ..Config::default()
+        };
+        assert!(cfg
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("max_frame_size"));
+        let cfg = Config {
+            tls_certificate: Some("x.pem".into()),
+            ..Config::default()
+        };
+        assert!(cfg
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("tls_private_key"));
+        let cfg = Config {
+            log_level: "info,[[[".into(),
+            ..Config::default()
+        };
+        assert!(cfg
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("log_level"));
+        assert!(Cli::try_parse_from(["sylk-gateway", "--listen", "x"]).is_err());
+    }
+
+    #[test]
+    fn origins_and_domains() {
+        let cfg = Config {
+            web_origins: vec![
+                "https://*.example.com".into(),
+                "http://localhost:3000".into(),
+            ],
+            sip_domains: vec!["example.com".into()],
+            ..Config::default()
+        };
+        assert!(cfg.origin_allowed(Some("https://app.example.com")));
+        assert!(cfg.origin_allowed(Some("http://localhost:3000")));
+        assert!(!cfg.origin_allowed(Some("https://evil.com")));
+        assert!(!cfg.origin_allowed(Some("null")));
+        assert!(cfg.origin_allowed(None));
+        assert!(Config::default().origin_allowed(Some("null")));
+        assert!(cfg.sip_domain_allowed("example.com"));
+        assert!(!cfg.sip_domain_allowed("other.org"));
+        assert!(Config::default().sip_domain_allowed(""));
+    }
+}

@@ -1,0 +1,13 @@
+//! sylk-gateway: a SylkServer-compatible WebRTC gateway in one process.
+//!
+//! Browsers speak sylkRTC-2 (JSON over a WebSocket at `/webrtcgateway/ws`). Each WebSocket is
+//! a pair of tasks: [`ws`] owns the socket (reads frames, answers pings and validation errors
+//! at once, writes the outbox), [`connection`] handles the connection's valid requests in
+//! order and owns its accounts and sessions. [`server`] binds the listener (TLS with a
+//! configured or generated certificate, or plain), [`config`] gathers the settings.
+
+pub mod config;
+pub mod connection;
+pub mod server;
+pub mod tls;
+pub mod ws;

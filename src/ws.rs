@@ -1,0 +1,276 @@
+//! The task that owns one WebSocket: it reads frames, answers what must be answered at once,
+//! queues valid requests for the connection's [`Connection`] worker, writes the outbox, and
+//! pings the client.
+//!
+//! * `ready-event` is the first thing sent.
+//! * A validation error and a `ping` are answered here, at once; a `ping` never waits behind
+//!   a slow request.
+//! * Other valid requests go to the worker's FIFO (bounded). When it is full this task stops
+//!   reading frames (TCP pushes back on the client) but keeps writing, so nothing deadlocks
+//!   and nothing is dropped.
+//! * WebSocket pings every `websocket_ping_interval`; no pong within half of it drops the
+//!   connection.
+//! * A frame or message over `max_frame_size` closes this connection with 1009.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use signaling::sylkrtc::{self, Event, Parsed, Request};
+use tokio::sync::mpsc;
+use tokio::time::{sleep_until, timeout, Instant};
+use tracing::{debug, info, warn};
+
+use crate::connection::{Connection, Outbound};
+use crate::server::App;
+
+/// Requests queued for the worker before this task stops reading.
+const REQUEST_QUEUE: usize = 256;
+/// Messages queued for the client. Producers other than the worker must not block on it.
+const OUTBOX: usize = 1024;
+
+/// Close codes (RFC 6455 §7.4.1).
+const CLOSE_GOING_AWAY: u16 = 1001;
+const CLOSE_PROTOCOL_ERROR: u16 = 1002;
+const CLOSE_TOO_BIG: u16 = 1009;
+const CLOSE_POLICY: u16 = 1008;
+
+/// Why a connection ended (for the log).
+enum End {
+    ClientClosed,
+    Lost(String),
+    PingTimeout,
+    TooBig,
+    Protocol(String),
+    Shutdown,
+}
+
+impl std::fmt::Display for End {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            End::ClientClosed => f.write_str("closed by client"),
+            End::Lost(e) => write!(f, "connection lost: {e}"),
+            End::PingTimeout => f.write_str("no pong within the ping timeout"),
+            End::TooBig => f.write_str("frame over the size limit"),
+            End::Protocol(e) => write!(f, "protocol error: {e}"),
+            End::Shutdown => f.write_str("server shutting down"),
+        }
+    }
+}
+
+pub async fn run(socket: WebSocket, app: Arc<App>, peer: SocketAddr, origin: Option<String>) {
+    let id = app.next_connection_id();
+    let started = Instant::now();
+    info!(conn = id, %peer, origin = origin.as_deref().unwrap_or("-"), "websocket connection opened");
+
+    let (out_tx, out_rx) = mpsc::channel(OUTBOX);
+    let (req_tx, req_rx) = mpsc::channel(REQUEST_QUEUE);
+    let worker = tokio::spawn(Connection::new(id, app.clone(), out_tx).run(req_rx));
+
+    let mut socket = socket;
+    let end = Actor {
+        id,
+        app: &app,
+        req_tx,
+        out_rx,
+    }
+    .drive(&mut socket)
+    .await;
+
+    // Dropping the actor closed the worker's channels; it forgets the connection's state.
+    let _ = worker.await;
+    info!(
+        conn = id,
+        %peer,
+        reason = %end,
+        duration_ms = started.elapsed().as_millis() as u64,
+        "websocket connection closed"
+    );
+}
+
+struct Actor<'a> {
+    id: u64,
+    app: &'a App,
+    req_tx: mpsc::Sender<Request>,
+    out_rx: mpsc::Receiver<Outbound>,
+}
+
+impl Actor<'_> {
+    async fn drive(mut self, socket: &mut WebSocket) -> End {
+        if let Err(e) = send_event(socket, &Event::Ready).await {
+            return End::Lost(e.to_string());
+        }
+        let ping_every = self.app.config.ping_interval();
+        let mut next_ping = Instant::now() + ping_every;
+        let mut pong_deadline: Option<Instant> = None;
+        let mut pending: Option<Request> = None;
+        let mut shutdown = self.app.shutdown_signal();
+
+        loop {
+            let wake = pong_deadline.map_or(next_ping, |d| d.min(next_ping));
+            tokio::select! {
+                biased;
+                _ = shutdown.changed() => {
+                    close(socket, CLOSE_GOING_AWAY, "server shutting down").await;
+                    return End::Shutdown;
+                }
+                out = self.out_rx.recv() => {
+                    // The worker holds a sender until this actor is dropped.
+                    let Some(Outbound::Text(text)) = out else { continue };
+                    if let Err(e) = socket.send(Message::Text(text.into())).await {
+                        return End::Lost(e.to_string());
+                    }
+                }
+                permit = self.req_tx.reserve(), if pending.is_some() => {
+                    match (permit, pending.take()) {
+                        (Ok(permit), Some(request)) => permit.send(request),
+                        _ => return End::Lost("request handler ended".into()),
+                    }
+                }
+                frame = socket.recv(), if pending.is_none() => {
+                    let frame = match frame {
+                        None => return End::Lost("end of stream".into()),
+                        Some(Err(e)) => return self.read_error(socket, e).await,
+                        Some(Ok(frame)) => frame,
+                    };
+                    match frame {
+                        Message::Text(text) => {
+                            match self.on_text(socket, text.as_str()).await {
+                                Ok(Some(request)) => {
+                                    if let Err(e) = self.req_tx.try_send(request) {
+                                        match e {
+                                            mpsc::error::TrySendError::Full(r) => pending = Some(r),
+                                            mpsc::error::TrySendError::Closed(_) => {
+                                                return End::Lost("request handler ended".into())
+                                            }
+                                        }
+                                    }
+                                }
+                                Ok(None) => {}
+                                Err(e) => return End::Lost(e.to_string()),
+                            }
+                        }
+                        Message::Binary(data) => {
+                            info!(conn = self.id, bytes = data.len(), "ignored binary frame");
+                        }
+                        Message::Pong(_) => pong_deadline = None,
+                        // tungstenite answers pings itself.
+                        Message::Ping(_) => {}
+                        Message::Close(_) => return End::ClientClosed,
+                    }
+                }
+                _ = sleep_until(wake) => {
+                    let now = Instant::now();
+                    if pong_deadline.is_some_and(|d| now >= d) {
+                        close(socket, CLOSE_POLICY, "ping timeout").await;
+                        return End::PingTimeout;
+                    }
+                    if now >= next_ping {
+                        if let Err(e) = socket.send(Message::Ping(Default::default())).await {
+                            return End::Lost(e.to_string());
+                        }
+                        if pong_deadline.is_none() {
+                            pong_deadline = Some(now + ping_every / 2);
+                        }
+                        next_ping = now + ping_every;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Parses one text frame; returns a request for the worker, after answering what is
+    /// answered here.
+    async fn on_text(
+        &self,
+        socket: &mut WebSocket,
+        text: &str,
+    ) -> Result<Option<Request>, axum::Error> {
+        match sylkrtc::parse(text) {
+            Parsed::Request(Request::Ping(ping)) => {
+                send_event(socket, &Event::ack(ping.transaction)).await?;
+                Ok(None)
+            }
+            Parsed::Request(request) => {
+                debug!(
+                    conn = self.id,
+                    request = request.kind(),
+                    transaction = request.transaction(),
+                    "request"
+                );
+                Ok(Some(request))
+            }
+            Parsed::Rejected {
+                transaction,
+                kind,
+                error,
+            } => {
+                warn!(conn = self.id, request = %kind, transaction = %transaction, error = %redacted(&error), "request failed validation");
+                send_event(socket, &Event::error(transaction, error)).await?;
+                Ok(None)
+            }
+            Parsed::Ignored(why) => {
+                info!(conn = self.id, reason = %redacted(&why.to_string()), "ignored message");
+                Ok(None)
+            }
+        }
+    }
+
+    async fn read_error(&self, socket: &mut WebSocket, e: axum::Error) -> End {
+        use tungstenite::error::{CapacityError, Error as WsError};
+        let inner = e.into_inner();
+        match inner.downcast_ref::<WsError>() {
+            Some(WsError::Capacity(
+                CapacityError::MessageTooLong { .. } | CapacityError::TooManyHeaders,
+            )) => {
+                let limit = self.app.config.max_frame_size;
+                warn!(conn = self.id, limit, "frame over the size limit, closing");
+                close(
+                    socket,
+                    CLOSE_TOO_BIG,
+                    &format!("message too big: the limit is {limit} bytes"),
+                )
+                .await;
+                End::TooBig
+            }
+            Some(WsError::Protocol(p)) => {
+                let text = p.to_string();
+                close(socket, CLOSE_PROTOCOL_ERROR, &text).await;
+                End::Protocol(text)
+            }
+            Some(WsError::Utf8(_)) => {
+                close(socket, 1007, "invalid UTF-8 in a text frame").await;
+                End::Protocol("invalid UTF-8".into())
+            }
+            _ => End::Lost(inner.to_string()),
+        }
+    }
+}
+
+/// A validation error fit for the log: a wrongly typed password is shown in the error text
+/// the client gets back, but must not reach the log.
+fn redacted(error: &str) -> std::borrow::Cow<'_, str> {
+    const PASSWORD: &str = "Invalid value for 'password' property: ";
+    match error.find(PASSWORD) {
+        Some(at) => format!("{}{PASSWORD}<redacted>", &error[..at]).into(),
+        None => error.into(),
+    }
+}
+
+async fn send_event(socket: &mut WebSocket, event: &Event) -> Result<(), axum::Error> {
+    socket.send(Message::Text(event.to_json().into())).await
+}
+
+/// Sends a close frame, not waiting long for a peer that may be gone.
+async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    let _ = timeout(
+        Duration::from_secs(2),
+        socket.send(Message::Close(Some(frame))),
+    )
+    .await;
+}
