@@ -76,6 +76,12 @@ impl Gateway {
             std::thread::spawn(move || {
                 for line in BufReader::new(stderr).lines() {
                     let Ok(line) = line else { break };
+                    {
+                        let mut l = log.lock().unwrap();
+                        l.push_str(&line);
+                        l.push('\n');
+                    }
+                    // Reported after the line is in the log, so callers see it there.
                     if let Some(rest) = line.split("listening on ").nth(1) {
                         if let Some(addr) = rest.split_whitespace().next() {
                             if let Ok(a) = addr.parse() {
@@ -83,9 +89,6 @@ impl Gateway {
                             }
                         }
                     }
-                    let mut l = log.lock().unwrap();
-                    l.push_str(&line);
-                    l.push('\n');
                 }
             });
         }
