@@ -18,19 +18,14 @@ pub struct Identity {
 
 impl Identity {
     /// Builds an identity the way `SIPIdentity` validates one: the scheme is stripped and
-    /// surrounding double quotes of the display name are removed.
+    /// surrounding double quotes and spaces of the display name are removed.
     pub fn new(uri: &str, display_name: Option<&str>) -> Self {
         let uri = uri
             .strip_prefix("sip:")
             .or_else(|| uri.strip_prefix("sips:"))
             .unwrap_or(uri);
-        let display_name = display_name.map(|d| {
-            if d.len() >= 2 && d.starts_with('"') && d.ends_with('"') {
-                d[1..d.len() - 1].to_string()
-            } else {
-                d.to_string()
-            }
-        });
+        let display_name =
+            display_name.map(|d| d.trim_matches(|c| c == '"' || c == ' ').to_string());
         Identity {
             uri: uri.to_string(),
             display_name,
@@ -152,9 +147,8 @@ pub struct JournalEntry {
     pub message_id: String,
     pub content_type: String,
     pub content: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Stored records always have these, so an unset one is `null`.
     pub direction: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
 }
 

@@ -103,3 +103,7 @@ pub fn parse_value(value: &Value) -> Parsed {
         },
     }
 }
+#[cfg(test)]
+mod tests_events;
+#[cfg(test)]
+mod tests_requests;

@@ -231,7 +231,9 @@ fn parse_value(prop: &Prop, value: &Value) -> Result<Value, String> {
             }
         }
         Ty::Int => match value {
-            Value::Number(n) if n.is_i64() || n.is_u64() => Ok(value.clone()),
+            Value::Number(n) if n.is_i64() => Ok(value.clone()),
+            // Python ints have no bound; ours saturate (no field has a meaning that far out).
+            Value::Number(n) if n.is_u64() => Ok(Value::from(i64::MAX)),
             Value::Bool(b) => Ok(Value::from(i64::from(*b))),
             _ => Err(invalid(prop.name, value)),
         },
