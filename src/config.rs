@@ -34,6 +34,15 @@ pub struct Config {
     pub max_frame_size: usize,
     /// A `tracing` filter: `info`, `debug`, `sylk_gateway=debug,info`, ...
     pub log_level: String,
+    /// UDP port of the media socket shared by every WebRTC peer (0: any free port). It binds
+    /// on the IP of `listen`.
+    pub media_port: u16,
+    /// Addresses to put in the ICE candidates (public addresses behind NAT). Empty: the
+    /// interface addresses (loopback only if there is nothing else, or if `listen` is loopback).
+    pub advertise_ip: Vec<std::net::IpAddr>,
+    /// Seconds without an ICE consent check (STUN from the browser) before a peer is
+    /// considered gone.
+    pub ice_consent_timeout: f64,
     /// Testing aid (fault injection): delay each queued request by this many milliseconds
     /// before handling it, to make a slow request queue observable. 0 in production.
     pub debug_request_delay_ms: u64,
@@ -52,6 +61,9 @@ impl Default for Config {
             websocket_ping_interval: 120.0,
             max_frame_size: 64 * 1024,
             log_level: "info".into(),
+            media_port: 10888,
+            advertise_ip: Vec::new(),
+            ice_consent_timeout: 30.0,
             debug_request_delay_ms: 0,
         }
     }
@@ -111,6 +123,20 @@ pub struct Cli {
     /// Log filter: error, warn, info, debug, trace, or a tracing directive [default: info]
     #[arg(long, env = "SYLK_LOG_LEVEL", value_name = "LEVEL")]
     pub log_level: Option<String>,
+    /// UDP port for all WebRTC media, on the IP of --listen [default: 10888]
+    #[arg(long, env = "SYLK_MEDIA_PORT", value_name = "PORT")]
+    pub media_port: Option<u16>,
+    /// Address to advertise in ICE candidates; repeat for several [default: interface addresses]
+    #[arg(
+        long = "advertise-ip",
+        env = "SYLK_ADVERTISE_IP",
+        value_name = "IP",
+        value_delimiter = ','
+    )]
+    pub advertise_ip: Option<Vec<std::net::IpAddr>>,
+    /// Seconds without ICE consent checks before a browser is considered gone [default: 30]
+    #[arg(long, env = "SYLK_ICE_CONSENT_TIMEOUT", value_name = "SECONDS")]
+    pub ice_consent_timeout: Option<f64>,
     /// Testing aid: delay every queued request by this many milliseconds
     #[arg(
         long,
@@ -158,6 +184,15 @@ impl Config {
         if let Some(v) = cli.log_level {
             cfg.log_level = v;
         }
+        if let Some(v) = cli.media_port {
+            cfg.media_port = v;
+        }
+        if let Some(v) = cli.advertise_ip {
+            cfg.advertise_ip = v;
+        }
+        if let Some(v) = cli.ice_consent_timeout {
+            cfg.ice_consent_timeout = v;
+        }
         if let Some(v) = cli.debug_request_delay_ms {
             cfg.debug_request_delay_ms = v;
         }
@@ -201,6 +236,13 @@ impl Config {
             (None, Some(_)) => bail!("tls_private_key is set but tls_certificate is not"),
             _ => {}
         }
+        let consent = self.ice_consent_timeout;
+        if !(consent.is_finite() && (1.0..=3600.0).contains(&consent)) {
+            bail!("ice_consent_timeout must be between 1 and 3600 seconds, got {consent}");
+        }
+        if self.advertise_ip.iter().any(|ip| ip.is_unspecified()) {
+            bail!("advertise_ip must be a concrete address, not 0.0.0.0 or ::");
+        }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(self.log_filter()) {
             bail!(
                 "log_level {:?} is not a valid level or filter: {e}",
@@ -221,6 +263,34 @@ impl Config {
             }
         }
         filter
+    }
+
+    /// The addresses to advertise in ICE candidates.
+    pub fn advertised_ips(&self) -> Vec<std::net::IpAddr> {
+        if !self.advertise_ip.is_empty() {
+            return self.advertise_ip.clone();
+        }
+        let listen = self.listen.ip();
+        if !listen.is_unspecified() {
+            return vec![listen];
+        }
+        let mut ips: Vec<std::net::IpAddr> = if_addrs::get_if_addrs()
+            .map(|all| {
+                all.into_iter()
+                    .map(|i| i.ip())
+                    .filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
+                    .filter(|ip| match ip {
+                        // Link-local IPv6 needs a scope id, which ICE candidates cannot carry.
+                        std::net::IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) != 0xfe80,
+                        std::net::IpAddr::V4(_) => true,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if ips.is_empty() {
+            ips.push(std::net::IpAddr::from([127, 0, 0, 1]));
+        }
+        ips
     }
 
     pub fn ping_interval(&self) -> std::time::Duration {

@@ -8,16 +8,50 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use media::{MediaEvent, PeerId};
 use signaling::sylkrtc::{self, Event, Request, Secret};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use tracing::{info, warn};
 
 use crate::server::App;
+use crate::videoroom::{Feed, PeerOwner, RoomSession};
 
 /// What the connection's socket task sends to the client.
 #[derive(Debug)]
 pub enum Outbound {
     Text(String),
+}
+
+/// How other connections and rooms reach this connection without waiting on it.
+#[derive(Clone)]
+pub struct ConnHandle {
+    pub id: u64,
+    out: mpsc::Sender<Outbound>,
+    /// Notified when this connection must be closed (it fell behind).
+    pub kick: Arc<Notify>,
+}
+
+impl ConnHandle {
+    pub fn new(id: u64, out: mpsc::Sender<Outbound>) -> Self {
+        ConnHandle {
+            id,
+            out,
+            kick: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Queues an event for the client. A client whose outbox is full is too slow to keep up:
+    /// it is disconnected rather than allowed to hold up the sender.
+    pub fn deliver(&self, text: String) {
+        match self.out.try_send(Outbound::Text(text)) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                warn!(conn = self.id, "outbox full, disconnecting the slow client");
+                self.kick.notify_one();
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
 }
 
 /// A request failure as the client sees it.
@@ -80,38 +114,79 @@ impl Account {
 /// Features whose requests are validated, but whose function comes with later work.
 const NO_SIP_REGISTRATION: &str = "SIP registration is not available yet in this gateway";
 const NO_SIP_CALLS: &str = "SIP calls are not available yet in this gateway";
-const NO_VIDEOROOMS: &str = "Video rooms are not available yet in this gateway";
+const NO_CONFERENCE_FOCUS: &str =
+    "Removing participants needs a SIP conference focus, which is not available yet";
 const NO_STORAGE: &str = "Message storage is not available yet in this gateway";
 
 pub struct Connection {
     pub id: u64,
-    app: Arc<App>,
+    pub(crate) app: Arc<App>,
     out: mpsc::Sender<Outbound>,
-    accounts: HashMap<String, Account>,
+    pub(crate) handle: ConnHandle,
+    pub(crate) accounts: HashMap<String, Account>,
+    /// Given to the media engine for this connection's peers.
+    pub(crate) media_tx: mpsc::Sender<MediaEvent>,
+    media_rx: mpsc::Receiver<MediaEvent>,
+    pub(crate) room_sessions: HashMap<String, RoomSession>,
+    pub(crate) feeds: HashMap<String, Feed>,
+    pub(crate) peers: HashMap<PeerId, PeerOwner>,
+    /// Events a handler produced that must follow its `ack` (for example `feed-attached`).
+    pub(crate) after_ack: Vec<Event>,
 }
 
+/// Media events queued for one connection (they are few: connected/closed per peer).
+const MEDIA_EVENTS: usize = 256;
+
 impl Connection {
-    pub fn new(id: u64, app: Arc<App>, out: mpsc::Sender<Outbound>) -> Self {
+    pub fn new(handle: ConnHandle, app: Arc<App>, out: mpsc::Sender<Outbound>) -> Self {
+        let (media_tx, media_rx) = mpsc::channel(MEDIA_EVENTS);
+        app.register_connection(handle.clone());
         Connection {
-            id,
+            id: handle.id,
             app,
             out,
+            handle,
             accounts: HashMap::new(),
+            media_tx,
+            media_rx,
+            room_sessions: HashMap::new(),
+            feeds: HashMap::new(),
+            peers: HashMap::new(),
+            after_ack: Vec::new(),
         }
     }
 
-    /// Handles requests in order until the socket task goes away.
+    /// Handles requests in order, and media events between them, until the socket task goes.
     pub async fn run(mut self, mut requests: mpsc::Receiver<Request>) {
         loop {
             tokio::select! {
                 biased;
                 _ = self.out.closed() => break,
+                event = self.media_rx.recv() => {
+                    // This connection holds a sender, so the channel stays open.
+                    if let Some(event) = event {
+                        self.media_event(event).await;
+                    }
+                }
                 request = requests.recv() => match request {
                     Some(request) => self.dispatch(request).await,
                     None => break,
                 },
             }
         }
+        self.close().await;
+    }
+
+    /// Forgets everything the connection held: rooms are left, peers closed.
+    async fn close(&mut self) {
+        let sessions: Vec<String> = self.room_sessions.keys().cloned().collect();
+        for session in sessions {
+            self.drop_room_session(&session).await;
+        }
+        for (_, feed) in self.feeds.drain() {
+            self.app.engine.close(feed.peer).await;
+        }
+        self.app.unregister_connection(self.id);
         if !self.accounts.is_empty() {
             info!(
                 conn = self.id,
@@ -121,7 +196,7 @@ impl Connection {
         }
     }
 
-    async fn send(&self, event: Event) {
+    pub(crate) async fn send(&self, event: Event) {
         // The socket task drains the outbox until it ends; if it ended, nobody is listening.
         let _ = self.out.send(Outbound::Text(event.to_json())).await;
     }
@@ -133,6 +208,7 @@ impl Connection {
         if delay > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
         }
+        self.after_ack.clear();
         let event = match self.handle(request).await {
             Ok(()) => Event::ack(transaction),
             Err(e) => {
@@ -144,13 +220,17 @@ impl Connection {
                         warn!(conn = self.id, request = kind, %transaction, error = %detail, "request failed with an internal error")
                     }
                 }
+                self.after_ack.clear();
                 Event::error(transaction, e.client_text())
             }
         };
         self.send(event).await;
+        for event in std::mem::take(&mut self.after_ack) {
+            self.send(event).await;
+        }
     }
 
-    fn account(&self, id: &str) -> Result<&Account> {
+    pub(crate) fn account(&self, id: &str) -> Result<&Account> {
         self.accounts
             .get(id)
             .ok_or_else(|| ApiError::api(format!("Unknown account specified: {id}")))
@@ -177,6 +257,7 @@ impl Connection {
                         r.account
                     )));
                 }
+                self.app.set_account(self.id, &r.account, false);
                 info!(conn = self.id, account = %r.account, "removed account");
                 Ok(())
             }
@@ -244,24 +325,27 @@ impl Connection {
             Request::SessionUpdate(r) => Err(unknown_session(&r.session)),
             Request::SessionMessage(r) => Err(unknown_session(&r.session)),
             Request::SessionDtmfInfo(r) => Err(unknown_session(&r.session)),
-            Request::VideoroomJoin(r) => {
-                self.account(&r.account)?;
-                Err(ApiError::api(NO_VIDEOROOMS))
+            Request::VideoroomJoin(r) => self.videoroom_join(r).await,
+            Request::VideoroomLeave(r) => self.videoroom_leave(&r.session).await,
+            Request::VideoroomConfigure(r) => self.videoroom_configure(r),
+            Request::VideoroomFeedAttach(r) => self.videoroom_feed_attach(r).await,
+            Request::VideoroomFeedAnswer(r) => self.videoroom_feed_answer(r).await,
+            Request::VideoroomFeedDetach(r) => self.videoroom_feed_detach(r).await,
+            Request::VideoroomInvite(r) => self.videoroom_invite(r),
+            Request::VideoroomSessionTrickle(r) => self.videoroom_session_trickle(r).await,
+            Request::VideoroomSessionUpdate(r) => self.videoroom_session_update(r).await,
+            Request::VideoroomMessage(r) => self.videoroom_message(r),
+            Request::VideoroomComposingIndication(r) => self.videoroom_composing(r),
+            Request::VideoroomMuteAudioParticipants(r) => self.videoroom_mute_audio(&r.session),
+            Request::VideoroomToggleHand(r) => self.videoroom_toggle_hand(r),
+            Request::VideoroomRemove(r) => {
+                // Removing participants needs a conference focus (SIP); none is configured.
+                self.room_sessions
+                    .get(&r.session)
+                    .ok_or_else(|| unknown_room_session(&r.session))?;
+                Err(ApiError::api(NO_CONFERENCE_FOCUS))
             }
-            Request::VideoroomLeave(r) => Err(unknown_room_session(&r.session)),
-            Request::VideoroomConfigure(r) => Err(unknown_room_session(&r.session)),
-            Request::VideoroomFeedAttach(r) => Err(unknown_room_session(&r.session)),
-            Request::VideoroomFeedAnswer(r) => Err(unknown_room_session(&r.session)),
-            Request::VideoroomFeedDetach(r) => Err(unknown_room_session(&r.session)),
-            Request::VideoroomInvite(r) => Err(unknown_room_session(&r.session)),
-            Request::VideoroomSessionTrickle(r) => Err(unknown_room_session(&r.session)),
-            Request::VideoroomSessionUpdate(r) => Err(unknown_room_session(&r.session)),
-            Request::VideoroomMessage(r) => Err(unknown_room_session(&r.session)),
-            Request::VideoroomComposingIndication(r) => Err(unknown_room_session(&r.session)),
-            Request::VideoroomMuteAudioParticipants(r) => Err(unknown_room_session(&r.session)),
-            Request::VideoroomToggleHand(r) => Err(unknown_room_session(&r.session)),
-            Request::VideoroomRemove(r) => Err(unknown_room_session(&r.session)),
-            Request::VideoroomMuteParticipant(r) => Err(unknown_room_session(&r.session)),
+            Request::VideoroomMuteParticipant(r) => self.videoroom_mute_participant(r),
         }
     }
 
@@ -291,6 +375,7 @@ impl Connection {
             user_agent = account.user_agent.as_deref().unwrap_or("-"),
             "added account"
         );
+        self.app.set_account(self.id, &account.id, true);
         self.accounts.insert(account.id.clone(), account);
         Ok(())
     }

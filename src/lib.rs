@@ -8,6 +8,8 @@
 
 pub mod config;
 pub mod connection;
+pub mod rooms;
 pub mod server;
 pub mod tls;
+pub mod videoroom;
 pub mod ws;

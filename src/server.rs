@@ -2,9 +2,10 @@
 //! `/webrtcgateway/`, and the listener (TLS with the configured or generated certificate,
 //! or plain with `--no-tls`).
 
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -18,6 +19,8 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::config::Config;
+use crate::connection::ConnHandle;
+use crate::rooms::Rooms;
 
 /// The sylkRTC WebSocket subprotocol, the only one accepted.
 pub const SUBPROTOCOL: &str = "sylkRTC-2";
@@ -25,17 +28,66 @@ pub const SUBPROTOCOL: &str = "sylkRTC-2";
 /// State shared by every connection.
 pub struct App {
     pub config: Config,
+    pub engine: media::EngineHandle,
+    rooms: Mutex<Rooms>,
+    /// Live connections and the accounts each has added (for invitations and sync).
+    connections: Mutex<HashMap<u64, (ConnHandle, HashSet<String>)>>,
     connection_ids: AtomicU64,
     shutdown: watch::Sender<bool>,
 }
 
 impl App {
-    pub fn new(config: Config) -> Arc<App> {
+    pub fn new(config: Config, engine: media::EngineHandle) -> Arc<App> {
         Arc::new(App {
             config,
+            engine,
+            rooms: Mutex::new(Rooms::default()),
+            connections: Mutex::new(HashMap::new()),
             connection_ids: AtomicU64::new(1),
             shutdown: watch::channel(false).0,
         })
+    }
+
+    /// The rooms (held briefly, never across an await).
+    pub fn rooms(&self) -> MutexGuard<'_, Rooms> {
+        // A panic while holding the lock cannot leave Rooms half-updated in a way later
+        // callers could not handle, so a poisoned lock is used as is.
+        self.rooms.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn connections(&self) -> MutexGuard<'_, HashMap<u64, (ConnHandle, HashSet<String>)>> {
+        self.connections.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn register_connection(&self, handle: ConnHandle) {
+        self.connections()
+            .insert(handle.id, (handle, HashSet::new()));
+    }
+
+    pub fn unregister_connection(&self, id: u64) {
+        self.connections().remove(&id);
+    }
+
+    pub fn set_account(&self, conn: u64, account: &str, added: bool) {
+        if let Some((_, accounts)) = self.connections().get_mut(&conn) {
+            if added {
+                accounts.insert(account.to_string());
+            } else {
+                accounts.remove(account);
+            }
+        }
+    }
+
+    /// Sends `text` to every connection holding `account`, except `except`; returns how many.
+    pub fn deliver_to_account(&self, account: &str, except: Option<u64>, text: &str) -> usize {
+        let mut n = 0;
+        for (id, (handle, accounts)) in self.connections().iter() {
+            if Some(*id) != except && accounts.contains(account) {
+                handle.deliver(text.to_string());
+                n += 1;
+            }
+        }
+        n
     }
 
     pub fn next_connection_id(&self) -> u64 {
@@ -139,7 +191,20 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         })?;
         Some((rustls, paths))
     };
-    let app = App::new(config);
+    let media_bind = SocketAddr::new(local.ip(), config.media_port);
+    let engine = media::engine::start(media::EngineConfig {
+        bind: media_bind,
+        advertise: config.advertised_ips(),
+        consent_timeout: Duration::from_secs_f64(config.ice_consent_timeout),
+    })
+    .await
+    .with_context(|| format!("media_port: cannot bind UDP {media_bind}"))?;
+    info!(
+        "media on udp {} (advertised as {:?})",
+        engine.local_addr(),
+        config.advertised_ips()
+    );
+    let app = App::new(config, engine);
     let make = router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let scheme = if tls.is_some() { "https" } else { "http" };
     info!(

@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use tokio::time::{sleep_until, timeout, Instant};
 use tracing::{debug, info, warn};
 
-use crate::connection::{Connection, Outbound};
+use crate::connection::{ConnHandle, Connection, Outbound};
 use crate::server::App;
 
 /// Requests queued for the worker before this task stops reading.
@@ -44,6 +44,7 @@ enum End {
     TooBig,
     Protocol(String),
     Shutdown,
+    TooSlow,
 }
 
 impl std::fmt::Display for End {
@@ -55,6 +56,7 @@ impl std::fmt::Display for End {
             End::TooBig => f.write_str("frame over the size limit"),
             End::Protocol(e) => write!(f, "protocol error: {e}"),
             End::Shutdown => f.write_str("server shutting down"),
+            End::TooSlow => f.write_str("client too slow to take its events"),
         }
     }
 }
@@ -66,7 +68,9 @@ pub async fn run(socket: WebSocket, app: Arc<App>, peer: SocketAddr, origin: Opt
 
     let (out_tx, out_rx) = mpsc::channel(OUTBOX);
     let (req_tx, req_rx) = mpsc::channel(REQUEST_QUEUE);
-    let worker = tokio::spawn(Connection::new(id, app.clone(), out_tx).run(req_rx));
+    let handle = ConnHandle::new(id, out_tx.clone());
+    let kick = handle.kick.clone();
+    let worker = tokio::spawn(Connection::new(handle, app.clone(), out_tx).run(req_rx));
 
     let mut socket = socket;
     let end = Actor {
@@ -74,6 +78,7 @@ pub async fn run(socket: WebSocket, app: Arc<App>, peer: SocketAddr, origin: Opt
         app: &app,
         req_tx,
         out_rx,
+        kick,
     }
     .drive(&mut socket)
     .await;
@@ -94,6 +99,7 @@ struct Actor<'a> {
     app: &'a App,
     req_tx: mpsc::Sender<Request>,
     out_rx: mpsc::Receiver<Outbound>,
+    kick: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Actor<'_> {
@@ -114,6 +120,10 @@ impl Actor<'_> {
                 _ = shutdown.changed() => {
                     close(socket, CLOSE_GOING_AWAY, "server shutting down").await;
                     return End::Shutdown;
+                }
+                _ = self.kick.notified() => {
+                    close(socket, CLOSE_POLICY, "too slow: events could not be delivered").await;
+                    return End::TooSlow;
                 }
                 out = self.out_rx.recv() => {
                     // The worker holds a sender until this actor is dropped.

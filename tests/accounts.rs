@@ -139,7 +139,6 @@ async fn requests_that_need_what_does_not_exist_yet_get_errors() {
     for req in [
         json!({"sylkrtc": "account-register", "account": acct}),
         json!({"sylkrtc": "session-create", "session": "s1", "account": acct, "uri": "bob@example.com", "sdp": "v=0"}),
-        json!({"sylkrtc": "videoroom-join", "session": "r1", "account": acct, "uri": "room@videoconference.example.com", "sdp": "v=0"}),
         json!({"sylkrtc": "lookup-public-key", "uri": "bob@example.com"}),
     ] {
         let m = c.request(req).await;

@@ -1,5 +1,35 @@
-//! The media plane of the gateway (WebRTC peers over webrtc-rs `rtc`, plain RTP legs, the SFU
-//! router and the WebRTC <-> RTP bridge), driven by one engine task that owns the UDP socket.
+//! The media plane of the gateway.
 //!
-//! Empty for now: it arrives with the video-rooms issue. The crate exists so that the workspace
-//! layout (`src` -> `signaling`, `src` -> `media`) is in place from the start.
+//! * [`engine`]: one task owning the shared UDP socket and every peer; its run loop feeds
+//!   datagrams, commands and timeouts to the peers and drains their outputs.
+//! * [`peer`]: one browser's transport over webrtc-rs `rtc` (ICE-lite, DTLS-SRTP, BUNDLE).
+//! * [`munger`], [`vp8`], [`stun`]: the small pure pieces of forwarding and demultiplexing.
+//!
+//! Contract with the application: it creates peers (a publisher answers a browser's offer, a
+//! subscriber offers a publisher's media to a browser), passes trickled candidates and
+//! answers, and receives [`engine::MediaEvent`]s (connected, closed). The engine routes media
+//! by itself: every packet a publisher sends goes to each of its subscribers.
+
+pub mod engine;
+pub mod munger;
+pub mod peer;
+pub mod stun;
+pub mod vp8;
+
+pub use engine::{
+    EngineConfig, EngineHandle, EngineStats, ForwardOptions, MediaEvent, PeerEvent, PeerId,
+};
+
+/// Media failures a caller can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MediaError {
+    /// The SDP could not be parsed or applied.
+    #[error("invalid SDP: {0}")]
+    BadSdp(String),
+    #[error("unknown peer")]
+    UnknownPeer,
+    #[error("WebRTC error: {0}")]
+    Rtc(String),
+    #[error("the media engine is not running")]
+    EngineGone,
+}

@@ -2,6 +2,8 @@
 //! log) and talks to it with a real WebSocket client (tokio-tungstenite).
 #![allow(dead_code)]
 
+pub mod webrtc_peer;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -30,6 +32,13 @@ pub struct Gateway {
 }
 
 impl Gateway {
+    /// The media (UDP) address, from the log.
+    pub fn media_addr(&self) -> SocketAddr {
+        let log = self.wait_log("media on udp ");
+        let rest = log.split("media on udp ").nth(1).unwrap();
+        rest.split_whitespace().next().unwrap().parse().unwrap()
+    }
+
     /// Plain ws on 127.0.0.1 with a fresh data dir, plus `extra` flags.
     pub fn start(extra: &[&str]) -> Gateway {
         let mut args = vec!["--no-tls"];
@@ -56,6 +65,11 @@ impl Gateway {
             "127.0.0.1:0".into(),
             "--data-dir".into(),
             data_dir.display().to_string(),
+            // Any free media port (tests run in parallel), loopback candidates only.
+            "--media-port".into(),
+            "0".into(),
+            "--advertise-ip".into(),
+            "127.0.0.1".into(),
         ];
         full.extend(args.iter().map(|s| s.to_string()));
         let tls = !full.iter().any(|a| a == "--no-tls");
@@ -186,6 +200,8 @@ pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 pub struct Client {
     pub ws: Ws,
+    /// Messages that arrived while waiting for something else, oldest first.
+    pub pending: std::collections::VecDeque<Value>,
 }
 
 impl Client {
@@ -194,7 +210,10 @@ impl Client {
         let ws = try_connect(url, Some("sylkRTC-2"), tls)
             .await
             .unwrap_or_else(|e| panic!("connect {url}: {e}"));
-        Client { ws }
+        Client {
+            ws,
+            pending: Default::default(),
+        }
     }
 
     pub async fn send(&mut self, v: &Value) {
@@ -231,6 +250,7 @@ impl Client {
     }
 
     /// Sends a request and returns its answer (ack or error), checking the transaction.
+    /// Other messages that arrive meanwhile are kept for [`Client::wait_for`].
     pub async fn request(&mut self, mut v: Value) -> Value {
         let t = format!("t-{}", rand_id());
         v["transaction"] = json!(t);
@@ -240,7 +260,39 @@ impl Client {
             if m.get("transaction") == Some(&json!(t)) {
                 return m;
             }
+            self.pending.push_back(m);
         }
+    }
+
+    /// The first message (kept or new) for which `pred` holds; others are kept.
+    pub async fn wait_for(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(at) = self.pending.iter().position(&pred) {
+            return self.pending.remove(at).unwrap();
+        }
+        loop {
+            let m = self.recv().await.unwrap_or_else(|| {
+                panic!(
+                    "connection ended or timed out waiting for {what}; kept: {:?}",
+                    self.pending
+                )
+            });
+            if pred(&m) {
+                return m;
+            }
+            self.pending.push_back(m);
+        }
+    }
+
+    /// Waits for a `videoroom-event` of `session` with this `event` (and `state`, if given).
+    pub async fn room_event(&mut self, session: &str, event: &str, state: Option<&str>) -> Value {
+        let what = format!("videoroom-event {event} {state:?} for {session}");
+        self.wait_for(&what, |m| {
+            m["sylkrtc"] == "videoroom-event"
+                && m["session"] == session
+                && m["event"] == event
+                && state.is_none_or(|s| m["state"] == s)
+        })
+        .await
     }
 
     /// Asserts nothing arrives for `d`.

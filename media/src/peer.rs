@@ -1,0 +1,364 @@
+//! One browser's WebRTC transport over webrtc-rs `rtc` (sans-IO): ICE-lite with our own ICE
+//! credentials (so the engine can route STUN by ufrag), DTLS server, BUNDLE and rtcp-mux,
+//! Opus and VP8. A publisher peer answers the browser's offer; a subscriber peer makes the
+//! offer (sendonly audio + video) and takes the browser's answer.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use rtc::interceptor::{Attribute, Interceptor, Packet, Registry, Slot, StreamInfo, TaggedPacket};
+use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::peer_connection::configuration::media_engine::{
+    MediaEngine, MIME_TYPE_OPUS, MIME_TYPE_VP8,
+};
+use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
+use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::peer_connection::transport::{
+    CandidateConfig, CandidateHostConfig, RTCDtlsRole, RTCIceCandidate, RTCIceCandidateInit,
+};
+use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
+    RTCRtpEncodingParameters, RtpCodecKind,
+};
+use rtc::rtp_transceiver::{
+    RTCRtpReceiverId, RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverInit,
+};
+use rtc::sansio::Protocol;
+
+use crate::MediaError;
+
+pub const OPUS_PT: u8 = 111;
+pub const VP8_PT: u8 = 96;
+
+/// Audio or video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Audio,
+    Video,
+}
+
+impl From<RtpCodecKind> for Kind {
+    fn from(k: RtpCodecKind) -> Self {
+        match k {
+            RtpCodecKind::Video => Kind::Video,
+            _ => Kind::Audio,
+        }
+    }
+}
+
+fn opus() -> RTCRtpCodecParameters {
+    RTCRtpCodecParameters {
+        rtp_codec: RTCRtpCodec {
+            mime_type: MIME_TYPE_OPUS.to_owned(),
+            clock_rate: 48000,
+            channels: 2,
+            sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
+            rtcp_feedback: vec![],
+        },
+        payload_type: OPUS_PT,
+    }
+}
+
+fn vp8() -> RTCRtpCodecParameters {
+    let fb = |typ: &str, parameter: &str| RTCPFeedback {
+        typ: typ.to_owned(),
+        parameter: parameter.to_owned(),
+    };
+    RTCRtpCodecParameters {
+        rtp_codec: RTCRtpCodec {
+            mime_type: MIME_TYPE_VP8.to_owned(),
+            clock_rate: 90000,
+            channels: 0,
+            sdp_fmtp_line: String::new(),
+            rtcp_feedback: vec![fb("ccm", "fir"), fb("nack", ""), fb("nack", "pli")],
+        },
+        payload_type: VP8_PT,
+    }
+}
+
+/// Marks inbound RTCP for the application (keyframe requests must reach the router); the
+/// default interceptors still act on it (NACK, reports).
+#[derive(Default)]
+struct DeliverRtcp {
+    read: VecDeque<TaggedPacket>,
+    write: VecDeque<TaggedPacket>,
+}
+
+impl Protocol<TaggedPacket, TaggedPacket, ()> for DeliverRtcp {
+    type Rout = TaggedPacket;
+    type Wout = TaggedPacket;
+    type Eout = ();
+    type Error = rtc::shared::error::Error;
+    type Time = Instant;
+
+    fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
+        if matches!(msg.message.packet, Packet::Rtcp(_)) {
+            msg.message.add(Attribute::DeliverToApplication);
+        }
+        self.read.push_back(msg);
+        Ok(())
+    }
+    fn poll_read(&mut self) -> Option<TaggedPacket> {
+        self.read.pop_front()
+    }
+    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+        self.write.push_back(msg);
+        Ok(())
+    }
+    fn poll_write(&mut self) -> Option<TaggedPacket> {
+        self.write.pop_front()
+    }
+    fn handle_timeout(&mut self, _now: Instant) -> Result<(), Self::Error> {
+        Ok(())
+    }
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        None
+    }
+}
+
+impl Interceptor for DeliverRtcp {
+    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
+}
+
+/// ICE credentials of one peer; the ufrag is how STUN finds it on the shared socket.
+#[derive(Debug, Clone)]
+pub struct IceCredentials {
+    pub ufrag: String,
+    pub pwd: String,
+}
+
+impl IceCredentials {
+    pub fn random() -> Self {
+        IceCredentials {
+            ufrag: random_token(16),
+            pwd: random_token(32),
+        }
+    }
+}
+
+pub fn random_token(n: usize) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    (0..n)
+        .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+fn rtc_err(e: impl std::fmt::Display) -> MediaError {
+    MediaError::Rtc(e.to_string())
+}
+
+/// A sender the gateway writes forwarded media to (subscriber side).
+#[derive(Debug, Clone, Copy)]
+pub struct OutTrack {
+    pub sender: RTCRtpSenderId,
+    pub ssrc: u32,
+    pub payload_type: u8,
+}
+
+/// A track received from the browser (publisher side).
+#[derive(Debug, Clone)]
+pub struct InTrack {
+    pub receiver: RTCRtpReceiverId,
+    pub kind: Kind,
+    pub ssrc: u32,
+    pub rid: Option<String>,
+}
+
+pub struct Peer {
+    pub pc: RTCPeerConnection,
+    pub ice: IceCredentials,
+    /// Publisher: tracks by track id.
+    pub in_tracks: HashMap<String, InTrack>,
+    /// Subscriber: one sender per kind.
+    pub out_audio: Option<OutTrack>,
+    pub out_video: Option<OutTrack>,
+}
+
+fn build_pc(ice: &IceCredentials, now: Instant) -> Result<RTCPeerConnection, MediaError> {
+    let mut media = MediaEngine::default();
+    media
+        .register_codec(opus(), RtpCodecKind::Audio)
+        .map_err(rtc_err)?;
+    media
+        .register_codec(vp8(), RtpCodecKind::Video)
+        .map_err(rtc_err)?;
+    // Application-ward of the default chain, so NACK and reports have acted first.
+    let registry = Registry::new().with(Slot::from(14_000), DeliverRtcp::default());
+    let registry = register_default_interceptors(registry, &mut media).map_err(rtc_err)?;
+    let settings = SettingEngineBuilder::new()
+        .with_lite(true)
+        .with_ice_credentials(ice.ufrag.clone(), ice.pwd.clone())
+        .with_answering_dtls_role(RTCDtlsRole::Server)
+        .build();
+    let config = RTCConfigurationBuilder::new()
+        .with_ice_servers(vec![])
+        .build();
+    RTCPeerConnectionBuilder::new()
+        .with_configuration(config)
+        .with_setting_engine(settings)
+        .with_media_engine(media)
+        .with_interceptor_registry(registry)
+        .build(now)
+        .map_err(rtc_err)
+}
+
+fn add_candidates(pc: &mut RTCPeerConnection, addrs: &[SocketAddr]) -> Result<(), MediaError> {
+    for addr in addrs {
+        let candidate = CandidateHostConfig {
+            base_config: CandidateConfig {
+                network: "udp".to_owned(),
+                address: addr.ip().to_string(),
+                port: addr.port(),
+                component: 1,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+        .new_candidate_host()
+        .map_err(rtc_err)?;
+        let init = RTCIceCandidate::from(&candidate)
+            .to_json()
+            .map_err(rtc_err)?;
+        pc.add_local_candidate(init).map_err(rtc_err)?;
+    }
+    Ok(())
+}
+
+impl Peer {
+    /// Answers a browser's publish offer. Returns the peer and the SDP answer.
+    pub fn publisher(
+        offer: &str,
+        candidates: &[SocketAddr],
+        now: Instant,
+    ) -> Result<(Peer, String), MediaError> {
+        let ice = IceCredentials::random();
+        let mut pc = build_pc(&ice, now)?;
+        let offer = RTCSessionDescription::offer(offer.to_owned())
+            .map_err(|e| MediaError::BadSdp(e.to_string()))?;
+        pc.set_remote_description(now, offer)
+            .map_err(|e| MediaError::BadSdp(e.to_string()))?;
+        add_candidates(&mut pc, candidates)?;
+        let answer = pc.create_answer(None).map_err(rtc_err)?;
+        pc.set_local_description(now, answer).map_err(rtc_err)?;
+        let sdp = pc
+            .local_description()
+            .map(|d| d.sdp)
+            .ok_or_else(|| MediaError::Rtc("no local description".into()))?;
+        Ok((Peer::new(pc, ice), sdp))
+    }
+
+    /// Offers sendonly audio and video to a browser (a subscription). Returns the SDP offer.
+    pub fn subscriber(
+        candidates: &[SocketAddr],
+        audio: bool,
+        video: bool,
+        now: Instant,
+    ) -> Result<(Peer, String), MediaError> {
+        let ice = IceCredentials::random();
+        let mut pc = build_pc(&ice, now)?;
+        let mut kinds = Vec::new();
+        if audio {
+            kinds.push((RtpCodecKind::Audio, opus()));
+        }
+        if video {
+            kinds.push((RtpCodecKind::Video, vp8()));
+        }
+        let mut out = Vec::new();
+        for (kind, codec) in kinds {
+            let ssrc = rand::random::<u32>();
+            let init = RTCRtpTransceiverInit {
+                direction: RTCRtpTransceiverDirection::Sendonly,
+                streams: vec![],
+                send_encodings: vec![RTCRtpEncodingParameters {
+                    rtp_coding_parameters: RTCRtpCodingParameters {
+                        ssrc: Some(ssrc),
+                        ..Default::default()
+                    },
+                    codec: codec.rtp_codec.clone(),
+                    ..Default::default()
+                }],
+            };
+            let tid = pc
+                .add_transceiver_from_kind(kind, Some(init))
+                .map_err(rtc_err)?;
+            let sender = pc
+                .rtp_transceiver(tid)
+                .and_then(|t| t.sender())
+                .ok_or_else(|| MediaError::Rtc("transceiver without a sender".into()))?;
+            out.push((
+                Kind::from(kind),
+                OutTrack {
+                    sender,
+                    ssrc,
+                    payload_type: codec.payload_type,
+                },
+            ));
+        }
+        add_candidates(&mut pc, candidates)?;
+        let offer = pc.create_offer(None).map_err(rtc_err)?;
+        pc.set_local_description(now, offer).map_err(rtc_err)?;
+        let sdp = pc
+            .local_description()
+            .map(|d| d.sdp)
+            .ok_or_else(|| MediaError::Rtc("no local description".into()))?;
+        let mut peer = Peer::new(pc, ice);
+        for (kind, track) in out {
+            match kind {
+                Kind::Audio => peer.out_audio = Some(track),
+                Kind::Video => peer.out_video = Some(track),
+            }
+        }
+        Ok((peer, sdp))
+    }
+
+    fn new(pc: RTCPeerConnection, ice: IceCredentials) -> Peer {
+        Peer {
+            pc,
+            ice,
+            in_tracks: HashMap::new(),
+            out_audio: None,
+            out_video: None,
+        }
+    }
+
+    /// Applies the browser's answer to our subscription offer.
+    pub fn set_answer(&mut self, sdp: &str, now: Instant) -> Result<(), MediaError> {
+        let answer = RTCSessionDescription::answer(sdp.to_owned())
+            .map_err(|e| MediaError::BadSdp(e.to_string()))?;
+        self.pc
+            .set_remote_description(now, answer)
+            .map_err(|e| MediaError::BadSdp(e.to_string()))
+    }
+
+    /// A trickled remote candidate (`None`: end of candidates). ICE-lite answers the browser's
+    /// checks wherever they come from, so a bad candidate is not fatal.
+    pub fn add_remote_candidate(
+        &mut self,
+        candidate: &str,
+        mid: Option<String>,
+        index: Option<u16>,
+    ) {
+        let init = RTCIceCandidateInit {
+            candidate: candidate.to_owned(),
+            sdp_mid: mid,
+            sdp_mline_index: index,
+            ..Default::default()
+        };
+        if let Err(e) = self.pc.add_remote_candidate(init) {
+            tracing::debug!(error = %e, "remote candidate ignored");
+        }
+    }
+
+    pub fn out_track(&self, kind: Kind) -> Option<OutTrack> {
+        match kind {
+            Kind::Audio => self.out_audio,
+            Kind::Video => self.out_video,
+        }
+    }
+}

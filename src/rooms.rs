@@ -1,0 +1,258 @@
+//! Video rooms shared by all connections: who is in which room, who attached whose feed,
+//! active speakers, raised hands and the room chat. A room exists while it has participants.
+//!
+//! Held behind one mutex in [`crate::server::App`]; every method is short and never awaits,
+//! and events to other connections are handed to their outboxes without blocking.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::Instant;
+
+use media::PeerId;
+use signaling::sylkrtc::{Event, Identity, Publisher, VideoroomEvent};
+
+use crate::connection::ConnHandle;
+
+/// How many chat messages a room keeps for participants who join later.
+const CHAT_HISTORY: usize = 100;
+
+pub struct Participant {
+    pub session: String,
+    pub conn: ConnHandle,
+    pub account: String,
+    pub display_name: Option<String>,
+    pub peer: PeerId,
+    /// Publisher sessions this participant attached a feed to.
+    pub attached: HashSet<String>,
+}
+
+impl Participant {
+    pub fn publisher(&self) -> Publisher {
+        Publisher {
+            id: self.session.clone(),
+            uri: self.account.clone(),
+            display_name: self.display_name.clone().unwrap_or_default(),
+            kind: None,
+            muted: None,
+        }
+    }
+
+    pub fn identity(&self) -> Identity {
+        Identity {
+            uri: self.account.clone(),
+            display_name: self.display_name.clone(),
+        }
+    }
+
+    fn send(&self, event: VideoroomEvent) {
+        self.conn
+            .deliver(Event::videoroom(self.session.clone(), event).to_json());
+    }
+}
+
+pub struct Room {
+    pub uri: String,
+    pub created: Instant,
+    pub audio: bool,
+    pub video: bool,
+    /// In join order.
+    pub participants: Vec<Participant>,
+    pub active: Vec<String>,
+    pub hands: Vec<String>,
+    pub chat: VecDeque<VideoroomEvent>,
+}
+
+impl Room {
+    pub fn get(&self, session: &str) -> Option<&Participant> {
+        self.participants.iter().find(|p| p.session == session)
+    }
+
+    fn get_mut(&mut self, session: &str) -> Option<&mut Participant> {
+        self.participants.iter_mut().find(|p| p.session == session)
+    }
+
+    /// Sends `event` to every participant (the requester included) or to all but `except`.
+    pub fn broadcast(&self, event: &VideoroomEvent, except: Option<&str>) {
+        for p in &self.participants {
+            if Some(p.session.as_str()) != except {
+                p.send(event.clone());
+            }
+        }
+    }
+}
+
+/// What a joiner learns about the room it joined.
+pub struct Joined {
+    pub audio: bool,
+    pub video: bool,
+    pub publishers: Vec<Publisher>,
+    pub active: Vec<String>,
+    pub hands: Vec<String>,
+    pub chat: Vec<VideoroomEvent>,
+    pub duration: i64,
+}
+
+#[derive(Default)]
+pub struct Rooms {
+    rooms: HashMap<String, Room>,
+}
+
+impl Rooms {
+    pub fn room(&self, uri: &str) -> Option<&Room> {
+        self.rooms.get(uri)
+    }
+
+    pub fn room_mut(&mut self, uri: &str) -> Option<&mut Room> {
+        self.rooms.get_mut(uri)
+    }
+
+    pub fn len(&self) -> usize {
+        self.rooms.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rooms.is_empty()
+    }
+
+    /// Adds a publisher, creating the room if needed; the others get `publishers-joined`.
+    pub fn join(&mut self, uri: &str, audio: bool, video: bool, p: Participant) -> Joined {
+        let room = self.rooms.entry(uri.to_string()).or_insert_with(|| {
+            tracing::info!(room = uri, "room created");
+            Room {
+                uri: uri.to_string(),
+                created: Instant::now(),
+                audio,
+                video,
+                participants: Vec::new(),
+                active: Vec::new(),
+                hands: Vec::new(),
+                chat: VecDeque::new(),
+            }
+        });
+        let joined = Joined {
+            audio: room.audio,
+            video: room.video,
+            publishers: room
+                .participants
+                .iter()
+                .map(Participant::publisher)
+                .collect(),
+            active: room.active.clone(),
+            hands: room.hands.clone(),
+            chat: room.chat.iter().cloned().collect(),
+            duration: room.created.elapsed().as_secs() as i64,
+        };
+        let announce = VideoroomEvent::PublishersJoined {
+            publishers: vec![p.publisher()],
+        };
+        room.broadcast(&announce, None);
+        tracing::info!(room = uri, account = %p.account, session = %p.session, "joined the room");
+        room.participants.push(p);
+        joined
+    }
+
+    /// Removes a publisher; those who attached its feed get `publishers-left`, everyone gets
+    /// `configure` if it was an active participant. The room goes when it is empty.
+    pub fn leave(&mut self, uri: &str, session: &str) -> Option<Participant> {
+        let room = self.rooms.get_mut(uri)?;
+        let at = room
+            .participants
+            .iter()
+            .position(|p| p.session == session)?;
+        let gone = room.participants.remove(at);
+        tracing::info!(room = uri, account = %gone.account, session, "left the room");
+        for p in &mut room.participants {
+            if p.attached.remove(session) {
+                p.send(VideoroomEvent::PublishersLeft {
+                    publishers: vec![session.to_string()],
+                });
+            }
+        }
+        room.hands.retain(|h| h != session);
+        if room.active.iter().any(|a| a == session) {
+            room.active.retain(|a| a != session);
+            let event = VideoroomEvent::Configure {
+                originator: "videoroom".into(),
+                active_participants: room.active.clone(),
+            };
+            room.broadcast(&event, None);
+        }
+        if room.participants.is_empty() {
+            self.rooms.remove(uri);
+            tracing::info!(room = uri, "room destroyed");
+        }
+        Some(gone)
+    }
+
+    /// Records that `session` attached a feed of `publisher`; the publisher's peer if it is
+    /// in the room.
+    pub fn attach(&mut self, uri: &str, session: &str, publisher: &str) -> Option<PeerId> {
+        let room = self.rooms.get_mut(uri)?;
+        let peer = room.get(publisher)?.peer;
+        room.get_mut(session)?
+            .attached
+            .insert(publisher.to_string());
+        Some(peer)
+    }
+
+    pub fn detach(&mut self, uri: &str, session: &str, publisher: &str) {
+        if let Some(p) = self.rooms.get_mut(uri).and_then(|r| r.get_mut(session)) {
+            p.attached.remove(publisher);
+        }
+    }
+
+    /// Sets the active participants; every room session gets `configure`.
+    pub fn configure(
+        &mut self,
+        uri: &str,
+        session: &str,
+        active: Vec<String>,
+    ) -> Result<(), String> {
+        let room = self.rooms.get_mut(uri).ok_or("no such room")?;
+        let unknown: Vec<&str> = active
+            .iter()
+            .filter(|a| room.get(a).is_none())
+            .map(String::as_str)
+            .collect();
+        if !unknown.is_empty() {
+            return Err(format!(
+                "unknown participant session id: {}",
+                unknown.join(", ")
+            ));
+        }
+        room.active = active;
+        let event = VideoroomEvent::Configure {
+            originator: session.to_string(),
+            active_participants: room.active.clone(),
+        };
+        room.broadcast(&event, None);
+        Ok(())
+    }
+
+    /// Toggles `target`'s raised hand; every room session gets `raised-hands`.
+    pub fn toggle_hand(&mut self, uri: &str, target: &str) {
+        let Some(room) = self.rooms.get_mut(uri) else {
+            return;
+        };
+        if let Some(at) = room.hands.iter().position(|h| h == target) {
+            room.hands.remove(at);
+        } else {
+            room.hands.push(target.to_string());
+        }
+        let event = VideoroomEvent::RaisedHands {
+            raised_hands: room.hands.clone(),
+        };
+        room.broadcast(&event, None);
+    }
+
+    /// A chat message: the others get it, and it is kept for later joiners.
+    pub fn chat(&mut self, uri: &str, sender: &str, event: VideoroomEvent) {
+        let Some(room) = self.rooms.get_mut(uri) else {
+            return;
+        };
+        room.broadcast(&event, Some(sender));
+        room.chat.push_back(event);
+        while room.chat.len() > CHAT_HISTORY {
+            room.chat.pop_front();
+        }
+    }
+}

@@ -1,0 +1,544 @@
+//! The videoroom requests (§2.4) and the media events that complete them (§3.4).
+//!
+//! A connection's room sessions (its publishers) and feeds (its subscriptions) live here;
+//! the rooms themselves, shared with other connections, live in [`crate::rooms`]. Media goes
+//! through the engine: a publisher peer answers the browser's offer, a feed peer offers the
+//! publisher's media to the browser.
+
+use media::{ForwardOptions, MediaError, MediaEvent, PeerEvent, PeerId};
+use signaling::sylkrtc::{
+    self, AccountEvent, ChatMessageType, Event, Identity, RoomSessionState, VideoroomEvent,
+};
+use tracing::{info, warn};
+
+use crate::connection::{ApiError, Connection};
+use crate::rooms::Participant;
+
+/// A publisher session of this connection.
+pub struct RoomSession {
+    pub room: String,
+    pub peer: PeerId,
+    pub account: String,
+}
+
+/// A feed (subscription) of this connection.
+pub struct Feed {
+    pub parent: String,
+    pub publisher: String,
+    pub peer: PeerId,
+}
+
+/// What a peer of this connection is.
+pub enum PeerOwner {
+    Publisher(String),
+    Feed(String),
+}
+
+fn unknown_room_session(id: &str) -> ApiError {
+    ApiError::Api(format!("Unknown room session: {id}"))
+}
+
+fn media_error(e: MediaError) -> ApiError {
+    match e {
+        MediaError::BadSdp(detail) => ApiError::Api(format!("Invalid SDP: {detail}")),
+        MediaError::EngineGone => ApiError::Internal("media engine is gone".into()),
+        other => ApiError::Api(other.to_string()),
+    }
+}
+
+/// The current time as ISO 8601 UTC with milliseconds (`2026-07-17T08:41:52.123+00:00`).
+pub fn now_iso() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}+00:00",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        now.subsec_millis()
+    )
+}
+
+/// A random UUID (version 4) as text.
+pub fn uuid4() -> String {
+    let mut b: [u8; 16] = rand::random();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+impl Connection {
+    fn room_session(&self, id: &str) -> Result<&RoomSession, ApiError> {
+        self.room_sessions
+            .get(id)
+            .ok_or_else(|| unknown_room_session(id))
+    }
+
+    /// The peer of a publisher session or a feed of this connection.
+    fn any_room_peer(&self, id: &str) -> Result<PeerId, ApiError> {
+        if let Some(s) = self.room_sessions.get(id) {
+            return Ok(s.peer);
+        }
+        self.feeds
+            .get(id)
+            .map(|f| f.peer)
+            .ok_or_else(|| unknown_room_session(id))
+    }
+
+    pub(crate) async fn videoroom_join(
+        &mut self,
+        r: sylkrtc::VideoroomJoinRequest,
+    ) -> Result<(), ApiError> {
+        if self.room_sessions.contains_key(&r.session) || self.feeds.contains_key(&r.session) {
+            return Err(ApiError::Api(format!(
+                "Session ID {} already in use",
+                r.session
+            )));
+        }
+        let account = self.account(&r.account)?.clone();
+        let peer = self.app.engine.new_peer_id();
+        let answer = self
+            .app
+            .engine
+            .publish(peer, r.sdp, self.media_tx.clone())
+            .await
+            .map_err(media_error)?;
+        self.send(Event::videoroom(
+            r.session.clone(),
+            VideoroomEvent::SessionState(RoomSessionState::Progress),
+        ))
+        .await;
+        let participant = Participant {
+            session: r.session.clone(),
+            conn: self.handle.clone(),
+            account: account.id.clone(),
+            display_name: account.display_name.clone(),
+            peer,
+            attached: Default::default(),
+        };
+        let joined = self.app.rooms().join(
+            &r.uri,
+            r.audio.unwrap_or(true),
+            r.video.unwrap_or(true),
+            participant,
+        );
+        self.room_sessions.insert(
+            r.session.clone(),
+            RoomSession {
+                room: r.uri.clone(),
+                peer,
+                account: account.id.clone(),
+            },
+        );
+        self.peers
+            .insert(peer, PeerOwner::Publisher(r.session.clone()));
+        let session = r.session;
+        let ev = |e| Event::videoroom(session.clone(), e);
+        self.after_ack.push(ev(VideoroomEvent::SessionState(
+            RoomSessionState::Accepted {
+                sdp: answer,
+                audio: joined.audio,
+                video: joined.video,
+                duration: Some(joined.duration),
+            },
+        )));
+        self.after_ack.push(ev(VideoroomEvent::InitialPublishers {
+            publishers: joined.publishers,
+        }));
+        if !joined.active.is_empty() {
+            self.after_ack.push(ev(VideoroomEvent::Configure {
+                originator: "videoroom".into(),
+                active_participants: joined.active,
+            }));
+        }
+        if !joined.hands.is_empty() {
+            self.after_ack.push(ev(VideoroomEvent::RaisedHands {
+                raised_hands: joined.hands,
+            }));
+        }
+        for message in joined.chat {
+            self.after_ack.push(ev(message));
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn videoroom_leave(&mut self, session: &str) -> Result<(), ApiError> {
+        if !self.room_sessions.contains_key(session) {
+            return Err(unknown_room_session(session));
+        }
+        self.send(Event::videoroom(
+            session.to_string(),
+            VideoroomEvent::SessionState(RoomSessionState::Terminated { reason: None }),
+        ))
+        .await;
+        self.drop_room_session(session).await;
+        Ok(())
+    }
+
+    /// Removes a publisher session and its feeds, and takes it out of its room.
+    pub(crate) async fn drop_room_session(&mut self, session: &str) {
+        let Some(rs) = self.room_sessions.remove(session) else {
+            return;
+        };
+        self.peers.remove(&rs.peer);
+        self.app.engine.close(rs.peer).await;
+        let feeds: Vec<String> = self
+            .feeds
+            .iter()
+            .filter(|(_, f)| f.parent == session)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in feeds {
+            if let Some(f) = self.feeds.remove(&id) {
+                self.peers.remove(&f.peer);
+                self.app.engine.close(f.peer).await;
+            }
+        }
+        self.app.rooms().leave(&rs.room, session);
+    }
+
+    pub(crate) fn videoroom_configure(
+        &mut self,
+        r: sylkrtc::VideoroomConfigureRequest,
+    ) -> Result<(), ApiError> {
+        let room = self.room_session(&r.session)?.room.clone();
+        self.app
+            .rooms()
+            .configure(&room, &r.session, r.active_participants)
+            .map_err(ApiError::Api)
+    }
+
+    pub(crate) async fn videoroom_feed_attach(
+        &mut self,
+        r: sylkrtc::VideoroomFeedAttachRequest,
+    ) -> Result<(), ApiError> {
+        let room = self.room_session(&r.session)?.room.clone();
+        if self.feeds.contains_key(&r.feed) || self.room_sessions.contains_key(&r.feed) {
+            return Err(ApiError::Api(format!(
+                "Video room session ID {} already in use",
+                r.feed
+            )));
+        }
+        let (publisher_peer, audio, video) = {
+            let rooms = self.app.rooms();
+            let room = rooms.room(&room);
+            let publisher = room.and_then(|room| room.get(&r.publisher));
+            match (room, publisher) {
+                (Some(room), Some(p)) => (p.peer, room.audio, room.video),
+                _ => {
+                    return Err(ApiError::Api(format!(
+                        "Unknown publisher room session to attach to: {}",
+                        r.publisher
+                    )))
+                }
+            }
+        };
+        let peer = self.app.engine.new_peer_id();
+        let offer = self
+            .app
+            .engine
+            .subscribe(peer, publisher_peer, audio, video, self.media_tx.clone())
+            .await
+            .map_err(|e| match e {
+                MediaError::UnknownPeer => ApiError::Api(format!(
+                    "Unknown publisher room session to attach to: {}",
+                    r.publisher
+                )),
+                other => media_error(other),
+            })?;
+        self.app.rooms().attach(&room, &r.session, &r.publisher);
+        self.feeds.insert(
+            r.feed.clone(),
+            Feed {
+                parent: r.session.clone(),
+                publisher: r.publisher.clone(),
+                peer,
+            },
+        );
+        self.peers.insert(peer, PeerOwner::Feed(r.feed.clone()));
+        self.after_ack.push(Event::videoroom(
+            r.session,
+            VideoroomEvent::FeedAttached {
+                feed: r.feed,
+                sdp: offer,
+            },
+        ));
+        Ok(())
+    }
+
+    fn own_feed(&self, session: &str, feed: &str) -> Result<PeerId, ApiError> {
+        self.room_session(session)?;
+        match self.feeds.get(feed) {
+            Some(f) if f.parent == session => Ok(f.peer),
+            _ => Err(ApiError::Api(format!(
+                "{feed} is not an attached feed of {session}"
+            ))),
+        }
+    }
+
+    pub(crate) async fn videoroom_feed_answer(
+        &mut self,
+        r: sylkrtc::VideoroomFeedAnswerRequest,
+    ) -> Result<(), ApiError> {
+        let peer = self.own_feed(&r.session, &r.feed)?;
+        self.app
+            .engine
+            .answer(peer, r.sdp)
+            .await
+            .map_err(media_error)
+    }
+
+    pub(crate) async fn videoroom_feed_detach(
+        &mut self,
+        r: sylkrtc::VideoroomFeedDetachRequest,
+    ) -> Result<(), ApiError> {
+        let room = self.room_session(&r.session)?.room.clone();
+        if !self.feeds.contains_key(&r.feed) {
+            return Err(ApiError::Api(format!(
+                "Unknown room session to detach: {}",
+                r.feed
+            )));
+        }
+        let peer = self.own_feed(&r.session, &r.feed)?;
+        if let Some(f) = self.feeds.remove(&r.feed) {
+            self.app.rooms().detach(&room, &r.session, &f.publisher);
+        }
+        self.peers.remove(&peer);
+        self.app.engine.close(peer).await;
+        Ok(())
+    }
+
+    pub(crate) fn videoroom_invite(
+        &mut self,
+        r: sylkrtc::VideoroomInviteRequest,
+    ) -> Result<(), ApiError> {
+        let rs = self.room_session(&r.session)?;
+        let originator = {
+            let account = self.accounts.get(&rs.account);
+            Identity {
+                uri: rs.account.clone(),
+                display_name: account.and_then(|a| a.display_name.clone()),
+            }
+        };
+        let room = rs.room.clone();
+        for invited in r.participants.iter().filter(|p| **p != rs.account) {
+            let event = Event::account(
+                invited.clone(),
+                AccountEvent::ConferenceInvite {
+                    room: room.clone(),
+                    session_id: uuid4(),
+                    originator: originator.clone(),
+                },
+            );
+            let n = self
+                .app
+                .deliver_to_account(invited, Some(self.id), &event.to_json());
+            info!(conn = self.id, room = %room, invited = %invited, connections = n, "conference invitation");
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn videoroom_session_trickle(
+        &mut self,
+        r: sylkrtc::VideoroomSessionTrickleRequest,
+    ) -> Result<(), ApiError> {
+        let peer = self.any_room_peer(&r.session)?;
+        for c in r.candidates {
+            let index = u16::try_from(c.sdp_m_line_index).ok();
+            self.app
+                .engine
+                .candidate(peer, c.candidate, Some(c.sdp_mid), index)
+                .await;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn videoroom_session_update(
+        &mut self,
+        r: sylkrtc::VideoroomSessionUpdateRequest,
+    ) -> Result<(), ApiError> {
+        let peer = self.any_room_peer(&r.session)?;
+        if self.feeds.contains_key(&r.session) {
+            let options = ForwardOptions {
+                audio: r.options.audio,
+                video: r.options.video,
+            };
+            self.app.engine.forward(peer, options).await;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn videoroom_message(
+        &mut self,
+        r: sylkrtc::VideoroomMessageRequest,
+    ) -> Result<(), ApiError> {
+        let room = self.room_session(&r.session)?.room.clone();
+        let sender = self.sender_identity(&r.session);
+        let kind = if r.content_type == "application/sylk-status" {
+            ChatMessageType::Status
+        } else {
+            ChatMessageType::Normal
+        };
+        self.app.rooms().chat(
+            &room,
+            &r.session,
+            VideoroomEvent::Message {
+                kind,
+                content: r.content,
+                content_type: r.content_type,
+                sender,
+                timestamp: now_iso(),
+            },
+        );
+        self.after_ack.push(Event::videoroom(
+            r.session,
+            VideoroomEvent::MessageDelivery {
+                message_id: r.message_id,
+                delivered: true,
+                code: 200,
+                reason: "OK".into(),
+            },
+        ));
+        Ok(())
+    }
+
+    fn sender_identity(&self, session: &str) -> Identity {
+        let rs = self.room_sessions.get(session);
+        let account = rs.and_then(|rs| self.accounts.get(&rs.account));
+        Identity {
+            uri: rs.map(|rs| rs.account.clone()).unwrap_or_default(),
+            display_name: account.and_then(|a| a.display_name.clone()),
+        }
+    }
+
+    pub(crate) fn videoroom_composing(
+        &mut self,
+        r: sylkrtc::VideoroomComposingIndicationRequest,
+    ) -> Result<(), ApiError> {
+        let room = self.room_session(&r.session)?.room.clone();
+        let event = VideoroomEvent::ComposingIndication {
+            state: r.state,
+            refresh: r.refresh.unwrap_or(120),
+            content_type: "text/plain".into(),
+            sender: self.sender_identity(&r.session),
+        };
+        if let Some(room) = self.app.rooms().room(&room) {
+            room.broadcast(&event, Some(&r.session));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn videoroom_mute_audio(&mut self, session: &str) -> Result<(), ApiError> {
+        let room = self.room_session(session)?.room.clone();
+        if let Some(room) = self.app.rooms().room(&room) {
+            room.broadcast(
+                &VideoroomEvent::MuteAudio {
+                    originator: session.to_string(),
+                },
+                None,
+            );
+        }
+        Ok(())
+    }
+
+    pub(crate) fn videoroom_toggle_hand(
+        &mut self,
+        r: sylkrtc::VideoroomToggleHandRequest,
+    ) -> Result<(), ApiError> {
+        let room = self.room_session(&r.session)?.room.clone();
+        let target = r.session_id.unwrap_or(r.session);
+        self.app.rooms().toggle_hand(&room, &target);
+        Ok(())
+    }
+
+    /// Appendix A: a WebRTC participant of the room gets `mute-request`.
+    pub(crate) fn videoroom_mute_participant(
+        &mut self,
+        r: sylkrtc::VideoroomMuteParticipantRequest,
+    ) -> Result<(), ApiError> {
+        let room = self.room_session(&r.session)?.room.clone();
+        let rooms = self.app.rooms();
+        let target = rooms
+            .room(&room)
+            .and_then(|room| room.get(&r.participant_id))
+            .ok_or_else(|| ApiError::Api(format!("Unknown participant: {}", r.participant_id)))?;
+        target.conn.deliver(
+            Event::videoroom(
+                target.session.clone(),
+                VideoroomEvent::MuteRequest {
+                    muted: r.muted,
+                    originator: Some(r.session.clone()),
+                },
+            )
+            .to_json(),
+        );
+        Ok(())
+    }
+
+    /// A media event from the engine about one of this connection's peers.
+    pub(crate) async fn media_event(&mut self, event: MediaEvent) {
+        let Some(owner) = self.peers.get(&event.peer) else {
+            return;
+        };
+        match (owner, event.event) {
+            (PeerOwner::Publisher(session), PeerEvent::Connected) => {
+                let session = session.clone();
+                info!(conn = self.id, %session, "publisher established");
+                self.send(Event::videoroom(
+                    session,
+                    VideoroomEvent::SessionState(RoomSessionState::Established),
+                ))
+                .await;
+            }
+            (PeerOwner::Feed(feed), PeerEvent::Connected) => {
+                let feed = feed.clone();
+                if let Some(parent) = self.feeds.get(&feed).map(|f| f.parent.clone()) {
+                    self.send(Event::videoroom(
+                        parent,
+                        VideoroomEvent::FeedEstablished { feed },
+                    ))
+                    .await;
+                }
+            }
+            (PeerOwner::Publisher(session), PeerEvent::Closed(reason)) => {
+                // As when Janus hangs up a publisher: no event to this client, the others
+                // who attached its feed get publishers-left.
+                let session = session.clone();
+                warn!(conn = self.id, %session, %reason, "publisher media ended");
+                self.drop_room_session(&session).await;
+            }
+            (PeerOwner::Feed(feed), PeerEvent::Closed(reason)) => {
+                let feed = feed.clone();
+                warn!(conn = self.id, %feed, %reason, "feed media ended");
+                if let Some(f) = self.feeds.remove(&feed) {
+                    self.peers.remove(&f.peer);
+                    if let Some(rs) = self.room_sessions.get(&f.parent) {
+                        let room = rs.room.clone();
+                        self.app.rooms().detach(&room, &f.parent, &f.publisher);
+                    }
+                }
+            }
+        }
+    }
+}

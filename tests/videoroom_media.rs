@@ -1,0 +1,193 @@
+//! A video room with real WebRTC peers (the independent `webrtc` 0.21 crate) against the real
+//! binary: one publisher, subscribers receiving its audio and video intact, a late joiner whose
+//! first video packet is a keyframe, and `publishers-left` when the publisher leaves.
+mod common;
+
+use std::time::Duration;
+
+use common::webrtc_peer::{payload_counter, payload_intact, vp8_is_keyframe, Kind, TestPeer};
+use common::*;
+use serde_json::{json, Value};
+
+const ROOM: &str = "room1@videoconference.example.com";
+const T: Duration = Duration::from_secs(15);
+
+struct Member {
+    ws: Client,
+    session: String,
+    publisher: TestPeer,
+}
+
+fn uuid() -> String {
+    format!("s-{}", rand_id())
+}
+
+fn ack(m: &Value) {
+    assert_eq!(m["sylkrtc"], "ack", "expected an ack, got {m}");
+}
+
+async fn trickle(ws: &mut Client, session: &str, peer: &TestPeer) {
+    let candidates: Vec<Value> = peer
+        .local_candidates()
+        .await
+        .into_iter()
+        .map(|(c, mid, idx)| json!({"candidate": c, "sdpMid": mid, "sdpMLineIndex": idx}))
+        .collect();
+    for c in candidates {
+        ack(&ws.request(json!({"sylkrtc": "videoroom-session-trickle", "session": session, "candidates": [c]})).await);
+    }
+    ack(&ws
+        .request(
+            json!({"sylkrtc": "videoroom-session-trickle", "session": session, "candidates": []}),
+        )
+        .await);
+}
+
+async fn join(gw: &Gateway, user: &str) -> Member {
+    let mut ws = gw.ready_client().await;
+    let account = format!("{user}@example.com");
+    ack(&ws.request(json!({"sylkrtc": "account-add", "account": account, "password": HA1, "display_name": user})).await);
+    let publisher = TestPeer::publisher().await.unwrap();
+    let offer = publisher.create_offer().await.unwrap();
+    let session = uuid();
+    let m = ws
+        .request(json!({"sylkrtc": "videoroom-join", "session": session, "account": account, "uri": ROOM, "sdp": offer}))
+        .await;
+    ack(&m);
+    // progress came before the ack, accepted after it.
+    let first = ws
+        .pending
+        .front()
+        .cloned()
+        .expect("progress before the ack");
+    assert_eq!(first["event"], "session-state");
+    assert_eq!(first["state"], "progress");
+    let accepted = ws
+        .room_event(&session, "session-state", Some("accepted"))
+        .await;
+    assert_eq!(accepted["audio"], true);
+    assert_eq!(accepted["video"], true);
+    ws.room_event(&session, "initial-publishers", None).await;
+    publisher
+        .set_remote_answer(accepted["sdp"].as_str().unwrap())
+        .await
+        .unwrap();
+    trickle(&mut ws, &session, &publisher).await;
+    ws.room_event(&session, "session-state", Some("established"))
+        .await;
+    publisher.wait_connected(T).await.unwrap();
+    Member {
+        ws,
+        session,
+        publisher,
+    }
+}
+
+async fn attach(m: &mut Member, publisher_session: &str) -> (String, TestPeer) {
+    let feed = uuid();
+    let r = m
+        .ws
+        .request(json!({"sylkrtc": "videoroom-feed-attach", "session": m.session, "publisher": publisher_session, "feed": feed}))
+        .await;
+    ack(&r);
+    let attached = m.ws.room_event(&m.session, "feed-attached", None).await;
+    assert_eq!(attached["feed"], json!(feed));
+    let sub = TestPeer::subscriber().await.unwrap();
+    let answer = sub.answer(attached["sdp"].as_str().unwrap()).await.unwrap();
+    let r = m
+        .ws
+        .request(json!({"sylkrtc": "videoroom-feed-answer", "session": m.session, "feed": feed, "sdp": answer}))
+        .await;
+    ack(&r);
+    trickle(&mut m.ws, &feed, &sub).await;
+    let est = m.ws.room_event(&m.session, "feed-established", None).await;
+    assert_eq!(est["feed"], json!(feed));
+    sub.wait_connected(T).await.unwrap();
+    (feed, sub)
+}
+
+fn check_stream(kind: Kind, records: &[common::webrtc_peer::RtpRecord]) {
+    assert!(!records.is_empty());
+    let mut last = None;
+    for r in records {
+        assert!(payload_intact(&r.payload), "{kind:?} payload damaged");
+        let c = payload_counter(&r.payload).expect("counter");
+        if let Some(prev) = last {
+            assert!(
+                c >= prev,
+                "{kind:?} counters went backwards: {prev} then {c}"
+            );
+        }
+        last = Some(c);
+    }
+    // One SSRC per kind, as a continuous stream.
+    assert!(records.iter().all(|r| r.ssrc == records[0].ssrc));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn room_forwards_media_keyframe_first_and_announces_leaving() {
+    let gw = Gateway::start(&[]);
+    let mut alice = join(&gw, "alice").await;
+    let _sending = alice.publisher.start_sending().await.unwrap();
+
+    let mut bob = join(&gw, "bob").await;
+    // Alice is told about Bob.
+    let joined = alice
+        .ws
+        .room_event(&alice.session, "publishers-joined", None)
+        .await;
+    assert_eq!(joined["publishers"][0]["id"], json!(bob.session));
+    assert_eq!(joined["publishers"][0]["uri"], "bob@example.com");
+    assert_eq!(joined["publishers"][0]["display_name"], "bob");
+
+    let mut carol = join(&gw, "carol").await;
+    let (_, bob_sub) = attach(&mut bob, &alice.session.clone()).await;
+    let (_, carol_sub) = attach(&mut carol, &alice.session.clone()).await;
+    for sub in [&bob_sub, &carol_sub] {
+        let audio = sub.wait_received(Kind::Audio, 50, T).await.unwrap();
+        let video = sub.wait_received(Kind::Video, 30, T).await.unwrap();
+        check_stream(Kind::Audio, &audio);
+        check_stream(Kind::Video, &video);
+        assert!(
+            vp8_is_keyframe(&video[0].payload),
+            "first video packet is not a keyframe"
+        );
+    }
+
+    // Dave joins late, in the middle of Alice's stream: a keyframe comes first.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let mut dave = join(&gw, "dave").await;
+    let initial = dave
+        .ws
+        .pending
+        .iter()
+        .find(|m| m["event"] == "initial-publishers")
+        .cloned();
+    let _ = initial; // consumed in join(); the list is checked below through attach working
+    let (_, dave_sub) = attach(&mut dave, &alice.session.clone()).await;
+    let video = dave_sub.wait_received(Kind::Video, 10, T).await.unwrap();
+    assert!(
+        vp8_is_keyframe(&video[0].payload),
+        "late joiner's first video packet is not a keyframe"
+    );
+    check_stream(Kind::Video, &video);
+    assert!(
+        payload_counter(&video[0].payload).unwrap() > 0,
+        "not mid-stream"
+    );
+
+    // Alice leaves: terminated for her, publishers-left for everyone who attached her feed.
+    let r = alice
+        .ws
+        .request(json!({"sylkrtc": "videoroom-leave", "session": alice.session}))
+        .await;
+    ack(&r);
+    alice
+        .ws
+        .room_event(&alice.session, "session-state", Some("terminated"))
+        .await;
+    for m in [&mut bob, &mut carol, &mut dave] {
+        let left = m.ws.room_event(&m.session, "publishers-left", None).await;
+        assert_eq!(left["publishers"], json!([alice.session]));
+    }
+}
