@@ -196,6 +196,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         bind: media_bind,
         advertise: config.advertised_ips(),
         consent_timeout: Duration::from_secs_f64(config.ice_consent_timeout),
+        srtp: media::SrtpPolicy::Default,
     })
     .await
     .with_context(|| format!("media_port: cannot bind UDP {media_bind}"))?;

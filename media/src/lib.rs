@@ -13,12 +13,17 @@
 pub mod engine;
 pub mod munger;
 pub mod peer;
+pub mod sfu;
 pub mod stun;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod vp8;
 
 pub use engine::{
     EngineConfig, EngineHandle, EngineStats, ForwardOptions, MediaEvent, PeerEvent, PeerId,
 };
+pub use peer::SrtpPolicy;
+pub use sfu::{Sfu, Transmit};
 
 /// Media failures a caller can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

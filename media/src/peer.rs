@@ -7,6 +7,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use rtc::dtls::extension::extension_use_srtp::SrtpProtectionProfile;
 use rtc::interceptor::{Attribute, Interceptor, Packet, Registry, Slot, StreamInfo, TaggedPacket};
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::configuration::media_engine::{
@@ -32,6 +33,18 @@ use crate::MediaError;
 
 pub const OPUS_PT: u8 = 111;
 pub const VP8_PT: u8 = 96;
+
+/// Which DTLS-SRTP protection profiles a peer offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SrtpPolicy {
+    /// AES-GCM (128, 256) first, then AES-CM with HMAC-SHA1 (80, 32): what browsers expect.
+    #[default]
+    Default,
+    /// Only AES-GCM 128.
+    AesGcm,
+    /// Only AES-CM 128 with HMAC-SHA1-80.
+    AesCm,
+}
 
 /// Audio or video.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -82,7 +95,7 @@ fn vp8() -> RTCRtpCodecParameters {
 /// Marks inbound RTCP for the application (keyframe requests must reach the router); the
 /// default interceptors still act on it (NACK, reports).
 #[derive(Default)]
-struct DeliverRtcp {
+pub struct DeliverRtcp {
     read: VecDeque<TaggedPacket>,
     write: VecDeque<TaggedPacket>,
 }
@@ -180,7 +193,11 @@ pub struct Peer {
     pub out_video: Option<OutTrack>,
 }
 
-fn build_pc(ice: &IceCredentials, now: Instant) -> Result<RTCPeerConnection, MediaError> {
+fn build_pc(
+    ice: &IceCredentials,
+    srtp: SrtpPolicy,
+    now: Instant,
+) -> Result<RTCPeerConnection, MediaError> {
     let mut media = MediaEngine::default();
     media
         .register_codec(opus(), RtpCodecKind::Audio)
@@ -191,11 +208,23 @@ fn build_pc(ice: &IceCredentials, now: Instant) -> Result<RTCPeerConnection, Med
     // Application-ward of the default chain, so NACK and reports have acted first.
     let registry = Registry::new().with(Slot::from(14_000), DeliverRtcp::default());
     let registry = register_default_interceptors(registry, &mut media).map_err(rtc_err)?;
-    let settings = SettingEngineBuilder::new()
+    let mut settings = SettingEngineBuilder::new()
         .with_lite(true)
         .with_ice_credentials(ice.ufrag.clone(), ice.pwd.clone())
-        .with_answering_dtls_role(RTCDtlsRole::Server)
-        .build();
+        .with_answering_dtls_role(RTCDtlsRole::Server);
+    match srtp {
+        SrtpPolicy::Default => {}
+        SrtpPolicy::AesGcm => {
+            settings = settings
+                .with_srtp_protection_profiles(vec![SrtpProtectionProfile::Srtp_Aead_Aes_128_Gcm])
+        }
+        SrtpPolicy::AesCm => {
+            settings = settings.with_srtp_protection_profiles(vec![
+                SrtpProtectionProfile::Srtp_Aes128_Cm_Hmac_Sha1_80,
+            ])
+        }
+    }
+    let settings = settings.build();
     let config = RTCConfigurationBuilder::new()
         .with_ice_servers(vec![])
         .build();
@@ -235,10 +264,11 @@ impl Peer {
     pub fn publisher(
         offer: &str,
         candidates: &[SocketAddr],
+        srtp: SrtpPolicy,
         now: Instant,
     ) -> Result<(Peer, String), MediaError> {
         let ice = IceCredentials::random();
-        let mut pc = build_pc(&ice, now)?;
+        let mut pc = build_pc(&ice, srtp, now)?;
         let offer = RTCSessionDescription::offer(offer.to_owned())
             .map_err(|e| MediaError::BadSdp(e.to_string()))?;
         pc.set_remote_description(now, offer)
@@ -258,10 +288,11 @@ impl Peer {
         candidates: &[SocketAddr],
         audio: bool,
         video: bool,
+        srtp: SrtpPolicy,
         now: Instant,
     ) -> Result<(Peer, String), MediaError> {
         let ice = IceCredentials::random();
-        let mut pc = build_pc(&ice, now)?;
+        let mut pc = build_pc(&ice, srtp, now)?;
         let mut kinds = Vec::new();
         if audio {
             kinds.push((RtpCodecKind::Audio, opus()));

@@ -1,0 +1,660 @@
+//! The SFU core, without IO: every peer, the routing of datagrams to them, and the forwarding
+//! of each publisher's media to its subscribers. It is driven by `handle_*` calls that take
+//! `now` and a [`Transmit`] sink for the datagrams to send; [`crate::engine`] is the thin
+//! tokio shell that owns the socket, and the benches and loss tests drive it in memory.
+//!
+//! Datagrams are routed by 5-tuple, and a new 5-tuple by the local ICE ufrag in the STUN
+//! USERNAME. After any input the affected peer is drained: datagrams out, state events,
+//! received RTP (forwarded at once to each subscriber, then each subscriber is flushed) and
+//! RTCP (keyframe requests go upstream, coalesced).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
+use rtc::peer_connection::message::{RTCMessage, TaggedRTCMessage};
+use rtc::peer_connection::state::RTCPeerConnectionState;
+use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp_transceiver::RTCRtpReceiverId;
+use rtc::sansio::Protocol;
+use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+use crate::engine::{EngineStats, ForwardOptions, MediaEvent, PeerEvent, PeerId};
+use crate::munger::Munger;
+use crate::peer::{InTrack, Kind, Peer, SrtpPolicy};
+use crate::{stun, vp8, MediaError};
+
+/// Where the core's datagrams go.
+pub trait Transmit {
+    /// Sends one datagram; a failure is counted, never fatal (media may be dropped).
+    fn send(&mut self, to: SocketAddr, data: &[u8]) -> bool;
+}
+
+impl<F: FnMut(SocketAddr, &[u8]) -> bool> Transmit for F {
+    fn send(&mut self, to: SocketAddr, data: &[u8]) -> bool {
+        self(to, data)
+    }
+}
+
+/// How long to wait between keyframe requests to one publisher.
+const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(500);
+/// How often ICE consent is checked.
+pub const CONSENT_CHECK_PERIOD: Duration = Duration::from_millis(500);
+
+/// Per-kind forwarding state of one subscription.
+#[derive(Debug, Default)]
+struct Forward {
+    paused: bool,
+    munger: Munger,
+    /// Video only: drop until a keyframe starts (a new subscriber, or after a pause).
+    need_keyframe: bool,
+}
+
+enum Role {
+    Publisher {
+        subscribers: Vec<PeerId>,
+        video: Option<(RTCRtpReceiverId, u32)>,
+        last_keyframe_request: Option<Instant>,
+    },
+    Subscriber {
+        publisher: PeerId,
+        audio: Forward,
+        video: Forward,
+    },
+}
+
+struct Entry {
+    peer: Peer,
+    role: Role,
+    events: mpsc::Sender<MediaEvent>,
+    connected: bool,
+    last_consent: Instant,
+    addrs: Vec<SocketAddr>,
+    timeout: Option<Instant>,
+}
+
+pub struct Sfu {
+    local_addr: SocketAddr,
+    candidates: Vec<SocketAddr>,
+    consent_timeout: Duration,
+    srtp: SrtpPolicy,
+    peers: HashMap<PeerId, Entry>,
+    by_ufrag: HashMap<String, PeerId>,
+    by_addr: HashMap<SocketAddr, PeerId>,
+    stats: EngineStats,
+    /// Reused buffer of RTP read from one publisher (no allocation per batch).
+    scratch: Vec<(Kind, rtc::rtp::Packet)>,
+    next_consent_check: Option<Instant>,
+}
+
+impl Sfu {
+    /// `local_addr`: the socket's address; `candidates`: what ICE candidates advertise.
+    pub fn new(
+        local_addr: SocketAddr,
+        candidates: Vec<SocketAddr>,
+        consent_timeout: Duration,
+        srtp: SrtpPolicy,
+    ) -> Self {
+        Sfu {
+            local_addr,
+            candidates,
+            consent_timeout,
+            srtp,
+            peers: HashMap::new(),
+            by_ufrag: HashMap::new(),
+            by_addr: HashMap::new(),
+            stats: EngineStats::default(),
+            scratch: Vec::new(),
+            next_consent_check: None,
+        }
+    }
+
+    pub fn stats(&self) -> EngineStats {
+        let mut s = self.stats;
+        s.peers = self.peers.len();
+        s
+    }
+
+    /// Answers a browser's publish offer; returns the SDP answer.
+    pub fn publish(
+        &mut self,
+        id: PeerId,
+        offer: &str,
+        events: mpsc::Sender<MediaEvent>,
+        now: Instant,
+        tx: &mut impl Transmit,
+    ) -> Result<String, MediaError> {
+        let (peer, sdp) = Peer::publisher(offer, &self.candidates, self.srtp, now)?;
+        let role = Role::Publisher {
+            subscribers: Vec::new(),
+            video: None,
+            last_keyframe_request: None,
+        };
+        self.insert(id, peer, role, events, now);
+        self.drain(id, now, tx);
+        Ok(sdp)
+    }
+
+    /// Offers `publisher`'s media to a browser; returns the SDP offer.
+    #[allow(clippy::too_many_arguments)]
+    pub fn subscribe(
+        &mut self,
+        id: PeerId,
+        publisher: PeerId,
+        audio: bool,
+        video: bool,
+        events: mpsc::Sender<MediaEvent>,
+        now: Instant,
+        tx: &mut impl Transmit,
+    ) -> Result<String, MediaError> {
+        match self.peers.get_mut(&publisher) {
+            Some(Entry {
+                role: Role::Publisher { subscribers, .. },
+                ..
+            }) => subscribers.push(id),
+            _ => return Err(MediaError::UnknownPeer),
+        }
+        let (peer, sdp) = match Peer::subscriber(&self.candidates, audio, video, self.srtp, now) {
+            Ok(made) => made,
+            Err(e) => {
+                self.unlink_subscriber(publisher, id);
+                return Err(e);
+            }
+        };
+        let role = Role::Subscriber {
+            publisher,
+            audio: Forward::default(),
+            video: Forward {
+                need_keyframe: true,
+                ..Forward::default()
+            },
+        };
+        self.insert(id, peer, role, events, now);
+        self.drain(id, now, tx);
+        Ok(sdp)
+    }
+
+    /// The browser's answer to a subscription offer.
+    pub fn answer(
+        &mut self,
+        id: PeerId,
+        sdp: &str,
+        now: Instant,
+        tx: &mut impl Transmit,
+    ) -> Result<(), MediaError> {
+        let result = match self.peers.get_mut(&id) {
+            Some(e) => e.peer.set_answer(sdp, now),
+            None => Err(MediaError::UnknownPeer),
+        };
+        self.drain(id, now, tx);
+        result
+    }
+
+    pub fn candidate(
+        &mut self,
+        id: PeerId,
+        candidate: &str,
+        mid: Option<String>,
+        index: Option<u16>,
+        now: Instant,
+        tx: &mut impl Transmit,
+    ) {
+        if let Some(e) = self.peers.get_mut(&id) {
+            e.peer.add_remote_candidate(candidate, mid, index);
+        }
+        self.drain(id, now, tx);
+    }
+
+    /// Pauses or resumes what a subscriber gets.
+    pub fn set_forward(
+        &mut self,
+        id: PeerId,
+        options: ForwardOptions,
+        now: Instant,
+        tx: &mut impl Transmit,
+    ) {
+        let mut resume_video = false;
+        if let Some(Entry {
+            role: Role::Subscriber { audio, video, .. },
+            ..
+        }) = self.peers.get_mut(&id)
+        {
+            if let Some(on) = options.audio {
+                if audio.paused && on {
+                    audio.munger.switch();
+                }
+                audio.paused = !on;
+            }
+            if let Some(on) = options.video {
+                if video.paused && on {
+                    video.munger.switch();
+                    video.need_keyframe = true;
+                    resume_video = true;
+                }
+                video.paused = !on;
+            }
+        }
+        if resume_video {
+            self.request_keyframe_for(id, now, tx);
+        }
+    }
+
+    /// Closes a peer at the application's request (no event back).
+    pub fn close(&mut self, id: PeerId, tx: &mut impl Transmit) {
+        self.remove(id, None, tx);
+    }
+
+    fn insert(
+        &mut self,
+        id: PeerId,
+        peer: Peer,
+        role: Role,
+        events: mpsc::Sender<MediaEvent>,
+        now: Instant,
+    ) {
+        self.by_ufrag.insert(peer.ice.ufrag.clone(), id);
+        self.peers.insert(
+            id,
+            Entry {
+                peer,
+                role,
+                events,
+                connected: false,
+                last_consent: now,
+                addrs: Vec::new(),
+                timeout: None,
+            },
+        );
+    }
+
+    /// Removes a peer; `reason` set means the application is told it closed.
+    fn remove(&mut self, id: PeerId, reason: Option<String>, tx: &mut impl Transmit) {
+        let Some(mut entry) = self.peers.remove(&id) else {
+            return;
+        };
+        let _ = entry.peer.pc.close();
+        while let Some(out) = entry.peer.pc.poll_write() {
+            tx.send(out.transport.peer_addr, &out.message);
+        }
+        self.by_ufrag.remove(&entry.peer.ice.ufrag);
+        for addr in &entry.addrs {
+            self.by_addr.remove(addr);
+        }
+        if let Role::Subscriber { publisher, .. } = entry.role {
+            self.unlink_subscriber(publisher, id);
+        }
+        debug!(peer = id.0, "peer removed");
+        if let Some(reason) = reason {
+            notify(&entry.events, id, PeerEvent::Closed(reason));
+        }
+    }
+
+    fn unlink_subscriber(&mut self, publisher: PeerId, id: PeerId) {
+        if let Some(Entry {
+            role: Role::Publisher { subscribers, .. },
+            ..
+        }) = self.peers.get_mut(&publisher)
+        {
+            subscribers.retain(|s| *s != id);
+        }
+    }
+
+    /// One datagram from the network.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        data: &[u8],
+        tx: &mut impl Transmit,
+    ) {
+        self.stats.datagrams_in += 1;
+        let is_stun = stun::classify(data) == stun::Class::Stun;
+        let id = match self.by_addr.get(&from) {
+            Some(id) => *id,
+            None => {
+                let found = if is_stun {
+                    stun::local_ufrag(data).and_then(|u| self.by_ufrag.get(u).copied())
+                } else {
+                    None
+                };
+                let Some(id) = found else {
+                    self.stats.datagrams_dropped += 1;
+                    return;
+                };
+                self.by_addr.insert(from, id);
+                if let Some(e) = self.peers.get_mut(&id) {
+                    e.addrs.push(from);
+                }
+                id
+            }
+        };
+        let Some(entry) = self.peers.get_mut(&id) else {
+            self.by_addr.remove(&from);
+            self.stats.datagrams_dropped += 1;
+            return;
+        };
+        if is_stun {
+            entry.last_consent = now;
+        }
+        let msg = TaggedBytesMut {
+            now,
+            transport: TransportContext {
+                local_addr: self.local_addr,
+                peer_addr: from,
+                ecn: None,
+                transport_protocol: TransportProtocol::UDP,
+            },
+            message: BytesMut::from(data),
+        };
+        if let Err(e) = entry.peer.pc.handle_read(msg) {
+            self.stats.datagrams_dropped += 1;
+            debug!(peer = id.0, error = %e, "datagram rejected");
+        }
+        self.drain(id, now, tx);
+    }
+
+    /// The earliest time [`Sfu::handle_timeout`] wants to be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let peers = self.peers.values().filter_map(|e| e.timeout).min();
+        match (peers, self.next_consent_check) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Runs the timers that are due.
+    pub fn handle_timeout(&mut self, now: Instant, tx: &mut impl Transmit) {
+        let due: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(_, e)| e.timeout.is_some_and(|t| t <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            if let Some(e) = self.peers.get_mut(&id) {
+                if let Err(err) = e.peer.pc.handle_timeout(now) {
+                    debug!(peer = id.0, error = %err, "timeout handling failed");
+                }
+            }
+            self.drain(id, now, tx);
+        }
+        if self.next_consent_check.is_none_or(|t| t <= now) {
+            self.check_consent(now, tx);
+            self.next_consent_check = Some(now + CONSENT_CHECK_PERIOD);
+        }
+    }
+
+    /// Handles everything a peer has to say: datagrams out, state changes, media in.
+    fn drain(&mut self, id: PeerId, now: Instant, tx: &mut impl Transmit) {
+        let mut rtp = std::mem::take(&mut self.scratch);
+        let mut keyframe_wanted = false;
+        let mut state_change = None;
+        {
+            let Some(entry) = self.peers.get_mut(&id) else {
+                self.scratch = rtp;
+                return;
+            };
+            let pc = &mut entry.peer.pc;
+            while let Some(out) = pc.poll_write() {
+                if !tx.send(out.transport.peer_addr, &out.message) {
+                    self.stats.datagrams_dropped += 1;
+                }
+            }
+            while let Some(event) = pc.poll_event() {
+                match event {
+                    RTCPeerConnectionEvent::OnConnectionStateChangeEvent(state) => {
+                        debug!(peer = id.0, %state, "peer connection state");
+                        match state {
+                            RTCPeerConnectionState::Connected => state_change = Some(true),
+                            RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed => {
+                                state_change = Some(false)
+                            }
+                            _ => {}
+                        }
+                    }
+                    RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init)) => {
+                        let kind = pc
+                            .rtp_receiver(init.receiver_id)
+                            .map(|r| Kind::from(r.track().kind()))
+                            .unwrap_or(Kind::Audio);
+                        if let (Kind::Video, Role::Publisher { video, .. }) =
+                            (kind, &mut entry.role)
+                        {
+                            if video.is_none() {
+                                *video = Some((init.receiver_id, init.ssrc));
+                            }
+                        }
+                        entry.peer.in_tracks.insert(
+                            init.track_id.to_string(),
+                            InTrack {
+                                receiver: init.receiver_id,
+                                kind,
+                                ssrc: init.ssrc,
+                                rid: init.rid.map(|r| r.to_string()),
+                            },
+                        );
+                    }
+                    _ => {}
+                }
+            }
+            while let Some(TaggedRTCMessage { message, .. }) = pc.poll_read() {
+                match message {
+                    RTCMessage::RtpPacket(track_id, packet) => {
+                        if let Some(t) = entry.peer.in_tracks.get(track_id.as_str()) {
+                            rtp.push((t.kind, packet));
+                        }
+                    }
+                    RTCMessage::RtcpPacket(_, packets) => {
+                        keyframe_wanted |= packets.iter().any(|p| {
+                            p.as_any().is::<PictureLossIndication>()
+                                || p.as_any().is::<FullIntraRequest>()
+                        });
+                    }
+                    _ => {}
+                }
+            }
+            entry.timeout = pc.poll_timeout();
+            if state_change == Some(true) && !entry.connected {
+                entry.connected = true;
+                entry.last_consent = now;
+                notify(&entry.events, id, PeerEvent::Connected);
+            }
+        }
+        match state_change {
+            Some(false) => {
+                rtp.clear();
+                self.scratch = rtp;
+                self.remove(id, Some("connection closed".into()), tx);
+                return;
+            }
+            Some(true) => {
+                // A new subscriber needs a keyframe at once.
+                if matches!(
+                    self.peers.get(&id).map(|e| &e.role),
+                    Some(Role::Subscriber { .. })
+                ) {
+                    self.request_keyframe_for(id, now, tx);
+                }
+            }
+            None => {}
+        }
+        if keyframe_wanted {
+            self.request_keyframe_for(id, now, tx);
+        }
+        for (kind, packet) in rtp.drain(..) {
+            self.forward(id, kind, &packet, now, tx);
+        }
+        self.scratch = rtp;
+    }
+
+    /// A subscriber (or a resumed feed) wants a keyframe: ask its publisher.
+    fn request_keyframe_for(&mut self, subscriber: PeerId, now: Instant, tx: &mut impl Transmit) {
+        let publisher = match self.peers.get(&subscriber).map(|e| &e.role) {
+            Some(Role::Subscriber { publisher, .. }) => *publisher,
+            Some(Role::Publisher { .. }) => subscriber,
+            None => return,
+        };
+        self.request_keyframe(publisher, now, tx);
+    }
+
+    /// Sends a PLI to a publisher, at most once per [`KEYFRAME_REQUEST_INTERVAL`].
+    fn request_keyframe(&mut self, publisher: PeerId, now: Instant, tx: &mut impl Transmit) {
+        let Some(Entry {
+            peer,
+            role:
+                Role::Publisher {
+                    video: Some((receiver, ssrc)),
+                    last_keyframe_request,
+                    ..
+                },
+            ..
+        }) = self.peers.get_mut(&publisher)
+        else {
+            return;
+        };
+        if last_keyframe_request.is_some_and(|t| now.duration_since(t) < KEYFRAME_REQUEST_INTERVAL)
+        {
+            return;
+        }
+        *last_keyframe_request = Some(now);
+        let pli = PictureLossIndication {
+            sender_ssrc: 0,
+            media_ssrc: *ssrc,
+        };
+        if let Some(mut r) = peer.pc.rtp_receiver(*receiver) {
+            if let Err(e) = r.write_rtcp(now, vec![Box::new(pli)]) {
+                debug!(peer = publisher.0, error = %e, "PLI not sent");
+                return;
+            }
+        }
+        self.stats.keyframe_requests += 1;
+        self.drain(publisher, now, tx);
+    }
+
+    /// Sends one packet of `publisher` to each of its subscribers.
+    fn forward(
+        &mut self,
+        publisher: PeerId,
+        kind: Kind,
+        packet: &rtc::rtp::Packet,
+        now: Instant,
+        tx: &mut impl Transmit,
+    ) {
+        let count = match self.peers.get(&publisher) {
+            Some(Entry {
+                role: Role::Publisher { subscribers, .. },
+                ..
+            }) => subscribers.len(),
+            _ => return,
+        };
+        let mut wants_keyframe = false;
+        for i in 0..count {
+            let Some(Entry {
+                role: Role::Publisher { subscribers, .. },
+                ..
+            }) = self.peers.get(&publisher)
+            else {
+                return;
+            };
+            let Some(&sid) = subscribers.get(i) else {
+                break;
+            };
+            let Some(entry) = self.peers.get_mut(&sid) else {
+                continue;
+            };
+            if !entry.connected {
+                continue;
+            }
+            let Some(track) = entry.peer.out_track(kind) else {
+                continue;
+            };
+            let Role::Subscriber { audio, video, .. } = &mut entry.role else {
+                continue;
+            };
+            let fwd = match kind {
+                Kind::Audio => audio,
+                Kind::Video => video,
+            };
+            if fwd.paused {
+                continue;
+            }
+            if kind == Kind::Video && fwd.need_keyframe {
+                if !vp8::starts_keyframe(&packet.payload) {
+                    wants_keyframe = true;
+                    continue;
+                }
+                fwd.need_keyframe = false;
+                fwd.munger.switch();
+            }
+            let ts_step = if kind == Kind::Video { 3000 } else { 960 };
+            let Some((seq, ts)) = fwd.munger.map(
+                packet.header.sequence_number,
+                packet.header.timestamp,
+                ts_step,
+            ) else {
+                continue;
+            };
+            let out = rtc::rtp::Packet {
+                header: rtc::rtp::header::Header {
+                    version: 2,
+                    marker: packet.header.marker,
+                    payload_type: track.payload_type,
+                    sequence_number: seq,
+                    timestamp: ts,
+                    ssrc: track.ssrc,
+                    ..Default::default()
+                },
+                // Reference-counted: the payload is shared, not copied.
+                payload: packet.payload.clone(),
+            };
+            let pc = &mut entry.peer.pc;
+            match pc.rtp_sender(track.sender) {
+                Some(mut sender) => {
+                    if let Err(e) = sender.write_rtp(now, out) {
+                        debug!(peer = sid.0, error = %e, "forward failed");
+                        continue;
+                    }
+                }
+                None => continue,
+            }
+            while let Some(out) = pc.poll_write() {
+                if !tx.send(out.transport.peer_addr, &out.message) {
+                    self.stats.datagrams_dropped += 1;
+                }
+            }
+            entry.timeout = pc.poll_timeout();
+            self.stats.rtp_forwarded += 1;
+        }
+        if wants_keyframe {
+            self.request_keyframe(publisher, now, tx);
+        }
+    }
+
+    fn check_consent(&mut self, now: Instant, tx: &mut impl Transmit) {
+        let expired: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(_, e)| now.duration_since(e.last_consent) > self.consent_timeout)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            let connected = self.peers.get(&id).is_some_and(|e| e.connected);
+            warn!(
+                peer = id.0,
+                connected, "no ICE consent check within the timeout, closing"
+            );
+            self.remove(id, Some("ICE consent expired".into()), tx);
+        }
+    }
+}
+
+fn notify(events: &mpsc::Sender<MediaEvent>, peer: PeerId, event: PeerEvent) {
+    if let Err(e) = events.try_send(MediaEvent { peer, event }) {
+        warn!(peer = peer.0, error = %e, "media event not delivered");
+    }
+}

@@ -1,0 +1,466 @@
+//! An in-memory network for the [`Sfu`]: browser stand-ins (webrtc-rs `rtc` peers, full ICE,
+//! DTLS client), a simulated clock, and a datagram queue with an optional loss filter. Used by
+//! the fan-out bench and by tests that need control over the network (loss, timing).
+//! Compiled only with the `testkit` feature.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use rtc::interceptor::Registry;
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::peer_connection::configuration::media_engine::{
+    MediaEngine, MIME_TYPE_OPUS, MIME_TYPE_VP8,
+};
+use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
+use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::event::RTCPeerConnectionEvent;
+use rtc::peer_connection::message::{RTCMessage, TaggedRTCMessage};
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::peer_connection::state::RTCPeerConnectionState;
+use rtc::peer_connection::transport::{
+    CandidateConfig, CandidateHostConfig, RTCDtlsRole, RTCIceCandidate,
+};
+use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
+use rtc::rtcp::sender_report::SenderReport;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
+    RtpCodecKind,
+};
+use rtc::rtp_transceiver::RTCRtpSenderId;
+use rtc::sansio::Protocol;
+use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use tokio::sync::mpsc;
+
+use crate::engine::{MediaEvent, PeerEvent, PeerId};
+use crate::peer::{Kind, SrtpPolicy, OPUS_PT, VP8_PT};
+use crate::sfu::Sfu;
+
+type Datagram = (SocketAddr, SocketAddr, Vec<u8>);
+
+/// Decides whether a datagram `(from, to, data)` is delivered (false: lost).
+pub type LossFilter = Box<dyn FnMut(SocketAddr, SocketAddr, &[u8]) -> bool>;
+
+/// A browser stand-in.
+pub struct Client {
+    pub pc: RTCPeerConnection,
+    pub addr: SocketAddr,
+    pub connected: bool,
+    /// RTP received, per kind, in arrival order.
+    pub audio: Vec<rtc::rtp::Packet>,
+    pub video: Vec<rtc::rtp::Packet>,
+    pub sender_reports: usize,
+    /// Publisher clients: (audio, video) senders and their SSRCs.
+    pub senders: Option<[(RTCRtpSenderId, u32); 2]>,
+    seq: [u16; 2],
+    ts: [u32; 2],
+    track_kinds: Vec<(String, Kind)>,
+}
+
+fn codecs() -> [(RtpCodecKind, RTCRtpCodecParameters); 2] {
+    [
+        (
+            RtpCodecKind::Audio,
+            RTCRtpCodecParameters {
+                rtp_codec: RTCRtpCodec {
+                    mime_type: MIME_TYPE_OPUS.to_owned(),
+                    clock_rate: 48000,
+                    channels: 2,
+                    sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
+                    rtcp_feedback: vec![],
+                },
+                payload_type: OPUS_PT,
+            },
+        ),
+        (
+            RtpCodecKind::Video,
+            RTCRtpCodecParameters {
+                rtp_codec: RTCRtpCodec {
+                    mime_type: MIME_TYPE_VP8.to_owned(),
+                    clock_rate: 90000,
+                    channels: 0,
+                    sdp_fmtp_line: String::new(),
+                    rtcp_feedback: vec![],
+                },
+                payload_type: VP8_PT,
+            },
+        ),
+    ]
+}
+
+fn client_pc(addr: SocketAddr, now: Instant) -> RTCPeerConnection {
+    let mut media = MediaEngine::default();
+    for (kind, codec) in codecs() {
+        media.register_codec(codec, kind).expect("codec");
+    }
+    // Deliver RTCP to the application, so tests can see sender reports.
+    let registry = Registry::new().with(
+        rtc::interceptor::Slot::from(14_000),
+        crate::peer::DeliverRtcp::default(),
+    );
+    let registry = register_default_interceptors(registry, &mut media).expect("interceptors");
+    let settings = SettingEngineBuilder::new()
+        .with_answering_dtls_role(RTCDtlsRole::Client)
+        .build();
+    let config = RTCConfigurationBuilder::new()
+        .with_ice_servers(vec![])
+        .build();
+    let mut pc = RTCPeerConnectionBuilder::new()
+        .with_configuration(config)
+        .with_setting_engine(settings)
+        .with_media_engine(media)
+        .with_interceptor_registry(registry)
+        .build(now)
+        .expect("client peer connection");
+    let candidate = CandidateHostConfig {
+        base_config: CandidateConfig {
+            network: "udp".to_owned(),
+            address: addr.ip().to_string(),
+            port: addr.port(),
+            component: 1,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+    .new_candidate_host()
+    .expect("candidate");
+    pc.add_local_candidate(RTCIceCandidate::from(&candidate).to_json().expect("json"))
+        .expect("local candidate");
+    pc
+}
+
+impl Client {
+    fn new(pc: RTCPeerConnection, addr: SocketAddr) -> Client {
+        Client {
+            pc,
+            addr,
+            connected: false,
+            audio: Vec::new(),
+            video: Vec::new(),
+            sender_reports: 0,
+            senders: None,
+            seq: [1000, 5000],
+            ts: [0, 0],
+            track_kinds: Vec::new(),
+        }
+    }
+
+    /// Makes the SRTP datagram(s) of one RTP packet this publisher client sends.
+    pub fn make_rtp(&mut self, now: Instant, kind: Kind, payload: Bytes, out: &mut Vec<Vec<u8>>) {
+        let Some(senders) = self.senders else {
+            return;
+        };
+        let i = usize::from(kind == Kind::Video);
+        let (sender, ssrc) = senders[i];
+        self.seq[i] = self.seq[i].wrapping_add(1);
+        self.ts[i] = self.ts[i].wrapping_add(if i == 1 { 3000 } else { 960 });
+        let packet = rtc::rtp::Packet {
+            header: rtc::rtp::header::Header {
+                version: 2,
+                marker: true,
+                payload_type: if i == 1 { VP8_PT } else { OPUS_PT },
+                sequence_number: self.seq[i],
+                timestamp: self.ts[i],
+                ssrc,
+                ..Default::default()
+            },
+            payload,
+        };
+        if let Some(mut s) = self.pc.rtp_sender(sender) {
+            s.write_rtp(now, packet).expect("write_rtp");
+        }
+        while let Some(msg) = self.pc.poll_write() {
+            out.push(msg.message.to_vec());
+        }
+    }
+}
+
+/// The SFU plus browser stand-ins on a simulated network.
+pub struct Net {
+    pub sfu: Sfu,
+    pub sfu_addr: SocketAddr,
+    pub clients: Vec<Client>,
+    pub now: Instant,
+    queue: VecDeque<Datagram>,
+    /// Return false to drop a datagram `(from, to, data)` (simulated loss).
+    pub filter: Option<LossFilter>,
+    events_tx: mpsc::Sender<MediaEvent>,
+    pub events: mpsc::Receiver<MediaEvent>,
+    connected_sfu_peers: usize,
+    next_id: u64,
+}
+
+impl Net {
+    pub fn new(srtp: SrtpPolicy) -> Net {
+        let sfu_addr: SocketAddr = "10.99.0.1:10888".parse().expect("addr");
+        let (events_tx, events) = mpsc::channel(100_000);
+        Net {
+            sfu: Sfu::new(sfu_addr, vec![sfu_addr], Duration::from_secs(30), srtp),
+            sfu_addr,
+            clients: Vec::new(),
+            now: Instant::now(),
+            queue: VecDeque::new(),
+            filter: None,
+            events_tx,
+            events,
+            connected_sfu_peers: 0,
+            next_id: 1,
+        }
+    }
+
+    fn client_addr(&self) -> SocketAddr {
+        let n = self.clients.len() as u32 + 2;
+        SocketAddr::from(([10, 99, (n >> 8) as u8, n as u8], 40000))
+    }
+
+    fn peer_id(&mut self) -> PeerId {
+        self.next_id += 1;
+        PeerId(self.next_id)
+    }
+
+    /// A publisher client sending Opus and VP8; returns its peer id and client index.
+    pub fn add_publisher(&mut self) -> (PeerId, usize) {
+        let addr = self.client_addr();
+        let mut pc = client_pc(addr, self.now);
+        let mut senders = Vec::new();
+        for (kind, codec) in codecs() {
+            let ssrc = rand::random::<u32>();
+            let track = MediaStreamTrack::new(
+                format!("stream-{ssrc}"),
+                format!("track-{ssrc}"),
+                format!("label-{ssrc}"),
+                kind,
+                vec![RTCRtpEncodingParameters {
+                    rtp_coding_parameters: RTCRtpCodingParameters {
+                        ssrc: Some(ssrc),
+                        ..Default::default()
+                    },
+                    codec: codec.rtp_codec.clone(),
+                    ..Default::default()
+                }],
+            );
+            senders.push((pc.add_track(track).expect("add_track"), ssrc));
+        }
+        let offer = pc.create_offer(None).expect("offer");
+        pc.set_local_description(self.now, offer)
+            .expect("local offer");
+        let offer = pc.local_description().expect("offer").sdp;
+        let id = self.peer_id();
+        let answer = {
+            let q = &mut self.queue;
+            let from = self.sfu_addr;
+            self.sfu
+                .publish(
+                    id,
+                    &offer,
+                    self.events_tx.clone(),
+                    self.now,
+                    &mut |to, d: &[u8]| {
+                        q.push_back((from, to, d.to_vec()));
+                        true
+                    },
+                )
+                .expect("publish")
+        };
+        pc.set_remote_description(
+            self.now,
+            RTCSessionDescription::answer(answer).expect("answer"),
+        )
+        .expect("remote answer");
+        let mut client = Client::new(pc, addr);
+        client.senders = Some([senders[0], senders[1]]);
+        self.clients.push(client);
+        (id, self.clients.len() - 1)
+    }
+
+    /// A subscriber client of `publisher`; returns its peer id and client index.
+    pub fn add_subscriber(&mut self, publisher: PeerId) -> (PeerId, usize) {
+        let addr = self.client_addr();
+        let mut pc = client_pc(addr, self.now);
+        let id = self.peer_id();
+        let offer = {
+            let q = &mut self.queue;
+            let from = self.sfu_addr;
+            self.sfu
+                .subscribe(
+                    id,
+                    publisher,
+                    true,
+                    true,
+                    self.events_tx.clone(),
+                    self.now,
+                    &mut |to, d: &[u8]| {
+                        q.push_back((from, to, d.to_vec()));
+                        true
+                    },
+                )
+                .expect("subscribe")
+        };
+        pc.set_remote_description(
+            self.now,
+            RTCSessionDescription::offer(offer).expect("offer"),
+        )
+        .expect("remote offer");
+        let answer = pc.create_answer(None).expect("answer");
+        pc.set_local_description(self.now, answer)
+            .expect("local answer");
+        let answer = pc.local_description().expect("answer").sdp;
+        {
+            let q = &mut self.queue;
+            let from = self.sfu_addr;
+            self.sfu
+                .answer(id, &answer, self.now, &mut |to, d: &[u8]| {
+                    q.push_back((from, to, d.to_vec()));
+                    true
+                })
+                .expect("answer applied");
+        }
+        self.clients.push(Client::new(pc, addr));
+        (id, self.clients.len() - 1)
+    }
+
+    /// Delivers queued datagrams and runs due timers once; advances the clock by `tick` when
+    /// nothing was in flight.
+    pub fn step(&mut self, tick: Duration) {
+        for i in 0..self.clients.len() {
+            self.drain_client(i);
+        }
+        if self.queue.is_empty() {
+            self.now += tick;
+            let now = self.now;
+            for c in &mut self.clients {
+                if c.pc.poll_timeout().is_some_and(|t| t <= now) {
+                    let _ = c.pc.handle_timeout(now);
+                }
+            }
+            if self.sfu.poll_timeout().is_some_and(|t| t <= now) {
+                let q = &mut self.queue;
+                let from = self.sfu_addr;
+                self.sfu.handle_timeout(now, &mut |to, d: &[u8]| {
+                    q.push_back((from, to, d.to_vec()));
+                    true
+                });
+            }
+            return;
+        }
+        while let Some((from, to, data)) = self.queue.pop_front() {
+            if let Some(f) = self.filter.as_mut() {
+                if !f(from, to, &data) {
+                    continue;
+                }
+            }
+            if to == self.sfu_addr {
+                let q = &mut self.queue;
+                let sfu_addr = self.sfu_addr;
+                self.sfu
+                    .handle_datagram(self.now, from, &data, &mut |to, d: &[u8]| {
+                        q.push_back((sfu_addr, to, d.to_vec()));
+                        true
+                    });
+            } else if let Some(i) = self.clients.iter().position(|c| c.addr == to) {
+                let c = &mut self.clients[i];
+                let _ = c.pc.handle_read(TaggedBytesMut {
+                    now: self.now,
+                    transport: TransportContext {
+                        local_addr: to,
+                        peer_addr: from,
+                        ecn: None,
+                        transport_protocol: TransportProtocol::UDP,
+                    },
+                    message: BytesMut::from(&data[..]),
+                });
+                self.drain_client(i);
+            }
+        }
+    }
+
+    fn drain_client(&mut self, i: usize) {
+        let c = &mut self.clients[i];
+        while let Some(out) = c.pc.poll_write() {
+            self.queue
+                .push_back((c.addr, out.transport.peer_addr, out.message.to_vec()));
+        }
+        while let Some(ev) = c.pc.poll_event() {
+            match ev {
+                RTCPeerConnectionEvent::OnConnectionStateChangeEvent(s) => {
+                    c.connected = s == RTCPeerConnectionState::Connected;
+                }
+                RTCPeerConnectionEvent::OnTrack(
+                    rtc::peer_connection::event::RTCTrackEvent::OnOpen(init),
+                ) => {
+                    let kind =
+                        c.pc.rtp_receiver(init.receiver_id)
+                            .map(|r| Kind::from(r.track().kind()))
+                            .unwrap_or(Kind::Audio);
+                    c.track_kinds.push((init.track_id.to_string(), kind));
+                }
+                _ => {}
+            }
+        }
+        while let Some(TaggedRTCMessage { message, .. }) = c.pc.poll_read() {
+            match message {
+                RTCMessage::RtpPacket(track, packet) => {
+                    match c.track_kinds.iter().find(|(t, _)| *t == track.as_str()) {
+                        Some((_, Kind::Video)) => c.video.push(packet),
+                        _ => c.audio.push(packet),
+                    }
+                }
+                RTCMessage::RtcpPacket(_, packets) => {
+                    c.sender_reports += packets
+                        .iter()
+                        .filter(|p| p.as_any().is::<SenderReport>())
+                        .count();
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Steps until `done` holds (true) or `limit` of simulated time passes (false).
+    pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&mut Net) -> bool) -> bool {
+        let end = self.now + limit;
+        while self.now < end {
+            if done(self) {
+                return true;
+            }
+            self.step(Duration::from_millis(1));
+        }
+        done(self)
+    }
+
+    /// Whether every client and every SFU peer reported connected.
+    pub fn all_connected(&mut self, sfu_peers: usize) -> bool {
+        let mut up = 0;
+        while let Ok(ev) = self.events.try_recv() {
+            if ev.event == PeerEvent::Connected {
+                up += 1;
+            }
+        }
+        self.connected_sfu_peers += up;
+        self.clients.iter().all(|c| c.connected) && self.connected_sfu_peers >= sfu_peers
+    }
+
+    /// Queues datagrams the SFU sent (from [`Net::inject`]) for delivery to the clients.
+    pub fn deliver(&mut self, datagrams: Vec<(SocketAddr, Vec<u8>)>) {
+        for (to, data) in datagrams {
+            self.queue.push_back((self.sfu_addr, to, data));
+        }
+    }
+
+    /// Feeds datagrams from a client straight into the SFU (for the bench), sending the
+    /// SFU's output to `tx`.
+    pub fn inject(&mut self, from: SocketAddr, data: &[u8], tx: &mut impl crate::sfu::Transmit) {
+        self.sfu.handle_datagram(self.now, from, data, tx);
+    }
+}
+
+/// A VP8 payload of `len` bytes starting a keyframe (S=1, PID=0, P=0) or an interframe.
+pub fn vp8_payload(len: usize, keyframe: bool, counter: u64) -> Bytes {
+    let mut p = vec![0u8; len.max(16)];
+    p[0] = 0x10;
+    p[1] = if keyframe { 0x10 } else { 0x11 };
+    p[2..10].copy_from_slice(&counter.to_be_bytes());
+    Bytes::from(p)
+}
