@@ -9,6 +9,11 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use serde::Deserialize;
 
+/// Default of `max_upload_size`: 100 MiB.
+pub const DEFAULT_MAX_UPLOAD_SIZE: u64 = 100 * 1024 * 1024;
+/// Largest accepted `max_upload_size`: 1 TiB.
+const MAX_UPLOAD_SIZE_LIMIT: u64 = 1 << 40;
+
 /// Every setting, with its default. The README lists the same table.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -43,6 +48,11 @@ pub struct Config {
     /// Seconds without an ICE consent check (STUN from the browser) before a peer is
     /// considered gone.
     pub ice_consent_timeout: f64,
+    /// Where conference rooms' shared files are kept, one folder per room; unset means
+    /// `<data_dir>/filesharing` (see [`Config::filesharing_dir`]).
+    pub filesharing_dir: Option<PathBuf>,
+    /// Largest conference file upload, in bytes; a larger one gets HTTP 413.
+    pub max_upload_size: u64,
     /// Testing aid (fault injection): delay each queued request by this many milliseconds
     /// before handling it, to make a slow request queue observable. 0 in production.
     pub debug_request_delay_ms: u64,
@@ -64,6 +74,8 @@ impl Default for Config {
             media_port: 10888,
             advertise_ip: Vec::new(),
             ice_consent_timeout: 30.0,
+            filesharing_dir: None,
+            max_upload_size: DEFAULT_MAX_UPLOAD_SIZE,
             debug_request_delay_ms: 0,
         }
     }
@@ -137,6 +149,12 @@ pub struct Cli {
     /// Seconds without ICE consent checks before a browser is considered gone [default: 30]
     #[arg(long, env = "SYLK_ICE_CONSENT_TIMEOUT", value_name = "SECONDS")]
     pub ice_consent_timeout: Option<f64>,
+    /// Directory of conference shared files, one folder per room [default: <data-dir>/filesharing]
+    #[arg(long, env = "SYLK_FILESHARING_DIR", value_name = "DIR")]
+    pub filesharing_dir: Option<PathBuf>,
+    /// Largest conference file upload in bytes; a larger one gets HTTP 413 [default: 104857600]
+    #[arg(long, env = "SYLK_MAX_UPLOAD_SIZE", value_name = "BYTES")]
+    pub max_upload_size: Option<u64>,
     /// Testing aid: delay every queued request by this many milliseconds
     #[arg(
         long,
@@ -193,6 +211,12 @@ impl Config {
         if let Some(v) = cli.ice_consent_timeout {
             cfg.ice_consent_timeout = v;
         }
+        if let Some(v) = cli.filesharing_dir {
+            cfg.filesharing_dir = Some(v);
+        }
+        if let Some(v) = cli.max_upload_size {
+            cfg.max_upload_size = v;
+        }
         if let Some(v) = cli.debug_request_delay_ms {
             cfg.debug_request_delay_ms = v;
         }
@@ -239,6 +263,19 @@ impl Config {
         let consent = self.ice_consent_timeout;
         if !(consent.is_finite() && (1.0..=3600.0).contains(&consent)) {
             bail!("ice_consent_timeout must be between 1 and 3600 seconds, got {consent}");
+        }
+        if self
+            .filesharing_dir
+            .as_ref()
+            .is_some_and(|d| d.as_os_str().is_empty())
+        {
+            bail!("filesharing_dir must not be empty (leave it unset for <data_dir>/filesharing)");
+        }
+        if !(1..=MAX_UPLOAD_SIZE_LIMIT).contains(&self.max_upload_size) {
+            bail!(
+                "max_upload_size must be between 1 and {MAX_UPLOAD_SIZE_LIMIT} bytes, got {}",
+                self.max_upload_size
+            );
         }
         if self.advertise_ip.iter().any(|ip| ip.is_unspecified()) {
             bail!("advertise_ip must be a concrete address, not 0.0.0.0 or ::");
@@ -291,6 +328,14 @@ impl Config {
             ips.push(std::net::IpAddr::from([127, 0, 0, 1]));
         }
         ips
+    }
+
+    /// The directory of conference shared files (`<filesharing_dir>/<room>/`).
+    pub fn filesharing_dir(&self) -> PathBuf {
+        match &self.filesharing_dir {
+            Some(dir) => dir.clone(),
+            None => self.data_dir.join("filesharing"),
+        }
     }
 
     pub fn ping_interval(&self) -> std::time::Duration {
@@ -429,6 +474,44 @@ mod tests {
             .to_string()
             .contains("log_level"));
         assert!(Cli::try_parse_from(["sylk-gateway", "--listen", "x"]).is_err());
+        let cfg = Config {
+            max_upload_size: 0,
+            ..Config::default()
+        };
+        assert!(cfg
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("max_upload_size"));
+        let cfg = Config {
+            filesharing_dir: Some(PathBuf::new()),
+            ..Config::default()
+        };
+        assert!(cfg
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("filesharing_dir"));
+    }
+
+    #[test]
+    fn filesharing_settings() {
+        let cfg = Config::from_cli(cli(&["--data-dir", "/srv/gw"])).unwrap();
+        assert_eq!(cfg.filesharing_dir(), PathBuf::from("/srv/gw/filesharing"));
+        assert_eq!(cfg.max_upload_size, 100 * 1024 * 1024);
+        let cfg = Config::from_cli(cli(&[
+            "--filesharing-dir",
+            "/srv/files",
+            "--max-upload-size",
+            "2048",
+        ]))
+        .unwrap();
+        assert_eq!(cfg.filesharing_dir(), PathBuf::from("/srv/files"));
+        assert_eq!(cfg.max_upload_size, 2048);
+        let cfg = Config::from_toml("filesharing_dir = \"/x/y\"\nmax_upload_size = 10\n").unwrap();
+        assert_eq!(cfg.filesharing_dir(), PathBuf::from("/x/y"));
+        assert_eq!(cfg.max_upload_size, 10);
+        assert!(Cli::try_parse_from(["sylk-gateway", "--max-upload-size", "-1"]).is_err());
     }
 
     #[test]

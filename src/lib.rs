@@ -4,10 +4,12 @@
 //! a pair of tasks: [`ws`] owns the socket (reads frames, answers pings and validation errors
 //! at once, writes the outbox), [`connection`] handles the connection's valid requests in
 //! order and owns its accounts and sessions. [`server`] binds the listener (TLS with a
-//! configured or generated certificate, or plain), [`config`] gathers the settings.
+//! configured or generated certificate, or plain), [`config`] gathers the settings,
+//! [`filesharing`] serves conference file sharing over HTTP.
 
 pub mod config;
 pub mod connection;
+pub mod filesharing;
 pub mod rooms;
 pub mod server;
 pub mod tls;

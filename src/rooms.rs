@@ -1,5 +1,6 @@
 //! Video rooms shared by all connections: who is in which room, who attached whose feed,
-//! active speakers, raised hands and the room chat. A room exists while it has participants.
+//! active speakers, raised hands, the room chat and the shared files (§5.1). A room exists
+//! while it has participants.
 //!
 //! Held behind one mutex in [`crate::server::App`]; every method is short and never awaits,
 //! and events to other connections are handed to their outboxes without blocking.
@@ -8,7 +9,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
 use media::PeerId;
-use signaling::sylkrtc::{Event, Identity, Publisher, VideoroomEvent};
+use signaling::sylkrtc::{Event, Identity, Publisher, SharedFile, VideoroomEvent};
 
 use crate::connection::ConnHandle;
 
@@ -37,10 +38,7 @@ impl Participant {
     }
 
     pub fn identity(&self) -> Identity {
-        Identity {
-            uri: self.account.clone(),
-            display_name: self.display_name.clone(),
-        }
+        Identity::new(&self.account, self.display_name.as_deref())
     }
 
     fn send(&self, event: VideoroomEvent) {
@@ -50,6 +48,8 @@ impl Participant {
 }
 
 pub struct Room {
+    /// Tells this room apart from a later room with the same URI (after this one emptied).
+    pub id: u64,
     pub uri: String,
     pub created: Instant,
     pub audio: bool,
@@ -59,6 +59,8 @@ pub struct Room {
     pub active: Vec<String>,
     pub hands: Vec<String>,
     pub chat: VecDeque<VideoroomEvent>,
+    /// Files shared over HTTP, in upload order (stored in `<filesharing_dir>/<uri>/`).
+    pub files: Vec<SharedFile>,
 }
 
 impl Room {
@@ -88,12 +90,21 @@ pub struct Joined {
     pub active: Vec<String>,
     pub hands: Vec<String>,
     pub chat: Vec<VideoroomEvent>,
+    pub files: Vec<SharedFile>,
     pub duration: i64,
+}
+
+/// What [`Rooms::leave`] did.
+pub struct Left {
+    pub participant: Participant,
+    /// The room, if this was its last participant and it is gone now.
+    pub destroyed: Option<Room>,
 }
 
 #[derive(Default)]
 pub struct Rooms {
     rooms: HashMap<String, Room>,
+    last_id: u64,
 }
 
 impl Rooms {
@@ -115,9 +126,11 @@ impl Rooms {
 
     /// Adds a publisher, creating the room if needed; the others get `publishers-joined`.
     pub fn join(&mut self, uri: &str, audio: bool, video: bool, p: Participant) -> Joined {
+        let next_id = self.last_id + 1;
         let room = self.rooms.entry(uri.to_string()).or_insert_with(|| {
             tracing::info!(room = uri, "room created");
             Room {
+                id: next_id,
                 uri: uri.to_string(),
                 created: Instant::now(),
                 audio,
@@ -126,8 +139,12 @@ impl Rooms {
                 active: Vec::new(),
                 hands: Vec::new(),
                 chat: VecDeque::new(),
+                files: Vec::new(),
             }
         });
+        if room.id == next_id {
+            self.last_id = next_id;
+        }
         let joined = Joined {
             audio: room.audio,
             video: room.video,
@@ -139,6 +156,7 @@ impl Rooms {
             active: room.active.clone(),
             hands: room.hands.clone(),
             chat: room.chat.iter().cloned().collect(),
+            files: room.files.clone(),
             duration: room.created.elapsed().as_secs() as i64,
         };
         let announce = VideoroomEvent::PublishersJoined {
@@ -151,8 +169,9 @@ impl Rooms {
     }
 
     /// Removes a publisher; those who attached its feed get `publishers-left`, everyone gets
-    /// `configure` if it was an active participant. The room goes when it is empty.
-    pub fn leave(&mut self, uri: &str, session: &str) -> Option<Participant> {
+    /// `configure` if it was an active participant. The room goes when it is empty (its shared
+    /// files are then the caller's to delete).
+    pub fn leave(&mut self, uri: &str, session: &str) -> Option<Left> {
         let room = self.rooms.get_mut(uri)?;
         let at = room
             .participants
@@ -176,11 +195,30 @@ impl Rooms {
             };
             room.broadcast(&event, None);
         }
-        if room.participants.is_empty() {
-            self.rooms.remove(uri);
+        let destroyed = if room.participants.is_empty() {
             tracing::info!(room = uri, "room destroyed");
-        }
-        Some(gone)
+            self.rooms.remove(uri)
+        } else {
+            None
+        };
+        Some(Left {
+            participant: gone,
+            destroyed,
+        })
+    }
+
+    /// Adds an uploaded file to room `id` (not to a later room of the same URI); every room
+    /// session gets `file-sharing` with it. False if that room is gone.
+    pub fn add_file(&mut self, uri: &str, id: u64, file: SharedFile) -> bool {
+        let Some(room) = self.rooms.get_mut(uri).filter(|r| r.id == id) else {
+            return false;
+        };
+        let event = VideoroomEvent::FileSharing {
+            files: vec![file.clone()],
+        };
+        room.files.push(file);
+        room.broadcast(&event, None);
+        true
     }
 
     /// Records that `session` attached a feed of `publisher`; the publisher's peer if it is

@@ -1,6 +1,6 @@
 //! The HTTP(S) server: the WebSocket endpoint `/webrtcgateway/ws`, the web app at
-//! `/webrtcgateway/`, and the listener (TLS with the configured or generated certificate,
-//! or plain with `--no-tls`).
+//! `/webrtcgateway/`, conference file sharing ([`crate::filesharing`]), and the listener (TLS
+//! with the configured or generated certificate, or plain with `--no-tls`).
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -30,10 +30,24 @@ pub struct App {
     pub config: Config,
     pub engine: media::EngineHandle,
     rooms: Mutex<Rooms>,
+    /// Conference file sharing (§5.1).
+    pub files: crate::filesharing::Store,
     /// Live connections and the accounts each has added (for invitations and sync).
     connections: Mutex<HashMap<u64, (ConnHandle, HashSet<String>)>>,
     connection_ids: AtomicU64,
     shutdown: watch::Sender<bool>,
+    live: std::sync::atomic::AtomicUsize,
+    ended: tokio::sync::Notify,
+}
+
+/// Held by a WebSocket task while it runs.
+pub struct LiveConnection(Arc<App>);
+
+impl Drop for LiveConnection {
+    fn drop(&mut self) {
+        self.0.live.fetch_sub(1, Ordering::SeqCst);
+        self.0.ended.notify_waiters();
+    }
 }
 
 impl App {
@@ -42,9 +56,12 @@ impl App {
             config,
             engine,
             rooms: Mutex::new(Rooms::default()),
+            files: Default::default(),
             connections: Mutex::new(HashMap::new()),
             connection_ids: AtomicU64::new(1),
             shutdown: watch::channel(false).0,
+            live: Default::default(),
+            ended: tokio::sync::Notify::new(),
         })
     }
 
@@ -102,6 +119,26 @@ impl App {
     pub fn begin_shutdown(&self) {
         self.shutdown.send_replace(true);
     }
+
+    /// Counts a live WebSocket task until the guard is dropped.
+    pub fn connection_started(self: &Arc<Self>) -> LiveConnection {
+        self.live.fetch_add(1, Ordering::SeqCst);
+        LiveConnection(self.clone())
+    }
+
+    /// Waits until every WebSocket task has ended (they close their sockets on shutdown).
+    pub async fn connections_ended(&self, limit: Duration) {
+        let _ = tokio::time::timeout(limit, async {
+            while self.live.load(Ordering::SeqCst) > 0 {
+                let ended = self.ended.notified();
+                if self.live.load(Ordering::SeqCst) == 0 {
+                    break;
+                }
+                ended.await;
+            }
+        })
+        .await;
+    }
 }
 
 pub fn router(app: Arc<App>) -> Router {
@@ -114,6 +151,7 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/webrtcgateway/", get(index))
         .route("/webrtcgateway/ws", get(websocket))
+        .merge(crate::filesharing::router())
         .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
             header::SERVER,
             server,
@@ -239,6 +277,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
     }
     stopper.abort();
+    // Upgraded connections outlive the HTTP server: let them send their close frames.
+    app.connections_ended(Duration::from_secs(3)).await;
     Ok(())
 }
 

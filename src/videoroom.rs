@@ -172,6 +172,11 @@ impl Connection {
                 active_participants: joined.active,
             }));
         }
+        if !joined.files.is_empty() {
+            self.after_ack.push(ev(VideoroomEvent::FileSharing {
+                files: joined.files,
+            }));
+        }
         if !joined.hands.is_empty() {
             self.after_ack.push(ev(VideoroomEvent::RaisedHands {
                 raised_hands: joined.hands,
@@ -215,7 +220,10 @@ impl Connection {
                 self.app.engine.close(f.peer).await;
             }
         }
-        self.app.rooms().leave(&rs.room, session);
+        let left = self.app.rooms().leave(&rs.room, session);
+        if let Some(room) = left.and_then(|l| l.destroyed) {
+            crate::filesharing::room_destroyed(&self.app, room);
+        }
     }
 
     pub(crate) fn videoroom_configure(
@@ -336,10 +344,7 @@ impl Connection {
         let rs = self.room_session(&r.session)?;
         let originator = {
             let account = self.accounts.get(&rs.account);
-            Identity {
-                uri: rs.account.clone(),
-                display_name: account.and_then(|a| a.display_name.clone()),
-            }
+            Identity::new(&rs.account, account.and_then(|a| a.display_name.as_deref()))
         };
         let room = rs.room.clone();
         for invited in r.participants.iter().filter(|p| **p != rs.account) {
@@ -383,6 +388,7 @@ impl Connection {
             let options = ForwardOptions {
                 audio: r.options.audio,
                 video: r.options.video,
+                bitrate: r.options.bitrate,
             };
             self.app.engine.forward(peer, options).await;
         }
@@ -426,10 +432,10 @@ impl Connection {
     fn sender_identity(&self, session: &str) -> Identity {
         let rs = self.room_sessions.get(session);
         let account = rs.and_then(|rs| self.accounts.get(&rs.account));
-        Identity {
-            uri: rs.map(|rs| rs.account.clone()).unwrap_or_default(),
-            display_name: account.and_then(|a| a.display_name.clone()),
-        }
+        Identity::new(
+            rs.map(|rs| rs.account.as_str()).unwrap_or_default(),
+            account.and_then(|a| a.display_name.as_deref()),
+        )
     }
 
     pub(crate) fn videoroom_composing(

@@ -62,6 +62,7 @@ impl std::fmt::Display for End {
 }
 
 pub async fn run(socket: WebSocket, app: Arc<App>, peer: SocketAddr, origin: Option<String>) {
+    let _live = app.connection_started();
     let id = app.next_connection_id();
     let started = Instant::now();
     info!(conn = id, %peer, origin = origin.as_deref().unwrap_or("-"), "websocket connection opened");
@@ -104,6 +105,12 @@ struct Actor<'a> {
 
 impl Actor<'_> {
     async fn drive(mut self, socket: &mut WebSocket) -> End {
+        // Subscribed before anything is awaited, so a shutdown cannot slip past.
+        let mut shutdown = self.app.shutdown_signal();
+        if *shutdown.borrow_and_update() {
+            close(socket, CLOSE_GOING_AWAY, "server shutting down").await;
+            return End::Shutdown;
+        }
         if let Err(e) = send_event(socket, &Event::Ready).await {
             return End::Lost(e.to_string());
         }
@@ -111,7 +118,6 @@ impl Actor<'_> {
         let mut next_ping = Instant::now() + ping_every;
         let mut pong_deadline: Option<Instant> = None;
         let mut pending: Option<Request> = None;
-        let mut shutdown = self.app.shutdown_signal();
 
         loop {
             let wake = pong_deadline.map_or(next_ping, |d| d.min(next_ping));

@@ -1,5 +1,5 @@
-//! The SFU core on a simulated network (media::testkit): loss recovery by NACK, sender
-//! reports on the subscriber leg, keyframe-first for a subscriber, for both SRTP profiles.
+//! The SFU core on a simulated network (media::testkit): both SRTP profiles, loss recovery by
+//! NACK, sender reports on the subscriber leg, keyframe-first, simulcast layer choice.
 
 use std::time::Duration;
 
@@ -119,4 +119,82 @@ fn video_waits_for_a_keyframe() {
     send_video(&mut net, p, 0, 1);
     send_video(&mut net, p, 7, 3);
     assert_eq!(counters(&net, subs[0]), vec![0, 7, 8, 9]);
+}
+
+/// Sends `frames` frames on each of the three layers (payloads 100, 400, 1200 bytes; a
+/// keyframe on every layer each 10th frame), 33 ms apart.
+fn send_simulcast(net: &mut Net, p: usize, from: u64, frames: u64) {
+    for i in from..from + frames {
+        for (layer, size) in [(0usize, 100usize), (1, 400), (2, 1200)] {
+            let mut out = Vec::new();
+            let now = net.now;
+            net.clients[p].make_layer_rtp(now, layer, vp8_payload(size, i % 10 == 0, i), &mut out);
+            let addr = net.clients[p].addr;
+            for d in out {
+                let mut q = Vec::new();
+                net.inject(addr, &d, &mut |to, data: &[u8]| {
+                    q.push((to, data.to_vec()));
+                    true
+                });
+                net.deliver(q);
+            }
+        }
+        let until = net.now + Duration::from_millis(33);
+        net.run_until(Duration::from_millis(40), |net| net.now >= until);
+    }
+}
+
+/// Sizes of the video payloads a client received, and whether its sequence numbers are
+/// continuous (one stream, no gaps, across layer switches).
+fn sizes_and_continuity(net: &Net, c: usize) -> (Vec<usize>, bool) {
+    let v = &net.clients[c].video;
+    let sizes = v.iter().map(|p| p.payload.len()).collect();
+    let continuous = v
+        .windows(2)
+        .all(|w| w[1].header.sequence_number == w[0].header.sequence_number.wrapping_add(1))
+        && v.iter().all(|p| p.header.ssrc == v[0].header.ssrc);
+    (sizes, continuous)
+}
+
+#[test]
+fn simulcast_layer_follows_bandwidth_requests() {
+    let mut net = Net::new(SrtpPolicy::Default);
+    let (publisher, p) = net.add_simulcast_publisher(&["q", "h", "f"]);
+    let (_, a) = net.add_subscriber(publisher);
+    let (b_id, b) = net.add_subscriber(publisher);
+    assert!(net.run_until(Duration::from_secs(10), |net| net.all_connected(3)));
+    // B can take 50 kbit/s: the lowest layer (~24 kbit/s) only.
+    net.set_forward(
+        b_id,
+        media::ForwardOptions {
+            bitrate: Some(50_000),
+            ..Default::default()
+        },
+    );
+    send_simulcast(&mut net, p, 0, 100);
+    let (a_sizes, a_ok) = sizes_and_continuity(&net, a);
+    let (b_sizes, b_ok) = sizes_and_continuity(&net, b);
+    assert!(
+        a_ok && b_ok,
+        "a stream is not continuous across layer switches"
+    );
+    // After the first measurement window, A gets the full layer and B the lowest.
+    assert_eq!(a_sizes.last(), Some(&1200), "A: {a_sizes:?}");
+    assert_eq!(b_sizes.last(), Some(&100), "B: {b_sizes:?}");
+    assert!(
+        b_sizes.iter().all(|&s| s == 100),
+        "B got a layer above its limit: {b_sizes:?}"
+    );
+    // B lifts its limit: it moves up at the next keyframe, still one continuous stream.
+    net.set_forward(
+        b_id,
+        media::ForwardOptions {
+            bitrate: Some(0),
+            ..Default::default()
+        },
+    );
+    send_simulcast(&mut net, p, 100, 60);
+    let (b_sizes, b_ok) = sizes_and_continuity(&net, b);
+    assert!(b_ok);
+    assert_eq!(b_sizes.last(), Some(&1200), "B: {b_sizes:?}");
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command (CI runs exactly this through .ci/run):
 #   1. installs the real third-party test peers that the tests need, when missing
-#      (none yet: the SIP and browser issues add Kamailio, sipp, baresip and Chromium here);
+#      (Chromium + playwright-core for the browser test; the SIP issue adds Kamailio, sipp, baresip);
 #   2. cargo fmt --check;
 #   3. cargo clippy --all-targets -- -D warnings;
 #   4. every test (unit, property and integration tests against the real binary), in
@@ -16,17 +16,33 @@ step() { printf '\n==> %s\n' "$*"; }
 
 # --- 1. test peers -----------------------------------------------------------------------
 # Each entry: a command that must exist, and the Debian package that provides it.
-PEERS=()
+#   chromium: tests/browser_room.rs (headless, fake camera and microphone);
+#   ip: the same test's loopback-only network namespace.
+PEERS=(chromium:chromium ip:iproute2)
 missing=()
 for entry in "${PEERS[@]+"${PEERS[@]}"}"; do
   cmd=${entry%%:*}; pkg=${entry#*:}
   command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+done
+# Packages without a command of their own.
+for pkg in fonts-liberation; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   step "installing test peers: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# npm packages go to target/peers-tools/node_modules (the tests read PEERS_TOOLS):
+#   playwright-core drives Debian's Chromium (no browser download); needs Node >= 20.
+export PEERS_TOOLS="${PEERS_TOOLS:-$PWD/target/peers-tools}"
+if [ ! -f "$PEERS_TOOLS/node_modules/playwright-core/package.json" ]; then
+  step "installing playwright-core@1.65.1 into $PEERS_TOOLS"
+  command -v npm >/dev/null 2>&1 || { echo "npm (Node >= 20) is needed for the browser test" >&2; exit 1; }
+  mkdir -p "$PEERS_TOOLS"
+  (cd "$PEERS_TOOLS" && { [ -f package.json ] || npm init -y >/dev/null; } &&
+    npm install --no-audit --no-fund --loglevel=error playwright-core@1.65.1)
 fi
 
 # --- 2. format ---------------------------------------------------------------------------

@@ -58,6 +58,8 @@ pub struct EngineConfig {
 pub struct ForwardOptions {
     pub audio: Option<bool>,
     pub video: Option<bool>,
+    /// Bits per second the subscriber wants at most (picks a simulcast layer); 0 clears it.
+    pub bitrate: Option<i64>,
 }
 
 enum Command {

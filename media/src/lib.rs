@@ -11,6 +11,7 @@
 //! by itself: every packet a publisher sends goes to each of its subscribers.
 
 pub mod engine;
+pub mod layers;
 pub mod munger;
 pub mod peer;
 pub mod sfu;

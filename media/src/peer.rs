@@ -86,7 +86,12 @@ fn vp8() -> RTCRtpCodecParameters {
             clock_rate: 90000,
             channels: 0,
             sdp_fmtp_line: String::new(),
-            rtcp_feedback: vec![fb("ccm", "fir"), fb("nack", ""), fb("nack", "pli")],
+            rtcp_feedback: vec![
+                fb("goog-remb", ""),
+                fb("ccm", "fir"),
+                fb("nack", ""),
+                fb("nack", "pli"),
+            ],
         },
         payload_type: VP8_PT,
     }

@@ -18,6 +18,7 @@ use rtc::peer_connection::message::{RTCMessage, TaggedRTCMessage};
 use rtc::peer_connection::state::RTCPeerConnectionState;
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
 use rtc::rtp_transceiver::RTCRtpReceiverId;
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
@@ -25,6 +26,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use crate::engine::{EngineStats, ForwardOptions, MediaEvent, PeerEvent, PeerId};
+use crate::layers::{self, Layer, LAYER_WINDOW};
 use crate::munger::Munger;
 use crate::peer::{InTrack, Kind, Peer, SrtpPolicy};
 use crate::{stun, vp8, MediaError};
@@ -53,13 +55,29 @@ struct Forward {
     munger: Munger,
     /// Video only: drop until a keyframe starts (a new subscriber, or after a pause).
     need_keyframe: bool,
+    /// Video only: the simulcast layer (SSRC) forwarded now, and the one chosen next.
+    current: Option<u32>,
+    target: Option<u32>,
+    /// Video only: the bitrate the subscriber asked for, and its browser's estimate (REMB).
+    requested: Option<u64>,
+    remb: Option<u64>,
+}
+
+impl Forward {
+    fn limit(&self) -> Option<u64> {
+        match (self.requested, self.remb) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
 }
 
 enum Role {
     Publisher {
         subscribers: Vec<PeerId>,
-        video: Option<(RTCRtpReceiverId, u32)>,
-        last_keyframe_request: Option<Instant>,
+        video_receiver: Option<RTCRtpReceiverId>,
+        /// Video SSRCs (one, or one per simulcast layer).
+        layers: Vec<Layer>,
     },
     Subscriber {
         publisher: PeerId,
@@ -90,6 +108,7 @@ pub struct Sfu {
     /// Reused buffer of RTP read from one publisher (no allocation per batch).
     scratch: Vec<(Kind, rtc::rtp::Packet)>,
     next_consent_check: Option<Instant>,
+    next_layer_tick: Option<Instant>,
 }
 
 impl Sfu {
@@ -111,6 +130,7 @@ impl Sfu {
             stats: EngineStats::default(),
             scratch: Vec::new(),
             next_consent_check: None,
+            next_layer_tick: None,
         }
     }
 
@@ -132,8 +152,8 @@ impl Sfu {
         let (peer, sdp) = Peer::publisher(offer, &self.candidates, self.srtp, now)?;
         let role = Role::Publisher {
             subscribers: Vec::new(),
-            video: None,
-            last_keyframe_request: None,
+            video_receiver: None,
+            layers: Vec::new(),
         };
         self.insert(id, peer, role, events, now);
         self.drain(id, now, tx);
@@ -152,13 +172,21 @@ impl Sfu {
         now: Instant,
         tx: &mut impl Transmit,
     ) -> Result<String, MediaError> {
-        match self.peers.get_mut(&publisher) {
+        let target = match self.peers.get_mut(&publisher) {
             Some(Entry {
-                role: Role::Publisher { subscribers, .. },
+                role:
+                    Role::Publisher {
+                        subscribers,
+                        layers,
+                        ..
+                    },
                 ..
-            }) => subscribers.push(id),
+            }) => {
+                subscribers.push(id);
+                layers::choose(layers, None)
+            }
             _ => return Err(MediaError::UnknownPeer),
-        }
+        };
         let (peer, sdp) = match Peer::subscriber(&self.candidates, audio, video, self.srtp, now) {
             Ok(made) => made,
             Err(e) => {
@@ -171,6 +199,7 @@ impl Sfu {
             audio: Forward::default(),
             video: Forward {
                 need_keyframe: true,
+                target,
                 ..Forward::default()
             },
         };
@@ -238,9 +267,40 @@ impl Sfu {
                 }
                 video.paused = !on;
             }
+            if let Some(bitrate) = options.bitrate {
+                video.requested = (bitrate > 0).then_some(bitrate as u64);
+            }
+        }
+        if options.bitrate.is_some() {
+            self.retarget(id, now, tx);
         }
         if resume_video {
             self.request_keyframe_for(id, now, tx);
+        }
+    }
+
+    /// Re-chooses a subscriber's layer; a change asks the publisher for a keyframe of it.
+    fn retarget(&mut self, id: PeerId, now: Instant, tx: &mut impl Transmit) {
+        let (publisher, limit) = match self.peers.get(&id).map(|e| &e.role) {
+            Some(Role::Subscriber {
+                publisher, video, ..
+            }) => (*publisher, video.limit()),
+            _ => return,
+        };
+        let target = match self.peers.get(&publisher).map(|e| &e.role) {
+            Some(Role::Publisher { layers, .. }) => layers::choose(layers, limit),
+            _ => return,
+        };
+        let switch = match self.peers.get_mut(&id).map(|e| &mut e.role) {
+            Some(Role::Subscriber { video, .. }) if video.target != target => {
+                video.target = target;
+                target.is_some() && video.current != target
+            }
+            _ => false,
+        };
+        if let (true, Some(ssrc)) = (switch, target) {
+            debug!(peer = id.0, ssrc, "switching simulcast layer");
+            self.request_keyframe(publisher, Some(ssrc), now, tx);
         }
     }
 
@@ -360,11 +420,14 @@ impl Sfu {
 
     /// The earliest time [`Sfu::handle_timeout`] wants to be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let peers = self.peers.values().filter_map(|e| e.timeout).min();
-        match (peers, self.next_consent_check) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.peers.values().filter_map(|e| e.timeout).min(),
+            self.next_consent_check,
+            self.next_layer_tick,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Runs the timers that are due.
@@ -386,6 +449,34 @@ impl Sfu {
         if self.next_consent_check.is_none_or(|t| t <= now) {
             self.check_consent(now, tx);
             self.next_consent_check = Some(now + CONSENT_CHECK_PERIOD);
+        }
+        if self.next_layer_tick.is_none_or(|t| t <= now) {
+            self.tick_layers(now, tx);
+            self.next_layer_tick = Some(now + LAYER_WINDOW);
+        }
+    }
+
+    /// Measures layer bitrates and re-chooses every subscriber's layer.
+    fn tick_layers(&mut self, now: Instant, tx: &mut impl Transmit) {
+        let mut subscribers = Vec::new();
+        for entry in self.peers.values_mut() {
+            if let Role::Publisher {
+                layers,
+                subscribers: subs,
+                ..
+            } = &mut entry.role
+            {
+                let mut changed = false;
+                for l in layers.iter_mut() {
+                    changed |= l.tick(now);
+                }
+                if changed && layers.len() > 1 {
+                    subscribers.extend(subs.iter().copied());
+                }
+            }
+        }
+        for id in subscribers {
+            self.retarget(id, now, tx);
         }
     }
 
@@ -422,11 +513,19 @@ impl Sfu {
                             .rtp_receiver(init.receiver_id)
                             .map(|r| Kind::from(r.track().kind()))
                             .unwrap_or(Kind::Audio);
-                        if let (Kind::Video, Role::Publisher { video, .. }) =
-                            (kind, &mut entry.role)
+                        if let (
+                            Kind::Video,
+                            Role::Publisher {
+                                video_receiver,
+                                layers,
+                                ..
+                            },
+                        ) = (kind, &mut entry.role)
                         {
-                            if video.is_none() {
-                                *video = Some((init.receiver_id, init.ssrc));
+                            *video_receiver = Some(init.receiver_id);
+                            if init.ssrc != 0 && !layers.iter().any(|l| l.ssrc == init.ssrc) {
+                                let rid = init.rid.as_ref().map(|r| r.to_string());
+                                layers.push(Layer::new(init.ssrc, rid, now));
                             }
                         }
                         entry.peer.in_tracks.insert(
@@ -445,15 +544,45 @@ impl Sfu {
             while let Some(TaggedRTCMessage { message, .. }) = pc.poll_read() {
                 match message {
                     RTCMessage::RtpPacket(track_id, packet) => {
-                        if let Some(t) = entry.peer.in_tracks.get(track_id.as_str()) {
-                            rtp.push((t.kind, packet));
+                        let Some(t) = entry.peer.in_tracks.get(track_id.as_str()) else {
+                            continue;
+                        };
+                        if let (
+                            Kind::Video,
+                            Role::Publisher {
+                                layers,
+                                video_receiver,
+                                ..
+                            },
+                        ) = (t.kind, &mut entry.role)
+                        {
+                            let ssrc = packet.header.ssrc;
+                            match layers.iter_mut().find(|l| l.ssrc == ssrc) {
+                                Some(l) => l.count(packet.payload.len()),
+                                None => {
+                                    let rid = video_receiver
+                                        .and_then(|r| pc.rtp_receiver(r))
+                                        .and_then(|r| r.track().rid(ssrc).map(|s| s.to_string()));
+                                    let mut l = Layer::new(ssrc, rid, now);
+                                    l.count(packet.payload.len());
+                                    layers.push(l);
+                                }
+                            }
                         }
+                        rtp.push((t.kind, packet));
                     }
                     RTCMessage::RtcpPacket(_, packets) => {
-                        keyframe_wanted |= packets.iter().any(|p| {
-                            p.as_any().is::<PictureLossIndication>()
-                                || p.as_any().is::<FullIntraRequest>()
-                        });
+                        for p in &packets {
+                            let any = p.as_any();
+                            keyframe_wanted |=
+                                any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>();
+                            if let (Some(remb), Role::Subscriber { video, .. }) = (
+                                any.downcast_ref::<ReceiverEstimatedMaximumBitrate>(),
+                                &mut entry.role,
+                            ) {
+                                video.remb = Some(remb.bitrate as u64);
+                            }
+                        }
                     }
                     _ => {}
                 }
@@ -494,22 +623,31 @@ impl Sfu {
 
     /// A subscriber (or a resumed feed) wants a keyframe: ask its publisher.
     fn request_keyframe_for(&mut self, subscriber: PeerId, now: Instant, tx: &mut impl Transmit) {
-        let publisher = match self.peers.get(&subscriber).map(|e| &e.role) {
-            Some(Role::Subscriber { publisher, .. }) => *publisher,
-            Some(Role::Publisher { .. }) => subscriber,
+        let (publisher, layer) = match self.peers.get(&subscriber).map(|e| &e.role) {
+            Some(Role::Subscriber {
+                publisher, video, ..
+            }) => (*publisher, video.target.or(video.current)),
+            Some(Role::Publisher { .. }) => (subscriber, None),
             None => return,
         };
-        self.request_keyframe(publisher, now, tx);
+        self.request_keyframe(publisher, layer, now, tx);
     }
 
-    /// Sends a PLI to a publisher, at most once per [`KEYFRAME_REQUEST_INTERVAL`].
-    fn request_keyframe(&mut self, publisher: PeerId, now: Instant, tx: &mut impl Transmit) {
+    /// Sends a PLI for one layer (`None`: the first) to a publisher, at most once per
+    /// [`KEYFRAME_REQUEST_INTERVAL`] per layer.
+    fn request_keyframe(
+        &mut self,
+        publisher: PeerId,
+        layer: Option<u32>,
+        now: Instant,
+        tx: &mut impl Transmit,
+    ) {
         let Some(Entry {
             peer,
             role:
                 Role::Publisher {
-                    video: Some((receiver, ssrc)),
-                    last_keyframe_request,
+                    video_receiver: Some(receiver),
+                    layers,
                     ..
                 },
             ..
@@ -517,14 +655,21 @@ impl Sfu {
         else {
             return;
         };
-        if last_keyframe_request.is_some_and(|t| now.duration_since(t) < KEYFRAME_REQUEST_INTERVAL)
+        let Some(l) = (match layer {
+            Some(ssrc) => layers.iter_mut().find(|l| l.ssrc == ssrc),
+            None => layers.first_mut(),
+        }) else {
+            return;
+        };
+        if l.last_keyframe_request
+            .is_some_and(|t| now.duration_since(t) < KEYFRAME_REQUEST_INTERVAL)
         {
             return;
         }
-        *last_keyframe_request = Some(now);
+        l.last_keyframe_request = Some(now);
         let pli = PictureLossIndication {
             sender_ssrc: 0,
-            media_ssrc: *ssrc,
+            media_ssrc: l.ssrc,
         };
         if let Some(mut r) = peer.pc.rtp_receiver(*receiver) {
             if let Err(e) = r.write_rtcp(now, vec![Box::new(pli)]) {
@@ -552,7 +697,8 @@ impl Sfu {
             }) => subscribers.len(),
             _ => return,
         };
-        let mut wants_keyframe = false;
+        let mut wants_keyframe: Option<u32> = None;
+        let ssrc = packet.header.ssrc;
         for i in 0..count {
             let Some(Entry {
                 role: Role::Publisher { subscribers, .. },
@@ -583,13 +729,29 @@ impl Sfu {
             if fwd.paused {
                 continue;
             }
-            if kind == Kind::Video && fwd.need_keyframe {
-                if !vp8::starts_keyframe(&packet.payload) {
-                    wants_keyframe = true;
+            if kind == Kind::Video {
+                if fwd.target.is_none() && fwd.current.is_none() {
+                    fwd.target = Some(ssrc);
+                }
+                let switching = fwd.target == Some(ssrc) && fwd.current != Some(ssrc);
+                if switching || (fwd.current == Some(ssrc) && fwd.need_keyframe) {
+                    if !vp8::starts_keyframe(&packet.payload) {
+                        wants_keyframe = Some(ssrc);
+                        if fwd.current != Some(ssrc) {
+                            continue;
+                        }
+                        // Still on the old layer while waiting for the new one's keyframe.
+                        if fwd.need_keyframe {
+                            continue;
+                        }
+                    } else {
+                        fwd.current = Some(ssrc);
+                        fwd.need_keyframe = false;
+                        fwd.munger.switch();
+                    }
+                } else if fwd.current != Some(ssrc) {
                     continue;
                 }
-                fwd.need_keyframe = false;
-                fwd.munger.switch();
             }
             let ts_step = if kind == Kind::Video { 3000 } else { 960 };
             let Some((seq, ts)) = fwd.munger.map(
@@ -630,8 +792,8 @@ impl Sfu {
             entry.timeout = pc.poll_timeout();
             self.stats.rtp_forwarded += 1;
         }
-        if wants_keyframe {
-            self.request_keyframe(publisher, now, tx);
+        if let Some(layer) = wants_keyframe {
+            self.request_keyframe(publisher, Some(layer), now, tx);
         }
     }
 

@@ -54,6 +54,10 @@ pub struct Client {
     pub sender_reports: usize,
     /// Publisher clients: (audio, video) senders and their SSRCs.
     pub senders: Option<[(RTCRtpSenderId, u32); 2]>,
+    /// Simulcast publisher clients: the SSRC of each video layer, and their seq/ts.
+    pub layers: Vec<(u32, u16, u32)>,
+    /// The rid of each layer.
+    pub rids: Vec<String>,
     seq: [u16; 2],
     ts: [u32; 2],
     track_kinds: Vec<(String, Kind)>,
@@ -141,9 +145,50 @@ impl Client {
             video: Vec::new(),
             sender_reports: 0,
             senders: None,
+            layers: Vec::new(),
+            rids: Vec::new(),
             seq: [1000, 5000],
             ts: [0, 0],
             track_kinds: Vec::new(),
+        }
+    }
+
+    /// Makes the SRTP datagram(s) of one video packet of simulcast layer `layer`.
+    pub fn make_layer_rtp(
+        &mut self,
+        now: Instant,
+        layer: usize,
+        payload: Bytes,
+        out: &mut Vec<Vec<u8>>,
+    ) {
+        let Some(senders) = self.senders else {
+            return;
+        };
+        let (ssrc, seq, ts) = &mut self.layers[layer];
+        *seq = seq.wrapping_add(1);
+        *ts = ts.wrapping_add(3000);
+        let mut header = rtc::rtp::header::Header {
+            version: 2,
+            marker: true,
+            payload_type: VP8_PT,
+            sequence_number: *seq,
+            timestamp: *ts,
+            ssrc: *ssrc,
+            ..Default::default()
+        };
+        // As browsers do: MID and RID header extensions (ids as this client's offer has them),
+        // which is how the receiver tells the layers apart.
+        header.extension = true;
+        header.extension_profile = 0xBEDE;
+        let rid = Bytes::from(self.rids[layer].clone());
+        let _ = header.set_extension(1, Bytes::from_static(b"1"));
+        let _ = header.set_extension(2, rid);
+        let packet = rtc::rtp::Packet { header, payload };
+        if let Some(mut s) = self.pc.rtp_sender(senders[1].0) {
+            s.write_rtp(now, packet).expect("write_rtp");
+        }
+        while let Some(msg) = self.pc.poll_write() {
+            out.push(msg.message.to_vec());
         }
     }
 
@@ -222,24 +267,43 @@ impl Net {
 
     /// A publisher client sending Opus and VP8; returns its peer id and client index.
     pub fn add_publisher(&mut self) -> (PeerId, usize) {
+        self.add_simulcast_publisher(&[])
+    }
+
+    /// A publisher client whose video has one simulcast layer per rid (none: no simulcast).
+    pub fn add_simulcast_publisher(&mut self, rids: &[&str]) -> (PeerId, usize) {
         let addr = self.client_addr();
         let mut pc = client_pc(addr, self.now);
         let mut senders = Vec::new();
+        let mut layers = Vec::new();
         for (kind, codec) in codecs() {
             let ssrc = rand::random::<u32>();
+            let encoding = |rid: &str, ssrc: u32| RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    rid: rid.to_string(),
+                    ssrc: Some(ssrc),
+                    ..Default::default()
+                },
+                codec: codec.rtp_codec.clone(),
+                ..Default::default()
+            };
+            let encodings = if kind == RtpCodecKind::Video && !rids.is_empty() {
+                rids.iter()
+                    .map(|rid| {
+                        let ssrc = rand::random::<u32>();
+                        layers.push((ssrc, 100u16, 0u32));
+                        encoding(rid, ssrc)
+                    })
+                    .collect()
+            } else {
+                vec![encoding("", ssrc)]
+            };
             let track = MediaStreamTrack::new(
                 format!("stream-{ssrc}"),
                 format!("track-{ssrc}"),
                 format!("label-{ssrc}"),
                 kind,
-                vec![RTCRtpEncodingParameters {
-                    rtp_coding_parameters: RTCRtpCodingParameters {
-                        ssrc: Some(ssrc),
-                        ..Default::default()
-                    },
-                    codec: codec.rtp_codec.clone(),
-                    ..Default::default()
-                }],
+                encodings,
             );
             senders.push((pc.add_track(track).expect("add_track"), ssrc));
         }
@@ -271,6 +335,8 @@ impl Net {
         .expect("remote answer");
         let mut client = Client::new(pc, addr);
         client.senders = Some([senders[0], senders[1]]);
+        client.layers = layers;
+        client.rids = rids.iter().map(|r| r.to_string()).collect();
         self.clients.push(client);
         (id, self.clients.len() - 1)
     }
@@ -440,6 +506,17 @@ impl Net {
         }
         self.connected_sfu_peers += up;
         self.clients.iter().all(|c| c.connected) && self.connected_sfu_peers >= sfu_peers
+    }
+
+    /// Changes what a subscriber gets (pause, resume, bitrate limit).
+    pub fn set_forward(&mut self, id: PeerId, options: crate::engine::ForwardOptions) {
+        let q = &mut self.queue;
+        let from = self.sfu_addr;
+        self.sfu
+            .set_forward(id, options, self.now, &mut |to, d: &[u8]| {
+                q.push_back((from, to, d.to_vec()));
+                true
+            });
     }
 
     /// Queues datagrams the SFU sent (from [`Net::inject`]) for delivery to the clients.

@@ -1,0 +1,242 @@
+// Three headless Chromium participants in one video room of sylk-gateway, through room.html
+// (a minimal sylkRTC-2 client). Run by tests/browser_room.rs:
+//
+//   NODE_PATH=<tools>/node_modules node tests/browser/room_test.js WS_URL
+//
+// 1. serves room.html on http://127.0.0.1:<any> (a secure context: getUserMedia works);
+// 2. launches Debian's Chromium (CHROMIUM, default /usr/bin/chromium) headless with a fake
+//    camera and microphone, opens one page per participant, each joins ROOM (one after the
+//    other: each waits for the previous one's publisher session to be established);
+// 3. waits until every page decodes the video (framesDecoded > 0) and receives the audio
+//    (packetsReceived, bytesReceived > 0) of both others;
+// 4. closes one page abruptly (no beforeunload) and waits until both others get
+//    publishers-left with its publisher session id, within CONSENT_TIMEOUT seconds;
+// 5. checks the two remaining participants still receive each other.
+// Every selected ICE pair must end at the gateway's 127.0.0.1; when this process sees only
+// loopback interfaces (a network namespace, see tests/browser_room.rs), it must start there too.
+// Prints a JSON summary on stdout; exit 0 on success, 1 with the reason on stderr otherwise.
+// Env: CONSENT_TIMEOUT (s, default 5), MEDIA_TIMEOUT (s, default 30), SHOT_DIR (screenshots).
+'use strict';
+const { chromium } = require('playwright-core');
+const fs = require('fs');
+const http = require('http');
+const os = require('os');
+const path = require('path');
+
+const WS_URL = process.argv[2];
+if (!WS_URL) {
+  console.error('usage: node room_test.js WS_URL');
+  process.exit(2);
+}
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const CONSENT_TIMEOUT_MS = Number(process.env.CONSENT_TIMEOUT || 5) * 1000;
+const MEDIA_TIMEOUT_MS = Number(process.env.MEDIA_TIMEOUT || 30) * 1000;
+const SHOT_DIR = process.env.SHOT_DIR || '';
+const ROOM = 'browsers@videoconference.example.com';
+const USERS = ['alice', 'bob', 'carol'];
+const VICTIM = 'carol'; // the one whose tab is closed
+const POLL_MS = 100;
+// Sealed: this process sees no network interface but loopback (a network namespace).
+const SEALED = Object.values(os.networkInterfaces()).flat().every(a => a.internal);
+
+// The flags of shared peers.md §6 (loopback ICE, fake devices, raw IPs).
+const FLAGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+  '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns',
+];
+
+const sleep = (ms) => new Promise(r => setTimeout(r, ms));
+class Failure extends Error {}
+
+// Polls `fn` (async, returns a truthy value when done) until the deadline.
+async function until(what, timeoutMs, fn) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    last = await fn();
+    if (last && last.done) return last;
+    if (Date.now() > deadline) {
+      throw new Failure(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(last && last.detail, null, 1)}`);
+    }
+    await sleep(POLL_MS);
+  }
+}
+
+function serve() {
+  const html = fs.readFileSync(path.join(__dirname, 'room.html'));
+  const server = http.createServer((req, res) => {
+    if (req.url.split('?')[0] === '/room.html') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      res.end(html);
+    } else {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve(server));
+  });
+}
+
+async function main() {
+  const summary = { ws: WS_URL, room: ROOM, chromium: CHROMIUM, network: SEALED ? 'loopback only (sealed namespace)' : 'host network',
+                    consent_timeout_ms: CONSENT_TIMEOUT_MS, participants: {} };
+  const server = await serve();
+  const base = `http://127.0.0.1:${server.address().port}/room.html`;
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'sylk-browser-room-'));
+  const t0 = Date.now();
+  const ctx = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 800, height: 600 },
+  });
+  summary.launch_ms = Date.now() - t0;
+  const pages = {};
+  const consoleLines = {};
+  try {
+    if (SHOT_DIR) fs.mkdirSync(SHOT_DIR, { recursive: true });
+    // --- join, one after the other -------------------------------------------------------
+    for (const [i, user] of USERS.entries()) {
+      const page = i === 0 && ctx.pages()[0] ? ctx.pages()[0] : await ctx.newPage();
+      pages[user] = page;
+      consoleLines[user] = [];
+      page.on('console', m => { consoleLines[user].push(m.text()); });
+      page.on('pageerror', e => { consoleLines[user].push('pageerror: ' + e.message); });
+      const url = `${base}?ws=${encodeURIComponent(WS_URL)}&account=${encodeURIComponent(user + '@example.com')}` +
+        `&room=${encodeURIComponent(ROOM)}&name=${user}`;
+      const tJoin = Date.now();
+      await page.goto(url);
+      const r = await until(`${user} to join (session established)`, 15000, async () => {
+        const s = await page.evaluate(() => ({ state: sylk.state, errors: sylk.errors, ws: sylk.wsClosed }));
+        if (s.errors.length || s.ws) throw new Failure(`${user}: ${JSON.stringify(s)}`);
+        return { done: s.state === 'established', detail: s };
+      });
+      const info = await page.evaluate(() => ({ session: sylk.session, startedAt: sylk.startedAt, acceptedAt: sylk.acceptedAt, establishedAt: sylk.establishedAt }));
+      summary.participants[user] = {
+        session: info.session,
+        join_to_established_ms: info.establishedAt - tJoin,
+        accepted_to_established_ms: info.establishedAt - info.acceptedAt,
+      };
+    }
+    const sessionOf = (u) => summary.participants[u].session;
+
+    // --- media: every page decodes the video and receives the audio of both others -------
+    const tMedia = Date.now();
+    await until('every participant to decode video and receive audio from both others', MEDIA_TIMEOUT_MS, async () => {
+      const detail = {};
+      let done = true;
+      for (const user of USERS) {
+        const st = await pages[user].evaluate(() => sylk.stats());
+        const errors = await pages[user].evaluate(() => sylk.errors);
+        if (errors.length) throw new Failure(`${user} got errors: ${JSON.stringify(errors)}`);
+        detail[user] = st;
+        for (const other of USERS.filter(u => u !== user)) {
+          const f = st.feeds[sessionOf(other)];
+          const ok = f && f.video && f.video.framesDecoded > 0 && f.audio && f.audio.packetsReceived > 0 && f.audio.bytesReceived > 0;
+          if (!ok) done = false;
+        }
+      }
+      return { done, detail };
+    });
+    summary.all_media_after_last_join_ms = Date.now() - tMedia;
+    for (const user of USERS) {
+      const st = await pages[user].evaluate(() => sylk.stats());
+      const p = summary.participants[user];
+      p.publisher = st.publisher;
+      p.received = {};
+      for (const other of USERS.filter(u => u !== user)) {
+        const f = st.feeds[sessionOf(other)];
+        p.received[other] = {
+          pair: f.pair, video: f.video, audio: f.audio,
+          attach_to_first_decoded_frame_ms: f.firstDecodedAt - f.attachedAt,
+          established_to_first_decoded_frame_ms: f.establishedAt ? f.firstDecodedAt - f.establishedAt : null,
+        };
+      }
+    }
+    // Every selected candidate pair goes to the gateway's advertised 127.0.0.1. In a sealed
+    // namespace (only lo) the local side is 127.0.0.1 too; on the host network Chromium may
+    // pick another local address of this machine as the source (still delivered over lo).
+    const localRe = SEALED ? '127\\.0\\.0\\.1' : '[0-9.]+';
+    const pairRe = new RegExp(`^${localRe}:\\d+ -> 127\\.0\\.0\\.1:\\d+/udp$`);
+    for (const user of USERS) {
+      const p = summary.participants[user];
+      for (const [what, pair] of [['publisher', p.publisher.pair], ...Object.entries(p.received).map(([o, r]) => ['feed of ' + o, r.pair])]) {
+        if (!pairRe.test(pair || '')) throw new Failure(`${user} ${what}: selected pair ${pair} does not match ${pairRe}`);
+      }
+    }
+    if (SHOT_DIR) {
+      for (const user of USERS) await pages[user].screenshot({ path: path.join(SHOT_DIR, `${user}-media.png`) });
+    }
+
+    // --- one tab closes abruptly ---------------------------------------------------------
+    const victimSession = sessionOf(VICTIM);
+    const survivors = USERS.filter(u => u !== VICTIM);
+    const tClose = Date.now();
+    await pages[VICTIM].close({ runBeforeUnload: false });
+    delete pages[VICTIM];
+    summary.closed = { user: VICTIM, session: victimSession, close_call_ms: Date.now() - tClose };
+    // Wait past the consent timeout (plus 1 s for the gateway's check interval) and fail
+    // if it was exceeded.
+    const told = await until(`publishers-left for ${VICTIM} on ${survivors.join(' and ')}`, CONSENT_TIMEOUT_MS + 1000, async () => {
+      const detail = {};
+      let done = true;
+      for (const user of survivors) {
+        const left = await pages[user].evaluate((id) => sylk.publishersLeft.filter(l => l.id === id), victimSession);
+        detail[user] = left;
+        if (!left.length) done = false;
+      }
+      return { done, detail };
+    });
+    summary.closed.publishers_left_ms = {};
+    for (const user of survivors) {
+      const ms = told.detail[user][0].at - tClose;
+      summary.closed.publishers_left_ms[user] = ms;
+      if (ms > CONSENT_TIMEOUT_MS) throw new Failure(`${user} was told after ${ms} ms, more than the consent timeout`);
+    }
+
+    // --- the two others still receive each other -----------------------------------------
+    const before = {};
+    for (const user of survivors) before[user] = await pages[user].evaluate(() => sylk.stats());
+    await until('the remaining participants to keep receiving each other', 10000, async () => {
+      const detail = {};
+      let done = true;
+      for (const user of survivors) {
+        const other = survivors.find(u => u !== user);
+        const st = await pages[user].evaluate(() => sylk.stats());
+        const a = before[user].feeds[sessionOf(other)], b = st.feeds[sessionOf(other)];
+        detail[user] = { framesDecoded: [a.video.framesDecoded, b.video && b.video.framesDecoded], audioPackets: [a.audio.packetsReceived, b.audio && b.audio.packetsReceived] };
+        if (!(b.video && b.video.framesDecoded > a.video.framesDecoded + 10 && b.audio && b.audio.packetsReceived > a.audio.packetsReceived + 25)) done = false;
+      }
+      return { done, detail };
+    });
+    if (SHOT_DIR) {
+      for (const user of survivors) await pages[user].screenshot({ path: path.join(SHOT_DIR, `${user}-end.png`) });
+    }
+    summary.total_ms = Date.now() - t0;
+    summary.ok = true;
+    console.log(JSON.stringify(summary, null, 1));
+  } catch (e) {
+    summary.ok = false;
+    summary.error = e instanceof Failure ? e.message : String(e && e.stack || e);
+    for (const [user, page] of Object.entries(pages)) {
+      try {
+        summary.participants[user] = Object.assign(summary.participants[user] || {}, {
+          final: await page.evaluate(async () => ({ stats: await sylk.stats(), errors: sylk.errors, wsClosed: sylk.wsClosed,
+            events: sylk.events.map(e => e.sylkrtc === 'videoroom-event' ? e.event + (e.state ? ':' + e.state : '') : e.sylkrtc) })),
+        });
+        if (SHOT_DIR) await page.screenshot({ path: path.join(SHOT_DIR, `${user}-failure.png`) });
+      } catch (_) { /* page gone */ }
+      summary.participants[user] = Object.assign(summary.participants[user] || {}, { console: consoleLines[user].slice(-40) });
+    }
+    console.log(JSON.stringify(summary, null, 1));
+    console.error('FAILED: ' + summary.error);
+    process.exitCode = 1;
+  } finally {
+    await ctx.close().catch(() => {});
+    server.close();
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+main().catch(e => { console.error('FAILED:', e); process.exit(1); });
