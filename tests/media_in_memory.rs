@@ -97,16 +97,47 @@ fn a_lost_packet_is_recovered_by_nack() {
 }
 
 #[test]
-fn subscribers_get_sender_reports() {
+fn rtcp_reports_on_both_legs() {
     let (mut net, p, subs) = room(SrtpPolicy::Default, 1);
     send_video(&mut net, p, 0, 90);
     net.run_until(Duration::from_secs(3), |net| {
-        net.clients[subs[0]].sender_reports > 0
+        net.clients[subs[0]].sender_reports > 0 && net.clients[p].receiver_reports > 0
     });
     assert!(
         net.clients[subs[0]].sender_reports > 0,
         "no RTCP sender report reached the subscriber"
     );
+    assert!(
+        net.clients[p].receiver_reports > 0,
+        "no RTCP receiver report reached the publisher"
+    );
+}
+
+#[test]
+fn a_vanished_browser_is_detected_by_consent_expiry() {
+    let (mut net, p, _subs) = room(SrtpPolicy::Default, 1);
+    while net.events.try_recv().is_ok() {}
+    // The publisher's browser vanishes: nothing more from it (no close, no DTLS alert).
+    let gone = net.clients[p].addr;
+    net.filter = Some(Box::new(move |from, _to, _data| from != gone));
+    let started = net.now;
+    let mut closed = None;
+    net.run_until(Duration::from_secs(40), |net| {
+        while let Ok(ev) = net.events.try_recv() {
+            if let media::PeerEvent::Closed(reason) = ev.event {
+                closed.get_or_insert((reason, net.now - started));
+            }
+        }
+        closed.is_some()
+    });
+    let (reason, after) = closed.expect("the vanished publisher was never closed");
+    eprintln!("vanished publisher closed after {after:?}: {reason}");
+    // Whichever notices first: rtc's ICE agent (the connection fails) or our consent timer.
+    assert!(
+        reason == "ICE consent expired" || reason == "connection closed",
+        "{reason}"
+    );
+    assert!(after <= Duration::from_secs(31), "detected after {after:?}");
 }
 
 #[test]

@@ -24,6 +24,7 @@ use rtc::peer_connection::transport::{
     CandidateConfig, CandidateHostConfig, RTCDtlsRole, RTCIceCandidate,
 };
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
+use rtc::rtcp::receiver_report::ReceiverReport;
 use rtc::rtcp::sender_report::SenderReport;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
@@ -52,6 +53,7 @@ pub struct Client {
     pub audio: Vec<rtc::rtp::Packet>,
     pub video: Vec<rtc::rtp::Packet>,
     pub sender_reports: usize,
+    pub receiver_reports: usize,
     /// Publisher clients: (audio, video) senders and their SSRCs.
     pub senders: Option<[(RTCRtpSenderId, u32); 2]>,
     /// Simulcast publisher clients: the SSRC of each video layer, and their seq/ts.
@@ -144,6 +146,7 @@ impl Client {
             audio: Vec::new(),
             video: Vec::new(),
             sender_reports: 0,
+            receiver_reports: 0,
             senders: None,
             layers: Vec::new(),
             rids: Vec::new(),
@@ -474,10 +477,11 @@ impl Net {
                     }
                 }
                 RTCMessage::RtcpPacket(_, packets) => {
-                    c.sender_reports += packets
-                        .iter()
-                        .filter(|p| p.as_any().is::<SenderReport>())
-                        .count();
+                    for p in &packets {
+                        let any = p.as_any();
+                        c.sender_reports += usize::from(any.is::<SenderReport>());
+                        c.receiver_reports += usize::from(any.is::<ReceiverReport>());
+                    }
                 }
                 _ => {}
             }
