@@ -58,7 +58,7 @@ fn allocations_per_forwarded(net: &mut Net, p: usize, packets: u64, counter: &mu
     let mut sent = 0u64;
     let before = ALLOCATIONS.load(Ordering::Relaxed);
     for d in &datagrams {
-        net.inject(from, d, &mut |_, data: &[u8]| {
+        net.inject(from, d, &mut |_, _, data: &[u8]| {
             sent += u64::from(data.len() > PAYLOAD);
             true
         });
@@ -83,7 +83,7 @@ fn setup(srtp: SrtpPolicy, n: usize) -> (Net, usize) {
     net.clients[p].make_rtp(now, Kind::Video, vp8_payload(PAYLOAD, true, 0), &mut out);
     let from = net.clients[p].addr;
     for d in out {
-        net.inject(from, &d, &mut |_, _: &[u8]| true);
+        net.inject(from, &d, &mut |_, _, _: &[u8]| true);
     }
     (net, p)
 }
@@ -119,7 +119,7 @@ fn bench(c: &mut Criterion) {
                         let mut sent = 0u64;
                         let start = Instant::now();
                         for d in &datagrams {
-                            net.inject(from, d, &mut |_, data: &[u8]| {
+                            net.inject(from, d, &mut |_, _, data: &[u8]| {
                                 sent += u64::from(data.len() > PAYLOAD);
                                 true
                             });

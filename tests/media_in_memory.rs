@@ -31,7 +31,7 @@ fn send_video(net: &mut Net, p: usize, from: u64, frames: u64) {
         for d in out {
             let sfu = net.sfu_addr;
             let mut q = Vec::new();
-            net.inject(addr, &d, &mut |to, data: &[u8]| {
+            net.inject(addr, &d, &mut |_, to, data: &[u8]| {
                 q.push((to, data.to_vec()));
                 true
             });
@@ -163,7 +163,7 @@ fn send_simulcast(net: &mut Net, p: usize, from: u64, frames: u64) {
             let addr = net.clients[p].addr;
             for d in out {
                 let mut q = Vec::new();
-                net.inject(addr, &d, &mut |to, data: &[u8]| {
+                net.inject(addr, &d, &mut |_, to, data: &[u8]| {
                     q.push((to, data.to_vec()));
                     true
                 });

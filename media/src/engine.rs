@@ -237,7 +237,7 @@ pub async fn start(config: EngineConfig) -> std::io::Result<EngineHandle> {
 struct SocketTx<'a>(&'a UdpSocket);
 
 impl crate::sfu::Transmit for SocketTx<'_> {
-    fn send(&mut self, to: SocketAddr, data: &[u8]) -> bool {
+    fn send(&mut self, _from: SocketAddr, to: SocketAddr, data: &[u8]) -> bool {
         self.0.try_send_to(data, to).is_ok()
     }
 }

@@ -14,6 +14,8 @@ pub mod engine;
 pub mod layers;
 pub mod munger;
 pub mod peer;
+pub mod plain;
+pub mod sdp_plain;
 pub mod sfu;
 pub mod stun;
 #[cfg(feature = "testkit")]
@@ -38,4 +40,16 @@ pub enum MediaError {
     Rtc(String),
     #[error("the media engine is not running")]
     EngineGone,
+    /// The two sides of a call have no codec in common (SIP 488).
+    #[error("no common codec")]
+    NoCommonCodec,
+}
+
+impl From<sdp_plain::SdpError> for MediaError {
+    fn from(e: sdp_plain::SdpError) -> Self {
+        match e {
+            sdp_plain::SdpError::NoCommonCodec => MediaError::NoCommonCodec,
+            other => MediaError::BadSdp(other.to_string()),
+        }
+    }
 }

@@ -9,9 +9,10 @@ use std::time::Instant;
 
 use rtc::dtls::extension::extension_use_srtp::SrtpProtectionProfile;
 use rtc::interceptor::{Attribute, Interceptor, Packet, Registry, Slot, StreamInfo, TaggedPacket};
+use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::configuration::media_engine::{
-    MediaEngine, MIME_TYPE_OPUS, MIME_TYPE_VP8,
+    MediaEngine, MIME_TYPE_OPUS, MIME_TYPE_TELEPHONE_EVENT, MIME_TYPE_VP8,
 };
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
@@ -29,6 +30,7 @@ use rtc::rtp_transceiver::{
 };
 use rtc::sansio::Protocol;
 
+use crate::sdp_plain::Chosen;
 use crate::MediaError;
 
 pub const OPUS_PT: u8 = 111;
@@ -198,11 +200,7 @@ pub struct Peer {
     pub out_video: Option<OutTrack>,
 }
 
-fn build_pc(
-    ice: &IceCredentials,
-    srtp: SrtpPolicy,
-    now: Instant,
-) -> Result<RTCPeerConnection, MediaError> {
+fn room_media() -> Result<MediaEngine, MediaError> {
     let mut media = MediaEngine::default();
     media
         .register_codec(opus(), RtpCodecKind::Audio)
@@ -210,6 +208,63 @@ fn build_pc(
     media
         .register_codec(vp8(), RtpCodecKind::Video)
         .map_err(rtc_err)?;
+    Ok(media)
+}
+
+/// The codecs a bridged call negotiated, with the browser's payload types.
+fn call_media(chosen: &[Chosen]) -> Result<MediaEngine, MediaError> {
+    let mut media = MediaEngine::default();
+    for c in chosen {
+        let (kind, prefix) = match c.kind {
+            Kind::Audio => (RtpCodecKind::Audio, "audio"),
+            Kind::Video => (RtpCodecKind::Video, "video"),
+        };
+        let name = match c.codec.name.as_str() {
+            "opus" => "opus".to_string(),
+            other => other.to_uppercase(),
+        };
+        let mut codec = RTCRtpCodecParameters {
+            rtp_codec: RTCRtpCodec {
+                mime_type: format!("{prefix}/{name}"),
+                clock_rate: c.codec.clock,
+                channels: if c.codec.name == "opus" { 2 } else { 0 },
+                sdp_fmtp_line: c.codec.fmtp.clone().unwrap_or_default(),
+                rtcp_feedback: vec![],
+            },
+            payload_type: c.webrtc_pt,
+        };
+        if c.kind == Kind::Video {
+            codec.rtp_codec.rtcp_feedback = vp8().rtp_codec.rtcp_feedback;
+        }
+        media.register_codec(codec, kind).map_err(rtc_err)?;
+        if let Some((_, pt)) = c.dtmf {
+            let clock = if c.codec.name == "opus" { 48000 } else { 8000 };
+            media
+                .register_codec(
+                    RTCRtpCodecParameters {
+                        rtp_codec: RTCRtpCodec {
+                            mime_type: MIME_TYPE_TELEPHONE_EVENT.to_owned(),
+                            clock_rate: clock,
+                            channels: 0,
+                            sdp_fmtp_line: "0-16".to_owned(),
+                            rtcp_feedback: vec![],
+                        },
+                        payload_type: pt,
+                    },
+                    RtpCodecKind::Audio,
+                )
+                .map_err(rtc_err)?;
+        }
+    }
+    Ok(media)
+}
+
+fn build_pc(
+    ice: &IceCredentials,
+    srtp: SrtpPolicy,
+    mut media: MediaEngine,
+    now: Instant,
+) -> Result<RTCPeerConnection, MediaError> {
     // Application-ward of the default chain, so NACK and reports have acted first.
     let registry = Registry::new().with(Slot::from(14_000), DeliverRtcp::default());
     let registry = register_default_interceptors(registry, &mut media).map_err(rtc_err)?;
@@ -273,7 +328,7 @@ impl Peer {
         now: Instant,
     ) -> Result<(Peer, String), MediaError> {
         let ice = IceCredentials::random();
-        let mut pc = build_pc(&ice, srtp, now)?;
+        let mut pc = build_pc(&ice, srtp, room_media()?, now)?;
         let offer = RTCSessionDescription::offer(offer.to_owned())
             .map_err(|e| MediaError::BadSdp(e.to_string()))?;
         pc.set_remote_description(now, offer)
@@ -297,7 +352,7 @@ impl Peer {
         now: Instant,
     ) -> Result<(Peer, String), MediaError> {
         let ice = IceCredentials::random();
-        let mut pc = build_pc(&ice, srtp, now)?;
+        let mut pc = build_pc(&ice, srtp, room_media()?, now)?;
         let mut kinds = Vec::new();
         if audio {
             kinds.push((RtpCodecKind::Audio, opus()));
@@ -339,6 +394,68 @@ impl Peer {
         add_candidates(&mut pc, candidates)?;
         let offer = pc.create_offer(None).map_err(rtc_err)?;
         pc.set_local_description(now, offer).map_err(rtc_err)?;
+        let sdp = pc
+            .local_description()
+            .map(|d| d.sdp)
+            .ok_or_else(|| MediaError::Rtc("no local description".into()))?;
+        let mut peer = Peer::new(pc, ice);
+        for (kind, track) in out {
+            match kind {
+                Kind::Audio => peer.out_audio = Some(track),
+                Kind::Video => peer.out_video = Some(track),
+            }
+        }
+        Ok((peer, sdp))
+    }
+
+    /// Answers a browser's call offer with exactly the codecs the SIP side took (`chosen`):
+    /// the browser's transport of a bridged call. Returns the peer and the SDP answer.
+    pub fn bridged(
+        offer: &str,
+        chosen: &[Chosen],
+        candidates: &[SocketAddr],
+        srtp: SrtpPolicy,
+        now: Instant,
+    ) -> Result<(Peer, String), MediaError> {
+        let ice = IceCredentials::random();
+        let mut pc = build_pc(&ice, srtp, call_media(chosen)?, now)?;
+        let offer = RTCSessionDescription::offer(offer.to_owned())
+            .map_err(|e| MediaError::BadSdp(e.to_string()))?;
+        pc.set_remote_description(now, offer)
+            .map_err(|e| MediaError::BadSdp(e.to_string()))?;
+        let mut out = Vec::new();
+        for c in chosen {
+            let kind = match c.kind {
+                Kind::Audio => RtpCodecKind::Audio,
+                Kind::Video => RtpCodecKind::Video,
+            };
+            let ssrc = rand::random::<u32>();
+            let track = MediaStreamTrack::new(
+                format!("sylk-{ssrc}"),
+                format!("sylk-{}-{ssrc}", c.codec.name),
+                format!("sylk-{ssrc}"),
+                kind,
+                vec![RTCRtpEncodingParameters {
+                    rtp_coding_parameters: RTCRtpCodingParameters {
+                        ssrc: Some(ssrc),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                }],
+            );
+            let sender = pc.add_track(track).map_err(rtc_err)?;
+            out.push((
+                c.kind,
+                OutTrack {
+                    sender,
+                    ssrc,
+                    payload_type: c.webrtc_pt,
+                },
+            ));
+        }
+        add_candidates(&mut pc, candidates)?;
+        let answer = pc.create_answer(None).map_err(rtc_err)?;
+        pc.set_local_description(now, answer).map_err(rtc_err)?;
         let sdp = pc
             .local_description()
             .map(|d| d.sdp)

@@ -29,17 +29,20 @@ use crate::engine::{EngineStats, ForwardOptions, MediaEvent, PeerEvent, PeerId};
 use crate::layers::{self, Layer, LAYER_WINDOW};
 use crate::munger::Munger;
 use crate::peer::{InTrack, Kind, Peer, SrtpPolicy};
+use crate::plain::PlainLeg;
+use crate::sdp_plain::{self, Offered};
 use crate::{stun, vp8, MediaError};
 
 /// Where the core's datagrams go.
 pub trait Transmit {
-    /// Sends one datagram; a failure is counted, never fatal (media may be dropped).
-    fn send(&mut self, to: SocketAddr, data: &[u8]) -> bool;
+    /// Sends one datagram from the local socket `from` (the shared WebRTC socket, or a plain
+    /// RTP leg's); a failure is counted, never fatal (media may be dropped).
+    fn send(&mut self, from: SocketAddr, to: SocketAddr, data: &[u8]) -> bool;
 }
 
-impl<F: FnMut(SocketAddr, &[u8]) -> bool> Transmit for F {
-    fn send(&mut self, to: SocketAddr, data: &[u8]) -> bool {
-        self(to, data)
+impl<F: FnMut(SocketAddr, SocketAddr, &[u8]) -> bool> Transmit for F {
+    fn send(&mut self, from: SocketAddr, to: SocketAddr, data: &[u8]) -> bool {
+        self(from, to, data)
     }
 }
 
@@ -84,6 +87,8 @@ enum Role {
         audio: Forward,
         video: Forward,
     },
+    /// A 1:1 call: the browser's media is bridged to plain RTP legs toward a SIP endpoint.
+    Bridged { legs: Vec<PlainLeg> },
 }
 
 struct Entry {
@@ -109,6 +114,12 @@ pub struct Sfu {
     scratch: Vec<(Kind, rtc::rtp::Packet)>,
     next_consent_check: Option<Instant>,
     next_layer_tick: Option<Instant>,
+    /// Calls whose plain offer went out and whose answer has not come yet.
+    pending_calls: HashMap<PeerId, (String, Vec<Offered>)>,
+    /// Plain RTP leg sockets (local address) -> their call.
+    by_plain: HashMap<SocketAddr, PeerId>,
+    /// Reused buffer for plain RTP/RTCP out (no allocation per packet).
+    out_buf: Vec<u8>,
 }
 
 impl Sfu {
@@ -131,6 +142,9 @@ impl Sfu {
             scratch: Vec::new(),
             next_consent_check: None,
             next_layer_tick: None,
+            pending_calls: HashMap::new(),
+            by_plain: HashMap::new(),
+            out_buf: Vec::with_capacity(1500),
         }
     }
 
@@ -339,14 +353,21 @@ impl Sfu {
         };
         let _ = entry.peer.pc.close();
         while let Some(out) = entry.peer.pc.poll_write() {
-            tx.send(out.transport.peer_addr, &out.message);
+            tx.send(self.local_addr, out.transport.peer_addr, &out.message);
         }
         self.by_ufrag.remove(&entry.peer.ice.ufrag);
         for addr in &entry.addrs {
             self.by_addr.remove(addr);
         }
-        if let Role::Subscriber { publisher, .. } = entry.role {
-            self.unlink_subscriber(publisher, id);
+        self.pending_calls.remove(&id);
+        match entry.role {
+            Role::Subscriber { publisher, .. } => self.unlink_subscriber(publisher, id),
+            Role::Bridged { legs } => {
+                for leg in legs {
+                    self.by_plain.remove(&leg.local);
+                }
+            }
+            Role::Publisher { .. } => {}
         }
         debug!(peer = id.0, "peer removed");
         if let Some(reason) = reason {
@@ -362,6 +383,101 @@ impl Sfu {
         {
             subscribers.retain(|s| *s != id);
         }
+    }
+
+    /// Starts a bridged call: returns the plain RTP offer toward SIP for the browser's offer,
+    /// with one local RTP address per media kind (`locals`, bound by the caller).
+    pub fn bridge_offer(
+        &mut self,
+        id: PeerId,
+        browser_offer: &str,
+        locals: &[(Kind, SocketAddr)],
+        advertise: std::net::IpAddr,
+        session_id: u64,
+    ) -> Result<String, MediaError> {
+        let (sdp, offered) = sdp_plain::plain_offer(browser_offer, locals, advertise, session_id)?;
+        self.pending_calls
+            .insert(id, (browser_offer.to_owned(), offered));
+        Ok(sdp)
+    }
+
+    /// The SIP side answered: picks the common codecs, builds the browser's transport and
+    /// returns the SDP answer for the browser.
+    pub fn bridge_answer(
+        &mut self,
+        id: PeerId,
+        sip_answer: &str,
+        events: mpsc::Sender<MediaEvent>,
+        now: Instant,
+        tx: &mut impl Transmit,
+    ) -> Result<String, MediaError> {
+        let Some((offer, offered)) = self.pending_calls.get(&id) else {
+            return Err(MediaError::UnknownPeer);
+        };
+        let chosen = sdp_plain::negotiate(offered, sip_answer)?;
+        let (peer, sdp) = Peer::bridged(offer, &chosen, &self.candidates, self.srtp, now)?;
+        self.pending_calls.remove(&id);
+        let legs: Vec<PlainLeg> = chosen.iter().map(PlainLeg::new).collect();
+        for leg in &legs {
+            self.by_plain.insert(leg.local, id);
+        }
+        self.insert(id, peer, Role::Bridged { legs }, events, now);
+        self.drain(id, now, tx);
+        Ok(sdp)
+    }
+
+    /// One datagram on a plain RTP leg's socket `local`, from the SIP side.
+    pub fn handle_plain_datagram(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        from: SocketAddr,
+        data: &[u8],
+        tx: &mut impl Transmit,
+    ) {
+        self.stats.datagrams_in += 1;
+        let Some(&id) = self.by_plain.get(&local) else {
+            self.stats.datagrams_dropped += 1;
+            return;
+        };
+        let Some(entry) = self.peers.get_mut(&id) else {
+            self.stats.datagrams_dropped += 1;
+            return;
+        };
+        let Role::Bridged { legs } = &mut entry.role else {
+            return;
+        };
+        let Some(leg) = legs.iter_mut().find(|l| l.local == local) else {
+            return;
+        };
+        let Some(packet) = leg.receive(from, data, now) else {
+            self.stats.datagrams_dropped += 1;
+            return;
+        };
+        if !entry.connected {
+            return;
+        }
+        let Some(track) = entry.peer.out_track(leg.kind) else {
+            return;
+        };
+        let Some(out) = leg.to_browser(packet, track.ssrc, now) else {
+            self.stats.datagrams_dropped += 1;
+            return;
+        };
+        let pc = &mut entry.peer.pc;
+        if let Some(mut sender) = pc.rtp_sender(track.sender) {
+            if let Err(e) = sender.write_rtp(now, out) {
+                debug!(peer = id.0, error = %e, "bridge to browser failed");
+                return;
+            }
+        }
+        while let Some(out) = pc.poll_write() {
+            if !tx.send(self.local_addr, out.transport.peer_addr, &out.message) {
+                self.stats.datagrams_dropped += 1;
+            }
+        }
+        entry.timeout = pc.poll_timeout();
+        self.stats.rtp_forwarded += 1;
     }
 
     /// One datagram from the network.
@@ -452,7 +568,21 @@ impl Sfu {
         }
         if self.next_layer_tick.is_none_or(|t| t <= now) {
             self.tick_layers(now, tx);
+            self.send_plain_reports(now, tx);
             self.next_layer_tick = Some(now + LAYER_WINDOW);
+        }
+    }
+
+    /// RTCP sender reports on the plain legs that are due.
+    fn send_plain_reports(&mut self, now: Instant, tx: &mut impl Transmit) {
+        for entry in self.peers.values_mut() {
+            if let Role::Bridged { legs } = &mut entry.role {
+                for leg in legs.iter_mut() {
+                    if let Some(to) = leg.report(now, &mut self.out_buf) {
+                        tx.send(leg.local, to, &self.out_buf);
+                    }
+                }
+            }
         }
     }
 
@@ -492,7 +622,7 @@ impl Sfu {
             };
             let pc = &mut entry.peer.pc;
             while let Some(out) = pc.poll_write() {
-                if !tx.send(out.transport.peer_addr, &out.message) {
+                if !tx.send(self.local_addr, out.transport.peer_addr, &out.message) {
                     self.stats.datagrams_dropped += 1;
                 }
             }
@@ -621,6 +751,33 @@ impl Sfu {
         self.scratch = rtp;
     }
 
+    /// A packet from a bridged browser goes to its plain leg (if it is a bridged peer).
+    fn bridge_to_plain(
+        &mut self,
+        id: PeerId,
+        kind: Kind,
+        packet: &rtc::rtp::Packet,
+        tx: &mut impl Transmit,
+    ) -> bool {
+        let Some(Entry {
+            role: Role::Bridged { legs },
+            ..
+        }) = self.peers.get_mut(&id)
+        else {
+            return false;
+        };
+        if let Some(leg) = legs.iter_mut().find(|l| l.kind == kind) {
+            if let Some(to) = leg.to_sip(packet, &mut self.out_buf) {
+                if tx.send(leg.local, to, &self.out_buf) {
+                    self.stats.rtp_forwarded += 1;
+                } else {
+                    self.stats.datagrams_dropped += 1;
+                }
+            }
+        }
+        true
+    }
+
     /// A subscriber (or a resumed feed) wants a keyframe: ask its publisher.
     fn request_keyframe_for(&mut self, subscriber: PeerId, now: Instant, tx: &mut impl Transmit) {
         let (publisher, layer) = match self.peers.get(&subscriber).map(|e| &e.role) {
@@ -628,7 +785,7 @@ impl Sfu {
                 publisher, video, ..
             }) => (*publisher, video.target.or(video.current)),
             Some(Role::Publisher { .. }) => (subscriber, None),
-            None => return,
+            Some(Role::Bridged { .. }) | None => return,
         };
         self.request_keyframe(publisher, layer, now, tx);
     }
@@ -690,6 +847,9 @@ impl Sfu {
         now: Instant,
         tx: &mut impl Transmit,
     ) {
+        if self.bridge_to_plain(publisher, kind, packet, tx) {
+            return;
+        }
         let count = match self.peers.get(&publisher) {
             Some(Entry {
                 role: Role::Publisher { subscribers, .. },
@@ -785,7 +945,7 @@ impl Sfu {
                 None => continue,
             }
             while let Some(out) = pc.poll_write() {
-                if !tx.send(out.transport.peer_addr, &out.message) {
+                if !tx.send(self.local_addr, out.transport.peer_addr, &out.message) {
                     self.stats.datagrams_dropped += 1;
                 }
             }

@@ -101,6 +101,10 @@ fn client_pc(addr: SocketAddr, now: Instant) -> RTCPeerConnection {
     for (kind, codec) in codecs() {
         media.register_codec(codec, kind).expect("codec");
     }
+    client_pc_with(addr, media, now)
+}
+
+fn client_pc_with(addr: SocketAddr, mut media: MediaEngine, now: Instant) -> RTCPeerConnection {
     // Deliver RTCP to the application, so tests can see sender reports.
     let registry = Registry::new().with(
         rtc::interceptor::Slot::from(14_000),
@@ -238,6 +242,10 @@ pub struct Net {
     pub events: mpsc::Receiver<MediaEvent>,
     connected_sfu_peers: usize,
     next_id: u64,
+    /// Local addresses of the SFU's plain RTP legs.
+    pub plain_locals: Vec<SocketAddr>,
+    /// Plain RTP endpoints ("phones"): what each received, with the sender's address.
+    pub phones: std::collections::HashMap<SocketAddr, Vec<(SocketAddr, Vec<u8>)>>,
 }
 
 impl Net {
@@ -255,6 +263,8 @@ impl Net {
             events,
             connected_sfu_peers: 0,
             next_id: 1,
+            plain_locals: Vec::new(),
+            phones: Default::default(),
         }
     }
 
@@ -317,15 +327,14 @@ impl Net {
         let id = self.peer_id();
         let answer = {
             let q = &mut self.queue;
-            let from = self.sfu_addr;
             self.sfu
                 .publish(
                     id,
                     &offer,
                     self.events_tx.clone(),
                     self.now,
-                    &mut |to, d: &[u8]| {
-                        q.push_back((from, to, d.to_vec()));
+                    &mut |src: SocketAddr, to, d: &[u8]| {
+                        q.push_back((src, to, d.to_vec()));
                         true
                     },
                 )
@@ -351,7 +360,6 @@ impl Net {
         let id = self.peer_id();
         let offer = {
             let q = &mut self.queue;
-            let from = self.sfu_addr;
             self.sfu
                 .subscribe(
                     id,
@@ -360,8 +368,8 @@ impl Net {
                     true,
                     self.events_tx.clone(),
                     self.now,
-                    &mut |to, d: &[u8]| {
-                        q.push_back((from, to, d.to_vec()));
+                    &mut |src: SocketAddr, to, d: &[u8]| {
+                        q.push_back((src, to, d.to_vec()));
                         true
                     },
                 )
@@ -378,12 +386,16 @@ impl Net {
         let answer = pc.local_description().expect("answer").sdp;
         {
             let q = &mut self.queue;
-            let from = self.sfu_addr;
             self.sfu
-                .answer(id, &answer, self.now, &mut |to, d: &[u8]| {
-                    q.push_back((from, to, d.to_vec()));
-                    true
-                })
+                .answer(
+                    id,
+                    &answer,
+                    self.now,
+                    &mut |src: SocketAddr, to, d: &[u8]| {
+                        q.push_back((src, to, d.to_vec()));
+                        true
+                    },
+                )
                 .expect("answer applied");
         }
         self.clients.push(Client::new(pc, addr));
@@ -406,11 +418,11 @@ impl Net {
             }
             if self.sfu.poll_timeout().is_some_and(|t| t <= now) {
                 let q = &mut self.queue;
-                let from = self.sfu_addr;
-                self.sfu.handle_timeout(now, &mut |to, d: &[u8]| {
-                    q.push_back((from, to, d.to_vec()));
-                    true
-                });
+                self.sfu
+                    .handle_timeout(now, &mut |src: SocketAddr, to, d: &[u8]| {
+                        q.push_back((src, to, d.to_vec()));
+                        true
+                    });
             }
             return;
         }
@@ -422,12 +434,29 @@ impl Net {
             }
             if to == self.sfu_addr {
                 let q = &mut self.queue;
-                let sfu_addr = self.sfu_addr;
-                self.sfu
-                    .handle_datagram(self.now, from, &data, &mut |to, d: &[u8]| {
-                        q.push_back((sfu_addr, to, d.to_vec()));
+                self.sfu.handle_datagram(
+                    self.now,
+                    from,
+                    &data,
+                    &mut |src: SocketAddr, to, d: &[u8]| {
+                        q.push_back((src, to, d.to_vec()));
                         true
-                    });
+                    },
+                );
+            } else if self.plain_locals.contains(&to) {
+                let q = &mut self.queue;
+                self.sfu.handle_plain_datagram(
+                    self.now,
+                    to,
+                    from,
+                    &data,
+                    &mut |src: SocketAddr, to, d: &[u8]| {
+                        q.push_back((src, to, d.to_vec()));
+                        true
+                    },
+                );
+            } else if let Some(rx) = self.phones.get_mut(&to) {
+                rx.push((from, data));
             } else if let Some(i) = self.clients.iter().position(|c| c.addr == to) {
                 let c = &mut self.clients[i];
                 let _ = c.pc.handle_read(TaggedBytesMut {
@@ -512,15 +541,165 @@ impl Net {
         self.clients.iter().all(|c| c.connected) && self.connected_sfu_peers >= sfu_peers
     }
 
+    /// A browser that calls with audio (Opus 111, PCMA 8, telephone-event 126): returns its
+    /// client index and its SDP offer.
+    pub fn add_caller(&mut self) -> (usize, String) {
+        let addr = self.client_addr();
+        let mut media = MediaEngine::default();
+        let audio = [
+            (
+                MIME_TYPE_OPUS,
+                48000,
+                2,
+                "minptime=10;useinbandfec=1",
+                OPUS_PT,
+            ),
+            ("audio/PCMA", 8000, 0, "", 8),
+            ("audio/telephone-event", 8000, 0, "0-16", 126),
+        ];
+        for (mime, clock, channels, fmtp, pt) in audio {
+            media
+                .register_codec(
+                    RTCRtpCodecParameters {
+                        rtp_codec: RTCRtpCodec {
+                            mime_type: mime.to_owned(),
+                            clock_rate: clock,
+                            channels,
+                            sdp_fmtp_line: fmtp.to_owned(),
+                            rtcp_feedback: vec![],
+                        },
+                        payload_type: pt,
+                    },
+                    RtpCodecKind::Audio,
+                )
+                .expect("codec");
+        }
+        let mut pc = client_pc_with(addr, media, self.now);
+        let ssrc = rand::random::<u32>();
+        let track = MediaStreamTrack::new(
+            format!("stream-{ssrc}"),
+            format!("track-{ssrc}"),
+            format!("label-{ssrc}"),
+            RtpCodecKind::Audio,
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(ssrc),
+                    ..Default::default()
+                },
+                // No codec: the offer lists every registered codec, as browsers do.
+                ..Default::default()
+            }],
+        );
+        let sender = pc.add_track(track).expect("add_track");
+        let offer = pc.create_offer(None).expect("offer");
+        pc.set_local_description(self.now, offer)
+            .expect("local offer");
+        let offer = pc.local_description().expect("offer").sdp;
+        let mut client = Client::new(pc, addr);
+        client.senders = Some([(sender, ssrc), (sender, ssrc)]);
+        self.clients.push(client);
+        (self.clients.len() - 1, offer)
+    }
+
+    /// Starts a bridged call for caller `c`: returns the peer id and the plain SDP offer.
+    pub fn bridge_offer(
+        &mut self,
+        offer: &str,
+        leg: SocketAddr,
+    ) -> Result<(PeerId, String), crate::MediaError> {
+        let id = self.peer_id();
+        let sdp = self
+            .sfu
+            .bridge_offer(id, offer, &[(Kind::Audio, leg)], leg.ip(), 1)?;
+        self.plain_locals.push(leg);
+        Ok((id, sdp))
+    }
+
+    /// The phone answered: completes the call toward the caller client `c`.
+    pub fn bridge_answer(
+        &mut self,
+        id: PeerId,
+        c: usize,
+        answer: &str,
+    ) -> Result<(), crate::MediaError> {
+        let q = &mut self.queue;
+        let sdp = self.sfu.bridge_answer(
+            id,
+            answer,
+            self.events_tx.clone(),
+            self.now,
+            &mut |src: SocketAddr, to, d: &[u8]| {
+                q.push_back((src, to, d.to_vec()));
+                true
+            },
+        )?;
+        let now = self.now;
+        self.clients[c]
+            .pc
+            .set_remote_description(now, RTCSessionDescription::answer(sdp).expect("answer"))
+            .expect("remote answer");
+        Ok(())
+    }
+
+    /// A plain RTP endpoint at `addr` that records what it receives.
+    pub fn add_phone(&mut self, addr: SocketAddr) {
+        self.phones.entry(addr).or_default();
+    }
+
+    /// The phone at `from` sends a datagram to `to`.
+    pub fn phone_send(&mut self, from: SocketAddr, to: SocketAddr, data: Vec<u8>) {
+        self.queue.push_back((from, to, data));
+    }
+
+    /// A caller client sends one RTP packet with payload type `pt`.
+    pub fn caller_send(&mut self, c: usize, pt: u8, seq: u16, ts: u32, payload: Bytes) {
+        let Some(senders) = self.clients[c].senders else {
+            return;
+        };
+        let (sender, ssrc) = senders[0];
+        let packet = rtc::rtp::Packet {
+            header: rtc::rtp::header::Header {
+                version: 2,
+                payload_type: pt,
+                sequence_number: seq,
+                timestamp: ts,
+                ssrc,
+                ..Default::default()
+            },
+            payload,
+        };
+        let now = self.now;
+        let client = &mut self.clients[c];
+        if let Some(mut s) = client.pc.rtp_sender(sender) {
+            let _ = s.write_rtp(now, packet);
+        }
+        self.drain_client(c);
+    }
+
     /// Changes what a subscriber gets (pause, resume, bitrate limit).
     pub fn set_forward(&mut self, id: PeerId, options: crate::engine::ForwardOptions) {
         let q = &mut self.queue;
-        let from = self.sfu_addr;
-        self.sfu
-            .set_forward(id, options, self.now, &mut |to, d: &[u8]| {
-                q.push_back((from, to, d.to_vec()));
+        self.sfu.set_forward(
+            id,
+            options,
+            self.now,
+            &mut |src: SocketAddr, to, d: &[u8]| {
+                q.push_back((src, to, d.to_vec()));
                 true
-            });
+            },
+        );
+    }
+
+    /// Feeds a plain RTP datagram from a phone straight into the SFU (for the bench).
+    pub fn inject_plain(
+        &mut self,
+        local: SocketAddr,
+        from: SocketAddr,
+        data: &[u8],
+        tx: &mut impl crate::sfu::Transmit,
+    ) {
+        self.sfu
+            .handle_plain_datagram(self.now, local, from, data, tx);
     }
 
     /// Queues datagrams the SFU sent (from [`Net::inject`]) for delivery to the clients.

@@ -1,0 +1,438 @@
+//! A plain RTP/RTCP leg toward a SIP endpoint (one per media line of a bridged call).
+//!
+//! * Symmetric RTP: the leg latches on the first packet that comes from the negotiated peer
+//!   address (any port), then sends there; packets from elsewhere are dropped.
+//! * RTP and RTCP share the leg's one port (the SDP says `a=rtcp:<port>` and `a=rtcp-mux`) and
+//!   are told apart by the payload-type byte (RFC 5761).
+//! * Both directions map the payload type (negotiated codec and telephone-event) and rewrite
+//!   SSRC, sequence number and timestamp into one continuous stream per direction.
+//! * RTCP sender reports (with a report block about what the SIP side sends) every 5 s.
+//!
+//! Outgoing packets are written into a buffer the caller reuses: no allocation per packet
+//! toward SIP.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+
+use crate::munger::Munger;
+use crate::peer::Kind;
+use crate::sdp_plain::{Chosen, Direction};
+
+const REPORT_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The parts of a received RTP packet the bridge uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RtpView<'a> {
+    pub marker: bool,
+    pub payload_type: u8,
+    pub sequence_number: u16,
+    pub timestamp: u32,
+    pub ssrc: u32,
+    pub payload: &'a [u8],
+}
+
+/// Parses an RTP packet (RFC 3550 header, CSRCs, extension, padding); `None` if it is not
+/// well-formed RTP or is RTCP.
+pub fn parse_rtp(data: &[u8]) -> Option<RtpView<'_>> {
+    if data.len() < 12 || data[0] >> 6 != 2 || is_rtcp(data) {
+        return None;
+    }
+    let cc = usize::from(data[0] & 0x0f);
+    let mut at = 12 + 4 * cc;
+    if data[0] & 0x10 != 0 {
+        let ext = data.get(at + 2..at + 4)?;
+        at += 4 + 4 * usize::from(u16::from_be_bytes([ext[0], ext[1]]));
+    }
+    let mut end = data.len();
+    if data[0] & 0x20 != 0 {
+        let pad = usize::from(*data.last()?);
+        end = end.checked_sub(pad)?;
+    }
+    let payload = data.get(at..end)?;
+    Some(RtpView {
+        marker: data[1] & 0x80 != 0,
+        payload_type: data[1] & 0x7f,
+        sequence_number: u16::from_be_bytes([data[2], data[3]]),
+        timestamp: u32::from_be_bytes([data[4], data[5], data[6], data[7]]),
+        ssrc: u32::from_be_bytes([data[8], data[9], data[10], data[11]]),
+        payload,
+    })
+}
+
+/// RTCP packet types 200-206 in the second byte (RFC 5761 demultiplexing).
+pub fn is_rtcp(data: &[u8]) -> bool {
+    data.len() >= 8 && data[0] >> 6 == 2 && (200..=206).contains(&data[1])
+}
+
+/// Writes a 12-byte RTP header and the payload into `buf` (cleared first).
+pub fn write_rtp(
+    buf: &mut Vec<u8>,
+    marker: bool,
+    pt: u8,
+    seq: u16,
+    ts: u32,
+    ssrc: u32,
+    payload: &[u8],
+) {
+    buf.clear();
+    buf.push(0x80);
+    buf.push(if marker { 0x80 | pt } else { pt });
+    buf.extend_from_slice(&seq.to_be_bytes());
+    buf.extend_from_slice(&ts.to_be_bytes());
+    buf.extend_from_slice(&ssrc.to_be_bytes());
+    buf.extend_from_slice(payload);
+}
+
+#[derive(Debug)]
+pub struct PlainLeg {
+    pub kind: Kind,
+    pub local: SocketAddr,
+    /// Where the SDP says to send (None: on hold / no address).
+    remote: Option<SocketAddr>,
+    latched: Option<SocketAddr>,
+    sip_pt: u8,
+    webrtc_pt: u8,
+    dtmf: Option<(u8, u8)>,
+    clock: u32,
+    direction: Direction,
+    /// Our SSRC toward SIP.
+    ssrc: u32,
+    to_sip: Munger,
+    to_browser: Munger,
+    // Counters for RTCP.
+    sent_packets: u32,
+    sent_octets: u32,
+    last_sent_ts: u32,
+    received: u32,
+    remote_ssrc: u32,
+    highest_seq: Option<u16>,
+    cycles: u32,
+    next_report: Option<Instant>,
+    wallclock: (Instant, SystemTime),
+}
+
+impl PlainLeg {
+    pub fn new(c: &Chosen) -> Self {
+        PlainLeg {
+            kind: c.kind,
+            local: c.local,
+            remote: c.remote,
+            latched: None,
+            sip_pt: c.sip_pt,
+            webrtc_pt: c.webrtc_pt,
+            dtmf: c.dtmf,
+            clock: c.codec.clock.max(1),
+            direction: c.direction,
+            ssrc: rand::random(),
+            to_sip: Munger::new(),
+            to_browser: Munger::new(),
+            sent_packets: 0,
+            sent_octets: 0,
+            last_sent_ts: 0,
+            received: 0,
+            remote_ssrc: 0,
+            highest_seq: None,
+            cycles: 0,
+            next_report: None,
+            // The one wall-clock reading of the leg, for RTCP NTP timestamps.
+            wallclock: (Instant::now(), SystemTime::now()),
+        }
+    }
+
+    /// Where packets to the SIP side go: the latched address, else the negotiated one.
+    pub fn destination(&self) -> Option<SocketAddr> {
+        if matches!(self.direction, Direction::SendOnly | Direction::Inactive) {
+            return None;
+        }
+        self.latched.or(self.remote)
+    }
+
+    /// A datagram from the SIP side: latches, counts RTCP, returns RTP for the browser.
+    pub fn receive<'a>(
+        &mut self,
+        from: SocketAddr,
+        data: &'a [u8],
+        _now: Instant,
+    ) -> Option<RtpView<'a>> {
+        match (self.latched, self.remote) {
+            (Some(l), _) if l == from => {}
+            (None, Some(r)) if r.ip() == from.ip() => self.latched = Some(from),
+            (None, None) => self.latched = Some(from),
+            _ => return None,
+        }
+        if is_rtcp(data) {
+            return None;
+        }
+        let v = parse_rtp(data)?;
+        self.received += 1;
+        self.remote_ssrc = v.ssrc;
+        match self.highest_seq {
+            None => self.highest_seq = Some(v.sequence_number),
+            Some(h) => {
+                let diff = v.sequence_number.wrapping_sub(h) as i16;
+                if diff > 0 {
+                    if v.sequence_number < h {
+                        self.cycles += 1 << 16;
+                    }
+                    self.highest_seq = Some(v.sequence_number);
+                }
+            }
+        }
+        Some(v)
+    }
+
+    /// Maps a packet from the SIP side to the browser's payload type and `ssrc`.
+    pub fn to_browser(
+        &mut self,
+        v: RtpView<'_>,
+        ssrc: u32,
+        _now: Instant,
+    ) -> Option<rtc::rtp::Packet> {
+        let pt = if v.payload_type == self.sip_pt {
+            self.webrtc_pt
+        } else {
+            match self.dtmf {
+                Some((sip, web)) if v.payload_type == sip => web,
+                _ => return None,
+            }
+        };
+        let step = self.clock / 50;
+        let (seq, ts) = self.to_browser.map(v.sequence_number, v.timestamp, step)?;
+        Some(rtc::rtp::Packet {
+            header: rtc::rtp::header::Header {
+                version: 2,
+                marker: v.marker,
+                payload_type: pt,
+                sequence_number: seq,
+                timestamp: ts,
+                ssrc,
+                ..Default::default()
+            },
+            payload: Bytes::copy_from_slice(v.payload),
+        })
+    }
+
+    /// Maps a packet from the browser into `buf` for the SIP side; returns where to send it.
+    pub fn to_sip(&mut self, p: &rtc::rtp::Packet, buf: &mut Vec<u8>) -> Option<SocketAddr> {
+        let to = self.destination()?;
+        let pt = if p.header.payload_type == self.webrtc_pt {
+            self.sip_pt
+        } else {
+            match self.dtmf {
+                Some((sip, web)) if p.header.payload_type == web => sip,
+                _ => return None,
+            }
+        };
+        let step = self.clock / 50;
+        let (seq, ts) = self
+            .to_sip
+            .map(p.header.sequence_number, p.header.timestamp, step)?;
+        write_rtp(buf, p.header.marker, pt, seq, ts, self.ssrc, &p.payload);
+        self.sent_packets = self.sent_packets.wrapping_add(1);
+        self.sent_octets = self.sent_octets.wrapping_add(p.payload.len() as u32);
+        self.last_sent_ts = ts;
+        Some(to)
+    }
+
+    /// An RTCP sender report into `buf` when one is due; returns where to send it.
+    pub fn report(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<SocketAddr> {
+        let due = *self.next_report.get_or_insert(now + REPORT_INTERVAL);
+        if now < due {
+            return None;
+        }
+        self.next_report = Some(now + REPORT_INTERVAL);
+        let to = self.destination()?;
+        let wall = self.wallclock.1 + now.saturating_duration_since(self.wallclock.0);
+        let since = wall.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let ntp_secs = since.as_secs() + 2_208_988_800;
+        let ntp_frac = ((u64::from(since.subsec_nanos())) << 32) / 1_000_000_000;
+        let with_block = self.highest_seq.is_some();
+        let words: u16 = if with_block { 12 } else { 6 };
+        buf.clear();
+        buf.push(0x80 | u8::from(with_block));
+        buf.push(200);
+        buf.extend_from_slice(&words.to_be_bytes());
+        buf.extend_from_slice(&self.ssrc.to_be_bytes());
+        buf.extend_from_slice(&(ntp_secs as u32).to_be_bytes());
+        buf.extend_from_slice(&(ntp_frac as u32).to_be_bytes());
+        buf.extend_from_slice(&self.last_sent_ts.to_be_bytes());
+        buf.extend_from_slice(&self.sent_packets.to_be_bytes());
+        buf.extend_from_slice(&self.sent_octets.to_be_bytes());
+        if let Some(h) = self.highest_seq {
+            buf.extend_from_slice(&self.remote_ssrc.to_be_bytes());
+            buf.extend_from_slice(&[0, 0, 0, 0]); // fraction lost, cumulative lost: not tracked
+            buf.extend_from_slice(&(self.cycles | u32::from(h)).to_be_bytes());
+            buf.extend_from_slice(&[0; 12]); // jitter, LSR, DLSR
+        }
+        Some(to)
+    }
+
+    /// The SIP side re-negotiated (re-INVITE): new address or direction (hold / unhold).
+    pub fn update(&mut self, c: &Chosen) {
+        if self.remote != c.remote {
+            self.latched = None;
+        }
+        self.remote = c.remote;
+        self.direction = c.direction;
+        self.sip_pt = c.sip_pt;
+        self.dtmf = c.dtmf;
+        self.to_sip.switch();
+        self.to_browser.switch();
+    }
+
+    pub fn packets_sent(&self) -> u32 {
+        self.sent_packets
+    }
+
+    pub fn packets_received(&self) -> u32 {
+        self.received
+    }
+
+    pub fn latched(&self) -> Option<SocketAddr> {
+        self.latched
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sdp_plain::Codec;
+
+    fn chosen(remote: &str) -> Chosen {
+        Chosen {
+            kind: Kind::Audio,
+            local: "127.0.0.1:30000".parse().unwrap(),
+            remote: Some(remote.parse().unwrap()),
+            codec: Codec {
+                pt: 8,
+                name: "pcma".into(),
+                clock: 8000,
+                channels: 1,
+                fmtp: None,
+            },
+            sip_pt: 8,
+            webrtc_pt: 8,
+            dtmf: Some((101, 126)),
+            direction: Direction::SendRecv,
+        }
+    }
+
+    fn rtp(pt: u8, seq: u16, ts: u32, payload: &[u8]) -> Vec<u8> {
+        let mut b = Vec::new();
+        write_rtp(&mut b, false, pt, seq, ts, 0x1234, payload);
+        b
+    }
+
+    #[test]
+    fn parses_headers_extensions_and_padding() {
+        let p = rtp(8, 7, 160, b"abc");
+        let v = parse_rtp(&p).unwrap();
+        assert_eq!(
+            (v.payload_type, v.sequence_number, v.timestamp, v.payload),
+            (8, 7, 160, &b"abc"[..])
+        );
+        // One CSRC, a one-word extension, two bytes of padding.
+        let mut q = vec![
+            0x80 | 0x20 | 0x10 | 1,
+            8,
+            0,
+            1,
+            0,
+            0,
+            0,
+            1,
+            0,
+            0,
+            0,
+            2,
+            0,
+            0,
+            0,
+            9,
+        ];
+        q.extend_from_slice(&[0xbe, 0xde, 0, 1, 1, 2, 3, 4]);
+        q.extend_from_slice(b"xyz");
+        q.extend_from_slice(&[0, 2]);
+        assert_eq!(parse_rtp(&q).unwrap().payload, b"xyz");
+        for cut in 0..q.len() {
+            let _ = parse_rtp(&q[..cut]);
+        }
+        assert!(parse_rtp(&[0x80, 200, 0, 6, 0, 0, 0, 0]).is_none());
+        assert!(is_rtcp(&[0x81, 201, 0, 7, 0, 0, 0, 0]));
+    }
+
+    #[test]
+    fn latches_only_on_the_negotiated_address() {
+        let mut leg = PlainLeg::new(&chosen("127.0.0.1:17000"));
+        let now = Instant::now();
+        let p = rtp(8, 1, 0, b"x");
+        // A stranger is ignored; the negotiated host from another port is latched.
+        assert!(leg
+            .receive("10.9.9.9:17000".parse().unwrap(), &p, now)
+            .is_none());
+        assert_eq!(leg.destination(), Some("127.0.0.1:17000".parse().unwrap()));
+        assert!(leg
+            .receive("127.0.0.1:17002".parse().unwrap(), &p, now)
+            .is_some());
+        assert_eq!(leg.latched(), Some("127.0.0.1:17002".parse().unwrap()));
+        assert_eq!(leg.destination(), Some("127.0.0.1:17002".parse().unwrap()));
+        // Once latched, another source is dropped.
+        assert!(leg
+            .receive("127.0.0.1:17000".parse().unwrap(), &p, now)
+            .is_none());
+    }
+
+    #[test]
+    fn maps_payload_types_both_ways_and_drops_the_rest() {
+        let mut leg = PlainLeg::new(&chosen("127.0.0.1:17000"));
+        let now = Instant::now();
+        let from: SocketAddr = "127.0.0.1:17000".parse().unwrap();
+        let audio = rtp(8, 10, 800, b"pcma");
+        let v = leg.receive(from, &audio, now).unwrap();
+        let out = leg.to_browser(v, 0xabcd, now).unwrap();
+        assert_eq!((out.header.payload_type, out.header.ssrc), (8, 0xabcd));
+        let dtmf = rtp(101, 11, 960, &[1, 0x80, 0, 160]);
+        let v = leg.receive(from, &dtmf, now).unwrap();
+        assert_eq!(
+            leg.to_browser(v, 0xabcd, now).unwrap().header.payload_type,
+            126
+        );
+        let other = rtp(0, 12, 1120, b"pcmu");
+        let v = leg.receive(from, &other, now).unwrap();
+        assert!(leg.to_browser(v, 0xabcd, now).is_none());
+        // Browser -> SIP.
+        let mut buf = Vec::new();
+        let p = rtc::rtp::Packet {
+            header: rtc::rtp::header::Header {
+                version: 2,
+                payload_type: 126,
+                sequence_number: 5,
+                timestamp: 40,
+                ssrc: 99,
+                ..Default::default()
+            },
+            payload: Bytes::from_static(&[1, 0x0a, 0, 160]),
+        };
+        assert_eq!(leg.to_sip(&p, &mut buf), Some(from));
+        let v = parse_rtp(&buf).unwrap();
+        assert_eq!((v.payload_type, v.payload), (101, &[1, 0x0a, 0, 160][..]));
+        assert_ne!(v.ssrc, 99);
+    }
+
+    #[test]
+    fn hold_stops_sending_and_reports_are_periodic() {
+        let mut leg = PlainLeg::new(&chosen("127.0.0.1:17000"));
+        let t0 = Instant::now();
+        let mut buf = Vec::new();
+        assert!(leg.report(t0, &mut buf).is_none());
+        assert!(leg.report(t0 + Duration::from_secs(5), &mut buf).is_some());
+        assert!(is_rtcp(&buf));
+        assert_eq!(buf.len(), 28);
+        let mut held = chosen("127.0.0.1:17000");
+        held.direction = Direction::SendOnly;
+        leg.update(&held);
+        assert_eq!(leg.destination(), None);
+    }
+}

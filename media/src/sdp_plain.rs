@@ -1,0 +1,509 @@
+//! SDP for the plain RTP side of a bridged call: read the codecs of an offer or answer, build
+//! the gateway's RTP/AVP offer toward SIP from a browser's WebRTC offer, and pick, per media
+//! line, the codec both sides have. The gateway does not transcode: a call whose sides share
+//! no codec is refused (SIP 488).
+
+use std::net::{IpAddr, SocketAddr};
+
+use crate::peer::Kind;
+
+/// Codecs bridged without transcoding (name, clock rate), lower-case.
+const AUDIO_CODECS: &[(&str, u32)] = &[
+    ("opus", 48000),
+    ("g722", 8000),
+    ("pcmu", 8000),
+    ("pcma", 8000),
+];
+const VIDEO_CODECS: &[(&str, u32)] = &[("vp8", 90000), ("h264", 90000)];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Codec {
+    pub pt: u8,
+    /// Lower-case encoding name (`opus`, `pcmu`, `telephone-event`, ...).
+    pub name: String,
+    pub clock: u32,
+    pub channels: u8,
+    pub fmtp: Option<String>,
+}
+
+impl Codec {
+    fn same_format(&self, other: &Codec) -> bool {
+        self.name == other.name && self.clock == other.clock
+    }
+
+    fn rtpmap(&self) -> String {
+        let name = match self.name.as_str() {
+            "opus" => "opus".to_string(),
+            "telephone-event" => "telephone-event".to_string(),
+            other => other.to_uppercase(),
+        };
+        if self.channels > 1 {
+            format!("{} {name}/{}/{}", self.pt, self.clock, self.channels)
+        } else {
+            format!("{} {name}/{}", self.pt, self.clock)
+        }
+    }
+}
+
+/// Static payload types (RFC 3551) that need no rtpmap.
+fn static_codec(pt: u8) -> Option<Codec> {
+    let (name, clock) = match pt {
+        0 => ("pcmu", 8000),
+        8 => ("pcma", 8000),
+        9 => ("g722", 8000),
+        _ => return None,
+    };
+    Some(Codec {
+        pt,
+        name: name.into(),
+        clock,
+        channels: 1,
+        fmtp: None,
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Direction {
+    #[default]
+    SendRecv,
+    SendOnly,
+    RecvOnly,
+    Inactive,
+}
+
+impl Direction {
+    fn attr(self) -> &'static str {
+        match self {
+            Direction::SendRecv => "sendrecv",
+            Direction::SendOnly => "sendonly",
+            Direction::RecvOnly => "recvonly",
+            Direction::Inactive => "inactive",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaLine {
+    pub kind: Option<Kind>,
+    pub port: u16,
+    pub proto: String,
+    pub codecs: Vec<Codec>,
+    pub addr: Option<IpAddr>,
+    pub rtcp_mux: bool,
+    pub direction: Direction,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SdpError {
+    #[error("malformed SDP: {0}")]
+    Malformed(String),
+    #[error("no media in the SDP")]
+    NoMedia,
+    /// No codec both sides have, on any media line (SIP 488).
+    #[error("no common codec")]
+    NoCommonCodec,
+}
+
+/// Reads the media lines of an SDP (codecs, address, port, direction, rtcp-mux).
+pub fn parse(sdp: &str) -> Result<Vec<MediaLine>, SdpError> {
+    let mut session_addr = None;
+    let mut session_dir = Direction::SendRecv;
+    let mut lines: Vec<MediaLine> = Vec::new();
+    if !sdp.trim_start().starts_with("v=") {
+        return Err(SdpError::Malformed("does not start with v=".into()));
+    }
+    for raw in sdp.lines() {
+        let line = raw.trim_end_matches('\r');
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let current = lines.last_mut();
+        match (key, current) {
+            ("m", _) => {
+                let mut parts = value.split_whitespace();
+                let media = parts.next().unwrap_or_default();
+                let port = parts
+                    .next()
+                    .and_then(|p| p.split('/').next())
+                    .and_then(|p| p.parse::<u16>().ok())
+                    .ok_or_else(|| SdpError::Malformed(format!("bad m= line: {line}")))?;
+                let proto = parts.next().unwrap_or_default().to_string();
+                let codecs = parts
+                    .filter_map(|f| f.parse::<u8>().ok())
+                    .map(|pt| {
+                        static_codec(pt).unwrap_or(Codec {
+                            pt,
+                            name: String::new(),
+                            clock: 0,
+                            channels: 1,
+                            fmtp: None,
+                        })
+                    })
+                    .collect();
+                let kind = match media {
+                    "audio" => Some(Kind::Audio),
+                    "video" => Some(Kind::Video),
+                    _ => None,
+                };
+                lines.push(MediaLine {
+                    kind,
+                    port,
+                    proto,
+                    codecs,
+                    addr: None,
+                    rtcp_mux: false,
+                    direction: session_dir,
+                });
+            }
+            ("c", current) => {
+                let addr = value
+                    .split_whitespace()
+                    .nth(2)
+                    .and_then(|a| a.split('/').next())
+                    .and_then(|a| a.parse::<IpAddr>().ok());
+                match current {
+                    Some(m) => m.addr = addr,
+                    None => session_addr = addr,
+                }
+            }
+            ("a", current) => {
+                let (name, arg) = value.split_once(':').unwrap_or((value, ""));
+                let dir = match name {
+                    "sendrecv" => Some(Direction::SendRecv),
+                    "sendonly" => Some(Direction::SendOnly),
+                    "recvonly" => Some(Direction::RecvOnly),
+                    "inactive" => Some(Direction::Inactive),
+                    _ => None,
+                };
+                match (current, dir) {
+                    (None, Some(d)) => session_dir = d,
+                    (Some(m), Some(d)) => m.direction = d,
+                    (Some(m), None) => apply_media_attr(m, name, arg),
+                    (None, None) => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    for m in &mut lines {
+        if m.addr.is_none() {
+            m.addr = session_addr;
+        }
+        // Dynamic payload types without an rtpmap cannot be used.
+        m.codecs.retain(|c| !c.name.is_empty());
+    }
+    if lines.is_empty() {
+        return Err(SdpError::NoMedia);
+    }
+    Ok(lines)
+}
+
+fn apply_media_attr(m: &mut MediaLine, name: &str, arg: &str) {
+    match name {
+        "rtcp-mux" => m.rtcp_mux = true,
+        "rtpmap" => {
+            let Some((pt, enc)) = arg.split_once(' ') else {
+                return;
+            };
+            let Ok(pt) = pt.trim().parse::<u8>() else {
+                return;
+            };
+            let mut it = enc.trim().split('/');
+            let name = it.next().unwrap_or_default().to_lowercase();
+            let clock = it.next().and_then(|c| c.parse().ok()).unwrap_or(0);
+            let channels = it.next().and_then(|c| c.parse().ok()).unwrap_or(1);
+            if let Some(c) = m.codecs.iter_mut().find(|c| c.pt == pt) {
+                c.name = name;
+                c.clock = clock;
+                c.channels = channels;
+            }
+        }
+        "fmtp" => {
+            let Some((pt, params)) = arg.split_once(' ') else {
+                return;
+            };
+            if let Ok(pt) = pt.trim().parse::<u8>() {
+                if let Some(c) = m.codecs.iter_mut().find(|c| c.pt == pt) {
+                    c.fmtp = Some(params.trim().to_string());
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn bridgeable(kind: Kind, c: &Codec) -> bool {
+    let list = match kind {
+        Kind::Audio => AUDIO_CODECS,
+        Kind::Video => VIDEO_CODECS,
+    };
+    list.iter()
+        .any(|(n, clock)| c.name == *n && c.clock == *clock)
+        || (kind == Kind::Audio && c.name == "telephone-event")
+}
+
+/// What the gateway offered to SIP for one kind (PTs are the browser's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offered {
+    pub kind: Kind,
+    pub local: SocketAddr,
+    pub codecs: Vec<Codec>,
+}
+
+/// Builds the plain RTP/AVP offer toward SIP from a browser's offer: each audio/video line the
+/// browser offers, with the codecs of it the gateway can bridge (keeping the browser's payload
+/// types, so no renumbering is needed toward the browser), on the given local RTP addresses.
+pub fn plain_offer(
+    browser_offer: &str,
+    locals: &[(Kind, SocketAddr)],
+    advertise: IpAddr,
+    session_id: u64,
+) -> Result<(String, Vec<Offered>), SdpError> {
+    let lines = parse(browser_offer)?;
+    let mut offered = Vec::new();
+    for (kind, local) in locals {
+        let Some(m) = lines.iter().find(|m| m.kind == Some(*kind) && m.port != 0) else {
+            continue;
+        };
+        let codecs: Vec<Codec> = m
+            .codecs
+            .iter()
+            .filter(|c| bridgeable(*kind, c))
+            .cloned()
+            .collect();
+        if codecs.iter().any(|c| c.name != "telephone-event") {
+            offered.push(Offered {
+                kind: *kind,
+                local: *local,
+                codecs,
+            });
+        }
+    }
+    if offered.is_empty() {
+        return Err(SdpError::NoCommonCodec);
+    }
+    Ok((
+        render(&offered, advertise, session_id, Direction::SendRecv),
+        offered,
+    ))
+}
+
+/// Renders a plain RTP SDP for the given media (used for offers and answers).
+pub fn render(media: &[Offered], advertise: IpAddr, session_id: u64, dir: Direction) -> String {
+    let family = if advertise.is_ipv6() { "IP6" } else { "IP4" };
+    let mut s = format!(
+        "v=0\r\no=sylk-gateway {session_id} {session_id} IN {family} {advertise}\r\ns=sylk-gateway\r\nc=IN {family} {advertise}\r\nt=0 0\r\n"
+    );
+    for m in media {
+        let kind = match m.kind {
+            Kind::Audio => "audio",
+            Kind::Video => "video",
+        };
+        let pts: Vec<String> = m.codecs.iter().map(|c| c.pt.to_string()).collect();
+        s.push_str(&format!(
+            "m={kind} {} RTP/AVP {}\r\n",
+            m.local.port(),
+            pts.join(" ")
+        ));
+        for c in &m.codecs {
+            s.push_str(&format!("a=rtpmap:{}\r\n", c.rtpmap()));
+            if let Some(f) = &c.fmtp {
+                s.push_str(&format!("a=fmtp:{} {f}\r\n", c.pt));
+            }
+        }
+        // RTCP on the RTP port (RFC 3605 + RFC 5761): one socket per media line.
+        s.push_str(&format!(
+            "a=rtcp:{}\r\na=rtcp-mux\r\na={}\r\n",
+            m.local.port(),
+            dir.attr()
+        ));
+    }
+    s
+}
+
+/// The codec chosen for one media line, with its payload type on each side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chosen {
+    pub kind: Kind,
+    pub local: SocketAddr,
+    /// Where the SIP side wants RTP (None: on hold / inactive, or port 0).
+    pub remote: Option<SocketAddr>,
+    pub codec: Codec,
+    /// Payload type of the codec on the SIP side and on the browser side.
+    pub sip_pt: u8,
+    pub webrtc_pt: u8,
+    /// telephone-event (RFC 4733) payload types (SIP, browser), when both have it.
+    pub dtmf: Option<(u8, u8)>,
+    pub direction: Direction,
+}
+
+/// Picks, per offered kind, the first codec of the SIP answer that was offered.
+pub fn negotiate(offered: &[Offered], answer: &str) -> Result<Vec<Chosen>, SdpError> {
+    let lines = parse(answer)?;
+    let mut chosen = Vec::new();
+    for o in offered {
+        let Some(m) = lines.iter().find(|m| m.kind == Some(o.kind)) else {
+            continue;
+        };
+        if m.port == 0 {
+            continue;
+        }
+        let pick = m.codecs.iter().find_map(|a| {
+            o.codecs
+                .iter()
+                .find(|c| c.name != "telephone-event" && c.same_format(a))
+                .map(|c| (a, c))
+        });
+        let Some((theirs, ours)) = pick else {
+            continue;
+        };
+        let dtmf = m
+            .codecs
+            .iter()
+            .find(|c| c.name == "telephone-event")
+            .and_then(|a| {
+                o.codecs
+                    .iter()
+                    .find(|c| c.name == "telephone-event" && c.clock == a.clock)
+                    .map(|c| (a.pt, c.pt))
+            });
+        let remote = match (m.addr, m.direction) {
+            (Some(ip), _) if !ip.is_unspecified() => Some(SocketAddr::new(ip, m.port)),
+            _ => None,
+        };
+        chosen.push(Chosen {
+            kind: o.kind,
+            local: o.local,
+            remote,
+            codec: ours.clone(),
+            sip_pt: theirs.pt,
+            webrtc_pt: ours.pt,
+            dtmf,
+            direction: m.direction,
+        });
+    }
+    if chosen.is_empty() {
+        return Err(SdpError::NoCommonCodec);
+    }
+    Ok(chosen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHROME_OFFER: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n\
+m=audio 9 UDP/TLS/RTP/SAVPF 111 63 9 0 8 13 110 126\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendrecv\r\n\
+a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\na=rtpmap:63 red/48000/2\r\n\
+a=rtpmap:9 G722/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:13 CN/8000\r\n\
+a=rtpmap:110 telephone-event/48000\r\na=rtpmap:126 telephone-event/8000\r\n\
+m=video 9 UDP/TLS/RTP/SAVPF 96 97 102\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\na=rtpmap:96 VP8/90000\r\n\
+a=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\na=rtpmap:102 H264/90000\r\n";
+
+    fn local(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    #[test]
+    fn offer_keeps_bridgeable_codecs_with_browser_pts() {
+        let (sdp, offered) = plain_offer(
+            CHROME_OFFER,
+            &[(Kind::Audio, local(30000)), (Kind::Video, local(30002))],
+            "127.0.0.1".parse().unwrap(),
+            42,
+        )
+        .unwrap();
+        assert!(
+            sdp.contains("m=audio 30000 RTP/AVP 111 9 0 8 110 126\r\n"),
+            "{sdp}"
+        );
+        assert!(sdp.contains("a=rtpmap:111 opus/48000/2\r\n"));
+        assert!(sdp.contains("a=fmtp:111 minptime=10;useinbandfec=1\r\n"));
+        assert!(sdp.contains("a=rtpmap:0 PCMU/8000\r\n"));
+        assert!(sdp.contains("m=video 30002 RTP/AVP 96 102\r\n"));
+        assert!(!sdp.contains("red/") && !sdp.contains("rtx/") && !sdp.contains("CN/"));
+        assert!(sdp.contains("c=IN IP4 127.0.0.1\r\n"));
+        assert_eq!(offered.len(), 2);
+    }
+
+    #[test]
+    fn negotiation_maps_payload_types() {
+        let (_, offered) = plain_offer(
+            CHROME_OFFER,
+            &[(Kind::Audio, local(30000))],
+            "127.0.0.1".parse().unwrap(),
+            1,
+        )
+        .unwrap();
+        // A phone answering PCMA with its own dynamic telephone-event PT.
+        let answer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+m=audio 17000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n";
+        let chosen = negotiate(&offered, answer).unwrap();
+        assert_eq!(chosen.len(), 1);
+        let c = &chosen[0];
+        assert_eq!(c.codec.name, "pcma");
+        assert_eq!((c.sip_pt, c.webrtc_pt), (8, 8));
+        assert_eq!(c.dtmf, Some((101, 126)));
+        assert_eq!(c.remote, Some("127.0.0.1:17000".parse().unwrap()));
+        // Opus answered with another PT number.
+        let answer = answer
+            .replace("m=audio 17000 RTP/AVP 8 101", "m=audio 17000 RTP/AVP 98")
+            .replace("a=rtpmap:8 PCMA/8000", "a=rtpmap:98 opus/48000/2");
+        let c = &negotiate(&offered, &answer).unwrap()[0];
+        assert_eq!(
+            (c.codec.name.as_str(), c.sip_pt, c.webrtc_pt, c.dtmf),
+            ("opus", 98, 111, None)
+        );
+    }
+
+    #[test]
+    fn no_common_codec_and_garbage() {
+        let (_, offered) = plain_offer(
+            CHROME_OFFER,
+            &[(Kind::Audio, local(30000))],
+            "127.0.0.1".parse().unwrap(),
+            1,
+        )
+        .unwrap();
+        let answer =
+            "v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 17000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n";
+        assert_eq!(negotiate(&offered, answer), Err(SdpError::NoCommonCodec));
+        assert_eq!(
+            parse("not sdp").unwrap_err(),
+            SdpError::Malformed("does not start with v=".into())
+        );
+        assert_eq!(parse("v=0\r\n"), Err(SdpError::NoMedia));
+        assert!(matches!(
+            parse("v=0\r\nm=audio x RTP/AVP 0\r\n"),
+            Err(SdpError::Malformed(_))
+        ));
+        let only_g729 = "v=0\r\nm=audio 9 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n";
+        assert_eq!(
+            plain_offer(
+                only_g729,
+                &[(Kind::Audio, local(1))],
+                "127.0.0.1".parse().unwrap(),
+                1
+            )
+            .unwrap_err(),
+            SdpError::NoCommonCodec
+        );
+        for s in [
+            "v=",
+            "v=0\nm=",
+            "v=0\na=rtpmap:",
+            "v=0\r\nm=audio 1 RTP/AVP 96\r\na=rtpmap:96\r\na=fmtp:96\r\n",
+        ] {
+            let _ = parse(s);
+        }
+    }
+
+    #[test]
+    fn hold_is_read_from_the_direction_and_address() {
+        let held = "v=0\r\nc=IN IP4 0.0.0.0\r\nm=audio 17000 RTP/AVP 0\r\na=sendonly\r\n";
+        let lines = parse(held).unwrap();
+        assert_eq!(lines[0].direction, Direction::SendOnly);
+        assert_eq!(lines[0].addr, Some("0.0.0.0".parse().unwrap()));
+        assert_eq!(lines[0].codecs[0].name, "pcmu");
+    }
+}
