@@ -48,11 +48,20 @@ pub struct Config {
     /// Seconds without an ICE consent check (STUN from the browser) before a peer is
     /// considered gone.
     pub ice_consent_timeout: f64,
+    /// UDP ports for the plain RTP legs of calls toward SIP (`LOW-HIGH`, inclusive).
+    pub rtp_port_range: String,
     /// Where conference rooms' shared files are kept, one folder per room; unset means
     /// `<data_dir>/filesharing` (see [`Config::filesharing_dir`]).
     pub filesharing_dir: Option<PathBuf>,
     /// Largest conference file upload, in bytes; a larger one gets HTTP 413.
     pub max_upload_size: u64,
+    /// SIP user agent address, UDP and TCP on the same port (0: any free port).
+    pub sip_listen: SocketAddr,
+    /// Outbound SIP proxy (`sip:host[:port][;transport=udp|tcp]`) for every SIP request; unset
+    /// (or empty): RFC 3263 lookup of the target's domain.
+    pub sip_proxy: Option<String>,
+    /// Lifetime asked for in REGISTER, in seconds (testing aid, hidden).
+    pub sip_register_expires: u32,
     /// Testing aid (fault injection): delay each queued request by this many milliseconds
     /// before handling it, to make a slow request queue observable. 0 in production.
     pub debug_request_delay_ms: u64,
@@ -74,8 +83,12 @@ impl Default for Config {
             media_port: 10888,
             advertise_ip: Vec::new(),
             ice_consent_timeout: 30.0,
+            rtp_port_range: "30000-39999".into(),
             filesharing_dir: None,
             max_upload_size: DEFAULT_MAX_UPLOAD_SIZE,
+            sip_listen: SocketAddr::from(([0, 0, 0, 0], 5060)),
+            sip_proxy: None,
+            sip_register_expires: 600,
             debug_request_delay_ms: 0,
         }
     }
@@ -149,12 +162,29 @@ pub struct Cli {
     /// Seconds without ICE consent checks before a browser is considered gone [default: 30]
     #[arg(long, env = "SYLK_ICE_CONSENT_TIMEOUT", value_name = "SECONDS")]
     pub ice_consent_timeout: Option<f64>,
+    /// UDP ports for plain RTP toward SIP, LOW-HIGH [default: 30000-39999]
+    #[arg(long, env = "SYLK_RTP_PORT_RANGE", value_name = "LOW-HIGH")]
+    pub rtp_port_range: Option<String>,
     /// Directory of conference shared files, one folder per room [default: <data-dir>/filesharing]
     #[arg(long, env = "SYLK_FILESHARING_DIR", value_name = "DIR")]
     pub filesharing_dir: Option<PathBuf>,
     /// Largest conference file upload in bytes; a larger one gets HTTP 413 [default: 104857600]
     #[arg(long, env = "SYLK_MAX_UPLOAD_SIZE", value_name = "BYTES")]
     pub max_upload_size: Option<u64>,
+    /// SIP address, UDP and TCP on the same port [default: 0.0.0.0:5060]
+    #[arg(long, env = "SYLK_SIP_LISTEN", value_name = "ADDR:PORT")]
+    pub sip_listen: Option<SocketAddr>,
+    /// Outbound SIP proxy, e.g. sip:proxy.example.com:5060;transport=udp [default: RFC 3263 lookup of the domain]
+    #[arg(long, env = "SYLK_SIP_PROXY", value_name = "URI")]
+    pub sip_proxy: Option<String>,
+    /// Testing aid: REGISTER lifetime in seconds
+    #[arg(
+        long,
+        env = "SYLK_SIP_REGISTER_EXPIRES",
+        value_name = "SECONDS",
+        hide = true
+    )]
+    pub sip_register_expires: Option<u32>,
     /// Testing aid: delay every queued request by this many milliseconds
     #[arg(
         long,
@@ -211,11 +241,23 @@ impl Config {
         if let Some(v) = cli.ice_consent_timeout {
             cfg.ice_consent_timeout = v;
         }
+        if let Some(v) = cli.rtp_port_range {
+            cfg.rtp_port_range = v;
+        }
         if let Some(v) = cli.filesharing_dir {
             cfg.filesharing_dir = Some(v);
         }
         if let Some(v) = cli.max_upload_size {
             cfg.max_upload_size = v;
+        }
+        if let Some(v) = cli.sip_listen {
+            cfg.sip_listen = v;
+        }
+        if let Some(v) = cli.sip_proxy {
+            cfg.sip_proxy = Some(v);
+        }
+        if let Some(v) = cli.sip_register_expires {
+            cfg.sip_register_expires = v;
         }
         if let Some(v) = cli.debug_request_delay_ms {
             cfg.debug_request_delay_ms = v;
@@ -277,8 +319,25 @@ impl Config {
                 self.max_upload_size
             );
         }
+        if parse_port_range(&self.rtp_port_range).is_none() {
+            bail!(
+                "rtp_port_range must be LOW-HIGH with 1 <= LOW <= HIGH <= 65535, got {:?}",
+                self.rtp_port_range
+            );
+        }
         if self.advertise_ip.iter().any(|ip| ip.is_unspecified()) {
             bail!("advertise_ip must be a concrete address, not 0.0.0.0 or ::");
+        }
+        if let Some(proxy) = self.sip_proxy.as_deref().filter(|p| !p.trim().is_empty()) {
+            if let Err(e) = proxy.trim().parse::<signaling::sip::ProxyUri>() {
+                bail!("sip_proxy: {e}");
+            }
+        }
+        if !(10..=86400).contains(&self.sip_register_expires) {
+            bail!(
+                "sip_register_expires must be between 10 and 86400 seconds, got {}",
+                self.sip_register_expires
+            );
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(self.log_filter()) {
             bail!(
@@ -291,12 +350,17 @@ impl Config {
 
     /// The `tracing` filter to install. The WebSocket libraries log whole frames (and so
     /// account passwords) at `trace`, so they are held at `info` unless the filter names
-    /// them itself.
+    /// them itself; the SIP stack (rsipstack) logs every SIP message it sends or receives at
+    /// `info` (push tokens, digest answers), so it is held at `warn` the same way.
     pub fn log_filter(&self) -> String {
         let mut filter = self.log_level.clone();
-        for noisy in ["tungstenite", "tokio_tungstenite"] {
+        for (noisy, level) in [
+            ("tungstenite", "info"),
+            ("tokio_tungstenite", "info"),
+            ("rsipstack", "warn"),
+        ] {
             if !filter.contains(noisy) {
-                filter.push_str(&format!(",{noisy}=info"));
+                filter.push_str(&format!(",{noisy}={level}"));
             }
         }
         filter
@@ -330,12 +394,26 @@ impl Config {
         ips
     }
 
+    /// The outbound SIP proxy (validated); `None` when unset or empty.
+    pub fn sip_proxy(&self) -> Option<signaling::sip::ProxyUri> {
+        self.sip_proxy
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .and_then(|p| p.parse().ok())
+    }
+
     /// The directory of conference shared files (`<filesharing_dir>/<room>/`).
     pub fn filesharing_dir(&self) -> PathBuf {
         match &self.filesharing_dir {
             Some(dir) => dir.clone(),
             None => self.data_dir.join("filesharing"),
         }
+    }
+
+    /// The plain RTP port range (validated at start).
+    pub fn rtp_ports(&self) -> (u16, u16) {
+        parse_port_range(&self.rtp_port_range).unwrap_or((30000, 39999))
     }
 
     pub fn ping_interval(&self) -> std::time::Duration {
@@ -359,6 +437,15 @@ impl Config {
     pub fn sip_domain_allowed(&self, domain: &str) -> bool {
         self.sip_domains.iter().any(|d| d == "*" || d == domain)
     }
+}
+
+fn parse_port_range(s: &str) -> Option<(u16, u16)> {
+    let (lo, hi) = s.split_once('-')?;
+    let (lo, hi) = (
+        lo.trim().parse::<u16>().ok()?,
+        hi.trim().parse::<u16>().ok()?,
+    );
+    (lo >= 1 && lo <= hi).then_some((lo, hi))
 }
 
 /// Case-insensitive match with `*` standing for any run of characters.
@@ -512,6 +599,55 @@ mod tests {
         assert_eq!(cfg.filesharing_dir(), PathBuf::from("/x/y"));
         assert_eq!(cfg.max_upload_size, 10);
         assert!(Cli::try_parse_from(["sylk-gateway", "--max-upload-size", "-1"]).is_err());
+    }
+
+    #[test]
+    fn sip_settings() {
+        let cfg = Config::default();
+        assert_eq!(cfg.sip_listen.to_string(), "0.0.0.0:5060");
+        assert_eq!(cfg.sip_proxy(), None);
+        assert_eq!(cfg.sip_register_expires, 600);
+        let cfg = Config::from_cli(cli(&[
+            "--sip-listen",
+            "127.0.0.1:0",
+            "--sip-proxy",
+            "sip:127.0.0.1:5060;transport=udp",
+        ]))
+        .unwrap();
+        assert_eq!(cfg.sip_listen.to_string(), "127.0.0.1:0");
+        assert_eq!(
+            cfg.sip_proxy().unwrap().to_string(),
+            "sip:127.0.0.1:5060;transport=udp"
+        );
+        let cfg = Config::from_toml("sip_proxy = \"proxy.example.com;transport=tcp\"\n").unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(
+            cfg.sip_proxy().unwrap().to_string(),
+            "sip:proxy.example.com;transport=tcp"
+        );
+        let cfg = Config::from_toml("sip_proxy = \"\"\n").unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.sip_proxy(), None);
+        for bad in [
+            "sip:127.0.0.1:99999",
+            "sips:p.example.com",
+            "sip:alice@p.example.com",
+        ] {
+            let e = Config::from_cli(cli(&["--sip-proxy", bad]))
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with("sip_proxy: "), "{e}");
+        }
+        let cfg = Config {
+            sip_register_expires: 5,
+            ..Config::default()
+        };
+        assert!(cfg
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("sip_register_expires"));
+        assert!(Cli::try_parse_from(["sylk-gateway", "--sip-listen", "5060"]).is_err());
     }
 
     #[test]

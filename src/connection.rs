@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use media::{MediaEvent, PeerId};
-use signaling::sylkrtc::{self, Event, Request, Secret};
+use signaling::sip::{self, RegistrationUpdate};
+use signaling::sylkrtc::{self, AccountEvent, Event, Request, Secret};
 use tokio::sync::{mpsc, Notify};
 use tracing::{info, warn};
 
@@ -112,7 +113,6 @@ impl Account {
 }
 
 /// Features whose requests are validated, but whose function comes with later work.
-const NO_SIP_REGISTRATION: &str = "SIP registration is not available yet in this gateway";
 const NO_SIP_CALLS: &str = "SIP calls are not available yet in this gateway";
 const NO_CONFERENCE_FOCUS: &str =
     "Removing participants needs a SIP conference focus, which is not available yet";
@@ -132,14 +132,25 @@ pub struct Connection {
     pub(crate) peers: HashMap<PeerId, PeerOwner>,
     /// Events a handler produced that must follow its `ack` (for example `feed-attached`).
     pub(crate) after_ack: Vec<Event>,
+    /// SIP registrations by account, each with the id its updates carry (a newer
+    /// `account-register` replaces the older one, whose late updates are then ignored).
+    /// Dropping a registration removes its binding.
+    registrations: HashMap<String, (u64, sip::Registration)>,
+    next_registration: u64,
+    sip_tx: mpsc::Sender<RegistrationUpdate>,
+    sip_rx: mpsc::Receiver<RegistrationUpdate>,
 }
 
 /// Media events queued for one connection (they are few: connected/closed per peer).
 const MEDIA_EVENTS: usize = 256;
+/// Registration updates queued for one connection (a few per registration); a registration
+/// task waits when it is full.
+const SIP_EVENTS: usize = 64;
 
 impl Connection {
     pub fn new(handle: ConnHandle, app: Arc<App>, out: mpsc::Sender<Outbound>) -> Self {
         let (media_tx, media_rx) = mpsc::channel(MEDIA_EVENTS);
+        let (sip_tx, sip_rx) = mpsc::channel(SIP_EVENTS);
         app.register_connection(handle.clone());
         Connection {
             id: handle.id,
@@ -153,6 +164,10 @@ impl Connection {
             feeds: HashMap::new(),
             peers: HashMap::new(),
             after_ack: Vec::new(),
+            registrations: HashMap::new(),
+            next_registration: 1,
+            sip_tx,
+            sip_rx,
         }
     }
 
@@ -166,6 +181,12 @@ impl Connection {
                     // This connection holds a sender, so the channel stays open.
                     if let Some(event) = event {
                         self.media_event(event).await;
+                    }
+                }
+                update = self.sip_rx.recv() => {
+                    // Likewise: the connection holds a sender.
+                    if let Some(update) = update {
+                        self.registration_update(update).await;
                     }
                 }
                 request = requests.recv() => match request {
@@ -187,6 +208,15 @@ impl Connection {
             self.app.engine.close(feed.peer).await;
         }
         self.app.unregister_connection(self.id);
+        if !self.registrations.is_empty() {
+            info!(
+                conn = self.id,
+                registrations = self.registrations.len(),
+                "unregistering the connection's accounts"
+            );
+            // Each dropped registration removes its binding in the background.
+            self.registrations.clear();
+        }
         if !self.accounts.is_empty() {
             info!(
                 conn = self.id,
@@ -257,26 +287,23 @@ impl Connection {
                         r.account
                     )));
                 }
+                // Detaching the registration is how its binding goes away (as in SylkServer).
+                self.registrations.remove(&r.account);
                 self.app.set_account(self.id, &r.account, false);
                 info!(conn = self.id, account = %r.account, "removed account");
                 Ok(())
             }
-            Request::AccountRegister(r) => {
-                if !self.accounts.contains_key(&r.account) {
-                    return Err(ApiError::api(format!(
-                        "Unknown account specified for register: {}",
-                        r.account
-                    )));
-                }
-                Err(ApiError::api(NO_SIP_REGISTRATION))
-            }
+            Request::AccountRegister(r) => self.account_register(r).await,
             Request::AccountUnregister(r) => {
-                // Nothing is registered yet, so there is nothing to undo.
                 if !self.accounts.contains_key(&r.account) {
                     return Err(ApiError::api(format!(
                         "Unknown account specified for unregister: {}",
                         r.account
                     )));
+                }
+                // No event: the client resets its state on the ack.
+                if self.registrations.remove(&r.account).is_some() {
+                    info!(conn = self.id, account = %r.account, "unregistering account");
                 }
                 Ok(())
             }
@@ -378,6 +405,98 @@ impl Connection {
         self.app.set_account(self.id, &account.id, true);
         self.accounts.insert(account.id.clone(), account);
         Ok(())
+    }
+}
+
+impl Connection {
+    /// `account-register`: resolve where the account's domain is served (a DNS failure is
+    /// the request's error), replace any earlier registration of it on this connection, and
+    /// start registering; progress follows the ack as `registration-state` events.
+    async fn account_register(&mut self, r: sylkrtc::AccountRegisterRequest) -> Result {
+        let Some(account) = self.accounts.get(&r.account) else {
+            return Err(ApiError::api(format!(
+                "Unknown account specified for register: {}",
+                r.account
+            )));
+        };
+        let aor = sip::Aor::parse(&account.id)
+            .ok_or_else(|| ApiError::api(format!("invalid SIP URI: {}", account.id)))?;
+        let target = self
+            .app
+            .sip
+            .resolve(&aor)
+            .await
+            .map_err(|e| ApiError::api(format!("DNS lookup error: {e}")))?;
+        let contact_params = account
+            .contact_params
+            .as_ref()
+            .map(|p| {
+                vec![
+                    ("pn-app".to_string(), p.app.clone()),
+                    ("pn-tok".to_string(), p.token.clone()),
+                    ("pn-type".to_string(), p.platform.clone()),
+                    ("pn-device".to_string(), p.device.clone()),
+                    (
+                        "pn-silent".to_string(),
+                        if p.silent { "1" } else { "0" }.to_string(),
+                    ),
+                ]
+            })
+            .unwrap_or_default();
+        let register = sip::RegisterAccount {
+            account: account.id.clone(),
+            aor,
+            ha1: sip::Ha1(account.password.expose().to_string()),
+            display_name: account.display_name.clone(),
+            user_agent: account.user_agent.clone(),
+            contact_params,
+        };
+        // The earlier registration (if any) is dropped first: its binding is removed.
+        self.registrations.remove(&r.account);
+        let id = self.next_registration;
+        self.next_registration += 1;
+        let registration = self
+            .app
+            .sip
+            .register(register, target, id, self.sip_tx.clone());
+        info!(
+            conn = self.id,
+            account = %r.account,
+            %target,
+            contact = registration.contact_token(),
+            "registering account"
+        );
+        self.registrations.insert(r.account, (id, registration));
+        Ok(())
+    }
+
+    /// A registration's progress: a `registration-state` event for the current registration of
+    /// the account (updates of replaced or removed ones are dropped).
+    async fn registration_update(&mut self, update: RegistrationUpdate) {
+        let current = self
+            .registrations
+            .get(&update.account)
+            .is_some_and(|(id, _)| *id == update.id);
+        if !current {
+            return;
+        }
+        let state = match update.state {
+            sip::RegistrationState::Registering => sylkrtc::RegistrationState::Registering,
+            sip::RegistrationState::Registered => {
+                if let Some(account) = self.accounts.get_mut(&update.account) {
+                    account.authenticated = true;
+                }
+                sylkrtc::RegistrationState::Registered
+            }
+            sip::RegistrationState::Failed(reason) => sylkrtc::RegistrationState::Failed {
+                reason: Some(reason),
+            },
+        };
+        self.send(Event::account(
+            update.account,
+            AccountEvent::RegistrationState(state),
+        ))
+        .await;
     }
 }
 

@@ -29,6 +29,8 @@ pub const SUBPROTOCOL: &str = "sylkRTC-2";
 pub struct App {
     pub config: Config,
     pub engine: media::EngineHandle,
+    /// The SIP user agent (registrations).
+    pub sip: signaling::sip::SipUa,
     rooms: Mutex<Rooms>,
     /// Conference file sharing (§5.1).
     pub files: crate::filesharing::Store,
@@ -51,10 +53,15 @@ impl Drop for LiveConnection {
 }
 
 impl App {
-    pub fn new(config: Config, engine: media::EngineHandle) -> Arc<App> {
+    pub fn new(
+        config: Config,
+        engine: media::EngineHandle,
+        sip: signaling::sip::SipUa,
+    ) -> Arc<App> {
         Arc::new(App {
             config,
             engine,
+            sip,
             rooms: Mutex::new(Rooms::default()),
             files: Default::default(),
             connections: Mutex::new(HashMap::new()),
@@ -235,6 +242,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         advertise: config.advertised_ips(),
         consent_timeout: Duration::from_secs_f64(config.ice_consent_timeout),
         srtp: media::SrtpPolicy::Default,
+        rtp_ports: config.rtp_ports(),
     })
     .await
     .with_context(|| format!("media_port: cannot bind UDP {media_bind}"))?;
@@ -243,7 +251,25 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         engine.local_addr(),
         config.advertised_ips()
     );
-    let app = App::new(config, engine);
+    let sip = signaling::sip::SipUa::start(signaling::sip::UaConfig {
+        listen: config.sip_listen,
+        proxy: config.sip_proxy(),
+        register_expires: config.sip_register_expires,
+        user_agent: concat!("sylk-gateway/", env!("CARGO_PKG_VERSION")).into(),
+    })
+    .await
+    .with_context(|| format!("sip_listen: cannot listen on {}", config.sip_listen))?;
+    match sip.proxy() {
+        Some(proxy) => info!(
+            "sip on udp {} and tcp (outbound proxy {proxy})",
+            sip.local_addr()
+        ),
+        None => info!(
+            "sip on udp {} and tcp (no outbound proxy: RFC 3263 lookup of each domain)",
+            sip.local_addr()
+        ),
+    }
+    let app = App::new(config, engine, sip);
     let make = router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let scheme = if tls.is_some() { "https" } else { "http" };
     info!(
@@ -279,6 +305,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     stopper.abort();
     // Upgraded connections outlive the HTTP server: let them send their close frames.
     app.connections_ended(Duration::from_secs(3)).await;
+    // Their registrations are being removed (REGISTER Expires: 0): give that a moment.
+    app.sip.shutdown(Duration::from_secs(3)).await;
     Ok(())
 }
 

@@ -17,8 +17,10 @@ step() { printf '\n==> %s\n' "$*"; }
 # --- 1. test peers -----------------------------------------------------------------------
 # Each entry: a command that must exist, and the Debian package that provides it.
 #   chromium: tests/browser_room.rs (headless, fake camera and microphone);
-#   ip: the same test's loopback-only network namespace.
-PEERS=(chromium:chromium ip:iproute2)
+#   ip: the same test's loopback-only network namespace;
+#   kamailio: tests/sip_*.rs (registrar + proxy on 127.0.0.1:5060, ../shared/peers/kamailio);
+#   sipp: scripted SIP phone for the SIP call tests.
+PEERS=(chromium:chromium ip:iproute2 kamailio:kamailio sipp:sip-tester)
 missing=()
 for entry in "${PEERS[@]+"${PEERS[@]}"}"; do
   cmd=${entry%%:*}; pkg=${entry#*:}
@@ -33,6 +35,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # Where systemd runs, the kamailio package starts its own service on port 5060, which the
+  # tests' Kamailio needs: stop and disable it (peers.md §2).
+  if [[ " ${missing[*]} " == *" kamailio "* ]] && [ -d /run/systemd/system ]; then
+    systemctl disable --now kamailio >/dev/null 2>&1 || true
+  fi
 fi
 # npm packages go to target/peers-tools/node_modules (the tests read PEERS_TOOLS):
 #   playwright-core drives Debian's Chromium (no browser download); needs Node >= 20.

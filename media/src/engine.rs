@@ -18,7 +18,10 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info};
 
-use crate::peer::SrtpPolicy;
+use std::collections::HashMap;
+
+use crate::peer::{Kind, SrtpPolicy};
+use crate::sdp_plain;
 use crate::sfu::{Sfu, CONSENT_CHECK_PERIOD};
 use crate::MediaError;
 
@@ -51,6 +54,8 @@ pub struct EngineConfig {
     pub consent_timeout: Duration,
     /// Which DTLS-SRTP protection profiles are offered.
     pub srtp: SrtpPolicy,
+    /// UDP ports for the plain RTP legs of calls (one per media line), inclusive.
+    pub rtp_ports: (u16, u16),
 }
 
 /// What a subscriber gets forwarded.
@@ -94,6 +99,17 @@ enum Command {
     },
     Close {
         id: PeerId,
+    },
+    BridgeOffer {
+        id: PeerId,
+        browser_offer: String,
+        reply: oneshot::Sender<Result<String, MediaError>>,
+    },
+    BridgeAnswer {
+        id: PeerId,
+        sip_answer: String,
+        events: mpsc::Sender<MediaEvent>,
+        reply: oneshot::Sender<Result<String, MediaError>>,
     },
     Stats {
         reply: oneshot::Sender<EngineStats>,
@@ -203,6 +219,37 @@ impl EngineHandle {
         let _ = self.tx.send(Command::Forward { id, options }).await;
     }
 
+    /// Starts a 1:1 call: binds the plain RTP legs and returns the plain SDP offer toward SIP
+    /// for the browser's offer.
+    pub async fn bridge_offer(
+        &self,
+        id: PeerId,
+        browser_offer: String,
+    ) -> Result<String, MediaError> {
+        self.call(|reply| Command::BridgeOffer {
+            id,
+            browser_offer,
+            reply,
+        })
+        .await
+    }
+
+    /// The SIP side's answer: returns the SDP answer for the browser.
+    pub async fn bridge_answer(
+        &self,
+        id: PeerId,
+        sip_answer: String,
+        events: mpsc::Sender<MediaEvent>,
+    ) -> Result<String, MediaError> {
+        self.call(|reply| Command::BridgeAnswer {
+            id,
+            sip_answer,
+            events,
+            reply,
+        })
+        .await
+    }
+
     pub async fn close(&self, id: PeerId) {
         let _ = self.tx.send(Command::Close { id }).await;
     }
@@ -225,7 +272,19 @@ pub async fn start(config: EngineConfig) -> std::io::Result<EngineHandle> {
         .collect();
     let (tx, rx) = mpsc::channel(1024);
     let sfu = Sfu::new(local_addr, candidates, config.consent_timeout, config.srtp);
-    tokio::spawn(run(socket, sfu, rx));
+    let (plain_tx, plain_rx) = mpsc::channel(4096);
+    let io = Io {
+        main: socket,
+        main_addr: local_addr,
+        legs: HashMap::new(),
+        calls: HashMap::new(),
+        plain_tx,
+        ports: config.rtp_ports,
+        next_port: config.rtp_ports.0,
+        bind_ip: config.bind.ip(),
+        advertise: config.advertise.first().copied().unwrap_or(local_addr.ip()),
+    };
+    tokio::spawn(run(io, sfu, rx, plain_rx));
     Ok(EngineHandle {
         tx,
         local_addr,
@@ -233,17 +292,90 @@ pub async fn start(config: EngineConfig) -> std::io::Result<EngineHandle> {
     })
 }
 
-/// Sends through the socket without waiting: a full buffer drops the datagram.
-struct SocketTx<'a>(&'a UdpSocket);
+/// A datagram read by a plain leg's reader task: (leg's local address, sender, bytes).
+type PlainDatagram = (SocketAddr, SocketAddr, Vec<u8>);
 
-impl crate::sfu::Transmit for SocketTx<'_> {
-    fn send(&mut self, _from: SocketAddr, to: SocketAddr, data: &[u8]) -> bool {
-        self.0.try_send_to(data, to).is_ok()
+/// The sockets: the shared WebRTC one, and one per plain RTP leg of a call.
+struct Io {
+    main: UdpSocket,
+    main_addr: SocketAddr,
+    legs: HashMap<SocketAddr, (Arc<UdpSocket>, tokio::task::JoinHandle<()>)>,
+    calls: HashMap<PeerId, Vec<SocketAddr>>,
+    /// Reader tasks hand datagrams to the engine here (full: dropped, as the network would).
+    plain_tx: mpsc::Sender<PlainDatagram>,
+    ports: (u16, u16),
+    next_port: u16,
+    bind_ip: IpAddr,
+    advertise: IpAddr,
+}
+
+impl Io {
+    /// Binds a plain RTP socket from the port range and starts its reader.
+    fn bind_leg(&mut self) -> Result<SocketAddr, MediaError> {
+        let (lo, hi) = self.ports;
+        let span = u32::from(hi.saturating_sub(lo)) + 1;
+        for _ in 0..span {
+            let port = self.next_port;
+            self.next_port = if port >= hi { lo } else { port + 1 };
+            let Ok(std) = std::net::UdpSocket::bind((self.bind_ip, port)) else {
+                continue;
+            };
+            if std.set_nonblocking(true).is_err() {
+                continue;
+            }
+            let Ok(socket) = UdpSocket::from_std(std) else {
+                continue;
+            };
+            let Ok(local) = socket.local_addr() else {
+                continue;
+            };
+            let socket = Arc::new(socket);
+            let reader = {
+                let socket = socket.clone();
+                let tx = self.plain_tx.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 2048];
+                    while let Ok((n, from)) = socket.recv_from(&mut buf).await {
+                        let _ = tx.try_send((local, from, buf[..n].to_vec()));
+                    }
+                })
+            };
+            self.legs.insert(local, (socket, reader));
+            return Ok(local);
+        }
+        Err(MediaError::Rtc(
+            "no free RTP port in the configured range".into(),
+        ))
+    }
+
+    fn release(&mut self, id: PeerId) {
+        for local in self.calls.remove(&id).unwrap_or_default() {
+            if let Some((_, reader)) = self.legs.remove(&local) {
+                reader.abort();
+            }
+        }
     }
 }
 
-async fn run(socket: UdpSocket, mut sfu: Sfu, mut rx: mpsc::Receiver<Command>) {
-    info!(addr = ?socket.local_addr().ok(), "media engine listening");
+impl crate::sfu::Transmit for Io {
+    fn send(&mut self, from: SocketAddr, to: SocketAddr, data: &[u8]) -> bool {
+        if from == self.main_addr {
+            return self.main.try_send_to(data, to).is_ok();
+        }
+        match self.legs.get(&from) {
+            Some((socket, _)) => socket.try_send_to(data, to).is_ok(),
+            None => false,
+        }
+    }
+}
+
+async fn run(
+    mut io: Io,
+    mut sfu: Sfu,
+    mut rx: mpsc::Receiver<Command>,
+    mut plain_rx: mpsc::Receiver<PlainDatagram>,
+) {
+    info!(addr = %io.main_addr, "media engine listening");
     let mut buf = vec![0u8; 2048];
     loop {
         let wake = sfu
@@ -251,22 +383,46 @@ async fn run(socket: UdpSocket, mut sfu: Sfu, mut rx: mpsc::Receiver<Command>) {
             .unwrap_or_else(|| Instant::now() + CONSENT_CHECK_PERIOD);
         tokio::select! {
             cmd = rx.recv() => match cmd {
-                Some(cmd) => command(&mut sfu, cmd, &mut SocketTx(&socket)),
+                Some(cmd) => command(&mut sfu, cmd, &mut io),
                 None => break,
             },
-            res = socket.recv_from(&mut buf) => match res {
-                Ok((n, from)) => sfu.handle_datagram(Instant::now(), from, &buf[..n], &mut SocketTx(&socket)),
+            res = io.main.recv_from(&mut buf) => match res {
+                Ok((n, from)) => sfu.handle_datagram(Instant::now(), from, &buf[..n], &mut io),
                 Err(e) => debug!(error = %e, "media socket receive error"),
             },
+            Some((local, from, data)) = plain_rx.recv() => {
+                sfu.handle_plain_datagram(Instant::now(), local, from, &data, &mut io);
+            }
             _ = tokio::time::sleep_until(wake.into()) => {
-                sfu.handle_timeout(Instant::now(), &mut SocketTx(&socket));
+                sfu.handle_timeout(Instant::now(), &mut io);
             }
         }
     }
     info!("media engine stopped");
 }
 
-fn command(sfu: &mut Sfu, cmd: Command, tx: &mut SocketTx<'_>) {
+/// Binds one plain leg per media kind of the browser's offer, then asks the core for the
+/// plain SDP offer.
+fn bridge_offer(sfu: &mut Sfu, io: &mut Io, id: PeerId, offer: &str) -> Result<String, MediaError> {
+    let kinds: Vec<Kind> = sdp_plain::parse(offer)?
+        .iter()
+        .filter(|m| m.port != 0)
+        .filter_map(|m| m.kind)
+        .collect();
+    let mut locals = Vec::new();
+    for kind in [Kind::Audio, Kind::Video] {
+        if kinds.contains(&kind) {
+            let local = io.bind_leg()?;
+            io.calls.entry(id).or_default().push(local);
+            let advertised = SocketAddr::new(io.advertise, local.port());
+            locals.push((kind, local, advertised));
+        }
+    }
+    let session_id = u64::from(rand::random::<u32>());
+    sfu.bridge_offer(id, offer, &locals, session_id)
+}
+
+fn command(sfu: &mut Sfu, cmd: Command, tx: &mut Io) {
     let now = Instant::now();
     match cmd {
         Command::Publish {
@@ -297,7 +453,29 @@ fn command(sfu: &mut Sfu, cmd: Command, tx: &mut SocketTx<'_>) {
             index,
         } => sfu.candidate(id, &candidate, mid, index, now, tx),
         Command::Forward { id, options } => sfu.set_forward(id, options, now, tx),
-        Command::Close { id } => sfu.close(id, tx),
+        Command::Close { id } => {
+            sfu.close(id, tx);
+            tx.release(id);
+        }
+        Command::BridgeOffer {
+            id,
+            browser_offer,
+            reply,
+        } => {
+            let result = bridge_offer(sfu, tx, id, &browser_offer);
+            if result.is_err() {
+                tx.release(id);
+            }
+            let _ = reply.send(result);
+        }
+        Command::BridgeAnswer {
+            id,
+            sip_answer,
+            events,
+            reply,
+        } => {
+            let _ = reply.send(sfu.bridge_answer(id, &sip_answer, events, now, tx));
+        }
         Command::Stats { reply } => {
             let _ = reply.send(sfu.stats());
         }

@@ -246,22 +246,25 @@ fn bridgeable(kind: Kind, c: &Codec) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Offered {
     pub kind: Kind,
+    /// The leg socket's address.
     pub local: SocketAddr,
+    /// What the SDP says (the advertised address, same port).
+    pub advertised: SocketAddr,
     pub codecs: Vec<Codec>,
 }
 
 /// Builds the plain RTP/AVP offer toward SIP from a browser's offer: each audio/video line the
 /// browser offers, with the codecs of it the gateway can bridge (keeping the browser's payload
-/// types, so no renumbering is needed toward the browser), on the given local RTP addresses.
+/// types, so no renumbering is needed toward the browser), on the given RTP legs
+/// (kind, socket address, advertised address).
 pub fn plain_offer(
     browser_offer: &str,
-    locals: &[(Kind, SocketAddr)],
-    advertise: IpAddr,
+    locals: &[(Kind, SocketAddr, SocketAddr)],
     session_id: u64,
 ) -> Result<(String, Vec<Offered>), SdpError> {
     let lines = parse(browser_offer)?;
     let mut offered = Vec::new();
-    for (kind, local) in locals {
+    for (kind, local, advertised) in locals {
         let Some(m) = lines.iter().find(|m| m.kind == Some(*kind) && m.port != 0) else {
             continue;
         };
@@ -275,6 +278,7 @@ pub fn plain_offer(
             offered.push(Offered {
                 kind: *kind,
                 local: *local,
+                advertised: *advertised,
                 codecs,
             });
         }
@@ -282,14 +286,15 @@ pub fn plain_offer(
     if offered.is_empty() {
         return Err(SdpError::NoCommonCodec);
     }
-    Ok((
-        render(&offered, advertise, session_id, Direction::SendRecv),
-        offered,
-    ))
+    Ok((render(&offered, session_id, Direction::SendRecv), offered))
 }
 
 /// Renders a plain RTP SDP for the given media (used for offers and answers).
-pub fn render(media: &[Offered], advertise: IpAddr, session_id: u64, dir: Direction) -> String {
+pub fn render(media: &[Offered], session_id: u64, dir: Direction) -> String {
+    let advertise: IpAddr = media
+        .first()
+        .map(|m| m.advertised.ip())
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let family = if advertise.is_ipv6() { "IP6" } else { "IP4" };
     let mut s = format!(
         "v=0\r\no=sylk-gateway {session_id} {session_id} IN {family} {advertise}\r\ns=sylk-gateway\r\nc=IN {family} {advertise}\r\nt=0 0\r\n"
@@ -302,7 +307,7 @@ pub fn render(media: &[Offered], advertise: IpAddr, session_id: u64, dir: Direct
         let pts: Vec<String> = m.codecs.iter().map(|c| c.pt.to_string()).collect();
         s.push_str(&format!(
             "m={kind} {} RTP/AVP {}\r\n",
-            m.local.port(),
+            m.advertised.port(),
             pts.join(" ")
         ));
         for c in &m.codecs {
@@ -314,7 +319,7 @@ pub fn render(media: &[Offered], advertise: IpAddr, session_id: u64, dir: Direct
         // RTCP on the RTP port (RFC 3605 + RFC 5761): one socket per media line.
         s.push_str(&format!(
             "a=rtcp:{}\r\na=rtcp-mux\r\na={}\r\n",
-            m.local.port(),
+            m.advertised.port(),
             dir.attr()
         ));
     }
@@ -408,8 +413,10 @@ a=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\na=rtpmap:102 H264/90000\r\n";
     fn offer_keeps_bridgeable_codecs_with_browser_pts() {
         let (sdp, offered) = plain_offer(
             CHROME_OFFER,
-            &[(Kind::Audio, local(30000)), (Kind::Video, local(30002))],
-            "127.0.0.1".parse().unwrap(),
+            &[
+                (Kind::Audio, local(30000), local(30000)),
+                (Kind::Video, local(30002), local(30002)),
+            ],
             42,
         )
         .unwrap();
@@ -430,8 +437,7 @@ a=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\na=rtpmap:102 H264/90000\r\n";
     fn negotiation_maps_payload_types() {
         let (_, offered) = plain_offer(
             CHROME_OFFER,
-            &[(Kind::Audio, local(30000))],
-            "127.0.0.1".parse().unwrap(),
+            &[(Kind::Audio, local(30000), local(30000))],
             1,
         )
         .unwrap();
@@ -460,8 +466,7 @@ m=audio 17000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-ev
     fn no_common_codec_and_garbage() {
         let (_, offered) = plain_offer(
             CHROME_OFFER,
-            &[(Kind::Audio, local(30000))],
-            "127.0.0.1".parse().unwrap(),
+            &[(Kind::Audio, local(30000), local(30000))],
             1,
         )
         .unwrap();
@@ -479,13 +484,7 @@ m=audio 17000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-ev
         ));
         let only_g729 = "v=0\r\nm=audio 9 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n";
         assert_eq!(
-            plain_offer(
-                only_g729,
-                &[(Kind::Audio, local(1))],
-                "127.0.0.1".parse().unwrap(),
-                1
-            )
-            .unwrap_err(),
+            plain_offer(only_g729, &[(Kind::Audio, local(1), local(1))], 1).unwrap_err(),
             SdpError::NoCommonCodec
         );
         for s in [

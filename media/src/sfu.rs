@@ -387,15 +387,15 @@ impl Sfu {
 
     /// Starts a bridged call: returns the plain RTP offer toward SIP for the browser's offer,
     /// with one local RTP address per media kind (`locals`, bound by the caller).
+    /// `locals`: (kind, the leg socket's address, the address to put in the SDP).
     pub fn bridge_offer(
         &mut self,
         id: PeerId,
         browser_offer: &str,
-        locals: &[(Kind, SocketAddr)],
-        advertise: std::net::IpAddr,
+        locals: &[(Kind, SocketAddr, SocketAddr)],
         session_id: u64,
     ) -> Result<String, MediaError> {
-        let (sdp, offered) = sdp_plain::plain_offer(browser_offer, locals, advertise, session_id)?;
+        let (sdp, offered) = sdp_plain::plain_offer(browser_offer, locals, session_id)?;
         self.pending_calls
             .insert(id, (browser_offer.to_owned(), offered));
         Ok(sdp)

@@ -610,7 +610,7 @@ impl Net {
         let id = self.peer_id();
         let sdp = self
             .sfu
-            .bridge_offer(id, offer, &[(Kind::Audio, leg)], leg.ip(), 1)?;
+            .bridge_offer(id, offer, &[(Kind::Audio, leg, leg)], 1)?;
         self.plain_locals.push(leg);
         Ok((id, sdp))
     }

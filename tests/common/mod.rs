@@ -70,6 +70,8 @@ impl Gateway {
             "0".into(),
             "--advertise-ip".into(),
             "127.0.0.1".into(),
+            "--sip-listen".into(),
+            "127.0.0.1:0".into(),
         ];
         full.extend(args.iter().map(|s| s.to_string()));
         let tls = !full.iter().any(|a| a == "--no-tls");

@@ -1,0 +1,441 @@
+//! The SIP user agent: rsipstack's endpoint (transactions, retransmissions, timers) on one UDP
+//! socket and one TCP listener bound to the same address, the outbound proxy or RFC 3263
+//! resolution, and the incoming requests (OPTIONS is answered; the rest is not served yet).
+//!
+//! Requests are built as text by the protocol cores ([`super::register`]) and sent here
+//! through client transactions; only final responses are handed back.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use rand::Rng;
+use rsipstack::sip::{Header, Method, SipMessage, StatusCode};
+use rsipstack::transaction::key::{TransactionKey, TransactionRole};
+use rsipstack::transaction::{Endpoint, EndpointBuilder, Transaction};
+use rsipstack::transport::tcp::TcpConnection;
+use rsipstack::transport::udp::UdpConnection;
+use rsipstack::transport::{SipAddr, SipConnection, TransportLayer};
+use tokio::sync::Notify;
+use tracing::{debug, info, warn};
+
+use super::addr::{Aor, Host, ProxyUri, Target, Transport};
+use super::register::{contact_token, ResponseInfo};
+
+/// How the user agent is set up.
+#[derive(Debug, Clone)]
+pub struct UaConfig {
+    /// UDP and TCP, same address and port (port 0: any free port).
+    pub listen: SocketAddr,
+    /// Every request goes there when set; otherwise RFC 3263 on the target's domain.
+    pub proxy: Option<ProxyUri>,
+    /// The lifetime asked for in REGISTER, in seconds.
+    pub register_expires: u32,
+    /// User-Agent of our responses, and of REGISTERs whose account has none.
+    pub user_agent: String,
+}
+
+/// Why the user agent could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot bind UDP {0}: {1}")]
+    Udp(SocketAddr, String),
+    #[error("cannot bind TCP {0}: {1}")]
+    Tcp(SocketAddr, std::io::Error),
+    #[error("SIP endpoint: {0}")]
+    Endpoint(String),
+}
+
+/// A failed DNS lookup (RFC 3263) of a target domain or of the proxy.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ResolveError(pub String);
+
+/// The user agent; cheap to clone.
+#[derive(Clone)]
+pub struct SipUa {
+    pub(crate) inner: Arc<UaInner>,
+}
+
+pub(crate) struct UaInner {
+    endpoint: Endpoint,
+    udp_addr: SocketAddr,
+    pub(crate) config: UaConfig,
+    resolver: OnceLock<rsipstack::resolver::SipResolver>,
+    /// Live bindings by contact token: the account each belongs to.
+    pub(crate) contacts: Mutex<HashMap<String, String>>,
+    live: AtomicUsize,
+    idle: Notify,
+}
+
+/// Counts a live registration task until dropped.
+pub(crate) struct LiveTask(Arc<UaInner>);
+
+impl Drop for LiveTask {
+    fn drop(&mut self) {
+        self.0.live.fetch_sub(1, Ordering::SeqCst);
+        self.0.idle.notify_waiters();
+    }
+}
+
+impl SipUa {
+    /// Binds the UDP socket and TCP listener (same port) and starts the endpoint.
+    pub async fn start(config: UaConfig) -> Result<SipUa, StartError> {
+        let (udp, tcp) = bind(config.listen).await?;
+        let udp_addr = udp
+            .local_addr()
+            .map_err(|e| StartError::Udp(config.listen, e.to_string()))?;
+        let cancel = rsipstack::platform::CancellationToken::new();
+        let transport_layer = TransportLayer::new(cancel.child_token());
+        let udp = UdpConnection::from_socket(Arc::new(udp), None, Some(cancel.child_token()))
+            .await
+            .map_err(|e| StartError::Udp(config.listen, e.to_string()))?;
+        transport_layer.add_transport(udp.into());
+        let endpoint = EndpointBuilder::new()
+            .with_user_agent(&config.user_agent)
+            .with_transport_layer(transport_layer)
+            .with_cancel_token(cancel.clone())
+            .build();
+        let incoming = endpoint
+            .incoming_transactions()
+            .map_err(|e| StartError::Endpoint(e.to_string()))?;
+        let inner = Arc::new(UaInner {
+            endpoint,
+            udp_addr,
+            config,
+            resolver: OnceLock::new(),
+            contacts: Mutex::new(HashMap::new()),
+            live: AtomicUsize::new(0),
+            idle: Notify::new(),
+        });
+        {
+            let endpoint = inner.endpoint.inner.clone();
+            tokio::spawn(async move {
+                if let Err(e) = endpoint.serve().await {
+                    warn!(error = %e, "sip endpoint stopped");
+                }
+            });
+        }
+        tokio::spawn(accept_tcp(tcp, Arc::downgrade(&inner), cancel));
+        tokio::spawn(serve_incoming(incoming, Arc::downgrade(&inner)));
+        Ok(SipUa { inner })
+    }
+
+    /// The bound address (UDP and TCP), with the real port when 0 was asked for.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.udp_addr
+    }
+
+    /// The configured outbound proxy, if any.
+    pub fn proxy(&self) -> Option<&ProxyUri> {
+        self.inner.config.proxy.as_ref()
+    }
+
+    /// Where requests for `aor`'s domain go: the outbound proxy, or RFC 3263 (SRV, then A/AAAA)
+    /// on the domain. Among the results sharing the first one's transport, one at random.
+    pub async fn resolve(&self, aor: &Aor) -> Result<Target, ResolveError> {
+        let (host, port, transport) = match &self.inner.config.proxy {
+            Some(p) => (p.host.clone(), p.port, p.transport),
+            None => {
+                let (host, port) = aor.host_port();
+                (host, port, None)
+            }
+        };
+        let name = match host {
+            Host::Ip(ip) => {
+                return Ok(Target {
+                    addr: SocketAddr::new(ip, port.unwrap_or(5060)),
+                    transport: transport.unwrap_or(Transport::Udp),
+                })
+            }
+            Host::Name(name) => name,
+        };
+        // RFC 6761: `.invalid` names never resolve; no query leaves the machine for them.
+        if name == "invalid" || name.ends_with(".invalid") {
+            return Err(ResolveError("no results found".into()));
+        }
+        let resolver = self
+            .inner
+            .resolver
+            .get_or_init(rsipstack::resolver::SipResolver::new);
+        let found = resolver
+            .lookup(
+                &rsipstack::sip::Domain(name.clone()),
+                port.map(rsipstack::sip::Port::from),
+                transport.map(to_rsip_transport),
+                false,
+            )
+            .await
+            .map_err(ResolveError)?;
+        let usable: Vec<Target> = found
+            .iter()
+            .filter_map(|t| {
+                let transport = match t.transport {
+                    rsipstack::sip::Transport::Udp => Transport::Udp,
+                    rsipstack::sip::Transport::Tcp => Transport::Tcp,
+                    _ => return None,
+                };
+                Some(Target {
+                    addr: t.addr,
+                    transport,
+                })
+            })
+            .collect();
+        let Some(first) = usable.first() else {
+            return Err(ResolveError("no results found".into()));
+        };
+        let same: Vec<&Target> = usable
+            .iter()
+            .filter(|t| t.transport == first.transport)
+            .collect();
+        let pick = *same[rand::rng().random_range(0..same.len())];
+        debug!(%name, target = %pick, "resolved SIP target");
+        Ok(pick)
+    }
+
+    /// Our IP as seen on the way to `target`: the listening IP, or when listening on every
+    /// interface, the one the routing table picks (no packet is sent).
+    pub fn local_ip_towards(&self, target: SocketAddr) -> IpAddr {
+        let ip = self.inner.udp_addr.ip();
+        if !ip.is_unspecified() {
+            return ip;
+        }
+        let any: SocketAddr = if target.is_ipv4() {
+            ([0, 0, 0, 0], 0).into()
+        } else {
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        };
+        std::net::UdpSocket::bind(any)
+            .and_then(|s| {
+                s.connect(target)?;
+                s.local_addr()
+            })
+            .map(|a| a.ip())
+            .unwrap_or(if target.is_ipv4() {
+                IpAddr::from([127, 0, 0, 1])
+            } else {
+                IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
+            })
+    }
+
+    /// Waits (at most `limit`) until every registration task has ended, each after removing
+    /// its binding, then stops the endpoint.
+    pub async fn shutdown(&self, limit: Duration) {
+        let _ = tokio::time::timeout(limit, async {
+            loop {
+                let idle = self.inner.idle.notified();
+                if self.inner.live.load(Ordering::SeqCst) == 0 {
+                    break;
+                }
+                idle.await;
+            }
+        })
+        .await;
+        self.inner.endpoint.shutdown();
+    }
+
+    /// The number of live registration tasks (tests and logs).
+    pub fn live_registrations(&self) -> usize {
+        self.inner.live.load(Ordering::SeqCst)
+    }
+}
+
+impl UaInner {
+    pub(crate) fn task_started(self: &Arc<Self>) -> LiveTask {
+        self.live.fetch_add(1, Ordering::SeqCst);
+        LiveTask(self.clone())
+    }
+
+    /// Sends one request (SIP text) to `target` in a client transaction and returns its final
+    /// response. A transaction that gets none (Timer B/F) reports `408 Request Timeout`; a
+    /// request that cannot be sent, `503 Service Unavailable`.
+    pub(crate) async fn transact(&self, text: &str, target: Target) -> ResponseInfo {
+        let local = |code: u16, reason: &str| ResponseInfo {
+            code,
+            reason: reason.into(),
+            ..Default::default()
+        };
+        let request = match rsipstack::sip::Request::try_from(text) {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(error = %e, "built an unparsable SIP request");
+                return local(500, "Internal Server Error");
+            }
+        };
+        let key = match TransactionKey::from_request(&request, TransactionRole::Client) {
+            Ok(k) => k,
+            Err(e) => {
+                warn!(error = %e, "no transaction key for a built request");
+                return local(500, "Internal Server Error");
+            }
+        };
+        let mut tx = Transaction::new_client(key, request, self.endpoint.inner.clone(), None);
+        tx.destination = Some(SipAddr {
+            r#type: Some(to_rsip_transport(target.transport)),
+            addr: target.addr.into(),
+        });
+        if let Err(e) = tx.send().await {
+            warn!(%target, error = %e, "cannot send SIP request");
+            return local(503, "Service Unavailable");
+        }
+        while let Some(message) = tx.receive().await {
+            if let SipMessage::Response(response) = message {
+                if response.status_code.code() >= 200 {
+                    return response_info(&response);
+                }
+            }
+        }
+        local(408, "Request Timeout")
+    }
+}
+
+fn to_rsip_transport(t: Transport) -> rsipstack::sip::Transport {
+    match t {
+        Transport::Udp => rsipstack::sip::Transport::Udp,
+        Transport::Tcp => rsipstack::sip::Transport::Tcp,
+    }
+}
+
+/// The parts of a response the protocol cores read.
+fn response_info(response: &rsipstack::sip::Response) -> ResponseInfo {
+    let mut info = ResponseInfo {
+        code: response.status_code.code(),
+        // rsipstack keeps the received phrase only when it differs from the standard one.
+        reason: response
+            .wire_reason
+            .clone()
+            .unwrap_or_else(|| response.status_code.text().to_string()),
+        ..Default::default()
+    };
+    for header in response.headers.iter() {
+        match header {
+            Header::WwwAuthenticate(v) => info.www_authenticate.push(v.value().to_string()),
+            Header::ProxyAuthenticate(v) => info.proxy_authenticate.push(v.value().to_string()),
+            Header::Contact(v) => info.contacts.push(v.value().to_string()),
+            Header::Expires(v) => info.expires = v.value().trim().parse().ok(),
+            Header::MinExpires(v) => info.min_expires = v.value().trim().parse().ok(),
+            _ => {}
+        }
+    }
+    info
+}
+
+/// Binds UDP first, then TCP on the same port; with port 0, retries when the TCP port of the
+/// UDP socket's number is taken.
+async fn bind(
+    listen: SocketAddr,
+) -> Result<(tokio::net::UdpSocket, tokio::net::TcpListener), StartError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let udp = tokio::net::UdpSocket::bind(listen)
+            .await
+            .map_err(|e| StartError::Udp(listen, e.to_string()))?;
+        let port = udp
+            .local_addr()
+            .map_err(|e| StartError::Udp(listen, e.to_string()))?
+            .port();
+        let tcp_addr = SocketAddr::new(listen.ip(), port);
+        match tcp_listener(tcp_addr) {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) if listen.port() == 0 && attempt < 20 => {
+                debug!(%tcp_addr, error = %e, "TCP port taken, trying another");
+            }
+            Err(e) => return Err(StartError::Tcp(tcp_addr, e)),
+        }
+    }
+}
+
+fn tcp_listener(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(128)
+}
+
+/// Accepts SIP over TCP and hands each connection to rsipstack's transport layer (which reads
+/// it and routes its messages). Our own listener, not rsipstack's, so that a bind failure
+/// stops the start instead of being logged and ignored.
+async fn accept_tcp(
+    listener: tokio::net::TcpListener,
+    ua: std::sync::Weak<UaInner>,
+    cancel: rsipstack::platform::CancellationToken,
+) {
+    let Ok(local) = listener.local_addr() else {
+        return;
+    };
+    let local = SipAddr {
+        r#type: Some(rsipstack::sip::Transport::Tcp),
+        addr: local.into(),
+    };
+    loop {
+        let accepted = tokio::select! {
+            _ = cancel.cancelled() => return,
+            a = listener.accept() => a,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                warn!(error = %e, "sip tcp accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Some(ua) = ua.upgrade() else { return };
+        match TcpConnection::from_stream(stream, local.clone(), Some(cancel.child_token())) {
+            Ok(connection) => {
+                debug!(%peer, "sip tcp connection");
+                ua.endpoint
+                    .inner
+                    .transport_layer
+                    .add_connection(SipConnection::Tcp(connection));
+            }
+            Err(e) => warn!(%peer, error = %e, "sip tcp connection failed"),
+        }
+    }
+}
+
+/// Answers requests that reach us. OPTIONS (a registrar or a peer checking that a contact is
+/// alive) gets 200 when it is for a live binding or for no binding in particular, 404 for a
+/// binding that is gone. Other methods come with the call and messaging work: 501 for now.
+async fn serve_incoming(
+    mut incoming: rsipstack::transaction::TransactionReceiver,
+    ua: std::sync::Weak<UaInner>,
+) {
+    while let Some(mut tx) = incoming.recv().await {
+        let Some(ua) = ua.upgrade() else { return };
+        let method = tx.original.method;
+        let uri = tx.original.uri.to_string();
+        tokio::spawn(async move {
+            let status = match method {
+                Method::Ack => return,
+                Method::Options => match contact_token(&uri) {
+                    Some(token)
+                        if !ua
+                            .contacts
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .contains_key(token) =>
+                    {
+                        StatusCode::NotFound
+                    }
+                    _ => StatusCode::OK,
+                },
+                _ => StatusCode::NotImplemented,
+            };
+            debug!(%method, %uri, status = %status, "incoming sip request");
+            let headers = vec![Header::Allow(rsipstack::sip::headers::Allow::new(
+                "OPTIONS",
+            ))];
+            if let Err(e) = tx.reply_with(status, headers, None).await {
+                info!(error = %e, "cannot answer an incoming sip request");
+            }
+        });
+    }
+}
