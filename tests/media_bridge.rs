@@ -166,3 +166,75 @@ fn no_common_codec_is_refused() {
         Err(MediaError::BadSdp(_))
     ));
 }
+
+#[test]
+fn incoming_call_offers_the_callers_codecs_and_bridges_both_ways() {
+    let mut net = Net::new(SrtpPolicy::Default);
+    let leg: SocketAddr = LEG.parse().unwrap();
+    let phone: SocketAddr = "10.99.201.1:16000".parse().unwrap();
+    net.add_phone(phone);
+    let sip_offer =
+        "v=0\r\no=phone 1 1 IN IP4 10.99.201.1\r\ns=-\r\nc=IN IP4 10.99.201.1\r\nt=0 0\r\n\
+m=audio 16000 RTP/AVP 18 8 0 101\r\na=rtpmap:18 G729/8000\r\na=rtpmap:8 PCMA/8000\r\n\
+a=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n";
+    let (id, webrtc_offer) = net.incoming_offer(sip_offer, leg).unwrap();
+    assert!(
+        webrtc_offer.contains("a=rtpmap:8 PCMA/8000"),
+        "{webrtc_offer}"
+    );
+    assert!(!webrtc_offer.contains("G729"));
+    let (c, answer) = net.add_callee(&webrtc_offer);
+    let sip_answer = net.incoming_answer(id, &answer).unwrap();
+    assert!(
+        sip_answer.contains("m=audio 30000 RTP/AVP 8 101\r\n"),
+        "{sip_answer}"
+    );
+    assert!(net.run_until(Duration::from_secs(10), |net| net.all_connected(1)));
+    // Caller -> browser.
+    for i in 0..10u16 {
+        let mut b = Vec::new();
+        write_rtp(
+            &mut b,
+            false,
+            8,
+            700 + i,
+            160 * u32::from(i),
+            0xcafe,
+            &[i as u8 + 1; 160],
+        );
+        net.phone_send(phone, leg, b);
+        net.run_until(Duration::from_millis(20), |_| false);
+    }
+    let got: Vec<_> = net.clients[c]
+        .audio
+        .iter()
+        .filter(|p| p.header.payload_type == 8)
+        .collect();
+    assert_eq!(got.len(), 10);
+    assert_eq!(&got[3].payload[..], &[4u8; 160][..]);
+    // Browser -> caller.
+    for i in 0..10u16 {
+        net.caller_send(
+            c,
+            8,
+            40 + i,
+            160 * u32::from(i),
+            Bytes::from(vec![0x70 + i as u8; 160]),
+        );
+        net.run_until(Duration::from_millis(20), |_| false);
+    }
+    let rtp: Vec<_> = net.phones[&phone]
+        .iter()
+        .filter_map(|(_, d)| parse_rtp(d).map(|v| (v.payload_type, v.payload.to_vec())))
+        .collect();
+    assert_eq!(rtp.len(), 10, "caller got {} packets", rtp.len());
+    assert!(rtp.iter().all(|(pt, _)| *pt == 8));
+    assert_eq!(rtp[9].1, vec![0x79u8; 160]);
+    // A caller offering nothing bridgeable is refused.
+    let g729 = sip_offer.replace("RTP/AVP 18 8 0 101", "RTP/AVP 18");
+    assert_eq!(
+        net.incoming_offer(&g729, "10.99.200.1:30002".parse().unwrap())
+            .unwrap_err(),
+        MediaError::NoCommonCodec
+    );
+}

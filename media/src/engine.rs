@@ -105,6 +105,17 @@ enum Command {
         browser_offer: String,
         reply: oneshot::Sender<Result<String, MediaError>>,
     },
+    IncomingOffer {
+        id: PeerId,
+        sip_offer: String,
+        events: mpsc::Sender<MediaEvent>,
+        reply: oneshot::Sender<Result<String, MediaError>>,
+    },
+    IncomingAnswer {
+        id: PeerId,
+        browser_answer: String,
+        reply: oneshot::Sender<Result<String, MediaError>>,
+    },
     BridgeAnswer {
         id: PeerId,
         sip_answer: String,
@@ -245,6 +256,36 @@ impl EngineHandle {
             id,
             sip_answer,
             events,
+            reply,
+        })
+        .await
+    }
+
+    /// An incoming SIP call: binds the plain legs and returns the WebRTC offer for the browser.
+    pub async fn incoming_offer(
+        &self,
+        id: PeerId,
+        sip_offer: String,
+        events: mpsc::Sender<MediaEvent>,
+    ) -> Result<String, MediaError> {
+        self.call(|reply| Command::IncomingOffer {
+            id,
+            sip_offer,
+            events,
+            reply,
+        })
+        .await
+    }
+
+    /// The browser's answer to an incoming call: returns the plain SDP answer for SIP.
+    pub async fn incoming_answer(
+        &self,
+        id: PeerId,
+        browser_answer: String,
+    ) -> Result<String, MediaError> {
+        self.call(|reply| Command::IncomingAnswer {
+            id,
+            browser_answer,
             reply,
         })
         .await
@@ -401,10 +442,13 @@ async fn run(
     info!("media engine stopped");
 }
 
-/// Binds one plain leg per media kind of the browser's offer, then asks the core for the
-/// plain SDP offer.
-fn bridge_offer(sfu: &mut Sfu, io: &mut Io, id: PeerId, offer: &str) -> Result<String, MediaError> {
-    let kinds: Vec<Kind> = sdp_plain::parse(offer)?
+/// Binds one plain leg per media kind of an SDP (kind, socket address, advertised address).
+fn bind_legs(
+    io: &mut Io,
+    id: PeerId,
+    sdp: &str,
+) -> Result<Vec<(Kind, SocketAddr, SocketAddr)>, MediaError> {
+    let kinds: Vec<Kind> = sdp_plain::parse(sdp)?
         .iter()
         .filter(|m| m.port != 0)
         .filter_map(|m| m.kind)
@@ -418,6 +462,12 @@ fn bridge_offer(sfu: &mut Sfu, io: &mut Io, id: PeerId, offer: &str) -> Result<S
             locals.push((kind, local, advertised));
         }
     }
+    Ok(locals)
+}
+
+/// Binds the legs for a browser's offer, then asks the core for the plain SDP offer.
+fn bridge_offer(sfu: &mut Sfu, io: &mut Io, id: PeerId, offer: &str) -> Result<String, MediaError> {
+    let locals = bind_legs(io, id, offer)?;
     let session_id = u64::from(rand::random::<u32>());
     sfu.bridge_offer(id, offer, &locals, session_id)
 }
@@ -467,6 +517,26 @@ fn command(sfu: &mut Sfu, cmd: Command, tx: &mut Io) {
                 tx.release(id);
             }
             let _ = reply.send(result);
+        }
+        Command::IncomingOffer {
+            id,
+            sip_offer,
+            events,
+            reply,
+        } => {
+            let result = bind_legs(tx, id, &sip_offer)
+                .and_then(|locals| sfu.incoming_offer(id, &sip_offer, &locals, events, now, tx));
+            if result.is_err() {
+                tx.release(id);
+            }
+            let _ = reply.send(result);
+        }
+        Command::IncomingAnswer {
+            id,
+            browser_answer,
+            reply,
+        } => {
+            let _ = reply.send(sfu.incoming_answer(id, &browser_answer, now, tx));
         }
         Command::BridgeAnswer {
             id,

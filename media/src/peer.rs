@@ -30,7 +30,7 @@ use rtc::rtp_transceiver::{
 };
 use rtc::sansio::Protocol;
 
-use crate::sdp_plain::Chosen;
+use crate::sdp_plain::{Chosen, Codec};
 use crate::MediaError;
 
 pub const OPUS_PT: u8 = 111;
@@ -211,52 +211,68 @@ fn room_media() -> Result<MediaEngine, MediaError> {
     Ok(media)
 }
 
-/// The codecs a bridged call negotiated, with the browser's payload types.
-fn call_media(chosen: &[Chosen]) -> Result<MediaEngine, MediaError> {
+/// A media engine with exactly these codecs (payload types as the browser will see them).
+fn call_media(codecs: &[(Kind, Codec)]) -> Result<MediaEngine, MediaError> {
     let mut media = MediaEngine::default();
-    for c in chosen {
-        let (kind, prefix) = match c.kind {
+    for (kind, c) in codecs {
+        let (rtp_kind, prefix) = match kind {
             Kind::Audio => (RtpCodecKind::Audio, "audio"),
             Kind::Video => (RtpCodecKind::Video, "video"),
         };
-        let name = match c.codec.name.as_str() {
-            "opus" => "opus".to_string(),
-            other => other.to_uppercase(),
+        let mime = match c.name.as_str() {
+            "telephone-event" => MIME_TYPE_TELEPHONE_EVENT.to_owned(),
+            "opus" => "audio/opus".to_owned(),
+            other => format!("{prefix}/{}", other.to_uppercase()),
         };
-        let mut codec = RTCRtpCodecParameters {
+        let fmtp = match (&c.fmtp, c.name.as_str()) {
+            (Some(f), _) => f.clone(),
+            (None, "telephone-event") => "0-16".to_owned(),
+            (None, _) => String::new(),
+        };
+        let codec = RTCRtpCodecParameters {
             rtp_codec: RTCRtpCodec {
-                mime_type: format!("{prefix}/{name}"),
-                clock_rate: c.codec.clock,
-                channels: if c.codec.name == "opus" { 2 } else { 0 },
-                sdp_fmtp_line: c.codec.fmtp.clone().unwrap_or_default(),
-                rtcp_feedback: vec![],
+                mime_type: mime,
+                clock_rate: c.clock,
+                channels: if c.name == "opus" { 2 } else { 0 },
+                sdp_fmtp_line: fmtp,
+                rtcp_feedback: if *kind == Kind::Video {
+                    vp8().rtp_codec.rtcp_feedback
+                } else {
+                    vec![]
+                },
             },
-            payload_type: c.webrtc_pt,
+            payload_type: c.pt,
         };
-        if c.kind == Kind::Video {
-            codec.rtp_codec.rtcp_feedback = vp8().rtp_codec.rtcp_feedback;
-        }
-        media.register_codec(codec, kind).map_err(rtc_err)?;
-        if let Some((_, pt)) = c.dtmf {
-            let clock = if c.codec.name == "opus" { 48000 } else { 8000 };
-            media
-                .register_codec(
-                    RTCRtpCodecParameters {
-                        rtp_codec: RTCRtpCodec {
-                            mime_type: MIME_TYPE_TELEPHONE_EVENT.to_owned(),
-                            clock_rate: clock,
-                            channels: 0,
-                            sdp_fmtp_line: "0-16".to_owned(),
-                            rtcp_feedback: vec![],
-                        },
-                        payload_type: pt,
-                    },
-                    RtpCodecKind::Audio,
-                )
-                .map_err(rtc_err)?;
-        }
+        media.register_codec(codec, rtp_kind).map_err(rtc_err)?;
     }
     Ok(media)
+}
+
+/// The codecs of a negotiated call as the browser sees them (codec and telephone-event).
+fn chosen_codecs(chosen: &[Chosen]) -> Vec<(Kind, Codec)> {
+    let mut out = Vec::new();
+    for c in chosen {
+        out.push((
+            c.kind,
+            Codec {
+                pt: c.webrtc_pt,
+                ..c.codec.clone()
+            },
+        ));
+        if let Some((_, pt)) = c.dtmf {
+            out.push((
+                Kind::Audio,
+                Codec {
+                    pt,
+                    name: "telephone-event".into(),
+                    clock: if c.codec.name == "opus" { 48000 } else { 8000 },
+                    channels: 1,
+                    fmtp: None,
+                },
+            ));
+        }
+    }
+    out
 }
 
 fn build_pc(
@@ -418,7 +434,7 @@ impl Peer {
         now: Instant,
     ) -> Result<(Peer, String), MediaError> {
         let ice = IceCredentials::random();
-        let mut pc = build_pc(&ice, srtp, call_media(chosen)?, now)?;
+        let mut pc = build_pc(&ice, srtp, call_media(&chosen_codecs(chosen))?, now)?;
         let offer = RTCSessionDescription::offer(offer.to_owned())
             .map_err(|e| MediaError::BadSdp(e.to_string()))?;
         pc.set_remote_description(now, offer)
@@ -468,6 +484,85 @@ impl Peer {
             }
         }
         Ok((peer, sdp))
+    }
+
+    /// Offers a call to a browser with the given codecs (an incoming SIP call): sendrecv
+    /// audio and/or video. Returns the peer, the SDP offer, and the senders per kind (their
+    /// payload types are fixed once the browser's answer says which codec it took).
+    pub fn offering(
+        codecs: &[(Kind, Codec)],
+        candidates: &[SocketAddr],
+        srtp: SrtpPolicy,
+        now: Instant,
+    ) -> Result<(Peer, String), MediaError> {
+        let ice = IceCredentials::random();
+        let mut pc = build_pc(&ice, srtp, call_media(codecs)?, now)?;
+        let mut out = Vec::new();
+        for kind in [Kind::Audio, Kind::Video] {
+            if !codecs
+                .iter()
+                .any(|(k, c)| *k == kind && c.name != "telephone-event")
+            {
+                continue;
+            }
+            let rtp_kind = match kind {
+                Kind::Audio => RtpCodecKind::Audio,
+                Kind::Video => RtpCodecKind::Video,
+            };
+            let ssrc = rand::random::<u32>();
+            let init = RTCRtpTransceiverInit {
+                direction: RTCRtpTransceiverDirection::Sendrecv,
+                streams: vec![],
+                send_encodings: vec![RTCRtpEncodingParameters {
+                    rtp_coding_parameters: RTCRtpCodingParameters {
+                        ssrc: Some(ssrc),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                }],
+            };
+            let tid = pc
+                .add_transceiver_from_kind(rtp_kind, Some(init))
+                .map_err(rtc_err)?;
+            let sender = pc
+                .rtp_transceiver(tid)
+                .and_then(|t| t.sender())
+                .ok_or_else(|| MediaError::Rtc("transceiver without a sender".into()))?;
+            out.push((
+                kind,
+                OutTrack {
+                    sender,
+                    ssrc,
+                    payload_type: 0,
+                },
+            ));
+        }
+        add_candidates(&mut pc, candidates)?;
+        let offer = pc.create_offer(None).map_err(rtc_err)?;
+        pc.set_local_description(now, offer).map_err(rtc_err)?;
+        let sdp = pc
+            .local_description()
+            .map(|d| d.sdp)
+            .ok_or_else(|| MediaError::Rtc("no local description".into()))?;
+        let mut peer = Peer::new(pc, ice);
+        for (kind, track) in out {
+            match kind {
+                Kind::Audio => peer.out_audio = Some(track),
+                Kind::Video => peer.out_video = Some(track),
+            }
+        }
+        Ok((peer, sdp))
+    }
+
+    /// Fixes the payload type the gateway sends to the browser with, per kind.
+    pub fn set_send_payload_type(&mut self, kind: Kind, pt: u8) {
+        let track = match kind {
+            Kind::Audio => self.out_audio.as_mut(),
+            Kind::Video => self.out_video.as_mut(),
+        };
+        if let Some(t) = track {
+            t.payload_type = pt;
+        }
     }
 
     fn new(pc: RTCPeerConnection, ice: IceCredentials) -> Peer {

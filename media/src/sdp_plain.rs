@@ -393,6 +393,110 @@ pub fn negotiate(offered: &[Offered], answer: &str) -> Result<Vec<Chosen>, SdpEr
     Ok(chosen)
 }
 
+/// The codecs of a SIP offer the gateway can bridge, per kind, in the caller's order and with
+/// the caller's payload types (used unchanged toward the browser).
+pub fn incoming_codecs(sip_offer: &str) -> Result<Vec<(Kind, Codec)>, SdpError> {
+    let lines = parse(sip_offer)?;
+    let mut out = Vec::new();
+    for kind in [Kind::Audio, Kind::Video] {
+        let Some(m) = lines.iter().find(|m| m.kind == Some(kind) && m.port != 0) else {
+            continue;
+        };
+        let codecs: Vec<&Codec> = m.codecs.iter().filter(|c| bridgeable(kind, c)).collect();
+        if codecs.iter().any(|c| c.name != "telephone-event") {
+            out.extend(codecs.into_iter().map(|c| (kind, c.clone())));
+        }
+    }
+    if out.is_empty() {
+        return Err(SdpError::NoCommonCodec);
+    }
+    Ok(out)
+}
+
+fn answer_direction(offer: Direction) -> Direction {
+    match offer {
+        Direction::SendRecv => Direction::SendRecv,
+        Direction::SendOnly => Direction::RecvOnly,
+        Direction::RecvOnly => Direction::SendOnly,
+        Direction::Inactive => Direction::Inactive,
+    }
+}
+
+/// The browser answered an incoming call: per kind, the codec it took (first in its answer),
+/// and the plain SDP answer for the SIP caller on the given legs (kind, socket, advertised).
+pub fn answer_incoming(
+    sip_offer: &str,
+    browser_answer: &str,
+    locals: &[(Kind, SocketAddr, SocketAddr)],
+    session_id: u64,
+) -> Result<(Vec<Chosen>, String), SdpError> {
+    let offer = parse(sip_offer)?;
+    let answer = parse(browser_answer)?;
+    let mut chosen = Vec::new();
+    let mut media = Vec::new();
+    for (kind, local, advertised) in locals {
+        let (Some(o), Some(a)) = (
+            offer.iter().find(|m| m.kind == Some(*kind) && m.port != 0),
+            answer.iter().find(|m| m.kind == Some(*kind) && m.port != 0),
+        ) else {
+            continue;
+        };
+        let Some(picked) = a.codecs.iter().find(|c| {
+            c.name != "telephone-event"
+                && o.codecs.iter().any(|oc| oc.pt == c.pt && oc.same_format(c))
+        }) else {
+            continue;
+        };
+        let theirs = o
+            .codecs
+            .iter()
+            .find(|oc| oc.pt == picked.pt)
+            .cloned()
+            .unwrap_or_else(|| picked.clone());
+        let dtmf = o
+            .codecs
+            .iter()
+            .find(|c| c.name == "telephone-event")
+            .and_then(|ot| {
+                a.codecs
+                    .iter()
+                    .find(|c| c.name == "telephone-event" && c.clock == ot.clock)
+                    .map(|at| (ot.pt, at.pt))
+            });
+        let remote = match o.addr {
+            Some(ip) if !ip.is_unspecified() => Some(SocketAddr::new(ip, o.port)),
+            _ => None,
+        };
+        let mut codecs = vec![theirs.clone()];
+        if let Some((sip_te, _)) = dtmf {
+            if let Some(te) = o.codecs.iter().find(|c| c.pt == sip_te) {
+                codecs.push(te.clone());
+            }
+        }
+        media.push(Offered {
+            kind: *kind,
+            local: *local,
+            advertised: *advertised,
+            codecs,
+        });
+        chosen.push(Chosen {
+            kind: *kind,
+            local: *local,
+            remote,
+            codec: theirs,
+            sip_pt: picked.pt,
+            webrtc_pt: picked.pt,
+            dtmf,
+            direction: o.direction,
+        });
+    }
+    if chosen.is_empty() {
+        return Err(SdpError::NoCommonCodec);
+    }
+    let dir = answer_direction(chosen[0].direction);
+    Ok((chosen, render(&media, session_id, dir)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -495,6 +599,50 @@ m=audio 17000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-ev
         ] {
             let _ = parse(s);
         }
+    }
+
+    #[test]
+    fn incoming_offer_and_answer() {
+        let sip = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+m=audio 16000 RTP/AVP 8 0 18 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n";
+        let codecs = incoming_codecs(sip).unwrap();
+        let names: Vec<_> = codecs
+            .iter()
+            .map(|(_, c)| (c.pt, c.name.as_str()))
+            .collect();
+        assert_eq!(names, [(8, "pcma"), (0, "pcmu"), (101, "telephone-event")]);
+        let browser = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0 101\r\nc=IN IP4 0.0.0.0\r\n\
+a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
+        let (chosen, answer) = answer_incoming(
+            sip,
+            browser,
+            &[(Kind::Audio, local(30000), local(30000))],
+            9,
+        )
+        .unwrap();
+        assert_eq!(chosen[0].codec.name, "pcmu");
+        assert_eq!(
+            (chosen[0].sip_pt, chosen[0].webrtc_pt, chosen[0].dtmf),
+            (0, 0, Some((101, 101)))
+        );
+        assert_eq!(chosen[0].remote, Some("127.0.0.1:16000".parse().unwrap()));
+        assert!(
+            answer.contains("m=audio 30000 RTP/AVP 0 101\r\n"),
+            "{answer}"
+        );
+        assert!(answer.contains("a=sendrecv"));
+        let g729 = sip.replace("RTP/AVP 8 0 18 101", "RTP/AVP 18");
+        assert_eq!(incoming_codecs(&g729), Err(SdpError::NoCommonCodec));
+        // A held offer is answered recvonly.
+        let held = sip.replace("a=sendrecv", "a=sendonly");
+        let (_, answer) = answer_incoming(
+            &held,
+            browser,
+            &[(Kind::Audio, local(30000), local(30000))],
+            9,
+        )
+        .unwrap();
+        assert!(answer.contains("a=recvonly"));
     }
 
     #[test]

@@ -46,6 +46,9 @@ impl<F: FnMut(SocketAddr, SocketAddr, &[u8]) -> bool> Transmit for F {
     }
 }
 
+/// A plain leg to be: (kind, socket address, advertised address).
+pub type Leg = (Kind, SocketAddr, SocketAddr);
+
 /// How long to wait between keyframe requests to one publisher.
 const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(500);
 /// How often ICE consent is checked.
@@ -116,6 +119,8 @@ pub struct Sfu {
     next_layer_tick: Option<Instant>,
     /// Calls whose plain offer went out and whose answer has not come yet.
     pending_calls: HashMap<PeerId, (String, Vec<Offered>)>,
+    /// Incoming calls offered to the browser: the SIP offer and the legs bound for it.
+    pending_incoming: HashMap<PeerId, (String, Vec<Leg>)>,
     /// Plain RTP leg sockets (local address) -> their call.
     by_plain: HashMap<SocketAddr, PeerId>,
     /// Reused buffer for plain RTP/RTCP out (no allocation per packet).
@@ -143,6 +148,7 @@ impl Sfu {
             next_consent_check: None,
             next_layer_tick: None,
             pending_calls: HashMap::new(),
+            pending_incoming: HashMap::new(),
             by_plain: HashMap::new(),
             out_buf: Vec::with_capacity(1500),
         }
@@ -360,6 +366,7 @@ impl Sfu {
             self.by_addr.remove(addr);
         }
         self.pending_calls.remove(&id);
+        self.pending_incoming.remove(&id);
         match entry.role {
             Role::Subscriber { publisher, .. } => self.unlink_subscriber(publisher, id),
             Role::Bridged { legs } => {
@@ -424,6 +431,62 @@ impl Sfu {
         self.insert(id, peer, Role::Bridged { legs }, events, now);
         self.drain(id, now, tx);
         Ok(sdp)
+    }
+
+    /// An incoming SIP call: returns the WebRTC offer for the browser, with the caller's
+    /// codecs that can be bridged (`locals`: legs bound for the kinds of the SIP offer).
+    pub fn incoming_offer(
+        &mut self,
+        id: PeerId,
+        sip_offer: &str,
+        locals: &[Leg],
+        events: mpsc::Sender<MediaEvent>,
+        now: Instant,
+        tx: &mut impl Transmit,
+    ) -> Result<String, MediaError> {
+        let codecs: Vec<_> = sdp_plain::incoming_codecs(sip_offer)?
+            .into_iter()
+            .filter(|(k, _)| locals.iter().any(|(lk, _, _)| lk == k))
+            .collect();
+        if codecs.is_empty() {
+            return Err(MediaError::NoCommonCodec);
+        }
+        let (peer, sdp) = Peer::offering(&codecs, &self.candidates, self.srtp, now)?;
+        self.insert(id, peer, Role::Bridged { legs: Vec::new() }, events, now);
+        self.pending_incoming
+            .insert(id, (sip_offer.to_owned(), locals.to_vec()));
+        self.drain(id, now, tx);
+        Ok(sdp)
+    }
+
+    /// The browser answered an incoming call: returns the plain SDP answer for the caller.
+    pub fn incoming_answer(
+        &mut self,
+        id: PeerId,
+        browser_answer: &str,
+        now: Instant,
+        tx: &mut impl Transmit,
+    ) -> Result<String, MediaError> {
+        let Some((offer, locals)) = self.pending_incoming.get(&id) else {
+            return Err(MediaError::UnknownPeer);
+        };
+        let session_id = u64::from(rand::random::<u32>());
+        let (chosen, sip_answer) =
+            sdp_plain::answer_incoming(offer, browser_answer, locals, session_id)?;
+        let Some(entry) = self.peers.get_mut(&id) else {
+            return Err(MediaError::UnknownPeer);
+        };
+        entry.peer.set_answer(browser_answer, now)?;
+        for c in &chosen {
+            entry.peer.set_send_payload_type(c.kind, c.webrtc_pt);
+            self.by_plain.insert(c.local, id);
+        }
+        if let Role::Bridged { legs } = &mut entry.role {
+            *legs = chosen.iter().map(PlainLeg::new).collect();
+        }
+        self.pending_incoming.remove(&id);
+        self.drain(id, now, tx);
+        Ok(sip_answer)
     }
 
     /// One datagram on a plain RTP leg's socket `local`, from the SIP side.

@@ -96,6 +96,40 @@ fn codecs() -> [(RtpCodecKind, RTCRtpCodecParameters); 2] {
     ]
 }
 
+/// A browser's audio codecs for calls: Opus 111, PCMA 8, telephone-event 126.
+fn caller_media() -> MediaEngine {
+    let mut media = MediaEngine::default();
+    let audio = [
+        (
+            MIME_TYPE_OPUS,
+            48000,
+            2,
+            "minptime=10;useinbandfec=1",
+            OPUS_PT,
+        ),
+        ("audio/PCMA", 8000, 0, "", 8),
+        ("audio/telephone-event", 8000, 0, "0-16", 126),
+    ];
+    for (mime, clock, channels, fmtp, pt) in audio {
+        media
+            .register_codec(
+                RTCRtpCodecParameters {
+                    rtp_codec: RTCRtpCodec {
+                        mime_type: mime.to_owned(),
+                        clock_rate: clock,
+                        channels,
+                        sdp_fmtp_line: fmtp.to_owned(),
+                        rtcp_feedback: vec![],
+                    },
+                    payload_type: pt,
+                },
+                RtpCodecKind::Audio,
+            )
+            .expect("codec");
+    }
+    media
+}
+
 fn client_pc(addr: SocketAddr, now: Instant) -> RTCPeerConnection {
     let mut media = MediaEngine::default();
     for (kind, codec) in codecs() {
@@ -541,39 +575,87 @@ impl Net {
         self.clients.iter().all(|c| c.connected) && self.connected_sfu_peers >= sfu_peers
     }
 
+    /// A browser that takes an incoming call offered by the SFU: returns its client index and
+    /// its SDP answer (it sends audio on the answered m-line).
+    pub fn add_callee(&mut self, offer: &str) -> (usize, String) {
+        let addr = self.client_addr();
+        let mut pc = client_pc_with(addr, caller_media(), self.now);
+        pc.set_remote_description(
+            self.now,
+            RTCSessionDescription::offer(offer.to_owned()).expect("offer"),
+        )
+        .expect("remote offer");
+        let ssrc = rand::random::<u32>();
+        let track = MediaStreamTrack::new(
+            format!("stream-{ssrc}"),
+            format!("track-{ssrc}"),
+            format!("label-{ssrc}"),
+            RtpCodecKind::Audio,
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(ssrc),
+                    ..Default::default()
+                },
+                ..Default::default()
+            }],
+        );
+        let sender = pc.add_track(track).expect("add_track");
+        let answer = pc.create_answer(None).expect("answer");
+        pc.set_local_description(self.now, answer)
+            .expect("local answer");
+        let answer = pc.local_description().expect("answer").sdp;
+        let mut client = Client::new(pc, addr);
+        client.senders = Some([(sender, ssrc), (sender, ssrc)]);
+        self.clients.push(client);
+        (self.clients.len() - 1, answer)
+    }
+
+    /// An incoming SIP call offered to a browser: returns the peer id and the WebRTC offer.
+    pub fn incoming_offer(
+        &mut self,
+        sip_offer: &str,
+        leg: SocketAddr,
+    ) -> Result<(PeerId, String), crate::MediaError> {
+        let id = self.peer_id();
+        let q = &mut self.queue;
+        let sdp = self.sfu.incoming_offer(
+            id,
+            sip_offer,
+            &[(Kind::Audio, leg, leg)],
+            self.events_tx.clone(),
+            self.now,
+            &mut |src: SocketAddr, to, d: &[u8]| {
+                q.push_back((src, to, d.to_vec()));
+                true
+            },
+        )?;
+        self.plain_locals.push(leg);
+        Ok((id, sdp))
+    }
+
+    /// The browser's answer to an incoming call: returns the plain SDP answer for SIP.
+    pub fn incoming_answer(
+        &mut self,
+        id: PeerId,
+        answer: &str,
+    ) -> Result<String, crate::MediaError> {
+        let q = &mut self.queue;
+        self.sfu.incoming_answer(
+            id,
+            answer,
+            self.now,
+            &mut |src: SocketAddr, to, d: &[u8]| {
+                q.push_back((src, to, d.to_vec()));
+                true
+            },
+        )
+    }
+
     /// A browser that calls with audio (Opus 111, PCMA 8, telephone-event 126): returns its
     /// client index and its SDP offer.
     pub fn add_caller(&mut self) -> (usize, String) {
         let addr = self.client_addr();
-        let mut media = MediaEngine::default();
-        let audio = [
-            (
-                MIME_TYPE_OPUS,
-                48000,
-                2,
-                "minptime=10;useinbandfec=1",
-                OPUS_PT,
-            ),
-            ("audio/PCMA", 8000, 0, "", 8),
-            ("audio/telephone-event", 8000, 0, "0-16", 126),
-        ];
-        for (mime, clock, channels, fmtp, pt) in audio {
-            media
-                .register_codec(
-                    RTCRtpCodecParameters {
-                        rtp_codec: RTCRtpCodec {
-                            mime_type: mime.to_owned(),
-                            clock_rate: clock,
-                            channels,
-                            sdp_fmtp_line: fmtp.to_owned(),
-                            rtcp_feedback: vec![],
-                        },
-                        payload_type: pt,
-                    },
-                    RtpCodecKind::Audio,
-                )
-                .expect("codec");
-        }
+        let media = caller_media();
         let mut pc = client_pc_with(addr, media, self.now);
         let ssrc = rand::random::<u32>();
         let track = MediaStreamTrack::new(
