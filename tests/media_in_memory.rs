@@ -70,10 +70,15 @@ fn a_lost_packet_is_recovered_by_nack() {
     send_video(&mut net, p, 0, 10);
     // Drop the next forwarded video packet to the first subscriber (only the first copy).
     let dropped = std::rc::Rc::new(std::cell::Cell::new(0));
-    let seen = dropped.clone();
+    let rtx = std::rc::Rc::new(std::cell::Cell::new(0));
+    let (seen, seen_rtx) = (dropped.clone(), rtx.clone());
     net.filter = Some(Box::new(move |_from, to, data| {
+        let is_rtp = data.len() > 12 && data[0] & 0xc0 == 0x80 && !(200..=206).contains(&data[1]);
+        if to == lossy && is_rtp && data[1] & 0x7f == media::peer::RTX_PT {
+            seen_rtx.set(seen_rtx.get() + 1);
+        }
         // SRTP video from the SFU is large; drop one such datagram once.
-        if to == lossy && seen.get() == 0 && data.len() > 1000 && data[0] & 0xc0 == 0x80 {
+        if to == lossy && seen.get() == 0 && data.len() > 1000 && is_rtp {
             seen.set(1);
             return false;
         }
@@ -92,6 +97,10 @@ fn a_lost_packet_is_recovered_by_nack() {
         got,
         (0..30).collect::<Vec<_>>(),
         "the lossy subscriber did not recover"
+    );
+    assert!(
+        rtx.get() >= 1,
+        "the retransmission did not use RTX (RFC 4588)"
     );
     assert_eq!(counters(&net, subs[1]), (0..30).collect::<Vec<_>>());
 }

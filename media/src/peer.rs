@@ -12,7 +12,7 @@ use rtc::interceptor::{Attribute, Interceptor, Packet, Registry, Slot, StreamInf
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::configuration::media_engine::{
-    MediaEngine, MIME_TYPE_OPUS, MIME_TYPE_TELEPHONE_EVENT, MIME_TYPE_VP8,
+    MediaEngine, MIME_TYPE_OPUS, MIME_TYPE_RTX, MIME_TYPE_TELEPHONE_EVENT, MIME_TYPE_VP8,
 };
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
@@ -23,7 +23,7 @@ use rtc::peer_connection::transport::{
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
-    RTCRtpEncodingParameters, RtpCodecKind,
+    RTCRtpEncodingParameters, RTCRtpRtxParameters, RtpCodecKind,
 };
 use rtc::rtp_transceiver::{
     RTCRtpReceiverId, RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverInit,
@@ -208,7 +208,26 @@ fn room_media() -> Result<MediaEngine, MediaError> {
     media
         .register_codec(vp8(), RtpCodecKind::Video)
         .map_err(rtc_err)?;
+    media
+        .register_codec(rtx(), RtpCodecKind::Video)
+        .map_err(rtc_err)?;
     Ok(media)
+}
+
+pub const RTX_PT: u8 = 97;
+
+/// RFC 4588 retransmissions of VP8: NACKed packets are resent on their own SSRC.
+fn rtx() -> RTCRtpCodecParameters {
+    RTCRtpCodecParameters {
+        rtp_codec: RTCRtpCodec {
+            mime_type: MIME_TYPE_RTX.to_owned(),
+            clock_rate: 90000,
+            channels: 0,
+            sdp_fmtp_line: format!("apt={VP8_PT}"),
+            rtcp_feedback: vec![],
+        },
+        payload_type: RTX_PT,
+    }
 }
 
 /// A media engine with exactly these codecs (payload types as the browser will see them).
@@ -379,12 +398,16 @@ impl Peer {
         let mut out = Vec::new();
         for (kind, codec) in kinds {
             let ssrc = rand::random::<u32>();
+            let rtx = (kind == RtpCodecKind::Video).then(|| RTCRtpRtxParameters {
+                ssrc: rand::random::<u32>(),
+            });
             let init = RTCRtpTransceiverInit {
                 direction: RTCRtpTransceiverDirection::Sendonly,
                 streams: vec![],
                 send_encodings: vec![RTCRtpEncodingParameters {
                     rtp_coding_parameters: RTCRtpCodingParameters {
                         ssrc: Some(ssrc),
+                        rtx,
                         ..Default::default()
                     },
                     codec: codec.rtp_codec.clone(),

@@ -135,6 +135,21 @@ fn client_pc(addr: SocketAddr, now: Instant) -> RTCPeerConnection {
     for (kind, codec) in codecs() {
         media.register_codec(codec, kind).expect("codec");
     }
+    media
+        .register_codec(
+            RTCRtpCodecParameters {
+                rtp_codec: RTCRtpCodec {
+                    mime_type: "video/rtx".to_owned(),
+                    clock_rate: 90000,
+                    channels: 0,
+                    sdp_fmtp_line: format!("apt={VP8_PT}"),
+                    rtcp_feedback: vec![],
+                },
+                payload_type: crate::peer::RTX_PT,
+            },
+            RtpCodecKind::Video,
+        )
+        .expect("rtx");
     client_pc_with(addr, media, now)
 }
 
