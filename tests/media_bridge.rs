@@ -238,3 +238,56 @@ a=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n";
         MediaError::NoCommonCodec
     );
 }
+
+#[test]
+fn hold_and_unhold_both_ways() {
+    let mut net = Net::new(SrtpPolicy::Default);
+    let (id, c) = call(&mut net);
+    let sent_to_phone = |net: &Net| phone_rtp(net).len();
+    net.caller_send(c, 8, 1, 0, Bytes::from(vec![1u8; 160]));
+    net.run_until(Duration::from_millis(40), |_| false);
+    assert_eq!(sent_to_phone(&net), 1);
+
+    // The phone holds (re-INVITE sendonly): answered recvonly, nothing more is sent to it.
+    let hold = answer(17000, "8 101").replace("a=sendrecv", "a=sendonly");
+    let reply = net.sfu.sip_reoffer(id, &hold).unwrap();
+    assert!(reply.contains("a=recvonly"), "{reply}");
+    net.caller_send(c, 8, 2, 160, Bytes::from(vec![2u8; 160]));
+    net.run_until(Duration::from_millis(40), |_| false);
+    assert_eq!(sent_to_phone(&net), 1, "media went to a held phone");
+    // ... and unholds.
+    let reply = net.sfu.sip_reoffer(id, &answer(17000, "8 101")).unwrap();
+    assert!(reply.contains("a=sendrecv"));
+    net.caller_send(c, 8, 3, 320, Bytes::from(vec![3u8; 160]));
+    net.run_until(Duration::from_millis(40), |_| false);
+    assert_eq!(sent_to_phone(&net), 2);
+    // The sequence continues across the hold (one stream toward the phone).
+    let got = phone_rtp(&net);
+    let (a, b) = (parse_rtp(&got[0].1).unwrap(), parse_rtp(&got[1].1).unwrap());
+    assert_eq!(b.ssrc, a.ssrc);
+
+    // The browser holds: its new offer is answered and the re-INVITE toward SIP is sendonly.
+    let offer = {
+        let now = net.now;
+        let pc = &mut net.clients[c].pc;
+        let tids: Vec<_> = pc.get_transceivers().collect();
+        for t in tids {
+            if let Some(mut t) = pc.rtp_transceiver(t) {
+                t.set_direction(rtc::rtp_transceiver::RTCRtpTransceiverDirection::Sendonly);
+            }
+        }
+        let o = pc.create_offer(None).unwrap();
+        pc.set_local_description(now, o).unwrap();
+        pc.local_description().unwrap().sdp
+    };
+    assert!(offer.contains("a=sendonly"), "{offer}");
+    let reinvite = net.browser_reoffer(id, c, &offer).unwrap();
+    assert!(reinvite.contains("a=sendonly"), "{reinvite}");
+    assert!(
+        reinvite.contains("m=audio 30000 RTP/AVP 8 101"),
+        "{reinvite}"
+    );
+    // The phone's answer (recvonly) is applied.
+    let phone_answer = answer(17000, "8 101").replace("a=sendrecv", "a=recvonly");
+    net.sfu.sip_reanswer(id, &phone_answer).unwrap();
+}

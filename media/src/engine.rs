@@ -105,6 +105,21 @@ enum Command {
         browser_offer: String,
         reply: oneshot::Sender<Result<String, MediaError>>,
     },
+    SipReoffer {
+        id: PeerId,
+        sdp: String,
+        reply: oneshot::Sender<Result<String, MediaError>>,
+    },
+    SipReanswer {
+        id: PeerId,
+        sdp: String,
+        reply: oneshot::Sender<Result<(), MediaError>>,
+    },
+    BrowserReoffer {
+        id: PeerId,
+        offer: String,
+        reply: oneshot::Sender<Result<(String, String), MediaError>>,
+    },
     IncomingOffer {
         id: PeerId,
         sip_offer: String,
@@ -259,6 +274,28 @@ impl EngineHandle {
             reply,
         })
         .await
+    }
+
+    /// A re-INVITE from the SIP side (hold/unhold): returns the plain SDP answer.
+    pub async fn sip_reoffer(&self, id: PeerId, sdp: String) -> Result<String, MediaError> {
+        self.call(|reply| Command::SipReoffer { id, sdp, reply })
+            .await
+    }
+
+    /// The SIP answer to a re-INVITE the gateway sent.
+    pub async fn sip_reanswer(&self, id: PeerId, sdp: String) -> Result<(), MediaError> {
+        self.call(|reply| Command::SipReanswer { id, sdp, reply })
+            .await
+    }
+
+    /// A new browser offer on a call (hold/unhold): returns (browser answer, plain re-INVITE SDP).
+    pub async fn browser_reoffer(
+        &self,
+        id: PeerId,
+        offer: String,
+    ) -> Result<(String, String), MediaError> {
+        self.call(|reply| Command::BrowserReoffer { id, offer, reply })
+            .await
     }
 
     /// An incoming SIP call: binds the plain legs and returns the WebRTC offer for the browser.
@@ -517,6 +554,15 @@ fn command(sfu: &mut Sfu, cmd: Command, tx: &mut Io) {
                 tx.release(id);
             }
             let _ = reply.send(result);
+        }
+        Command::SipReoffer { id, sdp, reply } => {
+            let _ = reply.send(sfu.sip_reoffer(id, &sdp));
+        }
+        Command::SipReanswer { id, sdp, reply } => {
+            let _ = reply.send(sfu.sip_reanswer(id, &sdp));
+        }
+        Command::BrowserReoffer { id, offer, reply } => {
+            let _ = reply.send(sfu.browser_reoffer(id, &offer, now, tx));
         }
         Command::IncomingOffer {
             id,

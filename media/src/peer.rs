@@ -598,6 +598,23 @@ impl Peer {
         }
     }
 
+    /// A new offer from the browser on an established transport: returns the answer.
+    pub fn renegotiate(&mut self, offer: &str, now: Instant) -> Result<String, MediaError> {
+        let offer = RTCSessionDescription::offer(offer.to_owned())
+            .map_err(|e| MediaError::BadSdp(e.to_string()))?;
+        self.pc
+            .set_remote_description(now, offer)
+            .map_err(|e| MediaError::BadSdp(e.to_string()))?;
+        let answer = self.pc.create_answer(None).map_err(rtc_err)?;
+        self.pc
+            .set_local_description(now, answer)
+            .map_err(rtc_err)?;
+        self.pc
+            .local_description()
+            .map(|d| d.sdp)
+            .ok_or_else(|| MediaError::Rtc("no local description".into()))
+    }
+
     /// Applies the browser's answer to our subscription offer.
     pub fn set_answer(&mut self, sdp: &str, now: Instant) -> Result<(), MediaError> {
         let answer = RTCSessionDescription::answer(sdp.to_owned())

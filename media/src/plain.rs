@@ -87,6 +87,8 @@ pub fn write_rtp(
 
 #[derive(Debug)]
 pub struct PlainLeg {
+    /// What was negotiated (kept for re-INVITEs).
+    pub chosen: Chosen,
     pub kind: Kind,
     pub local: SocketAddr,
     /// Where the SDP says to send (None: on hold / no address).
@@ -116,6 +118,7 @@ pub struct PlainLeg {
 impl PlainLeg {
     pub fn new(c: &Chosen) -> Self {
         PlainLeg {
+            chosen: c.clone(),
             kind: c.kind,
             local: c.local,
             remote: c.remote,
@@ -271,6 +274,7 @@ impl PlainLeg {
 
     /// The SIP side re-negotiated (re-INVITE): new address or direction (hold / unhold).
     pub fn update(&mut self, c: &Chosen) {
+        self.chosen = c.clone();
         if self.remote != c.remote {
             self.latched = None;
         }
@@ -304,6 +308,7 @@ mod tests {
         Chosen {
             kind: Kind::Audio,
             local: "127.0.0.1:30000".parse().unwrap(),
+            advertised: "127.0.0.1:30000".parse().unwrap(),
             remote: Some(remote.parse().unwrap()),
             codec: Codec {
                 pt: 8,

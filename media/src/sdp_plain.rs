@@ -331,6 +331,8 @@ pub fn render(media: &[Offered], session_id: u64, dir: Direction) -> String {
 pub struct Chosen {
     pub kind: Kind,
     pub local: SocketAddr,
+    /// The address the SDP shows for `local`.
+    pub advertised: SocketAddr,
     /// Where the SIP side wants RTP (None: on hold / inactive, or port 0).
     pub remote: Option<SocketAddr>,
     pub codec: Codec,
@@ -379,6 +381,7 @@ pub fn negotiate(offered: &[Offered], answer: &str) -> Result<Vec<Chosen>, SdpEr
         chosen.push(Chosen {
             kind: o.kind,
             local: o.local,
+            advertised: o.advertised,
             remote,
             codec: ours.clone(),
             sip_pt: theirs.pt,
@@ -482,6 +485,7 @@ pub fn answer_incoming(
         chosen.push(Chosen {
             kind: *kind,
             local: *local,
+            advertised: *advertised,
             remote,
             codec: theirs,
             sip_pt: picked.pt,
@@ -495,6 +499,95 @@ pub fn answer_incoming(
     }
     let dir = answer_direction(chosen[0].direction);
     Ok((chosen, render(&media, session_id, dir)))
+}
+
+/// The direction of the first audio (else first) media line of an SDP.
+pub fn main_direction(sdp: &str) -> Result<Direction, SdpError> {
+    let lines = parse(sdp)?;
+    let m = lines
+        .iter()
+        .find(|m| m.kind == Some(Kind::Audio))
+        .or(lines.first())
+        .ok_or(SdpError::NoMedia)?;
+    Ok(m.direction)
+}
+
+/// Re-negotiation from the SIP side (re-INVITE): the legs' new remote address and direction
+/// per kind, and the plain answer (same codecs, complementary direction).
+pub fn reoffer_from_sip(
+    current: &[Chosen],
+    sip_offer: &str,
+    session_id: u64,
+) -> Result<(Vec<Chosen>, String), SdpError> {
+    let lines = parse(sip_offer)?;
+    let mut updated = Vec::new();
+    let mut media = Vec::new();
+    for c in current {
+        let Some(m) = lines.iter().find(|m| m.kind == Some(c.kind)) else {
+            continue;
+        };
+        let mut n = c.clone();
+        n.remote = match m.addr {
+            Some(ip) if !ip.is_unspecified() && m.port != 0 => Some(SocketAddr::new(ip, m.port)),
+            _ => None,
+        };
+        n.direction = m.direction;
+        let mut codecs = vec![Codec {
+            pt: c.sip_pt,
+            ..c.codec.clone()
+        }];
+        if let Some((sip_te, _)) = c.dtmf {
+            codecs.push(Codec {
+                pt: sip_te,
+                name: "telephone-event".into(),
+                clock: 8000,
+                channels: 1,
+                fmtp: Some("0-16".into()),
+            });
+        }
+        media.push(Offered {
+            kind: c.kind,
+            local: c.local,
+            advertised: c.advertised,
+            codecs,
+        });
+        updated.push(n);
+    }
+    if updated.is_empty() {
+        return Err(SdpError::NoCommonCodec);
+    }
+    let dir = answer_direction(updated[0].direction);
+    Ok((updated, render(&media, session_id, dir)))
+}
+
+/// A plain SDP for the current legs with a given direction (a re-INVITE the gateway sends
+/// when the browser holds or resumes).
+pub fn reoffer_to_sip(current: &[Chosen], dir: Direction, session_id: u64) -> String {
+    let media: Vec<Offered> = current
+        .iter()
+        .map(|c| {
+            let mut codecs = vec![Codec {
+                pt: c.sip_pt,
+                ..c.codec.clone()
+            }];
+            if let Some((sip_te, _)) = c.dtmf {
+                codecs.push(Codec {
+                    pt: sip_te,
+                    name: "telephone-event".into(),
+                    clock: 8000,
+                    channels: 1,
+                    fmtp: Some("0-16".into()),
+                });
+            }
+            Offered {
+                kind: c.kind,
+                local: c.local,
+                advertised: c.advertised,
+                codecs,
+            }
+        })
+        .collect();
+    render(&media, session_id, dir)
 }
 
 #[cfg(test)]
@@ -643,6 +736,37 @@ a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
         )
         .unwrap();
         assert!(answer.contains("a=recvonly"));
+    }
+
+    #[test]
+    fn re_invites_for_hold_both_ways() {
+        let (_, offered) = plain_offer(
+            CHROME_OFFER,
+            &[(Kind::Audio, local(30000), local(30000))],
+            1,
+        )
+        .unwrap();
+        let answer = "v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 17000 RTP/AVP 8 101\r\n\
+a=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
+        let chosen = negotiate(&offered, answer).unwrap();
+        // The phone holds: sendonly from its side, we answer recvonly.
+        let hold = answer.replace(
+            "a=rtpmap:8 PCMA/8000\r\n",
+            "a=rtpmap:8 PCMA/8000\r\na=sendonly\r\n",
+        );
+        let (updated, sdp) = reoffer_from_sip(&chosen, &hold, 2).unwrap();
+        assert_eq!(updated[0].direction, Direction::SendOnly);
+        assert!(
+            sdp.contains("m=audio 30000 RTP/AVP 8 101\r\n") && sdp.contains("a=recvonly"),
+            "{sdp}"
+        );
+        // The browser holds: our re-INVITE says sendonly.
+        let sdp = reoffer_to_sip(&chosen, Direction::SendOnly, 3);
+        assert!(
+            sdp.contains("a=sendonly") && sdp.contains("RTP/AVP 8 101"),
+            "{sdp}"
+        );
+        assert_eq!(main_direction(&hold).unwrap(), Direction::SendOnly);
     }
 
     #[test]

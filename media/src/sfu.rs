@@ -489,6 +489,71 @@ impl Sfu {
         Ok(sip_answer)
     }
 
+    /// A re-INVITE from the SIP side (hold, unhold, new address): updates the legs and returns
+    /// the plain SDP answer.
+    pub fn sip_reoffer(&mut self, id: PeerId, sip_offer: &str) -> Result<String, MediaError> {
+        let Some(Entry {
+            role: Role::Bridged { legs },
+            ..
+        }) = self.peers.get_mut(&id)
+        else {
+            return Err(MediaError::UnknownPeer);
+        };
+        let current: Vec<_> = legs.iter().map(|l| l.chosen.clone()).collect();
+        let session_id = u64::from(rand::random::<u32>());
+        let (updated, answer) = sdp_plain::reoffer_from_sip(&current, sip_offer, session_id)?;
+        for c in &updated {
+            if let Some(leg) = legs.iter_mut().find(|l| l.local == c.local) {
+                leg.update(c);
+            }
+        }
+        Ok(answer)
+    }
+
+    /// A new offer from the browser (`session-update`: hold, unhold): renegotiates its
+    /// transport; returns the browser's answer and the plain re-INVITE SDP for SIP, whose
+    /// direction follows the browser's.
+    pub fn browser_reoffer(
+        &mut self,
+        id: PeerId,
+        offer: &str,
+        now: Instant,
+        tx: &mut impl Transmit,
+    ) -> Result<(String, String), MediaError> {
+        let direction = sdp_plain::main_direction(offer)?;
+        let Some(entry) = self.peers.get_mut(&id) else {
+            return Err(MediaError::UnknownPeer);
+        };
+        let Role::Bridged { legs } = &entry.role else {
+            return Err(MediaError::UnknownPeer);
+        };
+        let current: Vec<_> = legs.iter().map(|l| l.chosen.clone()).collect();
+        let answer = entry.peer.renegotiate(offer, now)?;
+        let session_id = u64::from(rand::random::<u32>());
+        let sip = sdp_plain::reoffer_to_sip(&current, direction, session_id);
+        self.drain(id, now, tx);
+        Ok((answer, sip))
+    }
+
+    /// The SIP side's answer to a re-INVITE the gateway sent.
+    pub fn sip_reanswer(&mut self, id: PeerId, sip_answer: &str) -> Result<(), MediaError> {
+        let Some(Entry {
+            role: Role::Bridged { legs },
+            ..
+        }) = self.peers.get_mut(&id)
+        else {
+            return Err(MediaError::UnknownPeer);
+        };
+        let current: Vec<_> = legs.iter().map(|l| l.chosen.clone()).collect();
+        let (updated, _) = sdp_plain::reoffer_from_sip(&current, sip_answer, 0)?;
+        for c in &updated {
+            if let Some(leg) = legs.iter_mut().find(|l| l.local == c.local) {
+                leg.update(c);
+            }
+        }
+        Ok(())
+    }
+
     /// One datagram on a plain RTP leg's socket `local`, from the SIP side.
     pub fn handle_plain_datagram(
         &mut self,

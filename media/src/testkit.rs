@@ -738,6 +738,32 @@ impl Net {
         Ok(())
     }
 
+    /// The browser client `c` sends a new offer on call `id` (e.g. hold): returns the plain
+    /// re-INVITE SDP; the browser gets the answer.
+    pub fn browser_reoffer(
+        &mut self,
+        id: PeerId,
+        c: usize,
+        offer: &str,
+    ) -> Result<String, crate::MediaError> {
+        let q = &mut self.queue;
+        let (answer, sip) = self.sfu.browser_reoffer(
+            id,
+            offer,
+            self.now,
+            &mut |src: SocketAddr, to, d: &[u8]| {
+                q.push_back((src, to, d.to_vec()));
+                true
+            },
+        )?;
+        let now = self.now;
+        self.clients[c]
+            .pc
+            .set_remote_description(now, RTCSessionDescription::answer(answer).expect("answer"))
+            .expect("remote answer");
+        Ok(sip)
+    }
+
     /// A plain RTP endpoint at `addr` that records what it receives.
     pub fn add_phone(&mut self, addr: SocketAddr) {
         self.phones.entry(addr).or_default();
