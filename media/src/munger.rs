@@ -23,6 +23,9 @@ struct State {
     resync: bool,
 }
 
+/// How far behind the newest packet the "older than the switch" limit trails.
+const BASE_WINDOW: i16 = 4096;
+
 /// Difference `a - b` interpreted in the 16-bit circle (positive: `a` is newer).
 fn seq_diff(a: u16, b: u16) -> i16 {
     a.wrapping_sub(b) as i16
@@ -69,6 +72,11 @@ impl Munger {
             Some(s) => {
                 if seq_diff(seq, s.base_seq) < 0 {
                     return None;
+                }
+                // Keep the base within reach: only packets from before the switch point are
+                // refused, and a long stream must never look older than its own start.
+                if seq_diff(seq, s.base_seq) > BASE_WINDOW {
+                    s.base_seq = seq.wrapping_sub(BASE_WINDOW as u16);
                 }
                 let out_seq = seq.wrapping_add(s.seq_offset);
                 let out_ts = ts.wrapping_add(s.ts_offset);
@@ -119,6 +127,22 @@ mod tests {
         assert_eq!(m.map(20_001, 7_003_000, 3000), Some((503, 99_000)));
         // A late packet of the new layer from before the switch point is dropped.
         assert_eq!(m.map(19_999, 6_997_000, 3000), None);
+    }
+
+    #[test]
+    fn a_long_stream_keeps_flowing() {
+        // More than 2^16 packets (about 22 minutes of audio), in order, with some reordering.
+        let mut m = Munger::new();
+        let mut seq = 40_000u16;
+        for i in 0..200_000u32 {
+            let ts = i.wrapping_mul(960);
+            assert!(m.map(seq, ts, 960).is_some(), "packet {i} dropped");
+            if i % 1000 == 999 {
+                // A late packet from a little earlier is still forwarded.
+                assert!(m.map(seq.wrapping_sub(3), ts, 960).is_some());
+            }
+            seq = seq.wrapping_add(1);
+        }
     }
 
     #[test]
