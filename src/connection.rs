@@ -113,7 +113,6 @@ impl Account {
 }
 
 /// Features whose requests are validated, but whose function comes with later work.
-const NO_SIP_CALLS: &str = "SIP calls are not available yet in this gateway";
 const NO_CONFERENCE_FOCUS: &str =
     "Removing participants needs a SIP conference focus, which is not available yet";
 const NO_STORAGE: &str = "Message storage is not available yet in this gateway";
@@ -139,6 +138,8 @@ pub struct Connection {
     next_registration: u64,
     sip_tx: mpsc::Sender<RegistrationUpdate>,
     sip_rx: mpsc::Receiver<RegistrationUpdate>,
+    /// Outgoing 1:1 calls ([`crate::calls`]).
+    pub(crate) calls: crate::calls::Calls,
 }
 
 /// Media events queued for one connection (they are few: connected/closed per peer).
@@ -168,6 +169,7 @@ impl Connection {
             next_registration: 1,
             sip_tx,
             sip_rx,
+            calls: Default::default(),
         }
     }
 
@@ -189,6 +191,16 @@ impl Connection {
                         self.registration_update(update).await;
                     }
                 }
+                event = self.calls.media_rx.recv() => {
+                    if let Some(event) = event {
+                        self.call_media_event(event).await;
+                    }
+                }
+                update = self.calls.sip_rx.recv() => {
+                    if let Some(update) = update {
+                        self.call_update(update).await;
+                    }
+                }
                 request = requests.recv() => match request {
                     Some(request) => self.dispatch(request).await,
                     None => break,
@@ -198,8 +210,10 @@ impl Connection {
         self.close().await;
     }
 
-    /// Forgets everything the connection held: rooms are left, peers closed.
+    /// Forgets everything the connection held: calls are hung up, rooms are left, peers
+    /// closed.
     async fn close(&mut self) {
+        self.close_calls().await;
         let sessions: Vec<String> = self.room_sessions.keys().cloned().collect();
         for session in sessions {
             self.drop_room_session(&session).await;
@@ -342,13 +356,18 @@ impl Connection {
             Request::AccountUpdateAddressbook(r) => {
                 self.authenticated_account(&r.account).map(drop)
             }
-            Request::SessionCreate(r) => {
-                self.account(&r.account)?;
-                Err(ApiError::api(NO_SIP_CALLS))
+            Request::SessionCreate(r) => self.session_create(r).await,
+            Request::SessionAnswer(r) => {
+                if self.calls.contains(&r.session) {
+                    return Err(ApiError::api(format!(
+                        "Cannot answer outgoing session {}",
+                        r.session
+                    )));
+                }
+                Err(unknown_session(&r.session))
             }
-            Request::SessionAnswer(r) => Err(unknown_session(&r.session)),
-            Request::SessionTrickle(r) => Err(unknown_session(&r.session)),
-            Request::SessionTerminate(r) => Err(unknown_session(&r.session)),
+            Request::SessionTrickle(r) => self.session_trickle(r).await,
+            Request::SessionTerminate(r) => self.session_terminate(r).await,
             Request::SessionUpdate(r) => Err(unknown_session(&r.session)),
             Request::SessionMessage(r) => Err(unknown_session(&r.session)),
             Request::SessionDtmfInfo(r) => Err(unknown_session(&r.session)),

@@ -3,10 +3,12 @@
 //! Browsers speak sylkRTC-2 (JSON over a WebSocket at `/webrtcgateway/ws`). Each WebSocket is
 //! a pair of tasks: [`ws`] owns the socket (reads frames, answers pings and validation errors
 //! at once, writes the outbox), [`connection`] handles the connection's valid requests in
-//! order and owns its accounts and sessions. [`server`] binds the listener (TLS with a
-//! configured or generated certificate, or plain), [`config`] gathers the settings,
-//! [`filesharing`] serves conference file sharing over HTTP.
+//! order and owns its accounts and sessions ([`calls`]: its 1:1 SIP calls, [`videoroom`]: its
+//! conference sessions). [`server`] binds the listener (TLS with a configured or generated
+//! certificate, or plain), [`config`] gathers the settings, [`filesharing`] serves conference
+//! file sharing over HTTP.
 
+pub mod calls;
 pub mod config;
 pub mod connection;
 pub mod filesharing;

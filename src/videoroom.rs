@@ -110,7 +110,10 @@ impl Connection {
         &mut self,
         r: sylkrtc::VideoroomJoinRequest,
     ) -> Result<(), ApiError> {
-        if self.room_sessions.contains_key(&r.session) || self.feeds.contains_key(&r.session) {
+        if self.room_sessions.contains_key(&r.session)
+            || self.feeds.contains_key(&r.session)
+            || self.calls.contains(&r.session)
+        {
             return Err(ApiError::Api(format!(
                 "Session ID {} already in use",
                 r.session

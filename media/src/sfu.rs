@@ -354,6 +354,9 @@ impl Sfu {
 
     /// Removes a peer; `reason` set means the application is told it closed.
     fn remove(&mut self, id: PeerId, reason: Option<String>, tx: &mut impl Transmit) {
+        // A call closed before its answer has no peer yet, only its pending offer.
+        self.pending_calls.remove(&id);
+        self.pending_incoming.remove(&id);
         let Some(mut entry) = self.peers.remove(&id) else {
             return;
         };

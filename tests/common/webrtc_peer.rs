@@ -50,7 +50,9 @@ use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::interceptor_registry::{
     configure_nack, configure_rtcp_reports,
 };
-use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
+use rtc::peer_connection::configuration::media_engine::{
+    MIME_TYPE_OPUS, MIME_TYPE_PCMA, MIME_TYPE_PCMU, MIME_TYPE_TELEPHONE_EVENT, MIME_TYPE_VP8,
+};
 use rtc::peer_connection::transport::RTCDtlsRole;
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
@@ -1099,5 +1101,188 @@ impl Drop for SendHandle {
         for task in &self.tasks {
             task.abort();
         }
+    }
+}
+
+/// Payload type the [`TestPeer::caller`] registers for PCMA (static, RFC 3551).
+pub const PCMA_PT: u8 = 8;
+/// Payload type the caller registers for PCMU (static, RFC 3551).
+pub const PCMU_PT: u8 = 0;
+/// Payload type the caller registers for telephone-event/8000 (RFC 4733).
+pub const TELEPHONE_EVENT_PT: u8 = 101;
+/// Timestamp step of a 20 ms G.711 packet at 8 kHz.
+const G711_TIMESTAMP_STEP: u32 = 160;
+
+fn g711_codec(mime: &str) -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: mime.to_owned(),
+        clock_rate: 8000,
+        channels: 0,
+        sdp_fmtp_line: String::new(),
+        rtcp_feedback: vec![],
+    }
+}
+
+fn telephone_event_codec() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: MIME_TYPE_TELEPHONE_EVENT.to_owned(),
+        clock_rate: 8000,
+        channels: 0,
+        sdp_fmtp_line: "0-16".to_owned(),
+        rtcp_feedback: vec![],
+    }
+}
+
+/// The sending side of a [`TestPeer::caller`]: one PCMA track on a `sendrecv` audio
+/// transceiver.
+pub struct CallAudio {
+    track: Arc<TrackLocalStaticRTP>,
+    transceiver: Arc<dyn RtpTransceiver>,
+    ssrc: u32,
+}
+
+impl CallAudio {
+    /// The SSRC of the sent audio.
+    pub fn ssrc(&self) -> u32 {
+        self.ssrc
+    }
+
+    /// Starts sending generated audio payloads ([`audio_payload`], so [`payload_intact`]
+    /// checks them) as PCMA every 20 ms (timestamp step 160 at 8 kHz). Call once the peer is
+    /// connected. Sending stops when the handle is dropped.
+    pub async fn start_sending(&self) -> anyhow::Result<SendHandle> {
+        let pt = negotiated_pt(&self.transceiver, MIME_TYPE_PCMA)
+            .await
+            .unwrap_or(PCMA_PT);
+        let counters = Arc::new(SendCounters::default());
+        let track = Arc::clone(&self.track);
+        let ssrc = self.ssrc;
+        let task = {
+            let counters = Arc::clone(&counters);
+            tokio::spawn(async move {
+                let seq0 = random_u64() as u16;
+                let ts0 = random_u64() as u32;
+                let mut ticker = tokio::time::interval(AUDIO_INTERVAL);
+                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                let mut n: u64 = 0;
+                loop {
+                    ticker.tick().await;
+                    let packet = rtp_packet(
+                        pt,
+                        ssrc,
+                        seq0.wrapping_add(n as u16),
+                        ts0.wrapping_add((n as u32).wrapping_mul(G711_TIMESTAMP_STEP)),
+                        n == 0,
+                        audio_payload(n),
+                    );
+                    match track.write_rtp(packet).await {
+                        Ok(()) => counters.audio.fetch_add(1, Ordering::SeqCst),
+                        Err(_) => counters.errors.fetch_add(1, Ordering::SeqCst),
+                    };
+                    n += 1;
+                }
+            })
+        };
+        Ok(SendHandle {
+            tasks: vec![task],
+            counters,
+        })
+    }
+}
+
+impl TestPeer {
+    /// A browser-like caller of a 1:1 call: one `sendrecv` audio transceiver offering Opus
+    /// (PT 111), PCMA (8), PCMU (0) and telephone-event/8000 (101), sending PCMA through the
+    /// returned [`CallAudio`]. Same network rules as the other peers (one loopback host
+    /// candidate, no STUN/TURN, no mDNS).
+    pub async fn caller() -> anyhow::Result<(TestPeer, CallAudio)> {
+        let mut media_engine = MediaEngine::default();
+        for (codec, pt) in [
+            (opus_codec(), OPUS_PT),
+            (g711_codec(MIME_TYPE_PCMA), PCMA_PT),
+            (g711_codec(MIME_TYPE_PCMU), PCMU_PT),
+            (telephone_event_codec(), TELEPHONE_EVENT_PT),
+        ] {
+            let name = codec.mime_type.clone();
+            media_engine
+                .register_codec(
+                    RTCRtpCodecParameters {
+                        rtp_codec: codec,
+                        payload_type: pt,
+                    },
+                    RtpCodecKind::Audio,
+                )
+                .with_context(|| format!("register {name}"))?;
+        }
+        let registry = configure_nack(Registry::new(), &mut media_engine);
+        let registry = configure_rtcp_reports(registry);
+        let setting_engine = SettingEngineBuilder::new()
+            .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+            .with_network_types(vec![NetworkType::Udp4])
+            .with_answering_dtls_role(RTCDtlsRole::Client)
+            .build();
+        let configuration = RTCConfigurationBuilder::default()
+            .with_ice_servers(vec![])
+            .build();
+        let shared = Arc::new(Shared::new());
+        let pc = PeerConnectionBuilder::new()
+            .with_configuration(configuration)
+            .with_media_engine(media_engine)
+            .with_interceptor_registry(registry)
+            .with_setting_engine(setting_engine)
+            .with_handler(Arc::new(Handler {
+                shared: Arc::clone(&shared),
+            }))
+            .with_udp_addrs(vec!["127.0.0.1:0".to_owned()])
+            .build()
+            .await
+            .context("build webrtc PeerConnection")?;
+        let peer = TestPeer {
+            pc: Arc::new(pc),
+            shared,
+            role: Role::Publisher,
+            outbound: None,
+            rtcp_ssrc: random_ssrc(),
+        };
+        let ssrc = random_ssrc();
+        let track = local_track(RtpCodecKind::Audio, ssrc, g711_codec(MIME_TYPE_PCMA));
+        let transceiver = peer
+            .pc
+            .add_transceiver_from_track(
+                Arc::clone(&track) as Arc<dyn TrackLocal>,
+                Some(RTCRtpTransceiverInit {
+                    direction: RTCRtpTransceiverDirection::Sendrecv,
+                    streams: vec![],
+                    send_encodings: vec![],
+                }),
+            )
+            .await
+            .context("add sendrecv audio transceiver")?;
+        // Without preferences the transceiver offers only its track's codec.
+        transceiver
+            .set_codec_preferences(
+                [
+                    (opus_codec(), OPUS_PT),
+                    (g711_codec(MIME_TYPE_PCMA), PCMA_PT),
+                    (g711_codec(MIME_TYPE_PCMU), PCMU_PT),
+                    (telephone_event_codec(), TELEPHONE_EVENT_PT),
+                ]
+                .into_iter()
+                .map(|(rtp_codec, payload_type)| RTCRtpCodecParameters {
+                    rtp_codec,
+                    payload_type,
+                })
+                .collect(),
+            )
+            .await
+            .context("set the caller's codec preferences")?;
+        Ok((
+            peer,
+            CallAudio {
+                track,
+                transceiver,
+                ssrc,
+            },
+        ))
     }
 }

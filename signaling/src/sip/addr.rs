@@ -193,6 +193,36 @@ pub fn split_hostport(text: &str) -> Option<(Host, Option<u16>)> {
     Some((host, port))
 }
 
+/// The next hop named by a SIP URI (a route entry or a remote target, without `<>`):
+/// `sip:[user@]host[:port][;transport=udp|tcp][;...]`. `None` for other schemes (`sips:`),
+/// transports the user agent does not speak, or a malformed host.
+pub fn uri_hop(uri: &str) -> Option<(Host, Option<u16>, Option<Transport>)> {
+    let (scheme, rest) = uri.trim().split_once(':')?;
+    if !scheme.eq_ignore_ascii_case("sip") {
+        return None;
+    }
+    let rest = rest.split('?').next().unwrap_or(rest);
+    let mut parts = rest.split(';');
+    let userhost = parts.next().unwrap_or_default();
+    let hostport = userhost
+        .rsplit_once('@')
+        .map(|(_, h)| h)
+        .unwrap_or(userhost);
+    let (host, port) = split_hostport(hostport)?;
+    let mut transport = None;
+    for param in parts {
+        let (name, value) = param.split_once('=').unwrap_or((param, ""));
+        if name.trim().eq_ignore_ascii_case("transport") {
+            transport = Some(match value.trim().to_ascii_lowercase().as_str() {
+                "udp" => Transport::Udp,
+                "tcp" => Transport::Tcp,
+                _ => return None,
+            });
+        }
+    }
+    Some((host, port, transport))
+}
+
 /// An account's AOR (`user@host[:port]`, as normalised by the sylkRTC validator, without
 /// scheme) split for a REGISTER.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -298,5 +328,34 @@ mod tests {
         assert_eq!(a.user, "");
         assert_eq!(a.uri(), "sip:example.com");
         assert!(Aor::parse("alice@").is_none());
+    }
+
+    #[test]
+    fn uri_hops() {
+        assert_eq!(
+            uri_hop("sip:127.0.0.1;lr;ftag=abc"),
+            Some((Host::Ip("127.0.0.1".parse().unwrap()), None, None))
+        );
+        assert_eq!(
+            uri_hop("sip:bob@[::1]:5070;transport=TCP"),
+            Some((
+                Host::Ip("::1".parse().unwrap()),
+                Some(5070),
+                Some(Transport::Tcp)
+            ))
+        );
+        assert_eq!(
+            uri_hop("SIP:proxy.example.com:5062?x=y"),
+            Some((Host::Name("proxy.example.com".into()), Some(5062), None))
+        );
+        for bad in [
+            "sips:1.2.3.4",
+            "sip:1.2.3.4;transport=tls",
+            "tel:+123",
+            "sip:",
+            "nonsense",
+        ] {
+            assert_eq!(uri_hop(bad), None, "{bad}");
+        }
     }
 }

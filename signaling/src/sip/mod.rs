@@ -8,6 +8,11 @@
 //!   RFC 3263), runs client transactions, answers OPTIONS.
 //! * [`registration`]: one account's registration task ([`SipUa::register`] -> [`Registration`];
 //!   dropping it unregisters), reporting [`RegistrationUpdate`]s.
+//! * [`invite`]: the outgoing call's protocol core: INVITE text, challenge answers, the dialog
+//!   of the 2xx (route set, remote target), CANCEL and BYE (pure).
+//! * [`call`]: one outgoing call's task ([`SipUa::call`] -> [`OutgoingCall`]; hanging up or
+//!   dropping it sends CANCEL or BYE), reporting [`CallUpdate`]s; the far end's BYE reaches it
+//!   through the user agent's registry of calls by Call-ID.
 //!
 //! The contract with the application: `account-register` resolves the target first (a DNS
 //! failure is the request's error), then starts a registration whose updates
@@ -16,12 +21,15 @@
 //! `REGISTER Expires: 0` for that binding only.
 
 pub mod addr;
+pub mod call;
 pub mod digest;
+pub mod invite;
 pub mod register;
 pub mod registration;
 pub mod ua;
 
 pub use addr::{Aor, ProxyUri, Target, Transport};
+pub use call::{CallError, CallEvent, CallRequest, CallUpdate, OutgoingCall};
 pub use register::Ha1;
 pub use registration::{RegisterAccount, Registration, RegistrationState, RegistrationUpdate};
 pub use ua::{ResolveError, SipUa, StartError, UaConfig};

@@ -68,6 +68,11 @@ pub struct ResponseInfo {
     pub contacts: Vec<String>,
     pub expires: Option<u32>,
     pub min_expires: Option<u32>,
+    /// Every header as (name, value), in order (the call code reads To, Record-Route,
+    /// Content-Type and extension headers from here).
+    pub headers: Vec<(String, String)>,
+    /// The message body.
+    pub body: Vec<u8>,
 }
 
 /// What the shell does next.
@@ -426,7 +431,7 @@ pub fn granted_expires(response: &ResponseInfo, token: &str, asked: u32) -> u32 
 }
 
 /// Splits a Contact header value at the commas between entries (not inside `<>` or quotes).
-fn split_contacts(value: &str) -> Vec<&str> {
+pub(crate) fn split_contacts(value: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let (mut in_angle, mut in_quote, mut escaped) = (false, false, false);
     let mut start = 0;
@@ -466,7 +471,7 @@ pub fn header_safe(text: &str) -> String {
         .to_string()
 }
 
-fn push_quoted(out: &mut String, value: &str) {
+pub(crate) fn push_quoted(out: &mut String, value: &str) {
     out.push('"');
     for c in value.chars() {
         if c == '"' || c == '\\' {
@@ -477,7 +482,7 @@ fn push_quoted(out: &mut String, value: &str) {
     out.push('"');
 }
 
-fn push_host(out: &mut String, ip: IpAddr) {
+pub(crate) fn push_host(out: &mut String, ip: IpAddr) {
     match ip {
         IpAddr::V6(v6) => out.push_str(&format!("[{v6}]")),
         IpAddr::V4(v4) => out.push_str(&v4.to_string()),
@@ -496,7 +501,7 @@ fn push_param_escaped(out: &mut String, text: &str) {
     }
 }
 
-fn random_token(rng: &mut StdRng, len: usize) -> String {
+pub(crate) fn random_token(rng: &mut StdRng, len: usize) -> String {
     const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     (0..len)
         .map(|_| char::from(CHARS[rng.random_range(0..CHARS.len())]))

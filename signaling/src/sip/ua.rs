@@ -1,6 +1,7 @@
 //! The SIP user agent: rsipstack's endpoint (transactions, retransmissions, timers) on one UDP
 //! socket and one TCP listener bound to the same address, the outbound proxy or RFC 3263
-//! resolution, and the incoming requests (OPTIONS is answered; the rest is not served yet).
+//! resolution, and the incoming requests (OPTIONS, and the requests inside the dialogs of
+//! calls: BYE; new calls and messages are not served yet).
 //!
 //! Requests are built as text by the protocol cores ([`super::register`]) and sent here
 //! through client transactions; only final responses are handed back.
@@ -22,6 +23,7 @@ use tokio::sync::Notify;
 use tracing::{debug, info, warn};
 
 use super::addr::{Aor, Host, ProxyUri, Target, Transport};
+use super::call::CallRoute;
 use super::register::{contact_token, ResponseInfo};
 
 /// How the user agent is set up.
@@ -66,6 +68,8 @@ pub(crate) struct UaInner {
     resolver: OnceLock<rsipstack::resolver::SipResolver>,
     /// Live bindings by contact token: the account each belongs to.
     pub(crate) contacts: Mutex<HashMap<String, String>>,
+    /// Live calls by Call-ID: where requests inside their dialogs go.
+    pub(crate) calls: Mutex<HashMap<String, CallRoute>>,
     live: AtomicUsize,
     idle: Notify,
 }
@@ -107,6 +111,7 @@ impl SipUa {
             config,
             resolver: OnceLock::new(),
             contacts: Mutex::new(HashMap::new()),
+            calls: Mutex::new(HashMap::new()),
             live: AtomicUsize::new(0),
             idle: Notify::new(),
         });
@@ -143,6 +148,29 @@ impl SipUa {
                 (host, port, None)
             }
         };
+        self.resolve_host(host, port, transport).await
+    }
+
+    /// Where an in-dialog request whose next hop is `uri` (the first Route entry, else the
+    /// remote target) goes: the outbound proxy when one is set, else that URI's host (an IP,
+    /// or RFC 3263 on the name).
+    pub async fn resolve_next_hop(&self, uri: &str) -> Result<Target, ResolveError> {
+        let (host, port, transport) = match &self.inner.config.proxy {
+            Some(p) => (p.host.clone(), p.port, p.transport),
+            None => super::addr::uri_hop(uri)
+                .ok_or_else(|| ResolveError(format!("cannot route to {uri}")))?,
+        };
+        self.resolve_host(host, port, transport).await
+    }
+
+    /// An IP with its port (5060 by default) and transport (UDP by default) as is; a name by
+    /// RFC 3263 (SRV, then A/AAAA).
+    async fn resolve_host(
+        &self,
+        host: Host,
+        port: Option<u16>,
+        transport: Option<Transport>,
+    ) -> Result<Target, ResolveError> {
         let name = match host {
             Host::Ip(ip) => {
                 return Ok(Target {
@@ -252,23 +280,40 @@ impl UaInner {
     /// response. A transaction that gets none (Timer B/F) reports `408 Request Timeout`; a
     /// request that cannot be sent, `503 Service Unavailable`.
     pub(crate) async fn transact(&self, text: &str, target: Target) -> ResponseInfo {
-        let local = |code: u16, reason: &str| ResponseInfo {
-            code,
-            reason: reason.into(),
-            ..Default::default()
+        let mut tx = match self.start_client(text, target).await {
+            Ok(tx) => tx,
+            Err(response) => return response,
         };
+        while let Some(message) = tx.receive().await {
+            if let SipMessage::Response(response) = message {
+                if response.status_code.code() >= 200 {
+                    return response_info(&response);
+                }
+            }
+        }
+        local_response(408, "Request Timeout")
+    }
+
+    /// Starts a client transaction for one request (SIP text) toward `target` and sends it;
+    /// the caller receives its responses. A request that cannot be built or sent gives the
+    /// local final response the caller reports instead (500 / 503).
+    pub(crate) async fn start_client(
+        &self,
+        text: &str,
+        target: Target,
+    ) -> Result<Transaction, ResponseInfo> {
         let request = match rsipstack::sip::Request::try_from(text) {
             Ok(r) => r,
             Err(e) => {
                 warn!(error = %e, "built an unparsable SIP request");
-                return local(500, "Internal Server Error");
+                return Err(local_response(500, "Internal Server Error"));
             }
         };
         let key = match TransactionKey::from_request(&request, TransactionRole::Client) {
             Ok(k) => k,
             Err(e) => {
                 warn!(error = %e, "no transaction key for a built request");
-                return local(500, "Internal Server Error");
+                return Err(local_response(500, "Internal Server Error"));
             }
         };
         let mut tx = Transaction::new_client(key, request, self.endpoint.inner.clone(), None);
@@ -278,16 +323,18 @@ impl UaInner {
         });
         if let Err(e) = tx.send().await {
             warn!(%target, error = %e, "cannot send SIP request");
-            return local(503, "Service Unavailable");
+            return Err(local_response(503, "Service Unavailable"));
         }
-        while let Some(message) = tx.receive().await {
-            if let SipMessage::Response(response) = message {
-                if response.status_code.code() >= 200 {
-                    return response_info(&response);
-                }
-            }
-        }
-        local(408, "Request Timeout")
+        Ok(tx)
+    }
+}
+
+/// A final response made up locally (no answer came, or nothing could be sent).
+pub(crate) fn local_response(code: u16, reason: &str) -> ResponseInfo {
+    ResponseInfo {
+        code,
+        reason: reason.into(),
+        ..Default::default()
     }
 }
 
@@ -299,7 +346,7 @@ fn to_rsip_transport(t: Transport) -> rsipstack::sip::Transport {
 }
 
 /// The parts of a response the protocol cores read.
-fn response_info(response: &rsipstack::sip::Response) -> ResponseInfo {
+pub(crate) fn response_info(response: &rsipstack::sip::Response) -> ResponseInfo {
     let mut info = ResponseInfo {
         code: response.status_code.code(),
         // rsipstack keeps the received phrase only when it differs from the standard one.
@@ -309,7 +356,10 @@ fn response_info(response: &rsipstack::sip::Response) -> ResponseInfo {
             .unwrap_or_else(|| response.status_code.text().to_string()),
         ..Default::default()
     };
+    info.body = response.body.clone();
     for header in response.headers.iter() {
+        info.headers
+            .push((header.name().to_string(), header.value().to_string()));
         match header {
             Header::WwwAuthenticate(v) => info.www_authenticate.push(v.value().to_string()),
             Header::ProxyAuthenticate(v) => info.proxy_authenticate.push(v.value().to_string()),
@@ -401,9 +451,15 @@ async fn accept_tcp(
     }
 }
 
-/// Answers requests that reach us. OPTIONS (a registrar or a peer checking that a contact is
-/// alive) gets 200 when it is for a live binding or for no binding in particular, 404 for a
-/// binding that is gone. Other methods come with the call and messaging work: 501 for now.
+/// Answers requests that reach us.
+///
+/// * Inside the dialog of a live call (Call-ID and To tag): BYE gets 200 and ends the call
+///   (its task is told), OPTIONS 200, ACK nothing, anything else (re-INVITE, INFO, UPDATE...)
+///   501 for now.
+/// * A request with a To tag for a dialog we do not have (a late BYE): 481.
+/// * OPTIONS (a registrar or a peer checking that a contact is alive) gets 200 when it is for
+///   a live binding or for no binding in particular, 404 for a binding that is gone.
+/// * Other methods (incoming calls, messages) come with later work: 501 for now.
 async fn serve_incoming(
     mut incoming: rsipstack::transaction::TransactionReceiver,
     ua: std::sync::Weak<UaInner>,
@@ -412,10 +468,39 @@ async fn serve_incoming(
         let Some(ua) = ua.upgrade() else { return };
         let method = tx.original.method;
         let uri = tx.original.uri.to_string();
+        let (mut call_id, mut to_tag) = (String::new(), None);
+        for header in tx.original.headers.iter() {
+            match header {
+                Header::CallId(v) => call_id = v.value().trim().to_string(),
+                Header::To(v) => {
+                    to_tag = super::invite::header_param(v.value(), "tag").map(str::to_string)
+                }
+                _ => {}
+            }
+        }
         tokio::spawn(async move {
-            let status = match method {
-                Method::Ack => return,
-                Method::Options => match contact_token(&uri) {
+            let call = to_tag.as_deref().and_then(|tag| {
+                ua.calls
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(&call_id)
+                    .filter(|c| c.local_tag == tag)
+                    .map(|c| c.tx.clone())
+            });
+            let status = match (method, call) {
+                (Method::Ack, _) => return,
+                (Method::Bye, Some(call)) => {
+                    let answered = tx.reply_with(StatusCode::OK, Vec::new(), None).await;
+                    if let Err(e) = answered {
+                        info!(error = %e, "cannot answer a BYE");
+                    }
+                    debug!(%call_id, "BYE received for a call");
+                    let _ = call.send(super::call::InDialog::Bye);
+                    return;
+                }
+                (Method::Options, Some(_)) => StatusCode::OK,
+                (_, Some(_)) => StatusCode::NotImplemented,
+                (Method::Options, None) => match contact_token(&uri) {
                     Some(token)
                         if !ua
                             .contacts
@@ -427,11 +512,12 @@ async fn serve_incoming(
                     }
                     _ => StatusCode::OK,
                 },
+                (_, None) if to_tag.is_some() => StatusCode::CallTransactionDoesNotExist,
                 _ => StatusCode::NotImplemented,
             };
             debug!(%method, %uri, status = %status, "incoming sip request");
             let headers = vec![Header::Allow(rsipstack::sip::headers::Allow::new(
-                "OPTIONS",
+                super::invite::ALLOW,
             ))];
             if let Err(e) = tx.reply_with(status, headers, None).await {
                 info!(error = %e, "cannot answer an incoming sip request");

@@ -1,0 +1,393 @@
+//! One outgoing call as a task: the INVITE (answering one 401/407 from the HA1), its
+//! provisional and final responses, CANCEL or BYE when the owner hangs up (or drops the
+//! handle), and the BYE of the far end.
+//!
+//! ```text
+//! SipUa::call ──INVITE sent──▶ OutgoingCall (handle)
+//!   1xx (not 100) ──▶ Progress{code, reason, sdp?}
+//!   401/407 ──▶ INVITE again with credentials (once; stale nonces again)
+//!   2xx ──▶ (rsipstack ACKs it) Answered{sdp, headers}
+//!   3xx-6xx / no answer ──▶ Ended "<code> <reason>" / "408 Request Timeout"
+//! hangup() or handle dropped:
+//!   before the final response ──▶ CANCEL (as soon as a provisional response came)
+//!                                 ──▶ the INVITE's 487 ──▶ Ended "487 Request Terminated"
+//!   after the 2xx ──▶ BYE ──▶ Ended "<code of the BYE's response> to BYE"
+//! BYE from the far end ──▶ (200 sent by the user agent) Ended "200 Received BYE"
+//! ```
+//!
+//! The reason texts are Sofia-SIP's, which Janus's SIP plugin hands to SylkServer in its
+//! `hangup` event: `to BYE` for our BYE, `Received BYE` for the far end's.
+//!
+//! `Transaction::receive` is not cancel-safe, so each INVITE transaction is read by a task of
+//! its own that forwards the responses on a channel; the call task selects over that channel,
+//! the hang-up signal and the requests the user agent routes to the dialog (by Call-ID and To
+//! tag). Every call ends with exactly one `Ended`.
+
+use std::future::pending;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rsipstack::sip::SipMessage;
+use rsipstack::transaction::Transaction;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, info, warn};
+
+use super::addr::{Aor, Target};
+use super::invite::{sdp_body, InviteCore, InviteOutcome, InviteParams};
+use super::register::{status_text, Ha1, ResponseInfo};
+use super::ua::{local_response, response_info, LiveTask, SipUa, UaInner};
+
+/// What to call.
+#[derive(Debug, Clone)]
+pub struct CallRequest {
+    /// The account as the client named it (logs).
+    pub account: String,
+    pub from: Aor,
+    pub display_name: Option<String>,
+    /// The client's User-Agent; the user agent's own when `None`.
+    pub user_agent: Option<String>,
+    pub ha1: Ha1,
+    pub to: Aor,
+    /// The SDP offer (plain RTP) for the INVITE.
+    pub sdp: String,
+    /// Extra INVITE headers (filtered: see [`super::invite::extra_headers`]).
+    pub headers: Vec<(String, String)>,
+}
+
+/// What happened to a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallEvent {
+    /// A provisional response other than 100 Trying, with its SDP (early media) if it has one.
+    Progress {
+        code: u16,
+        reason: String,
+        sdp: Option<String>,
+    },
+    /// The 2xx (already ACKed): its SDP answer and all its headers.
+    Answered {
+        sdp: Option<String>,
+        headers: Vec<(String, String)>,
+    },
+    /// The call is over: `<code> <reason>` of the final failure, `487 Request Terminated`
+    /// after a CANCEL, `<code> to BYE` after our BYE, `200 Received BYE` after theirs.
+    Ended { reason: String },
+}
+
+/// A call's event, tagged with the owner's id for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallUpdate {
+    pub id: u64,
+    pub event: CallEvent,
+}
+
+/// The INVITE could not be sent: `<code> <reason>` (a local 500 or 503).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CallError(pub String);
+
+/// A running outgoing call. [`OutgoingCall::hangup`] or dropping it ends the call (CANCEL or
+/// BYE, in the background); its `Ended` still comes when the owner listens.
+#[derive(Debug)]
+pub struct OutgoingCall {
+    call_id: String,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl OutgoingCall {
+    /// The SIP Call-ID.
+    pub fn call_id(&self) -> &str {
+        &self.call_id
+    }
+
+    /// Ends the call: CANCEL before the final response, BYE after a 2xx. Idempotent.
+    pub fn hangup(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Where the user agent sends requests that arrive inside a call's dialog.
+#[derive(Debug)]
+pub(crate) struct CallRoute {
+    /// Our tag: the To tag of the far end's requests.
+    pub(crate) local_tag: String,
+    pub(crate) tx: mpsc::UnboundedSender<InDialog>,
+}
+
+/// A request of the far end inside the dialog (already answered by the user agent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InDialog {
+    Bye,
+}
+
+/// How long the INVITE's final response is awaited after a CANCEL (64*T1, RFC 3261 §9.1).
+const CANCEL_WAIT: Duration = Duration::from_secs(32);
+
+impl SipUa {
+    /// Sends the INVITE of `request` to `target` (from [`SipUa::resolve`]) and returns once it
+    /// is sent; the call's events go to `events`, tagged with `id`.
+    pub async fn call(
+        &self,
+        request: CallRequest,
+        target: Target,
+        id: u64,
+        events: mpsc::Sender<CallUpdate>,
+    ) -> Result<OutgoingCall, CallError> {
+        let inner = self.inner.clone();
+        let params = InviteParams {
+            from: request.from,
+            display_name: request.display_name,
+            to: request.to,
+            user_agent: request
+                .user_agent
+                .unwrap_or_else(|| inner.config.user_agent.clone()),
+            ha1: request.ha1,
+            local_ip: self.local_ip_towards(target.addr),
+            local_port: self.local_addr().port(),
+            transport: target.transport,
+            sdp: request.sdp,
+            headers: request.headers,
+        };
+        let to = params.to.uri();
+        let mut core = InviteCore::new(params, rand::random());
+        let call_id = core.call_id().to_string();
+        let (dialog_tx, dialog_rx) = mpsc::unbounded_channel();
+        inner
+            .calls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                call_id.clone(),
+                CallRoute {
+                    local_tag: core.local_tag().to_string(),
+                    tx: dialog_tx,
+                },
+            );
+        let text = core.invite();
+        let tx = match inner.start_client(&text, target).await {
+            Ok(tx) => tx,
+            Err(r) => {
+                inner
+                    .calls
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&call_id);
+                return Err(CallError(status_text(r.code, &r.reason)));
+            }
+        };
+        info!(account = %request.account, %to, %target, %call_id, "calling");
+        let (responses_tx, responses_rx) = mpsc::unbounded_channel();
+        read_responses(tx, responses_tx.clone());
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let task = Task {
+            live: inner.task_started(),
+            ua: self.clone(),
+            core,
+            target,
+            id,
+            account: request.account,
+            events,
+            responses_tx,
+            responses_rx,
+            dialog: dialog_rx,
+        };
+        tokio::spawn(task.run(stop_rx));
+        Ok(OutgoingCall {
+            call_id,
+            stop: Some(stop_tx),
+        })
+    }
+}
+
+/// Reads one INVITE transaction to its final response, in a task of its own (`receive` is
+/// not cancel-safe). Dropping the transaction afterwards leaves rsipstack the ACK it sent, to
+/// repeat for retransmitted final responses.
+fn read_responses(mut tx: Transaction, out: mpsc::UnboundedSender<ResponseInfo>) {
+    tokio::spawn(async move {
+        while let Some(message) = tx.receive().await {
+            if let SipMessage::Response(response) = message {
+                let info = response_info(&response);
+                let done = info.code >= 200;
+                let _ = out.send(info);
+                if done {
+                    return;
+                }
+            }
+        }
+        let _ = out.send(local_response(408, "Request Timeout"));
+    });
+}
+
+struct Task {
+    ua: SipUa,
+    live: LiveTask,
+    core: InviteCore,
+    /// Where the INVITE (and its CANCEL) went.
+    target: Target,
+    id: u64,
+    account: String,
+    events: mpsc::Sender<CallUpdate>,
+    responses_tx: mpsc::UnboundedSender<ResponseInfo>,
+    responses_rx: mpsc::UnboundedReceiver<ResponseInfo>,
+    dialog: mpsc::UnboundedReceiver<InDialog>,
+}
+
+impl Task {
+    async fn run(mut self, stop: oneshot::Receiver<()>) {
+        let reason = self.drive(stop).await;
+        info!(account = %self.account, call_id = %self.core.call_id(), %reason, "call ended");
+        self.inner()
+            .calls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(self.core.call_id());
+        // The owner may be gone (connection closed): the call still ended cleanly.
+        self.emit(CallEvent::Ended { reason }).await;
+        drop(self.live);
+    }
+
+    fn inner(&self) -> &Arc<UaInner> {
+        &self.ua.inner
+    }
+
+    /// Runs the call to its end; returns the reason.
+    async fn drive(&mut self, mut stop: oneshot::Receiver<()>) -> String {
+        let mut hangup = false;
+        // A provisional response came for the INVITE in flight: a CANCEL may be sent.
+        let mut may_cancel = false;
+        let mut cancel_deadline: Option<tokio::time::Instant> = None;
+        loop {
+            let cancel_timeout = async {
+                match cancel_deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => pending().await,
+                }
+            };
+            tokio::select! {
+                _ = &mut stop, if !hangup => {
+                    hangup = true;
+                    if may_cancel {
+                        self.cancel();
+                        cancel_deadline = Some(tokio::time::Instant::now() + CANCEL_WAIT);
+                    }
+                }
+                response = self.responses_rx.recv() => {
+                    // The task holds a sender: the channel stays open.
+                    let Some(response) = response else {
+                        return "500 Internal Server Error".into();
+                    };
+                    if response.code < 200 {
+                        may_cancel = true;
+                        if hangup {
+                            if cancel_deadline.is_none() {
+                                self.cancel();
+                                cancel_deadline =
+                                    Some(tokio::time::Instant::now() + CANCEL_WAIT);
+                            }
+                        } else if response.code > 100 {
+                            let event = CallEvent::Progress {
+                                code: response.code,
+                                reason: response.reason.clone(),
+                                sdp: sdp_body(&response),
+                            };
+                            self.emit(event).await;
+                        }
+                        continue;
+                    }
+                    match self.core.handle_final(&response) {
+                        InviteOutcome::Send(text) if !hangup => {
+                            debug!(call_id = %self.core.call_id(), code = response.code, "answering the challenge");
+                            match self.inner().start_client(&text, self.target).await {
+                                Ok(tx) => {
+                                    read_responses(tx, self.responses_tx.clone());
+                                    may_cancel = false;
+                                }
+                                Err(r) => return status_text(r.code, &r.reason),
+                            }
+                        }
+                        InviteOutcome::Send(_) => {
+                            return status_text(response.code, &response.reason)
+                        }
+                        InviteOutcome::Failed { reason } => {
+                            // A 408 after a provisional response may be rsipstack's Timer C
+                            // (3 minutes of ringing): the callee may still ring, cancel it.
+                            if response.code == 408 && may_cancel && cancel_deadline.is_none() {
+                                self.cancel();
+                            }
+                            return reason;
+                        }
+                        InviteOutcome::Answered => {
+                            if hangup {
+                                // The CANCEL crossed the 2xx: the call is up, end it.
+                                return self.bye().await;
+                            }
+                            let event = CallEvent::Answered {
+                                sdp: sdp_body(&response),
+                                headers: response.headers.clone(),
+                            };
+                            self.emit(event).await;
+                            break;
+                        }
+                    }
+                }
+                Some(InDialog::Bye) = self.dialog.recv() => {
+                    // A BYE in the early dialog ends the call; the INVITE is cancelled.
+                    if may_cancel && cancel_deadline.is_none() {
+                        self.cancel();
+                    }
+                    return "200 Received early BYE".into();
+                }
+                _ = cancel_timeout => return "487 Request Terminated".into(),
+            }
+        }
+        // Confirmed: until either side hangs up.
+        tokio::select! {
+            _ = &mut stop => self.bye().await,
+            Some(InDialog::Bye) = self.dialog.recv() => "200 Received BYE".into(),
+        }
+    }
+
+    /// Sends the CANCEL of the INVITE in flight (in the background: its answer does not
+    /// matter, the INVITE's 487 does).
+    fn cancel(&self) {
+        let text = self.core.cancel();
+        let inner = self.inner().clone();
+        let target = self.target;
+        let call_id = self.core.call_id().to_string();
+        info!(%call_id, "cancelling the call");
+        tokio::spawn(async move {
+            let r = inner.transact(&text, target).await;
+            debug!(%call_id, code = r.code, "CANCEL answered");
+        });
+    }
+
+    /// Sends the BYE (answering one challenge) and returns `<code> to BYE`.
+    async fn bye(&mut self) -> String {
+        let Some(hop) = self.core.next_hop().map(str::to_string) else {
+            return "500 Internal Server Error".into();
+        };
+        let target = match self.ua.resolve_next_hop(&hop).await {
+            Ok(t) => t,
+            Err(e) => {
+                warn!(call_id = %self.core.call_id(), %hop, error = %e, "cannot route the BYE");
+                return "503 to BYE".into();
+            }
+        };
+        let Some(mut text) = self.core.bye(target.transport) else {
+            return "500 Internal Server Error".into();
+        };
+        info!(call_id = %self.core.call_id(), %target, "hanging up");
+        loop {
+            let r = self.inner().transact(&text, target).await;
+            match self.core.bye_challenge(&r, target.transport) {
+                Some(next) => text = next,
+                None => return format!("{} to BYE", r.code),
+            }
+        }
+    }
+
+    async fn emit(&self, event: CallEvent) {
+        let _ = self.events.send(CallUpdate { id: self.id, event }).await;
+    }
+}

@@ -1,0 +1,711 @@
+//! Outgoing 1:1 calls through a real Kamailio 5.6 (registrar + record-routing proxy, with and
+//! without 407 proxy authentication) to real SIPp callees, from a WebRTC caller (the
+//! independent webrtc-rs peer of tests/common) speaking sylkRTC over the WebSocket:
+//!
+//! * answered call: `progress`, `ringing`, `accepted` (sdp, call_id), `established`; the
+//!   caller's PCMA reaches SIPp, which echoes it (`-rtp_echo`), and comes back byte for byte;
+//!   `session-terminate` sends BYE through the proxy (SIPp ends cleanly), `terminated`
+//!   "200 to BYE";
+//! * 407 from the proxy answered from the HA1 (and a wrong HA1 ends with the 407);
+//! * an unregistered callee: `terminated` "404 Not Found";
+//! * hang-up while ringing: CANCEL, `terminated` "487 Request Terminated"; the state errors
+//!   of §1.5 meanwhile;
+//! * the callee's BYE: `terminated` "200 Received BYE";
+//! * closing the WebSocket hangs the call up (SIPp gets its BYE);
+//! * bad input: unreadable SDP, unknown sessions and accounts.
+//!
+//! Kamailio and SIPp use fixed ports (peers.md §8: 5060, 5070, 5073, RTP 17000), so these
+//! tests run one at a time: nextest's `sip` group (.config/nextest.toml) holds every `sip_*`
+//! binary, and a static lock serialises the tests of this binary under `cargo test`. SIPp runs
+//! in a temporary directory (it writes nothing elsewhere). Needs `kamailio` and `sipp`
+//! (tests/run.sh installs them): missing, the tests fail, never skip.
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::webrtc_peer::{payload_counter, payload_intact, Kind, TestPeer, PCMA_PT};
+use common::*;
+use serde_json::{json, Value};
+
+/// One set of peers at a time (fixed ports), across the tests of this binary.
+static PEERS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+const KAMAILIO_ADDR: &str = "127.0.0.1:5060";
+const PROXY: &str = "sip:127.0.0.1:5060;transport=udp";
+const ALICE: &str = "alice@127.0.0.1";
+/// HA1 = md5(user:127.0.0.1:password) of the shared test user alice (peers.md §3).
+const ALICE_HA1: &str = "2edb2c1af97b498960b7f50592ec157a";
+const WRONG_HA1: &str = "00000000000000000000000000000000";
+const BOB: &str = "bob@127.0.0.1";
+/// The SIPp callee's SIP port (registered as bob's contact) and RTP port.
+const UAS_PORT: &str = "5070";
+const UAS_RTP_PORT: &str = "17000";
+
+fn shared_peers() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/peers")
+}
+
+/// A SIPp scenario of the shared peers (`uas_answer.xml`, `register.xml`).
+fn shared_scenario(name: &str) -> String {
+    let path = shared_peers().join("sipp").join(name);
+    assert!(path.is_file(), "{} missing", path.display());
+    path.display().to_string()
+}
+
+/// A SIPp scenario of this repository (tests/sip/).
+fn own_scenario(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/sip")
+        .join(name);
+    assert!(path.is_file(), "{} missing", path.display());
+    path.display().to_string()
+}
+
+/// A process whose stdout and stderr are collected by threads.
+fn collect_output(child: &mut Child) -> Arc<Mutex<String>> {
+    let log = Arc::new(Mutex::new(String::new()));
+    let streams: Vec<Box<dyn Read + Send>> = vec![
+        Box::new(child.stdout.take().unwrap()),
+        Box::new(child.stderr.take().unwrap()),
+    ];
+    for stream in streams {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines() {
+                let Ok(line) = line else { break };
+                let mut l = log.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+    }
+    log
+}
+
+struct Kamailio {
+    child: Child,
+    log: Arc<Mutex<String>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Kamailio {
+    /// Starts Kamailio on a fresh run directory and waits until it accepts TCP on 5060.
+    fn start(options: &[&str]) -> Kamailio {
+        let addr: SocketAddr = KAMAILIO_ADDR.parse().unwrap();
+        assert!(
+            TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err(),
+            "something already listens on {KAMAILIO_ADDR}; a stale kamailio? (`systemctl disable --now kamailio`)"
+        );
+        let script = shared_peers().join("kamailio/start.sh");
+        assert!(script.is_file(), "{} missing", script.display());
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new("sh")
+            .arg(&script)
+            .arg(dir.path())
+            .args(options)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start kamailio ({e}); run tests/run.sh, which installs it")
+            });
+        let log = collect_output(&mut child);
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "kamailio exited ({status}); is it installed? log:\n{}",
+                    log.lock().unwrap()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "kamailio did not listen in time; log:\n{}",
+                log.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Kamailio {
+            child,
+            log,
+            _dir: dir,
+        }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Kamailio {
+    fn drop(&mut self) {
+        // SIGTERM: the main process takes its children down (SIGKILL would orphan them).
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // The next test starts only when the port is free again.
+        let addr: SocketAddr = KAMAILIO_ADDR.parse().unwrap();
+        while Instant::now() < deadline
+            && TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok()
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// One SIPp run, in a temporary working directory.
+struct Sipp {
+    child: Child,
+    log: Arc<Mutex<String>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Sipp {
+    fn spawn(args: &[&str]) -> Sipp {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new("sipp")
+            .args(args)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start sipp ({e}); run tests/run.sh, which installs it")
+            });
+        let log = collect_output(&mut child);
+        Sipp {
+            child,
+            log,
+            _dir: dir,
+        }
+    }
+
+    /// A callee on [`UAS_PORT`] running `scenario` for one call (RTP echo on
+    /// [`UAS_RTP_PORT`]).
+    fn callee(scenario: &str) -> Sipp {
+        let sipp = Sipp::spawn(&[
+            "-sf",
+            scenario,
+            "-i",
+            "127.0.0.1",
+            "-p",
+            UAS_PORT,
+            "-mi",
+            "127.0.0.1",
+            "-mp",
+            UAS_RTP_PORT,
+            "-rtp_echo",
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            "40s",
+        ]);
+        // SIPp binds its ports at start; no request reaches it before the INVITE anyway.
+        std::thread::sleep(Duration::from_millis(200));
+        sipp
+    }
+
+    /// Waits (in a blocking thread) for the exit code.
+    async fn exit_code(mut self, limit: Duration) -> (Option<i32>, String) {
+        tokio::task::spawn_blocking(move || {
+            let deadline = Instant::now() + limit;
+            loop {
+                if let Ok(Some(status)) = self.child.try_wait() {
+                    // Let the output threads finish.
+                    std::thread::sleep(Duration::from_millis(50));
+                    return (status.code(), self.log.lock().unwrap().clone());
+                }
+                if Instant::now() >= deadline {
+                    return (None, self.log.lock().unwrap().clone());
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+        .await
+        .unwrap()
+    }
+}
+
+impl Drop for Sipp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Registers bob at Kamailio with SIPp (REGISTER, 401, REGISTER with credentials), Contact
+/// pointing at the SIPp callee's port (peers.md §4: one SIPp cannot register and then take
+/// the INVITE).
+async fn register_bob() {
+    let sipp = Sipp::spawn(&[
+        KAMAILIO_ADDR,
+        "-sf",
+        &shared_scenario("register.xml"),
+        "-s",
+        "bob",
+        "-au",
+        "bob",
+        "-ap",
+        "bobpw",
+        "-i",
+        "127.0.0.1",
+        "-p",
+        "5073",
+        "-m",
+        "1",
+        "-key",
+        "contact_port",
+        UAS_PORT,
+        "-nostdin",
+        "-timeout",
+        "10s",
+    ]);
+    let (code, log) = sipp.exit_code(WAIT).await;
+    assert_eq!(code, Some(0), "bob's registration failed:\n{log}");
+}
+
+async fn gateway_with_alice(ha1: &str) -> (Gateway, Client) {
+    gateway_with_alice_via(PROXY, ha1).await
+}
+
+async fn gateway_with_alice_via(proxy: &str, ha1: &str) -> (Gateway, Client) {
+    let gw = Gateway::start(&["--sip-proxy", proxy]);
+    let mut c = gw.ready_client().await;
+    let ack = c
+        .request(
+            json!({"sylkrtc": "account-add", "account": ALICE, "password": ha1,
+                        "display_name": "Alice", "user_agent": "SylkRTC (sip_calls test)",
+                        "incoming_header_prefixes": ["X-Sylk"]}),
+        )
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    (gw, c)
+}
+
+fn create(session: &str, uri: &str, sdp: &str) -> Value {
+    json!({"sylkrtc": "session-create", "session": session, "account": ALICE, "uri": uri,
+           "sdp": sdp, "headers": [{"name": "X-Sylk-Test", "value": "1"}]})
+}
+
+/// The next `session-event` of `session` (in arrival order).
+async fn next_event(c: &mut Client, session: &str) -> Value {
+    c.wait_for(&format!("session-event of {session}"), |m| {
+        m["sylkrtc"] == "session-event" && m["session"] == session
+    })
+    .await
+}
+
+/// Asserts the next event of `session` is `state` and returns it.
+async fn expect_state(c: &mut Client, session: &str, state: &str) -> Value {
+    let e = next_event(c, session).await;
+    assert_eq!(e["event"], "state", "{e}");
+    assert_eq!(e["state"], state, "expected {state}, got {e}");
+    e
+}
+
+fn error_text(answer: &Value) -> &str {
+    assert_eq!(answer["sylkrtc"], "error", "{answer}");
+    answer["error"].as_str().unwrap()
+}
+
+/// Calls bob and goes through `progress`, `ringing`, `accepted`; connects the caller with the
+/// answer and waits for `established`. Returns the caller, its audio and the accepted event.
+async fn answered_call(
+    c: &mut Client,
+    session: &str,
+) -> (TestPeer, common::webrtc_peer::CallAudio, Value) {
+    let (peer, audio) = TestPeer::caller().await.unwrap();
+    let offer = peer.create_offer().await.unwrap();
+    for codec in [
+        "opus/48000",
+        "PCMA/8000",
+        "PCMU/8000",
+        "telephone-event/8000",
+    ] {
+        assert!(offer.contains(codec), "{codec} not offered:\n{offer}");
+    }
+    let ack = c.request(create(session, BOB, &offer)).await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    expect_state(c, session, "progress").await;
+    expect_state(c, session, "ringing").await;
+    let accepted = expect_state(c, session, "accepted").await;
+    let sdp = accepted["sdp"]
+        .as_str()
+        .expect("accepted carries the answer");
+    assert!(
+        accepted["call_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty()),
+        "{accepted}"
+    );
+    assert!(sdp.contains("PCMA/8000"), "{sdp}");
+    peer.set_remote_answer(sdp).await.unwrap();
+    peer.wait_connected(WAIT).await.unwrap();
+    expect_state(c, session, "established").await;
+    (peer, audio, accepted)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sip_call_answered_media_echoed_then_hung_up() {
+    let _serial = PEERS.lock().await;
+    let kamailio = Kamailio::start(&[]);
+    register_bob().await;
+    let uas = Sipp::callee(&shared_scenario("uas_answer.xml"));
+    let (gw, mut c) = gateway_with_alice(ALICE_HA1).await;
+
+    let (peer, audio, _) = answered_call(&mut c, "call-1").await;
+
+    // The caller's PCMA goes to SIPp through the bridge and comes back echoed, intact.
+    let sending = audio.start_sending().await.unwrap();
+    let got = peer
+        .wait_received(Kind::Audio, 50, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert!(sending.audio_sent() >= 50);
+    for r in &got {
+        assert_eq!(r.payload_type, PCMA_PT, "{r:?}");
+        assert!(
+            payload_intact(&r.payload),
+            "damaged payload {:?}",
+            r.payload
+        );
+    }
+    let mut counters: Vec<u64> = got
+        .iter()
+        .filter_map(|r| payload_counter(&r.payload))
+        .collect();
+    counters.dedup();
+    assert!(counters.len() >= 45, "{counters:?}");
+    drop(sending);
+
+    // Hang up: BYE through Kamailio (loose routing), SIPp answers it and ends.
+    let ack = c
+        .request(json!({"sylkrtc": "session-terminate", "session": "call-1"}))
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    let e = expect_state(&mut c, "call-1", "terminated").await;
+    assert_eq!(e["reason"], "200 to BYE", "{e}");
+    let (code, log) = uas.exit_code(WAIT).await;
+    assert_eq!(code, Some(0), "sipp callee:\n{log}\ngateway:\n{}", gw.log());
+    let k = kamailio.log();
+    assert!(k.contains("REQ INVITE sip:bob@127.0.0.1"), "{k}");
+    assert!(k.contains("REQ BYE sip:127.0.0.1:5070"), "{k}");
+    // The session is gone.
+    let e = c
+        .request(json!({"sylkrtc": "session-terminate", "session": "call-1"}))
+        .await;
+    assert_eq!(error_text(&e), "Unknown session call-1");
+    peer.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sip_call_answers_the_proxy_challenge_from_the_ha1() {
+    let _serial = PEERS.lock().await;
+    let kamailio = Kamailio::start(&["-A", "WITH_PROXY_AUTH"]);
+    register_bob().await;
+    let uas = Sipp::callee(&shared_scenario("uas_answer.xml"));
+    let (gw, mut c) = gateway_with_alice(ALICE_HA1).await;
+
+    let (peer, _audio, _) = answered_call(&mut c, "auth-1").await;
+    let k = kamailio.log();
+    assert_eq!(
+        k.matches("REQ INVITE sip:bob@127.0.0.1").count(),
+        2,
+        "one INVITE challenged, one with credentials:\n{k}"
+    );
+    let ack = c
+        .request(json!({"sylkrtc": "session-terminate", "session": "auth-1"}))
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    let e = expect_state(&mut c, "auth-1", "terminated").await;
+    assert_eq!(e["reason"], "200 to BYE", "{e}");
+    let (code, log) = uas.exit_code(WAIT).await;
+    assert_eq!(code, Some(0), "sipp callee:\n{log}\ngateway:\n{}", gw.log());
+    peer.close().await.unwrap();
+    assert!(!gw.log().contains(ALICE_HA1), "the HA1 was logged");
+
+    // A wrong HA1: the retry is challenged again, and that 407 ends the call.
+    let (gw, mut c) = gateway_with_alice(WRONG_HA1).await;
+    let (peer, _audio) = TestPeer::caller().await.unwrap();
+    let offer = peer.create_offer().await.unwrap();
+    let ack = c.request(create("auth-2", BOB, &offer)).await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    expect_state(&mut c, "auth-2", "progress").await;
+    let e = expect_state(&mut c, "auth-2", "terminated").await;
+    assert_eq!(e["reason"], "407 Proxy Authentication Required", "{e}");
+    drop(gw);
+    peer.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sip_call_to_an_unregistered_user_ends_with_404() {
+    let _serial = PEERS.lock().await;
+    let _kamailio = Kamailio::start(&[]);
+    let (_gw, mut c) = gateway_with_alice(ALICE_HA1).await;
+    let (peer, _audio) = TestPeer::caller().await.unwrap();
+    let offer = peer.create_offer().await.unwrap();
+    let ack = c.request(create("nobody", BOB, &offer)).await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    expect_state(&mut c, "nobody", "progress").await;
+    let e = expect_state(&mut c, "nobody", "terminated").await;
+    assert_eq!(e["reason"], "404 Not Found", "{e}");
+    let e = c
+        .request(json!({"sylkrtc": "session-trickle", "session": "nobody", "candidates": []}))
+        .await;
+    assert_eq!(error_text(&e), "Unknown session nobody");
+    // The session ID is free again.
+    let ack = c.request(create("nobody", BOB, &offer)).await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    expect_state(&mut c, "nobody", "progress").await;
+    expect_state(&mut c, "nobody", "terminated").await;
+    peer.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sip_terminate_while_ringing_cancels_the_call() {
+    let _serial = PEERS.lock().await;
+    let kamailio = Kamailio::start(&[]);
+    register_bob().await;
+    let uas = Sipp::callee(&own_scenario("uas_ring_cancel.xml"));
+    let (gw, mut c) = gateway_with_alice(ALICE_HA1).await;
+    let (peer, _audio) = TestPeer::caller().await.unwrap();
+    let offer = peer.create_offer().await.unwrap();
+    let ack = c.request(create("ring", BOB, &offer)).await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    expect_state(&mut c, "ring", "progress").await;
+    expect_state(&mut c, "ring", "ringing").await;
+
+    // While the call exists: its ID is taken, it cannot be answered, trickle is accepted.
+    let e = c.request(create("ring", BOB, &offer)).await;
+    assert_eq!(error_text(&e), "Session ID ring already in use");
+    let e = c
+        .request(json!({"sylkrtc": "session-answer", "session": "ring", "sdp": offer}))
+        .await;
+    assert_eq!(error_text(&e), "Cannot answer outgoing session ring");
+    let ack = c
+        .request(json!({"sylkrtc": "session-trickle", "session": "ring", "candidates": [
+            {"candidate": "candidate:1 1 udp 2130706431 127.0.0.1 9 typ host", "sdpMid": "0", "sdpMLineIndex": 0}]}))
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+
+    let ack = c
+        .request(json!({"sylkrtc": "session-terminate", "session": "ring"}))
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    // Until the 487 comes (SIPp waits 1 s before sending it), the call is terminated.
+    let e = c
+        .request(json!({"sylkrtc": "session-trickle", "session": "ring", "candidates": []}))
+        .await;
+    assert_eq!(error_text(&e), "Session ring is terminated");
+    let e = c
+        .request(json!({"sylkrtc": "session-terminate", "session": "ring"}))
+        .await;
+    assert_eq!(
+        error_text(&e),
+        "Invalid state for terminating session ring: terminated"
+    );
+    let e = expect_state(&mut c, "ring", "terminated").await;
+    assert_eq!(e["reason"], "487 Request Terminated", "{e}");
+    let (code, log) = uas.exit_code(WAIT).await;
+    assert_eq!(code, Some(0), "sipp callee:\n{log}\ngateway:\n{}", gw.log());
+    let k = kamailio.log();
+    assert!(k.contains("REQ CANCEL sip:bob@127.0.0.1"), "{k}");
+    peer.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sip_bye_from_the_callee_ends_the_call() {
+    let _serial = PEERS.lock().await;
+    let _kamailio = Kamailio::start(&[]);
+    register_bob().await;
+    let uas = Sipp::callee(&own_scenario("uas_answer_then_bye.xml"));
+    let (gw, mut c) = gateway_with_alice(ALICE_HA1).await;
+    let (peer, _audio, accepted) = answered_call(&mut c, "bye").await;
+    // The 2xx header matching the account's incoming_header_prefixes.
+    assert_eq!(
+        accepted["headers"],
+        json!({"X-Sylk-Callee": "sipp"}),
+        "{accepted}"
+    );
+    let e = expect_state(&mut c, "bye", "terminated").await;
+    assert_eq!(e["reason"], "200 Received BYE", "{e}");
+    let (code, log) = uas.exit_code(WAIT).await;
+    assert_eq!(code, Some(0), "sipp callee:\n{log}\ngateway:\n{}", gw.log());
+    let e = c
+        .request(json!({"sylkrtc": "session-terminate", "session": "bye"}))
+        .await;
+    assert_eq!(error_text(&e), "Unknown session bye");
+    peer.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sip_closing_the_connection_hangs_up_its_calls() {
+    let _serial = PEERS.lock().await;
+    let _kamailio = Kamailio::start(&[]);
+    register_bob().await;
+    let uas = Sipp::callee(&shared_scenario("uas_answer.xml"));
+    let (gw, mut c) = gateway_with_alice(ALICE_HA1).await;
+    let (peer, _audio, _) = answered_call(&mut c, "close").await;
+    drop(c);
+    // SIPp gets the BYE and ends cleanly.
+    let (code, log) = uas.exit_code(WAIT).await;
+    assert_eq!(code, Some(0), "sipp callee:\n{log}\ngateway:\n{}", gw.log());
+    peer.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sip_early_media_then_answer() {
+    let _serial = PEERS.lock().await;
+    let _kamailio = Kamailio::start(&[]);
+    register_bob().await;
+    let uas = Sipp::callee(&own_scenario("uas_early_media.xml"));
+    let (gw, mut c) = gateway_with_alice(ALICE_HA1).await;
+    let (peer, audio) = TestPeer::caller().await.unwrap();
+    let offer = peer.create_offer().await.unwrap();
+    let ack = c.request(create("early", BOB, &offer)).await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    expect_state(&mut c, "early", "progress").await;
+    let e = expect_state(&mut c, "early", "proceeding").await;
+    assert_eq!(e["code"], 183, "{e}");
+    // The 183's SDP completes the browser's transport: media flows before the answer.
+    let e = expect_state(&mut c, "early", "early-media").await;
+    let sdp = e["sdp"].as_str().expect("early-media carries the answer");
+    assert!(e["call_id"].as_str().is_some(), "{e}");
+    peer.set_remote_answer(sdp).await.unwrap();
+    peer.wait_connected(WAIT).await.unwrap();
+    expect_state(&mut c, "early", "established").await;
+    let sending = audio.start_sending().await.unwrap();
+    let got = peer
+        .wait_received(Kind::Audio, 10, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(got.iter().all(|r| payload_intact(&r.payload)));
+    // SIPp answers 1.5 s after its 183: accepted without SDP (the browser has it already).
+    let e = expect_state(&mut c, "early", "accepted").await;
+    assert!(e.get("sdp").is_none(), "{e}");
+    let before = peer.received().audio.len();
+    peer.wait_received(Kind::Audio, before + 10, Duration::from_secs(5))
+        .await
+        .unwrap();
+    drop(sending);
+    let ack = c
+        .request(json!({"sylkrtc": "session-terminate", "session": "early"}))
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    let e = expect_state(&mut c, "early", "terminated").await;
+    assert_eq!(e["reason"], "200 to BYE", "{e}");
+    let (code, log) = uas.exit_code(WAIT).await;
+    assert_eq!(code, Some(0), "sipp callee:\n{log}\ngateway:\n{}", gw.log());
+    peer.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sip_answer_without_a_common_codec_is_acked_then_hung_up() {
+    let _serial = PEERS.lock().await;
+    let _kamailio = Kamailio::start(&[]);
+    register_bob().await;
+    let uas = Sipp::callee(&own_scenario("uas_answer_g729.xml"));
+    let (gw, mut c) = gateway_with_alice(ALICE_HA1).await;
+    let (peer, _audio) = TestPeer::caller().await.unwrap();
+    let offer = peer.create_offer().await.unwrap();
+    let ack = c.request(create("g729", BOB, &offer)).await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    expect_state(&mut c, "g729", "progress").await;
+    expect_state(&mut c, "g729", "ringing").await;
+    let e = expect_state(&mut c, "g729", "terminated").await;
+    assert_eq!(e["reason"], "488 Not Acceptable Here", "{e}");
+    // SIPp got the ACK of its 200, then the BYE.
+    let (code, log) = uas.exit_code(WAIT).await;
+    assert_eq!(code, Some(0), "sipp callee:\n{log}\ngateway:\n{}", gw.log());
+    c.expect_silence(Duration::from_millis(300)).await;
+    peer.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sip_call_over_tcp() {
+    let _serial = PEERS.lock().await;
+    let kamailio = Kamailio::start(&[]);
+    register_bob().await;
+    let uas = Sipp::callee(&shared_scenario("uas_answer.xml"));
+    let (gw, mut c) = gateway_with_alice_via("sip:127.0.0.1:5060;transport=tcp", ALICE_HA1).await;
+    let (peer, _audio, _) = answered_call(&mut c, "tcp").await;
+    let ack = c
+        .request(json!({"sylkrtc": "session-terminate", "session": "tcp"}))
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    let e = expect_state(&mut c, "tcp", "terminated").await;
+    assert_eq!(e["reason"], "200 to BYE", "{e}");
+    let (code, log) = uas.exit_code(WAIT).await;
+    assert_eq!(code, Some(0), "sipp callee:\n{log}\ngateway:\n{}", gw.log());
+    let k = kamailio.log();
+    for method in ["INVITE", "ACK", "BYE"] {
+        assert!(
+            k.lines()
+                .any(|l| l.contains(&format!("REQ {method} ")) && l.contains("/tcp")),
+            "no {method} over TCP:\n{k}"
+        );
+    }
+    peer.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sip_session_requests_with_bad_input() {
+    let _serial = PEERS.lock().await;
+    // No SIP peer is needed: these fail before anything is sent.
+    let (_gw, mut c) = gateway_with_alice(ALICE_HA1).await;
+    let e = c.request(create("bad", BOB, "this is not SDP")).await;
+    assert_eq!(
+        error_text(&e),
+        "Invalid SDP: malformed SDP: does not start with v="
+    );
+    let only_g729 = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
+                     m=audio 9 UDP/TLS/RTP/SAVPF 18\r\na=rtpmap:18 G729/8000\r\n";
+    let e = c.request(create("bad", BOB, only_g729)).await;
+    assert_eq!(
+        error_text(&e),
+        "Invalid SDP: no codec that can be sent to SIP"
+    );
+    let e = c
+        .request(json!({"sylkrtc": "session-create", "session": "bad",
+                        "account": "carol@127.0.0.1", "uri": BOB, "sdp": "v=0"}))
+        .await;
+    assert_eq!(error_text(&e), "Unknown account specified: carol@127.0.0.1");
+    let e = c
+        .request(json!({"sylkrtc": "session-trickle", "session": "x", "candidates": []}))
+        .await;
+    assert_eq!(error_text(&e), "Unknown session x");
+    let e = c
+        .request(json!({"sylkrtc": "session-terminate", "session": "x"}))
+        .await;
+    assert_eq!(error_text(&e), "Unknown session x");
+    let e = c
+        .request(json!({"sylkrtc": "session-answer", "session": "x", "sdp": "v=0"}))
+        .await;
+    assert_eq!(error_text(&e), "Unknown session x");
+    // A failed session-create leaves no session behind.
+    let e = c
+        .request(json!({"sylkrtc": "session-terminate", "session": "bad"}))
+        .await;
+    assert_eq!(error_text(&e), "Unknown session bad");
+}
