@@ -332,6 +332,26 @@ fn build_pc(
         .map_err(rtc_err)
 }
 
+/// Creates and applies our answer; returns its SDP.
+fn local_answer(pc: &mut RTCPeerConnection, now: Instant) -> Result<String, MediaError> {
+    let answer = pc.create_answer(None).map_err(rtc_err)?;
+    pc.set_local_description(now, answer).map_err(rtc_err)?;
+    local_sdp(pc)
+}
+
+/// Creates and applies our offer; returns its SDP.
+fn local_offer(pc: &mut RTCPeerConnection, now: Instant) -> Result<String, MediaError> {
+    let offer = pc.create_offer(None).map_err(rtc_err)?;
+    pc.set_local_description(now, offer).map_err(rtc_err)?;
+    local_sdp(pc)
+}
+
+fn local_sdp(pc: &RTCPeerConnection) -> Result<String, MediaError> {
+    pc.local_description()
+        .map(|d| d.sdp)
+        .ok_or_else(|| MediaError::Rtc("no local description".into()))
+}
+
 fn add_candidates(pc: &mut RTCPeerConnection, addrs: &[SocketAddr]) -> Result<(), MediaError> {
     for addr in addrs {
         let candidate = CandidateHostConfig {
@@ -369,12 +389,7 @@ impl Peer {
         pc.set_remote_description(now, offer)
             .map_err(|e| MediaError::BadSdp(e.to_string()))?;
         add_candidates(&mut pc, candidates)?;
-        let answer = pc.create_answer(None).map_err(rtc_err)?;
-        pc.set_local_description(now, answer).map_err(rtc_err)?;
-        let sdp = pc
-            .local_description()
-            .map(|d| d.sdp)
-            .ok_or_else(|| MediaError::Rtc("no local description".into()))?;
+        let sdp = local_answer(&mut pc, now)?;
         Ok((Peer::new(pc, ice), sdp))
     }
 
@@ -431,20 +446,8 @@ impl Peer {
             ));
         }
         add_candidates(&mut pc, candidates)?;
-        let offer = pc.create_offer(None).map_err(rtc_err)?;
-        pc.set_local_description(now, offer).map_err(rtc_err)?;
-        let sdp = pc
-            .local_description()
-            .map(|d| d.sdp)
-            .ok_or_else(|| MediaError::Rtc("no local description".into()))?;
-        let mut peer = Peer::new(pc, ice);
-        for (kind, track) in out {
-            match kind {
-                Kind::Audio => peer.out_audio = Some(track),
-                Kind::Video => peer.out_video = Some(track),
-            }
-        }
-        Ok((peer, sdp))
+        let sdp = local_offer(&mut pc, now)?;
+        Ok((Peer::with_tracks(pc, ice, out), sdp))
     }
 
     /// Answers a browser's call offer with exactly the codecs the SIP side took (`chosen`):
@@ -493,20 +496,8 @@ impl Peer {
             ));
         }
         add_candidates(&mut pc, candidates)?;
-        let answer = pc.create_answer(None).map_err(rtc_err)?;
-        pc.set_local_description(now, answer).map_err(rtc_err)?;
-        let sdp = pc
-            .local_description()
-            .map(|d| d.sdp)
-            .ok_or_else(|| MediaError::Rtc("no local description".into()))?;
-        let mut peer = Peer::new(pc, ice);
-        for (kind, track) in out {
-            match kind {
-                Kind::Audio => peer.out_audio = Some(track),
-                Kind::Video => peer.out_video = Some(track),
-            }
-        }
-        Ok((peer, sdp))
+        let sdp = local_answer(&mut pc, now)?;
+        Ok((Peer::with_tracks(pc, ice, out), sdp))
     }
 
     /// Offers a call to a browser with the given codecs (an incoming SIP call): sendrecv
@@ -561,20 +552,8 @@ impl Peer {
             ));
         }
         add_candidates(&mut pc, candidates)?;
-        let offer = pc.create_offer(None).map_err(rtc_err)?;
-        pc.set_local_description(now, offer).map_err(rtc_err)?;
-        let sdp = pc
-            .local_description()
-            .map(|d| d.sdp)
-            .ok_or_else(|| MediaError::Rtc("no local description".into()))?;
-        let mut peer = Peer::new(pc, ice);
-        for (kind, track) in out {
-            match kind {
-                Kind::Audio => peer.out_audio = Some(track),
-                Kind::Video => peer.out_video = Some(track),
-            }
-        }
-        Ok((peer, sdp))
+        let sdp = local_offer(&mut pc, now)?;
+        Ok((Peer::with_tracks(pc, ice, out), sdp))
     }
 
     /// Fixes the payload type the gateway sends to the browser with, per kind.
@@ -586,6 +565,18 @@ impl Peer {
         if let Some(t) = track {
             t.payload_type = pt;
         }
+    }
+
+    /// A peer with the senders the gateway writes to, per kind.
+    fn with_tracks(pc: RTCPeerConnection, ice: IceCredentials, out: Vec<(Kind, OutTrack)>) -> Peer {
+        let mut peer = Peer::new(pc, ice);
+        for (kind, track) in out {
+            match kind {
+                Kind::Audio => peer.out_audio = Some(track),
+                Kind::Video => peer.out_video = Some(track),
+            }
+        }
+        peer
     }
 
     fn new(pc: RTCPeerConnection, ice: IceCredentials) -> Peer {
@@ -605,14 +596,7 @@ impl Peer {
         self.pc
             .set_remote_description(now, offer)
             .map_err(|e| MediaError::BadSdp(e.to_string()))?;
-        let answer = self.pc.create_answer(None).map_err(rtc_err)?;
-        self.pc
-            .set_local_description(now, answer)
-            .map_err(rtc_err)?;
-        self.pc
-            .local_description()
-            .map(|d| d.sdp)
-            .ok_or_else(|| MediaError::Rtc("no local description".into()))
+        local_answer(&mut self.pc, now)
     }
 
     /// Applies the browser's answer to our subscription offer.

@@ -532,25 +532,7 @@ pub fn reoffer_from_sip(
             _ => None,
         };
         n.direction = m.direction;
-        let mut codecs = vec![Codec {
-            pt: c.sip_pt,
-            ..c.codec.clone()
-        }];
-        if let Some((sip_te, _)) = c.dtmf {
-            codecs.push(Codec {
-                pt: sip_te,
-                name: "telephone-event".into(),
-                clock: 8000,
-                channels: 1,
-                fmtp: Some("0-16".into()),
-            });
-        }
-        media.push(Offered {
-            kind: c.kind,
-            local: c.local,
-            advertised: c.advertised,
-            codecs,
-        });
+        media.push(leg_media(c));
         updated.push(n);
     }
     if updated.is_empty() {
@@ -563,31 +545,32 @@ pub fn reoffer_from_sip(
 /// A plain SDP for the current legs with a given direction (a re-INVITE the gateway sends
 /// when the browser holds or resumes).
 pub fn reoffer_to_sip(current: &[Chosen], dir: Direction, session_id: u64) -> String {
-    let media: Vec<Offered> = current
-        .iter()
-        .map(|c| {
-            let mut codecs = vec![Codec {
-                pt: c.sip_pt,
-                ..c.codec.clone()
-            }];
-            if let Some((sip_te, _)) = c.dtmf {
-                codecs.push(Codec {
-                    pt: sip_te,
-                    name: "telephone-event".into(),
-                    clock: 8000,
-                    channels: 1,
-                    fmtp: Some("0-16".into()),
-                });
-            }
-            Offered {
-                kind: c.kind,
-                local: c.local,
-                advertised: c.advertised,
-                codecs,
-            }
-        })
-        .collect();
+    let media: Vec<Offered> = current.iter().map(leg_media).collect();
     render(&media, session_id, dir)
+}
+
+/// What an established leg puts in a re-INVITE or its answer: its codec and telephone-event
+/// with the SIP side's payload types, on its advertised address.
+fn leg_media(c: &Chosen) -> Offered {
+    let mut codecs = vec![Codec {
+        pt: c.sip_pt,
+        ..c.codec.clone()
+    }];
+    if let Some((sip_te, _)) = c.dtmf {
+        codecs.push(Codec {
+            pt: sip_te,
+            name: "telephone-event".into(),
+            clock: 8000,
+            channels: 1,
+            fmtp: Some("0-16".into()),
+        });
+    }
+    Offered {
+        kind: c.kind,
+        local: c.local,
+        advertised: c.advertised,
+        codecs,
+    }
 }
 
 #[cfg(test)]

@@ -495,6 +495,18 @@ impl Sfu {
     /// A re-INVITE from the SIP side (hold, unhold, new address): updates the legs and returns
     /// the plain SDP answer.
     pub fn sip_reoffer(&mut self, id: PeerId, sip_offer: &str) -> Result<String, MediaError> {
+        let session_id = u64::from(rand::random::<u32>());
+        self.update_legs(id, sip_offer, session_id)
+    }
+
+    /// Applies SIP-side SDP (a re-INVITE or the answer to ours) to a call's legs; returns the
+    /// answer the gateway would give.
+    fn update_legs(
+        &mut self,
+        id: PeerId,
+        sdp: &str,
+        session_id: u64,
+    ) -> Result<String, MediaError> {
         let Some(Entry {
             role: Role::Bridged { legs },
             ..
@@ -503,8 +515,7 @@ impl Sfu {
             return Err(MediaError::UnknownPeer);
         };
         let current: Vec<_> = legs.iter().map(|l| l.chosen.clone()).collect();
-        let session_id = u64::from(rand::random::<u32>());
-        let (updated, answer) = sdp_plain::reoffer_from_sip(&current, sip_offer, session_id)?;
+        let (updated, answer) = sdp_plain::reoffer_from_sip(&current, sdp, session_id)?;
         for c in &updated {
             if let Some(leg) = legs.iter_mut().find(|l| l.local == c.local) {
                 leg.update(c);
@@ -540,21 +551,7 @@ impl Sfu {
 
     /// The SIP side's answer to a re-INVITE the gateway sent.
     pub fn sip_reanswer(&mut self, id: PeerId, sip_answer: &str) -> Result<(), MediaError> {
-        let Some(Entry {
-            role: Role::Bridged { legs },
-            ..
-        }) = self.peers.get_mut(&id)
-        else {
-            return Err(MediaError::UnknownPeer);
-        };
-        let current: Vec<_> = legs.iter().map(|l| l.chosen.clone()).collect();
-        let (updated, _) = sdp_plain::reoffer_from_sip(&current, sip_answer, 0)?;
-        for c in &updated {
-            if let Some(leg) = legs.iter_mut().find(|l| l.local == c.local) {
-                leg.update(c);
-            }
-        }
-        Ok(())
+        self.update_legs(id, sip_answer, 0).map(drop)
     }
 
     /// One datagram on a plain RTP leg's socket `local`, from the SIP side.
