@@ -14,6 +14,7 @@ pub mod connection;
 pub mod filesharing;
 pub mod rooms;
 pub mod server;
+pub mod storage;
 pub mod tls;
 pub mod videoroom;
 pub mod ws;
