@@ -27,8 +27,10 @@ use std::collections::HashMap;
 
 use media::{MediaError, MediaEvent, PeerEvent, PeerId};
 use serde_json::{Map, Value};
-use signaling::sip::{self, CallEvent, CallUpdate};
-use signaling::sylkrtc::{self, CallState, Event, IceCandidate, SessionEvent};
+use signaling::sip::{self, CallEvent, CallUpdate, IncomingEvent, IncomingUpdate};
+use signaling::sylkrtc::{
+    self, AccountEvent, CallState, Event, IceCandidate, Identity, SessionEvent, UpdateState,
+};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
@@ -42,6 +44,8 @@ const CALL_MEDIA_EVENTS: usize = 64;
 /// The server-side states of §2.3 an outgoing call goes through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum State {
+    /// An incoming call not answered yet.
+    Connecting,
     Progress,
     EarlyMedia,
     Accepted,
@@ -53,6 +57,7 @@ enum State {
 impl State {
     fn name(self) -> &'static str {
         match self {
+            State::Connecting => "connecting",
             State::Progress => "progress",
             State::EarlyMedia => "early_media",
             State::Accepted => "accepted",
@@ -62,11 +67,34 @@ impl State {
     }
 }
 
-/// One outgoing call of this connection.
+/// The SIP side of a call.
+enum Leg {
+    Out(sip::OutgoingCall),
+    In(sip::IncomingCall),
+}
+
+impl Leg {
+    fn hangup(&mut self) {
+        match self {
+            Leg::Out(c) => c.hangup(),
+            Leg::In(c) => c.hangup(),
+        }
+    }
+}
+
+/// The duration of a DTMF tone sent as INFO when the request gives none (Janus's default).
+const DTMF_DURATION_MS: u32 = 100;
+
+/// One call of this connection.
 struct CallSession {
     peer: PeerId,
     sip_id: u64,
-    call: sip::OutgoingCall,
+    call: Leg,
+    call_id: String,
+    /// The caller of an incoming call (for `missed-session`), with the account it came for.
+    incoming: Option<(String, Identity)>,
+    /// The browser's answer to its `session-update` offer, until the re-INVITE's answer.
+    update_answer: Option<String>,
     state: State,
     /// `bridge_answer` done: the browser's transport exists in the engine.
     bridged: bool,
@@ -87,13 +115,21 @@ pub struct Calls {
     pub(crate) sip_rx: mpsc::Receiver<CallUpdate>,
     media_tx: mpsc::Sender<MediaEvent>,
     pub(crate) media_rx: mpsc::Receiver<MediaEvent>,
+    /// Incoming calls for this connection's bindings, and their ends.
+    pub(crate) incoming_tx: mpsc::Sender<IncomingUpdate>,
+    pub(crate) incoming_rx: mpsc::Receiver<IncomingUpdate>,
+    by_call_id: HashMap<String, String>,
 }
 
 impl Default for Calls {
     fn default() -> Self {
         let (sip_tx, sip_rx) = mpsc::channel(CALL_EVENTS);
         let (media_tx, media_rx) = mpsc::channel(CALL_MEDIA_EVENTS);
+        let (incoming_tx, incoming_rx) = mpsc::channel(CALL_EVENTS);
         Calls {
+            incoming_tx,
+            incoming_rx,
+            by_call_id: HashMap::new(),
             sessions: HashMap::new(),
             by_sip: HashMap::new(),
             by_peer: HashMap::new(),
@@ -115,6 +151,7 @@ impl Calls {
         let s = self.sessions.remove(session)?;
         self.by_sip.remove(&s.sip_id);
         self.by_peer.remove(&s.peer);
+        self.by_call_id.remove(&s.call_id);
         Some(s)
     }
 }
@@ -213,7 +250,10 @@ impl Connection {
             CallSession {
                 peer,
                 sip_id,
-                call,
+                call_id: call.call_id().to_string(),
+                call: Leg::Out(call),
+                incoming: None,
+                update_answer: None,
                 state: State::Progress,
                 bridged: false,
                 candidates: Vec::new(),
@@ -267,6 +307,7 @@ impl Connection {
         &mut self,
         r: sylkrtc::SessionTerminateRequest,
     ) -> Result<(), ApiError> {
+        let decline_code = self.app.config.decline_code;
         let s = self
             .calls
             .sessions
@@ -280,8 +321,11 @@ impl Connection {
             )));
         }
         info!(conn = self.id, session = %r.session, state = s.state.name(), "terminating call");
+        match &s.call {
+            Leg::In(call) if s.state == State::Connecting => call.reject(decline_code),
+            _ => s.call.hangup(),
+        }
         s.state = State::Terminated;
-        s.call.hangup();
         s.candidates.clear();
         let peer = s.peer;
         self.app.engine.close(peer).await;
@@ -334,9 +378,13 @@ impl Connection {
         let Some(s) = self.calls.sessions.get(&session) else {
             return;
         };
-        let (state, bridged, call_id) = (s.state, s.bridged, s.call.call_id().to_string());
+        let (state, bridged, call_id) = (s.state, s.bridged, s.call_id.clone());
         match update.event {
             CallEvent::Ended { reason } => self.end_call(&session, reason).await,
+            CallEvent::Reoffer(r) => self.sip_reoffer(&session, r).await,
+            CallEvent::Reanswered { code, reason, sdp } => {
+                self.reanswered(&session, code, reason, sdp).await
+            }
             // The client hung up: nothing more but `terminated`.
             _ if state == State::Terminated => {}
             CallEvent::Progress { code, sdp, .. } => {
@@ -416,6 +464,321 @@ impl Connection {
         }
     }
 
+    /// An incoming call for one of this connection's bindings, or the end of one.
+    pub(crate) async fn incoming_update(&mut self, update: IncomingUpdate) {
+        match update.event {
+            IncomingEvent::Invite(invite) => self.incoming_invite(update.call_id, *invite).await,
+            IncomingEvent::Reoffer(r) => {
+                match self.calls.by_call_id.get(&update.call_id).cloned() {
+                    Some(session) => self.sip_reoffer(&session, r).await,
+                    None => r.reject(481),
+                }
+            }
+            IncomingEvent::Ended { reason, missed } => {
+                let Some(session) = self.calls.by_call_id.get(&update.call_id).cloned() else {
+                    return;
+                };
+                let incoming = self
+                    .calls
+                    .sessions
+                    .get(&session)
+                    .and_then(|s| s.incoming.clone());
+                self.end_call(&session, reason).await;
+                if let (true, Some((account, originator))) = (missed, incoming) {
+                    self.send(Event::account(
+                        account,
+                        AccountEvent::MissedSession { originator },
+                    ))
+                    .await;
+                }
+            }
+        }
+    }
+
+    /// A new incoming call: the engine turns the SIP offer into a WebRTC offer, the caller
+    /// hears 180, the client gets `incoming-session`.
+    async fn incoming_invite(&mut self, call_id: String, invite: sip::IncomingInvite) {
+        let session = sip::incoming::session_id(&call_id);
+        let Some(account) = self.accounts.get(&invite.account).cloned() else {
+            invite.call.reject(480);
+            return;
+        };
+        if self.calls.contains(&session) {
+            invite.call.reject(482);
+            return;
+        }
+        let Some(sip_sdp) = invite.sdp.clone() else {
+            invite.call.reject(488);
+            return;
+        };
+        let engine = self.app.engine.clone();
+        let peer = engine.new_peer_id();
+        let offer = match engine
+            .incoming_offer(peer, sip_sdp, self.calls.media_tx.clone())
+            .await
+        {
+            Ok(offer) => offer,
+            Err(e) => {
+                warn!(conn = self.id, %call_id, error = %e, "incoming call refused");
+                engine.close(peer).await;
+                invite.call.reject(488);
+                return;
+            }
+        };
+        invite.call.ringing();
+        let originator = Identity::new(&invite.from_uri, invite.display_name.as_deref());
+        let prefixes = account.incoming_header_prefixes.clone();
+        let headers = filter_headers(&prefixes, &invite.headers);
+        info!(conn = self.id, %session, account = %account.id, %call_id, from = %originator.uri, "incoming call");
+        let sip_id = self.calls.next_id;
+        self.calls.next_id += 1;
+        self.calls.by_peer.insert(peer, session.clone());
+        self.calls
+            .by_call_id
+            .insert(call_id.clone(), session.clone());
+        self.calls.sessions.insert(
+            session.clone(),
+            CallSession {
+                peer,
+                sip_id,
+                call: Leg::In(invite.call),
+                call_id: call_id.clone(),
+                incoming: Some((account.id.clone(), originator.clone())),
+                update_answer: None,
+                state: State::Connecting,
+                bridged: true,
+                candidates: Vec::new(),
+                header_prefixes: prefixes,
+            },
+        );
+        self.send(Event::account(
+            account.id,
+            AccountEvent::IncomingSession {
+                session,
+                originator,
+                sdp: offer,
+                call_id,
+                headers,
+            },
+        ))
+        .await;
+    }
+
+    /// `session-answer`: the browser's answer to an incoming call; the caller gets 200 OK
+    /// with the plain SDP answer; `accepted` follows the ack.
+    pub(crate) async fn session_answer(
+        &mut self,
+        r: sylkrtc::SessionAnswerRequest,
+    ) -> Result<(), ApiError> {
+        let s = self
+            .calls
+            .sessions
+            .get_mut(&r.session)
+            .ok_or_else(|| unknown_session(&r.session))?;
+        let Leg::In(call) = &s.call else {
+            return Err(ApiError::Api(format!(
+                "Cannot answer outgoing session {}",
+                r.session
+            )));
+        };
+        if s.state != State::Connecting {
+            return Err(ApiError::Api(format!(
+                "Invalid state for answering session {}: {}",
+                r.session,
+                s.state.name()
+            )));
+        }
+        let answer = self
+            .app
+            .engine
+            .incoming_answer(s.peer, r.sdp)
+            .await
+            .map_err(|e| match e {
+                MediaError::BadSdp(detail) => ApiError::Api(format!("Invalid SDP: {detail}")),
+                MediaError::EngineGone => ApiError::Internal("media engine is gone".into()),
+                other => ApiError::Api(other.to_string()),
+            })?;
+        call.answer(answer);
+        s.state = State::Accepted;
+        info!(conn = self.id, session = %r.session, "incoming call answered");
+        self.after_ack.push(state_event(
+            &r.session,
+            CallState::Accepted {
+                sdp: None,
+                call_id: None,
+                headers: None,
+            },
+        ));
+        Ok(())
+    }
+
+    /// A re-INVITE of the far end (hold/unhold) on an answered call: the media engine updates
+    /// the plain leg and gives the SDP answer, sent in the 200 OK. The browser is not
+    /// renegotiated, so the spec's `update {state: received}` / answering `session-update`
+    /// flow is not used: the gateway answers the re-INVITE itself.
+    async fn sip_reoffer(&mut self, session: &str, r: Box<sip::Reinvite>) {
+        let Some(s) = self.calls.sessions.get(session) else {
+            r.reject(481);
+            return;
+        };
+        if !matches!(s.state, State::Accepted | State::Established) {
+            r.reject(491);
+            return;
+        }
+        let Some(sdp) = r.sdp.clone() else {
+            // An offerless re-INVITE would need our offer in the 2xx: not supported yet.
+            r.reject(488);
+            return;
+        };
+        match self.app.engine.sip_reoffer(s.peer, sdp).await {
+            Ok(answer) => {
+                info!(conn = self.id, %session, "re-INVITE answered");
+                r.answer(answer);
+            }
+            Err(e) => {
+                warn!(conn = self.id, %session, error = %e, "re-INVITE refused");
+                r.reject(488);
+            }
+        }
+    }
+
+    /// `session-dtmf-info`: one INFO (`application/dtmf-relay`) per character of `digit`, in
+    /// the dialog, in order.
+    pub(crate) fn session_dtmf_info(
+        &mut self,
+        r: sylkrtc::SessionDtmfInfoRequest,
+    ) -> Result<(), ApiError> {
+        let s = self
+            .calls
+            .sessions
+            .get(&r.session)
+            .ok_or_else(|| unknown_session(&r.session))?;
+        if !matches!(
+            s.state,
+            State::EarlyMedia | State::Accepted | State::Established
+        ) {
+            return Err(ApiError::Api(format!(
+                "Invalid state session {}: {} for DTMF info",
+                r.session,
+                s.state.name()
+            )));
+        }
+        let duration = r
+            .duration
+            .and_then(|d| u32::try_from(d).ok())
+            .filter(|d| *d > 0)
+            .unwrap_or(DTMF_DURATION_MS);
+        for signal in r.digit.chars() {
+            match &s.call {
+                Leg::Out(call) => call.dtmf(signal, duration),
+                Leg::In(call) => call.dtmf(signal, duration),
+            }
+        }
+        Ok(())
+    }
+
+    /// `session-update` (local hold/unhold) on an established outgoing call: the browser's
+    /// offer renegotiates its transport, the plain SDP goes out as a re-INVITE; `update
+    /// {state: accepted, sdp: <browser answer>}` follows its 2xx (`failed` otherwise).
+    pub(crate) async fn session_update(
+        &mut self,
+        r: sylkrtc::SessionUpdateRequest,
+    ) -> Result<(), ApiError> {
+        let s = self
+            .calls
+            .sessions
+            .get_mut(&r.session)
+            .ok_or_else(|| unknown_session(&r.session))?;
+        if s.state != State::Established || s.update_answer.is_some() {
+            let state = if s.update_answer.is_some() {
+                "local-updating"
+            } else {
+                s.state.name()
+            };
+            return Err(ApiError::Api(format!(
+                "Invalid state for updating session {}: {state}",
+                r.session
+            )));
+        }
+        let Leg::Out(call) = &s.call else {
+            return Err(ApiError::Api(
+                "Updating an incoming session (re-INVITE) is not available yet".into(),
+            ));
+        };
+        let (answer, plain) = self
+            .app
+            .engine
+            .browser_reoffer(s.peer, r.sdp)
+            .await
+            .map_err(|e| match e {
+                MediaError::BadSdp(detail) => ApiError::Api(format!("Invalid SDP: {detail}")),
+                MediaError::EngineGone => ApiError::Internal("media engine is gone".into()),
+                other => ApiError::Api(other.to_string()),
+            })?;
+        call.reinvite(plain);
+        s.update_answer = Some(answer);
+        info!(conn = self.id, session = %r.session, "re-INVITE for a session-update");
+        Ok(())
+    }
+
+    /// The final response to our re-INVITE.
+    async fn reanswered(&mut self, session: &str, code: u16, reason: String, sdp: Option<String>) {
+        let Some(s) = self.calls.sessions.get_mut(session) else {
+            return;
+        };
+        let Some(answer) = s.update_answer.take() else {
+            return;
+        };
+        let peer = s.peer;
+        let result = match sdp {
+            Some(sdp) if (200..300).contains(&code) => {
+                self.app.engine.sip_reanswer(peer, sdp).await.map_err(|e| {
+                    warn!(conn = self.id, %session, error = %e, "re-INVITE answer not usable");
+                    "488 Not Acceptable Here".to_string()
+                })
+            }
+            Some(_) | None if (200..300).contains(&code) => {
+                Err("488 Not Acceptable Here".to_string())
+            }
+            _ => Err(format!("{code} {reason}")),
+        };
+        let event = match result {
+            Ok(()) => SessionEvent::Update {
+                state: UpdateState::Accepted,
+                sdp: Some(answer),
+                reason: None,
+            },
+            Err(reason) => SessionEvent::Update {
+                state: UpdateState::Failed,
+                sdp: None,
+                reason: Some(reason),
+            },
+        };
+        self.send(Event::session(session, event)).await;
+    }
+
+    /// `session-message`: the spec's state check; in-dialog MESSAGE is not available yet.
+    pub(crate) fn session_message(
+        &self,
+        r: sylkrtc::SessionMessageRequest,
+    ) -> Result<(), ApiError> {
+        let s = self
+            .calls
+            .sessions
+            .get(&r.session)
+            .ok_or_else(|| unknown_session(&r.session))?;
+        if s.state != State::Established {
+            return Err(ApiError::Api(format!(
+                "Invalid state session {}: {} for sending messages",
+                r.session,
+                s.state.name()
+            )));
+        }
+        Err(ApiError::Api(
+            "Messages inside a call are not available yet".into(),
+        ))
+    }
+
     /// The 2xx headers named by the account's `incoming_header_prefixes`, as an object.
     fn accepted_headers(
         &self,
@@ -423,17 +786,7 @@ impl Connection {
         headers: &[(String, String)],
     ) -> Option<Map<String, Value>> {
         let prefixes = &self.calls.sessions.get(session)?.header_prefixes;
-        let map: Map<String, Value> = headers
-            .iter()
-            .filter(|(name, _)| {
-                let name = name.to_ascii_lowercase();
-                prefixes
-                    .iter()
-                    .any(|p| !p.is_empty() && name.starts_with(&p.to_ascii_lowercase()))
-            })
-            .map(|(n, v)| (n.clone(), Value::String(v.clone())))
-            .collect();
-        (!map.is_empty()).then_some(map)
+        filter_headers(prefixes, headers)
     }
 
     /// A media event about a call's browser transport.
@@ -478,4 +831,20 @@ impl Connection {
             }
         }
     }
+}
+
+/// The headers whose names start with one of `prefixes` (case-insensitive), as an object;
+/// `None` when there are none.
+fn filter_headers(prefixes: &[String], headers: &[(String, String)]) -> Option<Map<String, Value>> {
+    let map: Map<String, Value> = headers
+        .iter()
+        .filter(|(name, _)| {
+            let name = name.to_ascii_lowercase();
+            prefixes
+                .iter()
+                .any(|p| !p.is_empty() && name.starts_with(&p.to_ascii_lowercase()))
+        })
+        .map(|(n, v)| (n.clone(), Value::String(v.clone())))
+        .collect();
+    (!map.is_empty()).then_some(map)
 }

@@ -62,6 +62,9 @@ pub struct Config {
     pub sip_proxy: Option<String>,
     /// Lifetime asked for in REGISTER, in seconds (testing aid, hidden).
     pub sip_register_expires: u32,
+    /// SIP status an incoming call is declined with when the client terminates it before
+    /// answering (SylkServer's `[Janus] decline_code`), 400-699.
+    pub decline_code: u16,
     /// Testing aid (fault injection): delay each queued request by this many milliseconds
     /// before handling it, to make a slow request queue observable. 0 in production.
     pub debug_request_delay_ms: u64,
@@ -89,6 +92,7 @@ impl Default for Config {
             sip_listen: SocketAddr::from(([0, 0, 0, 0], 5060)),
             sip_proxy: None,
             sip_register_expires: 600,
+            decline_code: 486,
             debug_request_delay_ms: 0,
         }
     }
@@ -185,6 +189,9 @@ pub struct Cli {
         hide = true
     )]
     pub sip_register_expires: Option<u32>,
+    /// SIP status declining an incoming call terminated before it was answered [default: 486]
+    #[arg(long, env = "SYLK_DECLINE_CODE", value_name = "CODE")]
+    pub decline_code: Option<u16>,
     /// Testing aid: delay every queued request by this many milliseconds
     #[arg(
         long,
@@ -259,6 +266,9 @@ impl Config {
         if let Some(v) = cli.sip_register_expires {
             cfg.sip_register_expires = v;
         }
+        if let Some(v) = cli.decline_code {
+            cfg.decline_code = v;
+        }
         if let Some(v) = cli.debug_request_delay_ms {
             cfg.debug_request_delay_ms = v;
         }
@@ -332,6 +342,12 @@ impl Config {
             if let Err(e) = proxy.trim().parse::<signaling::sip::ProxyUri>() {
                 bail!("sip_proxy: {e}");
             }
+        }
+        if !(400..=699).contains(&self.decline_code) {
+            bail!(
+                "decline_code must be a SIP failure status (400-699), got {}",
+                self.decline_code
+            );
         }
         if !(10..=86400).contains(&self.sip_register_expires) {
             bail!(

@@ -201,6 +201,11 @@ impl Connection {
                         self.call_update(update).await;
                     }
                 }
+                update = self.calls.incoming_rx.recv() => {
+                    if let Some(update) = update {
+                        self.incoming_update(update).await;
+                    }
+                }
                 request = requests.recv() => match request {
                     Some(request) => self.dispatch(request).await,
                     None => break,
@@ -357,20 +362,12 @@ impl Connection {
                 self.authenticated_account(&r.account).map(drop)
             }
             Request::SessionCreate(r) => self.session_create(r).await,
-            Request::SessionAnswer(r) => {
-                if self.calls.contains(&r.session) {
-                    return Err(ApiError::api(format!(
-                        "Cannot answer outgoing session {}",
-                        r.session
-                    )));
-                }
-                Err(unknown_session(&r.session))
-            }
+            Request::SessionAnswer(r) => self.session_answer(r).await,
             Request::SessionTrickle(r) => self.session_trickle(r).await,
             Request::SessionTerminate(r) => self.session_terminate(r).await,
-            Request::SessionUpdate(r) => Err(unknown_session(&r.session)),
-            Request::SessionMessage(r) => Err(unknown_session(&r.session)),
-            Request::SessionDtmfInfo(r) => Err(unknown_session(&r.session)),
+            Request::SessionUpdate(r) => self.session_update(r).await,
+            Request::SessionMessage(r) => self.session_message(r),
+            Request::SessionDtmfInfo(r) => self.session_dtmf_info(r),
             Request::VideoroomJoin(r) => self.videoroom_join(r).await,
             Request::VideoroomLeave(r) => self.videoroom_leave(&r.session).await,
             Request::VideoroomConfigure(r) => self.videoroom_configure(r),
@@ -485,6 +482,9 @@ impl Connection {
             contact = registration.contact_token(),
             "registering account"
         );
+        self.app
+            .sip
+            .route_incoming(registration.contact_token(), self.calls.incoming_tx.clone());
         self.registrations.insert(r.account, (id, registration));
         Ok(())
     }
@@ -517,10 +517,6 @@ impl Connection {
         ))
         .await;
     }
-}
-
-fn unknown_session(id: &str) -> ApiError {
-    ApiError::api(format!("Unknown session {id}"))
 }
 
 fn unknown_room_session(id: &str) -> ApiError {

@@ -55,7 +55,7 @@ pub struct CallRequest {
 }
 
 /// What happened to a call.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum CallEvent {
     /// A provisional response other than 100 Trying, with its SDP (early media) if it has one.
     Progress {
@@ -71,10 +71,19 @@ pub enum CallEvent {
     /// The call is over: `<code> <reason>` of the final failure, `487 Request Terminated`
     /// after a CANCEL, `<code> to BYE` after our BYE, `200 Received BYE` after theirs.
     Ended { reason: String },
+    /// A re-INVITE of the far end in the confirmed dialog: the owner answers it.
+    Reoffer(Box<Reinvite>),
+    /// The final response to our re-INVITE ([`OutgoingCall::reinvite`]), already ACKed when
+    /// 2xx: `<code> <reason>` and its SDP.
+    Reanswered {
+        code: u16,
+        reason: String,
+        sdp: Option<String>,
+    },
 }
 
 /// A call's event, tagged with the owner's id for it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct CallUpdate {
     pub id: u64,
     pub event: CallEvent,
@@ -91,12 +100,33 @@ pub struct CallError(pub String);
 pub struct OutgoingCall {
     call_id: String,
     stop: Option<oneshot::Sender<()>>,
+    info: mpsc::UnboundedSender<String>,
+    reinvite: mpsc::UnboundedSender<String>,
 }
+
+/// The body of a DTMF INFO (`application/dtmf-relay`).
+pub fn dtmf_relay_body(signal: char, duration_ms: u32) -> String {
+    format!("Signal={signal}\r\nDuration={duration_ms}\r\n")
+}
+
+/// Content type of [`dtmf_relay_body`].
+pub const DTMF_RELAY: &str = "application/dtmf-relay";
 
 impl OutgoingCall {
     /// The SIP Call-ID.
     pub fn call_id(&self) -> &str {
         &self.call_id
+    }
+
+    /// Sends one DTMF tone as an INFO in the dialog (once it is confirmed; queued until then).
+    pub fn dtmf(&self, signal: char, duration_ms: u32) {
+        let _ = self.info.send(dtmf_relay_body(signal, duration_ms));
+    }
+
+    /// Sends a re-INVITE with `sdp` in the confirmed dialog; its final response comes as
+    /// [`CallEvent::Reanswered`].
+    pub fn reinvite(&self, sdp: String) {
+        let _ = self.reinvite.send(sdp);
     }
 
     /// Ends the call: CANCEL before the final response, BYE after a 2xx. Idempotent.
@@ -115,10 +145,82 @@ pub(crate) struct CallRoute {
     pub(crate) tx: mpsc::UnboundedSender<InDialog>,
 }
 
-/// A request of the far end inside the dialog (already answered by the user agent).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A request of the far end inside the dialog: a BYE (already answered by the user agent),
+/// or a re-INVITE that the owner answers.
+#[derive(Debug)]
 pub(crate) enum InDialog {
     Bye,
+    Reinvite(Box<Reinvite>),
+}
+
+/// A re-INVITE of the far end (hold/unhold), to answer with [`Reinvite::answer`] or
+/// [`Reinvite::reject`]. Its server transaction is read by a task of its own (which also
+/// absorbs the ACK).
+pub struct Reinvite {
+    /// The SDP offer of the re-INVITE, if it has one.
+    pub sdp: Option<String>,
+    pub(crate) original: rsipstack::sip::Request,
+    pub(crate) endpoint: rsipstack::transaction::endpoint::EndpointInnerRef,
+    pub(crate) respond: rsipstack::transaction::transaction::TransactionEventSender,
+    /// Our Contact URI, for the 2xx.
+    pub(crate) contact: String,
+}
+
+impl std::fmt::Debug for Reinvite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reinvite")
+            .field("sdp", &self.sdp)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for Reinvite {
+    /// Two re-INVITEs are the same only if they are the same value.
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self, other)
+    }
+}
+
+impl Eq for Reinvite {}
+
+impl Reinvite {
+    fn send(&self, code: u16, sdp: Option<String>) {
+        use rsipstack::sip::{Header, StatusCode};
+        let has_body = sdp.is_some();
+        let mut response = self.endpoint.make_response(
+            &self.original,
+            StatusCode::from(code),
+            sdp.map(String::into_bytes),
+        );
+        if (200..300).contains(&code) {
+            response.headers.push(Header::Other(
+                "Contact".into(),
+                format!("<{}>", self.contact),
+            ));
+            response
+                .headers
+                .push(Header::Other("Allow".into(), super::invite::ALLOW.into()));
+        }
+        if has_body {
+            response.headers.push(Header::Other(
+                "Content-Type".into(),
+                "application/sdp".into(),
+            ));
+        }
+        let _ = self
+            .respond
+            .send(rsipstack::transaction::transaction::TransactionEvent::Respond(response));
+    }
+
+    /// 200 OK with the SDP answer.
+    pub fn answer(self, sdp: String) {
+        self.send(200, Some(sdp));
+    }
+
+    /// A failure response (488 when the offer cannot be taken).
+    pub fn reject(self, code: u16) {
+        self.send(code, None);
+    }
 }
 
 /// How long the INVITE's final response is awaited after a CANCEL (64*T1, RFC 3261 §9.1).
@@ -180,7 +282,11 @@ impl SipUa {
         let (responses_tx, responses_rx) = mpsc::unbounded_channel();
         read_responses(tx, responses_tx.clone());
         let (stop_tx, stop_rx) = oneshot::channel();
+        let (info_tx, info_rx) = mpsc::unbounded_channel();
+        let (reinvite_tx, reinvite_rx) = mpsc::unbounded_channel();
         let task = Task {
+            info: info_rx,
+            reinvite: reinvite_rx,
             live: inner.task_started(),
             ua: self.clone(),
             core,
@@ -196,6 +302,8 @@ impl SipUa {
         Ok(OutgoingCall {
             call_id,
             stop: Some(stop_tx),
+            info: info_tx,
+            reinvite: reinvite_tx,
         })
     }
 }
@@ -231,6 +339,10 @@ struct Task {
     responses_tx: mpsc::UnboundedSender<ResponseInfo>,
     responses_rx: mpsc::UnboundedReceiver<ResponseInfo>,
     dialog: mpsc::UnboundedReceiver<InDialog>,
+    /// DTMF relay bodies to send as INFO once confirmed.
+    info: mpsc::UnboundedReceiver<String>,
+    /// SDP offers to send as re-INVITEs once confirmed.
+    reinvite: mpsc::UnboundedReceiver<String>,
 }
 
 impl Task {
@@ -331,7 +443,14 @@ impl Task {
                         }
                     }
                 }
-                Some(InDialog::Bye) = self.dialog.recv() => {
+                Some(request) = self.dialog.recv() => {
+                    let InDialog::Bye = request else {
+                        if let InDialog::Reinvite(r) = request {
+                            // RFC 3261 §14.2: an offer of ours is still pending.
+                            r.reject(491);
+                        }
+                        continue;
+                    };
                     // A BYE in the early dialog ends the call; the INVITE is cancelled.
                     if may_cancel && cancel_deadline.is_none() {
                         self.cancel();
@@ -342,10 +461,82 @@ impl Task {
             }
         }
         // Confirmed: until either side hangs up.
-        tokio::select! {
-            _ = &mut stop => self.bye().await,
-            Some(InDialog::Bye) = self.dialog.recv() => "200 Received BYE".into(),
+        loop {
+            tokio::select! {
+                _ = &mut stop => return self.bye().await,
+                Some(request) = self.dialog.recv() => match request {
+                    InDialog::Bye => return "200 Received BYE".into(),
+                    InDialog::Reinvite(mut r) => {
+                        r.contact = self.core.contact_uri();
+                        self.emit(CallEvent::Reoffer(r)).await;
+                    }
+                },
+                Some(body) = self.info.recv() => self.send_info(&body).await,
+                Some(sdp) = self.reinvite.recv() => {
+                    let event = self.send_reinvite(&sdp).await;
+                    self.emit(event).await;
+                }
+            }
         }
+    }
+
+    /// Sends a re-INVITE in the dialog (answering one 401/407 is not done: a challenge ends
+    /// it as a failure) and waits for its final response; rsipstack ACKs a 2xx.
+    async fn send_reinvite(&mut self, sdp: &str) -> CallEvent {
+        let failed = |code: u16, reason: &str| CallEvent::Reanswered {
+            code,
+            reason: reason.into(),
+            sdp: None,
+        };
+        let Some(hop) = self.core.next_hop().map(str::to_string) else {
+            return failed(500, "Internal Server Error");
+        };
+        let target = match self.ua.resolve_next_hop(&hop).await {
+            Ok(t) => t,
+            Err(e) => {
+                warn!(call_id = %self.core.call_id(), %hop, error = %e, "cannot route the re-INVITE");
+                return failed(503, "Service Unavailable");
+            }
+        };
+        let Some(text) = self.core.reinvite(target.transport, sdp) else {
+            return failed(500, "Internal Server Error");
+        };
+        info!(call_id = %self.core.call_id(), %target, "sending a re-INVITE");
+        let tx = match self.inner().start_client(&text, target).await {
+            Ok(tx) => tx,
+            Err(r) => return failed(r.code, &r.reason),
+        };
+        let (out, mut responses) = mpsc::unbounded_channel();
+        read_responses(tx, out);
+        while let Some(r) = responses.recv().await {
+            if r.code >= 200 {
+                return CallEvent::Reanswered {
+                    code: r.code,
+                    sdp: sdp_body(&r),
+                    reason: r.reason,
+                };
+            }
+        }
+        failed(408, "Request Timeout")
+    }
+
+    /// Sends one INFO in the dialog and waits for its final response (logged).
+    async fn send_info(&mut self, body: &str) {
+        let Some(hop) = self.core.next_hop().map(str::to_string) else {
+            return;
+        };
+        let target = match self.ua.resolve_next_hop(&hop).await {
+            Ok(t) => t,
+            Err(e) => {
+                warn!(call_id = %self.core.call_id(), %hop, error = %e, "cannot route the INFO");
+                return;
+            }
+        };
+        let Some(text) = self.core.info(target.transport, DTMF_RELAY, body) else {
+            return;
+        };
+        let r = self.inner().transact(&text, target).await;
+        debug!(call_id = %self.core.call_id(), code = r.code, "INFO answered");
     }
 
     /// Sends the CANCEL of the INVITE in flight (in the background: its answer does not

@@ -70,9 +70,9 @@ struct Dialog {
     route_set: Vec<String>,
 }
 
-/// The methods the user agent takes inside a call's dialog (re-INVITE, INFO, UPDATE and
-/// MESSAGE are answered 501 for now), and outside dialogs (OPTIONS).
-pub const ALLOW: &str = "ACK, BYE, CANCEL, OPTIONS";
+/// The methods the user agent takes: INVITE (new calls, and re-INVITEs inside a call's
+/// dialog), ACK, BYE, CANCEL, OPTIONS (INFO, UPDATE and MESSAGE are answered 501 for now).
+pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS";
 
 /// At most this many further answers when each new challenge says the nonce was stale.
 const MAX_STALE_ANSWERS: u8 = 2;
@@ -365,10 +365,32 @@ impl InviteCore {
         transport: Transport,
         authorization: Option<(&str, String)>,
     ) -> Option<String> {
+        self.in_dialog("BYE", transport, authorization, None)
+    }
+
+    /// A re-INVITE inside the confirmed dialog with the SDP offer `sdp` (hold/unhold).
+    /// `None` before a 2xx.
+    pub fn reinvite(&mut self, transport: Transport, sdp: &str) -> Option<String> {
+        self.in_dialog("INVITE", transport, None, Some(("application/sdp", sdp)))
+    }
+
+    /// An INFO inside the confirmed dialog carrying `body` of `content_type` (DTMF relay).
+    /// `None` before a 2xx.
+    pub fn info(&mut self, transport: Transport, content_type: &str, body: &str) -> Option<String> {
+        self.in_dialog("INFO", transport, None, Some((content_type, body)))
+    }
+
+    fn in_dialog(
+        &mut self,
+        method: &str,
+        transport: Transport,
+        authorization: Option<(&str, String)>,
+        body: Option<(&str, &str)>,
+    ) -> Option<String> {
         let dialog = self.dialog.clone()?;
         self.cseq += 1;
         let mut text = format!(
-            "BYE {ruri} SIP/2.0\r\n\
+            "{method} {ruri} SIP/2.0\r\n\
              Via: {via}\r\n\
              Max-Forwards: 70\r\n",
             ruri = dialog.remote_target,
@@ -385,16 +407,28 @@ impl InviteCore {
             "From: {from}\r\n\
              To: {to}\r\n\
              Call-ID: {call_id}\r\n\
-             CSeq: {cseq} BYE\r\n",
+             CSeq: {cseq} {method}\r\n",
             from = self.our_from(),
             call_id = self.call_id,
             cseq = self.cseq,
         ));
         self.push_user_agent(&mut text);
+        if method == "INVITE" {
+            text.push_str(&format!(
+                "Contact: <{}>\r\nAllow: {ALLOW}\r\n",
+                self.contact_uri()
+            ));
+        }
         if let Some((name, value)) = authorization {
             text.push_str(&format!("{name}: {value}\r\n"));
         }
-        text.push_str("Content-Length: 0\r\n\r\n");
+        match body {
+            Some((content_type, body)) => text.push_str(&format!(
+                "Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )),
+            None => text.push_str("Content-Length: 0\r\n\r\n"),
+        }
         Some(text)
     }
 

@@ -10,6 +10,9 @@
 //!   dropping it unregisters), reporting [`RegistrationUpdate`]s.
 //! * [`invite`]: the outgoing call's protocol core: INVITE text, challenge answers, the dialog
 //!   of the 2xx (route set, remote target), CANCEL and BYE (pure).
+//! * [`incoming`]: incoming calls: an INVITE for one of our bindings goes to the owner that
+//!   [`SipUa::route_incoming`] named for it ([`IncomingUpdate`]s: the invite, re-INVITEs, the
+//!   end); 180, 200 with the answer, decline, CANCEL (487, missed), BYE both ways, DTMF INFO.
 //! * [`call`]: one outgoing call's task ([`SipUa::call`] -> [`OutgoingCall`]; hanging up or
 //!   dropping it sends CANCEL or BYE), reporting [`CallUpdate`]s; the far end's BYE reaches it
 //!   through the user agent's registry of calls by Call-ID.
@@ -23,13 +26,15 @@
 pub mod addr;
 pub mod call;
 pub mod digest;
+pub mod incoming;
 pub mod invite;
 pub mod register;
 pub mod registration;
 pub mod ua;
 
 pub use addr::{Aor, ProxyUri, Target, Transport};
-pub use call::{CallError, CallEvent, CallRequest, CallUpdate, OutgoingCall};
+pub use call::{CallError, CallEvent, CallRequest, CallUpdate, OutgoingCall, Reinvite};
+pub use incoming::{IncomingCall, IncomingEvent, IncomingInvite, IncomingUpdate};
 pub use register::Ha1;
 pub use registration::{RegisterAccount, Registration, RegistrationState, RegistrationUpdate};
 pub use ua::{ResolveError, SipUa, StartError, UaConfig};

@@ -1,7 +1,7 @@
 //! The SIP user agent: rsipstack's endpoint (transactions, retransmissions, timers) on one UDP
 //! socket and one TCP listener bound to the same address, the outbound proxy or RFC 3263
-//! resolution, and the incoming requests (OPTIONS, and the requests inside the dialogs of
-//! calls: BYE; new calls and messages are not served yet).
+//! resolution, and the incoming requests (OPTIONS, new calls to our bindings, and the requests
+//! inside the dialogs of calls: BYE, re-INVITE; messages are not served yet).
 //!
 //! Requests are built as text by the protocol cores ([`super::register`]) and sent here
 //! through client transactions; only final responses are handed back.
@@ -70,6 +70,9 @@ pub(crate) struct UaInner {
     pub(crate) contacts: Mutex<HashMap<String, String>>,
     /// Live calls by Call-ID: where requests inside their dialogs go.
     pub(crate) calls: Mutex<HashMap<String, CallRoute>>,
+    /// Owners of incoming calls by contact token.
+    pub(crate) incoming:
+        Mutex<HashMap<String, tokio::sync::mpsc::Sender<super::incoming::IncomingUpdate>>>,
     live: AtomicUsize,
     idle: Notify,
 }
@@ -112,6 +115,7 @@ impl SipUa {
             resolver: OnceLock::new(),
             contacts: Mutex::new(HashMap::new()),
             calls: Mutex::new(HashMap::new()),
+            incoming: Mutex::new(HashMap::new()),
             live: AtomicUsize::new(0),
             idle: Notify::new(),
         });
@@ -453,9 +457,11 @@ async fn accept_tcp(
 
 /// Answers requests that reach us.
 ///
+/// * A new INVITE (no To tag): [`super::incoming::serve_invite`] (the owner of the binding
+///   named by the Request-URI's `gw` token, else 404/480).
 /// * Inside the dialog of a live call (Call-ID and To tag): BYE gets 200 and ends the call
-///   (its task is told), OPTIONS 200, ACK nothing, anything else (re-INVITE, INFO, UPDATE...)
-///   501 for now.
+///   (its task is told), a re-INVITE goes to the call's owner, which answers it, OPTIONS 200,
+///   ACK nothing, anything else (INFO, UPDATE, MESSAGE...) 501 for now.
 /// * A request with a To tag for a dialog we do not have (a late BYE): 481.
 /// * OPTIONS (a registrar or a peer checking that a contact is alive) gets 200 when it is for
 ///   a live binding or for no binding in particular, 404 for a binding that is gone.
@@ -478,6 +484,10 @@ async fn serve_incoming(
                 _ => {}
             }
         }
+        if method == Method::Invite && to_tag.is_none() {
+            tokio::spawn(super::incoming::serve_invite(SipUa { inner: ua }, tx));
+            continue;
+        }
         tokio::spawn(async move {
             let call = to_tag.as_deref().and_then(|tag| {
                 ua.calls
@@ -496,6 +506,26 @@ async fn serve_incoming(
                     }
                     debug!(%call_id, "BYE received for a call");
                     let _ = call.send(super::call::InDialog::Bye);
+                    return;
+                }
+                (Method::Invite, Some(call)) => {
+                    let body = String::from_utf8_lossy(&tx.original.body).into_owned();
+                    let reinvite = super::call::Reinvite {
+                        sdp: (!body.trim().is_empty()).then_some(body),
+                        original: tx.original.clone(),
+                        endpoint: tx.endpoint_inner.clone(),
+                        respond: tx.tu_sender.clone(),
+                        contact: String::new(),
+                    };
+                    debug!(%call_id, "re-INVITE received for a call");
+                    if let Err(tokio::sync::mpsc::error::SendError(
+                        super::call::InDialog::Reinvite(r),
+                    )) = call.send(super::call::InDialog::Reinvite(Box::new(reinvite)))
+                    {
+                        r.reject(481);
+                    }
+                    // Reads the transaction: runs the answer, absorbs the ACK.
+                    while tx.receive().await.is_some() {}
                     return;
                 }
                 (Method::Options, Some(_)) => StatusCode::OK,

@@ -1,0 +1,655 @@
+//! Incoming 1:1 calls from SIP through a real Kamailio 5.6 (registrar + record-routing
+//! proxy) to the gateway's registered account, from real SIPp callers:
+//!
+//! * answered call: `incoming-session` (session = md5(Call-ID) as a UUID, originator, WebRTC
+//!   offer, call_id, headers by `incoming_header_prefixes`), `session-answer` -> `accepted`
+//!   (no sdp), `established`; SIPp's PCMA (a pcap) reaches the browser; SIPp's BYE ->
+//!   `terminated` "200 Received BYE";
+//! * the caller cancels while it rings: SIPp gets 487, the client `terminated`
+//!   "487 Request Terminated" then `missed-session`;
+//! * `session-terminate` before answering: SIPp gets 486, `terminated` "486 Busy Here";
+//! * `session-dtmf-info` on an (outgoing) established call: one INFO
+//!   `application/dtmf-relay` `Signal=<c>` per tone, which SIPp checks; the state error before
+//!   the answer;
+//! * `session-update` (hold, a=sendonly offer) on an established outgoing call: re-INVITE
+//!   with a=sendonly (checked by SIPp, which answers a=recvonly), `update {state: accepted,
+//!   sdp}`; the state error before;
+//! * a re-INVITE of the far end (hold, a=sendonly) on an established call: the gateway
+//!   answers it itself (200 with a=recvonly, checked by SIPp); the client sees no event.
+//!
+//! Same fixed ports as tests/sip_calls.rs (peers.md §8), so nextest's `sip` group runs the
+//! `sip_*` binaries one at a time and a static lock serialises the tests of this binary.
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::webrtc_peer::{Kind, TestPeer, PCMA_PT};
+use common::*;
+use serde_json::{json, Value};
+
+/// One set of peers at a time (fixed ports), across the tests of this binary.
+static PEERS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+const KAMAILIO_ADDR: &str = "127.0.0.1:5060";
+const PROXY: &str = "sip:127.0.0.1:5060;transport=udp";
+const ALICE: &str = "alice@127.0.0.1";
+/// HA1 = md5(user:127.0.0.1:password) of the shared test user alice (peers.md §3).
+const ALICE_HA1: &str = "2edb2c1af97b498960b7f50592ec157a";
+const BOB: &str = "bob@127.0.0.1";
+/// The SIPp callee's SIP port (registered as bob's contact) and RTP port.
+const UAS_PORT: &str = "5070";
+const UAS_RTP_PORT: &str = "17000";
+
+fn shared_peers() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/peers")
+}
+
+/// A SIPp scenario of the shared peers (`uas_answer.xml`, `register.xml`).
+fn shared_scenario(name: &str) -> String {
+    let path = shared_peers().join("sipp").join(name);
+    assert!(path.is_file(), "{} missing", path.display());
+    path.display().to_string()
+}
+
+/// A SIPp scenario of this repository (tests/sip/).
+fn own_scenario(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/sip")
+        .join(name);
+    assert!(path.is_file(), "{} missing", path.display());
+    path.display().to_string()
+}
+
+/// A process whose stdout and stderr are collected by threads.
+fn collect_output(child: &mut Child) -> Arc<Mutex<String>> {
+    let log = Arc::new(Mutex::new(String::new()));
+    let streams: Vec<Box<dyn Read + Send>> = vec![
+        Box::new(child.stdout.take().unwrap()),
+        Box::new(child.stderr.take().unwrap()),
+    ];
+    for stream in streams {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines() {
+                let Ok(line) = line else { break };
+                let mut l = log.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+    }
+    log
+}
+
+struct Kamailio {
+    child: Child,
+    log: Arc<Mutex<String>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Kamailio {
+    /// Starts Kamailio on a fresh run directory and waits until it accepts TCP on 5060.
+    fn start(options: &[&str]) -> Kamailio {
+        let addr: SocketAddr = KAMAILIO_ADDR.parse().unwrap();
+        assert!(
+            TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err(),
+            "something already listens on {KAMAILIO_ADDR}; a stale kamailio? (`systemctl disable --now kamailio`)"
+        );
+        let script = shared_peers().join("kamailio/start.sh");
+        assert!(script.is_file(), "{} missing", script.display());
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new("sh")
+            .arg(&script)
+            .arg(dir.path())
+            .args(options)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start kamailio ({e}); run tests/run.sh, which installs it")
+            });
+        let log = collect_output(&mut child);
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "kamailio exited ({status}); is it installed? log:\n{}",
+                    log.lock().unwrap()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "kamailio did not listen in time; log:\n{}",
+                log.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Kamailio {
+            child,
+            log,
+            _dir: dir,
+        }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Kamailio {
+    fn drop(&mut self) {
+        // SIGTERM: the main process takes its children down (SIGKILL would orphan them).
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // The next test starts only when the port is free again.
+        let addr: SocketAddr = KAMAILIO_ADDR.parse().unwrap();
+        while Instant::now() < deadline
+            && TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok()
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// One SIPp run, in a temporary working directory.
+struct Sipp {
+    child: Child,
+    log: Arc<Mutex<String>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Sipp {
+    fn spawn(args: &[&str]) -> Sipp {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new("sipp")
+            .args(args)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start sipp ({e}); run tests/run.sh, which installs it")
+            });
+        let log = collect_output(&mut child);
+        Sipp {
+            child,
+            log,
+            _dir: dir,
+        }
+    }
+
+    /// A callee on [`UAS_PORT`] running `scenario` for one call (RTP echo on
+    /// [`UAS_RTP_PORT`]).
+    fn callee(scenario: &str) -> Sipp {
+        let sipp = Sipp::spawn(&[
+            "-sf",
+            scenario,
+            "-i",
+            "127.0.0.1",
+            "-p",
+            UAS_PORT,
+            "-mi",
+            "127.0.0.1",
+            "-mp",
+            UAS_RTP_PORT,
+            "-rtp_echo",
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            "40s",
+        ]);
+        // SIPp binds its ports at start; no request reaches it before the INVITE anyway.
+        std::thread::sleep(Duration::from_millis(200));
+        sipp
+    }
+
+    /// Waits (in a blocking thread) for the exit code.
+    async fn exit_code(mut self, limit: Duration) -> (Option<i32>, String) {
+        tokio::task::spawn_blocking(move || {
+            let deadline = Instant::now() + limit;
+            loop {
+                if let Ok(Some(status)) = self.child.try_wait() {
+                    // Let the output threads finish.
+                    std::thread::sleep(Duration::from_millis(50));
+                    return (status.code(), self.log.lock().unwrap().clone());
+                }
+                if Instant::now() >= deadline {
+                    return (None, self.log.lock().unwrap().clone());
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+        .await
+        .unwrap()
+    }
+}
+
+impl Drop for Sipp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The next `session-event` of `session` (in arrival order).
+async fn next_event(c: &mut Client, session: &str) -> Value {
+    c.wait_for(&format!("session-event of {session}"), |m| {
+        m["sylkrtc"] == "session-event" && m["session"] == session
+    })
+    .await
+}
+
+/// Asserts the next event of `session` is `state` and returns it.
+async fn expect_state(c: &mut Client, session: &str, state: &str) -> Value {
+    let e = next_event(c, session).await;
+    assert_eq!(e["event"], "state", "{e}");
+    assert_eq!(e["state"], state, "expected {state}, got {e}");
+    e
+}
+
+/// Registers bob at Kamailio with SIPp (REGISTER, 401, REGISTER with credentials), Contact
+/// pointing at the SIPp callee's port (peers.md §4: one SIPp cannot register and then take
+/// the INVITE).
+async fn register_bob() {
+    let sipp = Sipp::spawn(&[
+        KAMAILIO_ADDR,
+        "-sf",
+        &shared_scenario("register.xml"),
+        "-s",
+        "bob",
+        "-au",
+        "bob",
+        "-ap",
+        "bobpw",
+        "-i",
+        "127.0.0.1",
+        "-p",
+        "5073",
+        "-m",
+        "1",
+        "-key",
+        "contact_port",
+        UAS_PORT,
+        "-nostdin",
+        "-timeout",
+        "10s",
+    ]);
+    let (code, log) = sipp.exit_code(WAIT).await;
+    assert_eq!(code, Some(0), "bob's registration failed:\n{log}");
+}
+
+const CALLER_PORT: &str = "5072";
+const CALLER_RTP_PORT: &str = "16000";
+
+/// The gateway with alice added and registered at Kamailio (contact `;gw=<token>`).
+async fn gateway_with_registered_alice() -> (Gateway, Client) {
+    let gw = Gateway::start(&["--sip-proxy", PROXY]);
+    let mut c = gw.ready_client().await;
+    let ack = c
+        .request(
+            json!({"sylkrtc": "account-add", "account": ALICE, "password": ALICE_HA1,
+                   "display_name": "Alice", "incoming_header_prefixes": ["User-"]}),
+        )
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    let ack = c
+        .request(json!({"sylkrtc": "account-register", "account": ALICE}))
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    c.wait_for("registered", |m| {
+        m["event"] == "registration-state" && m["state"] == "registered"
+    })
+    .await;
+    (gw, c)
+}
+
+/// bob calls alice through Kamailio with `scenario`.
+fn caller(scenario: &str) -> Sipp {
+    Sipp::spawn(&[
+        KAMAILIO_ADDR,
+        "-sf",
+        scenario,
+        "-s",
+        "alice",
+        "-key",
+        "caller",
+        "bob",
+        "-au",
+        "bob",
+        "-ap",
+        "bobpw",
+        "-i",
+        "127.0.0.1",
+        "-p",
+        CALLER_PORT,
+        "-mi",
+        "127.0.0.1",
+        "-mp",
+        CALLER_RTP_PORT,
+        "-m",
+        "1",
+        "-nostdin",
+        "-timeout",
+        "40s",
+    ])
+}
+
+async fn incoming_session(c: &mut Client) -> Value {
+    c.wait_for("incoming-session", |m| {
+        m["sylkrtc"] == "account-event" && m["event"] == "incoming-session"
+    })
+    .await
+}
+
+/// The session id the spec gives an incoming call: md5(Call-ID) as 8-4-4-4-12 hex.
+fn is_uuid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.iter().map(|p| p.len()).collect::<Vec<_>>() == [8, 4, 4, 4, 12]
+        && s.chars().all(|ch| ch == '-' || ch.is_ascii_hexdigit())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sip_incoming_call_answered_media_then_caller_hangs_up() {
+    let _serial = PEERS.lock().await;
+    let kamailio = Kamailio::start(&[]);
+    let (gw, mut c) = gateway_with_registered_alice().await;
+    let sipp = caller(&shared_scenario("uac_call.xml"));
+
+    let inc = incoming_session(&mut c).await;
+    assert_eq!(inc["account"], ALICE, "{inc}");
+    let session = inc["session"].as_str().unwrap().to_string();
+    assert!(is_uuid(&session), "{inc}");
+    assert_eq!(inc["originator"]["uri"], "bob@127.0.0.1", "{inc}");
+    assert!(
+        inc["call_id"].as_str().is_some_and(|id| !id.is_empty()),
+        "{inc}"
+    );
+    assert_eq!(inc["headers"]["User-Agent"], "sipp-uac", "{inc}");
+    let offer = inc["sdp"].as_str().unwrap();
+    assert!(offer.contains("PCMA/8000"), "{offer}");
+    assert!(offer.contains("a=fingerprint"), "{offer}");
+
+    // Answering twice, or an outgoing-only request, gets the spec's errors.
+    let (peer, _audio) = TestPeer::caller().await.unwrap();
+    let answer = peer.answer(offer).await.unwrap();
+    let ack = c
+        .request(json!({"sylkrtc": "session-answer", "session": session, "sdp": answer}))
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    let accepted = expect_state(&mut c, &session, "accepted").await;
+    assert!(accepted.get("sdp").is_none(), "{accepted}");
+    let again = c
+        .request(json!({"sylkrtc": "session-answer", "session": session, "sdp": "v=0"}))
+        .await;
+    assert_eq!(
+        again["error"],
+        format!("Invalid state for answering session {session}: accepted"),
+        "{again}"
+    );
+    peer.wait_connected(WAIT).await.unwrap();
+    expect_state(&mut c, &session, "established").await;
+
+    // SIPp plays PCMA from its pcap: it reaches the browser.
+    let got = peer
+        .wait_received(Kind::Audio, 20, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert!(got.iter().all(|r| r.payload_type == PCMA_PT), "{got:?}");
+
+    // SIPp hangs up after its 9 s pause (its BYE answered 200) and ends cleanly.
+    let (code, log) = sipp.exit_code(Duration::from_secs(25)).await;
+    assert_eq!(code, Some(0), "sipp caller:\n{log}\ngateway:\n{}", gw.log());
+    let e = expect_state(&mut c, &session, "terminated").await;
+    assert_eq!(e["reason"], "200 Received BYE", "{e}");
+    let k = kamailio.log();
+    assert!(k.contains("REQ INVITE sip:alice@127.0.0.1"), "{k}");
+    peer.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sip_incoming_call_cancelled_is_missed() {
+    let _serial = PEERS.lock().await;
+    let _kamailio = Kamailio::start(&[]);
+    let (gw, mut c) = gateway_with_registered_alice().await;
+    let sipp = caller(&own_scenario("uac_cancel.xml"));
+
+    let inc = incoming_session(&mut c).await;
+    let session = inc["session"].as_str().unwrap().to_string();
+    assert_eq!(inc["originator"]["display_name"], "Bob Caller", "{inc}");
+    let e = expect_state(&mut c, &session, "terminated").await;
+    assert_eq!(e["reason"], "487 Request Terminated", "{e}");
+    let missed = c
+        .wait_for("missed-session", |m| m["event"] == "missed-session")
+        .await;
+    assert_eq!(missed["account"], ALICE, "{missed}");
+    assert_eq!(missed["originator"]["uri"], "bob@127.0.0.1", "{missed}");
+    let (code, log) = sipp.exit_code(WAIT).await;
+    assert_eq!(code, Some(0), "sipp caller:\n{log}\ngateway:\n{}", gw.log());
+    let e = c
+        .request(json!({"sylkrtc": "session-answer", "session": session, "sdp": "v=0"}))
+        .await;
+    assert_eq!(e["error"], format!("Unknown session {session}"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sip_incoming_call_declined_with_486() {
+    let _serial = PEERS.lock().await;
+    let _kamailio = Kamailio::start(&[]);
+    let (gw, mut c) = gateway_with_registered_alice().await;
+    let sipp = caller(&own_scenario("uac_declined.xml"));
+
+    let inc = incoming_session(&mut c).await;
+    let session = inc["session"].as_str().unwrap().to_string();
+    let ack = c
+        .request(json!({"sylkrtc": "session-terminate", "session": session}))
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    let e = expect_state(&mut c, &session, "terminated").await;
+    assert_eq!(e["reason"], "486 Busy Here", "{e}");
+    let (code, log) = sipp.exit_code(WAIT).await;
+    assert_eq!(code, Some(0), "sipp caller:\n{log}\ngateway:\n{}", gw.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sip_dtmf_info_sent_in_the_dialog() {
+    let _serial = PEERS.lock().await;
+    let _kamailio = Kamailio::start(&[]);
+    register_bob().await;
+    let uas = Sipp::callee(&own_scenario("uas_dtmf_info.xml"));
+    let (gw, mut c) = gateway_with_registered_alice().await;
+    let (peer, _audio) = TestPeer::caller().await.unwrap();
+    let offer = peer.create_offer().await.unwrap();
+    let ack = c
+        .request(
+            json!({"sylkrtc": "session-create", "session": "dtmf-1", "account": ALICE,
+                        "uri": BOB, "sdp": offer}),
+        )
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    let e = c
+        .request(json!({"sylkrtc": "session-dtmf-info", "session": "dtmf-1", "digit": "5"}))
+        .await;
+    assert_eq!(
+        e["error"], "Invalid state session dtmf-1: progress for DTMF info",
+        "{e}"
+    );
+    let accepted = c
+        .wait_for("accepted", |m| {
+            m["session"] == "dtmf-1" && m["state"] == "accepted"
+        })
+        .await;
+    peer.set_remote_answer(accepted["sdp"].as_str().unwrap())
+        .await
+        .unwrap();
+    c.wait_for("established", |m| {
+        m["session"] == "dtmf-1" && m["state"] == "established"
+    })
+    .await;
+    let ack = c
+        .request(json!({"sylkrtc": "session-dtmf-info", "session": "dtmf-1", "digit": "5"}))
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    let e = c
+        .request(json!({"sylkrtc": "session-dtmf-info", "session": "nope", "digit": "5"}))
+        .await;
+    assert_eq!(e["error"], "Unknown session nope", "{e}");
+    // Let the INFO go before the BYE.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let ack = c
+        .request(json!({"sylkrtc": "session-terminate", "session": "dtmf-1"}))
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    let e = c
+        .wait_for("terminated", |m| {
+            m["session"] == "dtmf-1" && m["state"] == "terminated"
+        })
+        .await;
+    assert_eq!(e["reason"], "200 to BYE", "{e}");
+    let (code, log) = uas.exit_code(WAIT).await;
+    assert_eq!(code, Some(0), "sipp callee:\n{log}\ngateway:\n{}", gw.log());
+    peer.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sip_remote_hold_reinvite_answered_by_the_gateway() {
+    let _serial = PEERS.lock().await;
+    let _kamailio = Kamailio::start(&[]);
+    register_bob().await;
+    let uas = Sipp::callee(&own_scenario("uas_reinvite_hold.xml"));
+    let (gw, mut c) = gateway_with_registered_alice().await;
+    let (peer, _audio) = TestPeer::caller().await.unwrap();
+    let offer = peer.create_offer().await.unwrap();
+    let ack = c
+        .request(
+            json!({"sylkrtc": "session-create", "session": "hold-1", "account": ALICE,
+                        "uri": BOB, "sdp": offer}),
+        )
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    let accepted = c
+        .wait_for("accepted", |m| {
+            m["session"] == "hold-1" && m["state"] == "accepted"
+        })
+        .await;
+    peer.set_remote_answer(accepted["sdp"].as_str().unwrap())
+        .await
+        .unwrap();
+    c.wait_for("established", |m| {
+        m["session"] == "hold-1" && m["state"] == "established"
+    })
+    .await;
+    // SIPp's re-INVITE comes 0.5 s after its ACK; give it time to be answered.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let ack = c
+        .request(json!({"sylkrtc": "session-terminate", "session": "hold-1"}))
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    let e = c
+        .wait_for("terminated", |m| {
+            m["session"] == "hold-1" && m["state"] == "terminated"
+        })
+        .await;
+    assert_eq!(e["reason"], "200 to BYE", "{e}");
+    let (code, log) = uas.exit_code(WAIT).await;
+    assert_eq!(code, Some(0), "sipp callee:\n{log}\ngateway:\n{}", gw.log());
+    peer.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sip_local_hold_sends_a_reinvite() {
+    let _serial = PEERS.lock().await;
+    let _kamailio = Kamailio::start(&[]);
+    register_bob().await;
+    let uas = Sipp::callee(&own_scenario("uas_hold_accept.xml"));
+    let (gw, mut c) = gateway_with_registered_alice().await;
+    let (peer, _audio) = TestPeer::caller().await.unwrap();
+    let offer = peer.create_offer().await.unwrap();
+    let ack = c
+        .request(
+            json!({"sylkrtc": "session-create", "session": "lhold-1", "account": ALICE,
+                        "uri": BOB, "sdp": offer}),
+        )
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    let e = c
+        .request(json!({"sylkrtc": "session-update", "session": "lhold-1", "sdp": "v=0"}))
+        .await;
+    assert_eq!(
+        e["error"], "Invalid state for updating session lhold-1: progress",
+        "{e}"
+    );
+    let accepted = c
+        .wait_for("accepted", |m| {
+            m["session"] == "lhold-1" && m["state"] == "accepted"
+        })
+        .await;
+    peer.set_remote_answer(accepted["sdp"].as_str().unwrap())
+        .await
+        .unwrap();
+    c.wait_for("established", |m| {
+        m["session"] == "lhold-1" && m["state"] == "established"
+    })
+    .await;
+    // Hold: the browser's new offer with its audio sendonly.
+    let reoffer = peer
+        .create_offer()
+        .await
+        .unwrap()
+        .replace("a=sendrecv", "a=sendonly");
+    let ack = c
+        .request(json!({"sylkrtc": "session-update", "session": "lhold-1", "sdp": reoffer}))
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    let update = c
+        .wait_for("update", |m| {
+            m["session"] == "lhold-1" && m["event"] == "update"
+        })
+        .await;
+    assert_eq!(
+        update["state"],
+        "accepted",
+        "{update}\ngateway:\n{}",
+        gw.log()
+    );
+    assert!(
+        update["sdp"]
+            .as_str()
+            .is_some_and(|s| s.contains("a=fingerprint")),
+        "{update}"
+    );
+    let ack = c
+        .request(json!({"sylkrtc": "session-terminate", "session": "lhold-1"}))
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    let e = c
+        .wait_for("terminated", |m| {
+            m["session"] == "lhold-1" && m["state"] == "terminated"
+        })
+        .await;
+    assert_eq!(e["reason"], "200 to BYE", "{e}");
+    let (code, log) = uas.exit_code(WAIT).await;
+    assert_eq!(code, Some(0), "sipp callee:\n{log}\ngateway:\n{}", gw.log());
+    peer.close().await.unwrap();
+}
