@@ -385,6 +385,16 @@ impl Connection {
             CallEvent::Reanswered { code, reason, sdp } => {
                 self.reanswered(&session, code, reason, sdp).await
             }
+            CallEvent::Message(m) => self.sip_message(&session, m).await,
+            CallEvent::MessageSent {
+                message_id,
+                timestamp,
+                code,
+                reason,
+            } => {
+                self.message_sent(&session, message_id, timestamp, code, reason)
+                    .await
+            }
             // The client hung up: nothing more but `terminated`.
             _ if state == State::Terminated => {}
             CallEvent::Progress { code, sdp, .. } => {
@@ -472,6 +482,27 @@ impl Connection {
                 match self.calls.by_call_id.get(&update.call_id).cloned() {
                     Some(session) => self.sip_reoffer(&session, r).await,
                     None => r.reject(481),
+                }
+            }
+            IncomingEvent::Reanswered { code, reason, sdp } => {
+                if let Some(session) = self.calls.by_call_id.get(&update.call_id).cloned() {
+                    self.reanswered(&session, code, reason, sdp).await;
+                }
+            }
+            IncomingEvent::MessageSent {
+                message_id,
+                timestamp,
+                code,
+                reason,
+            } => {
+                if let Some(session) = self.calls.by_call_id.get(&update.call_id).cloned() {
+                    self.message_sent(&session, message_id, timestamp, code, reason)
+                        .await;
+                }
+            }
+            IncomingEvent::Message(m) => {
+                if let Some(session) = self.calls.by_call_id.get(&update.call_id).cloned() {
+                    self.sip_message(&session, m).await;
                 }
             }
             IncomingEvent::Ended { reason, missed } => {
@@ -677,7 +708,7 @@ impl Connection {
         Ok(())
     }
 
-    /// `session-update` (local hold/unhold) on an established outgoing call: the browser's
+    /// `session-update` (local hold/unhold) on an established call (outgoing or incoming): the browser's
     /// offer renegotiates its transport, the plain SDP goes out as a re-INVITE; `update
     /// {state: accepted, sdp: <browser answer>}` follows its 2xx (`failed` otherwise).
     pub(crate) async fn session_update(
@@ -700,11 +731,6 @@ impl Connection {
                 r.session
             )));
         }
-        let Leg::Out(call) = &s.call else {
-            return Err(ApiError::Api(
-                "Updating an incoming session (re-INVITE) is not available yet".into(),
-            ));
-        };
         let (answer, plain) = self
             .app
             .engine
@@ -715,7 +741,10 @@ impl Connection {
                 MediaError::EngineGone => ApiError::Internal("media engine is gone".into()),
                 other => ApiError::Api(other.to_string()),
             })?;
-        call.reinvite(plain);
+        match &s.call {
+            Leg::Out(call) => call.reinvite(plain),
+            Leg::In(call) => call.reinvite(plain),
+        }
         s.update_answer = Some(answer);
         info!(conn = self.id, session = %r.session, "re-INVITE for a session-update");
         Ok(())
@@ -757,7 +786,104 @@ impl Connection {
         self.send(Event::session(session, event)).await;
     }
 
-    /// `session-message`: the spec's state check; in-dialog MESSAGE is not available yet.
+    /// The final response to our MESSAGE: `disposition-notification` accepted (< 300) or
+    /// failed.
+    async fn message_sent(
+        &mut self,
+        session: &str,
+        message_id: String,
+        timestamp: String,
+        code: u16,
+        reason: String,
+    ) {
+        let state = if code < 300 { "accepted" } else { "failed" };
+        self.send(Event::session(
+            session,
+            SessionEvent::DispositionNotification {
+                message_id,
+                message_timestamp: timestamp,
+                state: state.into(),
+                code: code.into(),
+                reason,
+            },
+        ))
+        .await;
+    }
+
+    /// A MESSAGE of the far end in the dialog (§3.3 `message`): CPIM unwrapped; composing
+    /// indications and public keys skipped; an IMDN report becomes `disposition-notification`.
+    async fn sip_message(&mut self, session: &str, m: sip::SipMessageIn) {
+        let (from_uri, display_name) = sender_of(&m.from);
+        let cpim = (sip::cpim::media_type(&m.content_type) == sip::cpim::CPIM)
+            .then(|| sip::cpim::parse(&m.body))
+            .flatten();
+        let (sender, timestamp, disposition, message_id, content_type, content) = match cpim {
+            Some(c) => {
+                let (uri, name) = match c.from.as_deref() {
+                    Some(f) if !sip::invite::entry_uri(f).is_empty() => sender_of(f),
+                    _ => (from_uri, display_name),
+                };
+                (
+                    Identity::new(&uri, name.as_deref()),
+                    c.timestamp.unwrap_or_else(crate::videoroom::now_iso),
+                    c.disposition_notification,
+                    c.message_id.unwrap_or_else(crate::videoroom::uuid4),
+                    c.content_type,
+                    c.content,
+                )
+            }
+            None if sip::cpim::media_type(&m.content_type) == sip::cpim::CPIM => {
+                warn!(conn = self.id, %session, "unreadable CPIM MESSAGE ignored");
+                return;
+            }
+            None => (
+                Identity::new(&from_uri, display_name.as_deref()),
+                crate::videoroom::now_iso(),
+                None,
+                crate::videoroom::uuid4(),
+                m.content_type.clone(),
+                m.body,
+            ),
+        };
+        let kind = sip::cpim::media_type(&content_type);
+        match kind.as_str() {
+            "application/im-iscomposing+xml" | "text/pgp-public-key" => {}
+            "message/imdn+xml" => {
+                let Some(report) = sip::cpim::parse_imdn(&content) else {
+                    return;
+                };
+                self.send(Event::session(
+                    session,
+                    SessionEvent::DispositionNotification {
+                        message_id: report.message_id,
+                        message_timestamp: timestamp,
+                        state: report.status,
+                        code: 200,
+                        reason: String::new(),
+                    },
+                ))
+                .await;
+            }
+            _ => {
+                self.send(Event::session(
+                    session,
+                    SessionEvent::Message {
+                        sender,
+                        timestamp,
+                        disposition_notification: disposition,
+                        message_id,
+                        content_type,
+                        content,
+                        direction: None,
+                    },
+                ))
+                .await;
+            }
+        }
+    }
+
+    /// `session-message`: a CPIM-wrapped MESSAGE in the dialog of an established outgoing
+    /// or incoming call; `disposition-notification` follows its final response.
     pub(crate) fn session_message(
         &self,
         r: sylkrtc::SessionMessageRequest,
@@ -774,9 +900,17 @@ impl Connection {
                 s.state.name()
             )));
         }
-        Err(ApiError::Api(
-            "Messages inside a call are not available yet".into(),
-        ))
+        let message = sip::OutMessage {
+            message_id: r.message_id,
+            timestamp: r.timestamp,
+            content_type: r.content_type,
+            content: r.content,
+        };
+        match &s.call {
+            Leg::Out(call) => call.message(message),
+            Leg::In(call) => call.message(message),
+        }
+        Ok(())
     }
 
     /// The 2xx headers named by the account's `incoming_header_prefixes`, as an object.
@@ -847,4 +981,14 @@ fn filter_headers(prefixes: &[String], headers: &[(String, String)]) -> Option<M
         .map(|(n, v)| (n.clone(), Value::String(v.clone())))
         .collect();
     (!map.is_empty()).then_some(map)
+}
+
+/// The URI (with its scheme) and display name of a From value (`"Bob" <sip:bob@x>;tag=1`).
+fn sender_of(from: &str) -> (String, Option<String>) {
+    let uri = signaling::sip::invite::entry_uri(from).to_string();
+    let name = from
+        .find('<')
+        .map(|i| from[..i].trim().trim_matches('"').trim().to_string())
+        .filter(|n| !n.is_empty());
+    (uri, name)
 }

@@ -709,3 +709,87 @@ async fn sip_session_requests_with_bad_input() {
         .await;
     assert_eq!(error_text(&e), "Unknown session bad");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sip_messages_in_the_dialog_both_ways() {
+    let _serial = PEERS.lock().await;
+    let _kamailio = Kamailio::start(&[]);
+    register_bob().await;
+    let uas = Sipp::callee(&own_scenario("uas_message.xml"));
+    let (gw, mut c) = gateway_with_alice(ALICE_HA1).await;
+    let (peer, _audio, _) = answered_call(&mut c, "msg").await;
+    let ack = c
+        .request(
+            json!({"sylkrtc": "session-message", "session": "msg", "message_id": "m1",
+                        "content": "hello from alice", "content_type": "text/plain",
+                        "timestamp": "2024-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    let (mut notification, mut message) = (None, None);
+    while notification.is_none() || message.is_none() {
+        let e = next_event(&mut c, "msg").await;
+        match e["event"].as_str() {
+            Some("disposition-notification") => notification = Some(e),
+            Some("message") => message = Some(e),
+            _ => panic!("unexpected {e}"),
+        }
+    }
+    let n = notification.unwrap();
+    assert_eq!(n["message_id"], "m1", "{n}");
+    assert_eq!(n["message_timestamp"], "2024-01-01T00:00:00Z", "{n}");
+    assert_eq!(n["state"], "accepted", "{n}");
+    assert_eq!(n["code"], 200, "{n}");
+    let m = message.unwrap();
+    assert_eq!(m["content_type"], "text/plain", "{m}");
+    assert_eq!(
+        m["content"].as_str().unwrap().trim(),
+        "hello from bob",
+        "{m}"
+    );
+    assert_eq!(m["sender"]["uri"], "bob@127.0.0.1", "{m}");
+    assert!(
+        m["message_id"].as_str().is_some_and(|id| !id.is_empty()),
+        "{m}"
+    );
+    let ack = c
+        .request(json!({"sylkrtc": "session-terminate", "session": "msg"}))
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    let e = expect_state(&mut c, "msg", "terminated").await;
+    assert_eq!(e["reason"], "200 to BYE", "{e}");
+    let (code, log) = uas.exit_code(WAIT).await;
+    assert_eq!(code, Some(0), "sipp callee:\n{log}\ngateway:\n{}", gw.log());
+    peer.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sip_reinvite_answers_the_callee_challenge_from_the_ha1() {
+    let _serial = PEERS.lock().await;
+    let _kamailio = Kamailio::start(&[]);
+    register_bob().await;
+    let uas = Sipp::callee(&own_scenario("uas_reinvite_challenge.xml"));
+    let (gw, mut c) = gateway_with_alice(ALICE_HA1).await;
+    let (peer, _audio, _) = answered_call(&mut c, "rechal").await;
+    let reoffer = peer
+        .create_offer()
+        .await
+        .unwrap()
+        .replace("a=sendrecv", "a=sendonly");
+    let ack = c
+        .request(json!({"sylkrtc": "session-update", "session": "rechal", "sdp": reoffer}))
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    let e = next_event(&mut c, "rechal").await;
+    assert_eq!(e["event"], "update", "{e}");
+    assert_eq!(e["state"], "accepted", "{e}\ngateway:\n{}", gw.log());
+    let ack = c
+        .request(json!({"sylkrtc": "session-terminate", "session": "rechal"}))
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    let e = expect_state(&mut c, "rechal", "terminated").await;
+    assert_eq!(e["reason"], "200 to BYE", "{e}");
+    let (code, log) = uas.exit_code(WAIT).await;
+    assert_eq!(code, Some(0), "sipp callee:\n{log}\ngateway:\n{}", gw.log());
+    peer.close().await.unwrap();
+}

@@ -80,6 +80,33 @@ pub enum CallEvent {
         reason: String,
         sdp: Option<String>,
     },
+    /// A MESSAGE of the far end in the dialog (already answered 200).
+    Message(SipMessageIn),
+    /// The final response to our MESSAGE ([`OutgoingCall::message`]).
+    MessageSent {
+        message_id: String,
+        timestamp: String,
+        code: u16,
+        reason: String,
+    },
+}
+
+/// A MESSAGE received inside a dialog: its From, Content-Type and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipMessageIn {
+    /// The From header value.
+    pub from: String,
+    pub content_type: String,
+    pub body: String,
+}
+
+/// A message to send in the dialog as a CPIM-wrapped MESSAGE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutMessage {
+    pub message_id: String,
+    pub timestamp: String,
+    pub content_type: String,
+    pub content: String,
 }
 
 /// A call's event, tagged with the owner's id for it.
@@ -102,6 +129,7 @@ pub struct OutgoingCall {
     stop: Option<oneshot::Sender<()>>,
     info: mpsc::UnboundedSender<String>,
     reinvite: mpsc::UnboundedSender<String>,
+    message: mpsc::UnboundedSender<OutMessage>,
 }
 
 /// The body of a DTMF INFO (`application/dtmf-relay`).
@@ -129,6 +157,12 @@ impl OutgoingCall {
         let _ = self.reinvite.send(sdp);
     }
 
+    /// Sends a CPIM-wrapped MESSAGE in the confirmed dialog; its final response comes as
+    /// [`CallEvent::MessageSent`].
+    pub fn message(&self, message: OutMessage) {
+        let _ = self.message.send(message);
+    }
+
     /// Ends the call: CANCEL before the final response, BYE after a 2xx. Idempotent.
     pub fn hangup(&mut self) {
         if let Some(stop) = self.stop.take() {
@@ -150,6 +184,7 @@ pub(crate) struct CallRoute {
 #[derive(Debug)]
 pub(crate) enum InDialog {
     Bye,
+    Message(SipMessageIn),
     Reinvite(Box<Reinvite>),
 }
 
@@ -284,7 +319,9 @@ impl SipUa {
         let (stop_tx, stop_rx) = oneshot::channel();
         let (info_tx, info_rx) = mpsc::unbounded_channel();
         let (reinvite_tx, reinvite_rx) = mpsc::unbounded_channel();
+        let (message_tx, message_rx) = mpsc::unbounded_channel();
         let task = Task {
+            message: message_rx,
             info: info_rx,
             reinvite: reinvite_rx,
             live: inner.task_started(),
@@ -304,6 +341,7 @@ impl SipUa {
             stop: Some(stop_tx),
             info: info_tx,
             reinvite: reinvite_tx,
+            message: message_tx,
         })
     }
 }
@@ -311,7 +349,7 @@ impl SipUa {
 /// Reads one INVITE transaction to its final response, in a task of its own (`receive` is
 /// not cancel-safe). Dropping the transaction afterwards leaves rsipstack the ACK it sent, to
 /// repeat for retransmitted final responses.
-fn read_responses(mut tx: Transaction, out: mpsc::UnboundedSender<ResponseInfo>) {
+pub(crate) fn read_responses(mut tx: Transaction, out: mpsc::UnboundedSender<ResponseInfo>) {
     tokio::spawn(async move {
         while let Some(message) = tx.receive().await {
             if let SipMessage::Response(response) = message {
@@ -343,6 +381,8 @@ struct Task {
     info: mpsc::UnboundedReceiver<String>,
     /// SDP offers to send as re-INVITEs once confirmed.
     reinvite: mpsc::UnboundedReceiver<String>,
+    /// Messages to send as MESSAGE once confirmed.
+    message: mpsc::UnboundedReceiver<OutMessage>,
 }
 
 impl Task {
@@ -470,7 +510,12 @@ impl Task {
                         r.contact = self.core.contact_uri();
                         self.emit(CallEvent::Reoffer(r)).await;
                     }
+                    InDialog::Message(m) => self.emit(CallEvent::Message(m)).await,
                 },
+                Some(m) = self.message.recv() => {
+                    let event = self.send_message(m).await;
+                    self.emit(event).await;
+                }
                 Some(body) = self.info.recv() => self.send_info(&body).await,
                 Some(sdp) = self.reinvite.recv() => {
                     let event = self.send_reinvite(&sdp).await;
@@ -480,8 +525,8 @@ impl Task {
         }
     }
 
-    /// Sends a re-INVITE in the dialog (answering one 401/407 is not done: a challenge ends
-    /// it as a failure) and waits for its final response; rsipstack ACKs a 2xx.
+    /// Sends a re-INVITE in the dialog (answering one 401/407 with a new CSeq) and waits for
+    /// its final response; rsipstack ACKs a 2xx.
     async fn send_reinvite(&mut self, sdp: &str) -> CallEvent {
         let failed = |code: u16, reason: &str| CallEvent::Reanswered {
             code,
@@ -498,26 +543,90 @@ impl Task {
                 return failed(503, "Service Unavailable");
             }
         };
-        let Some(text) = self.core.reinvite(target.transport, sdp) else {
+        let Some(mut text) = self.core.reinvite(target.transport, sdp) else {
             return failed(500, "Internal Server Error");
         };
         info!(call_id = %self.core.call_id(), %target, "sending a re-INVITE");
-        let tx = match self.inner().start_client(&text, target).await {
-            Ok(tx) => tx,
-            Err(r) => return failed(r.code, &r.reason),
-        };
-        let (out, mut responses) = mpsc::unbounded_channel();
-        read_responses(tx, out);
-        while let Some(r) = responses.recv().await {
-            if r.code >= 200 {
+        let mut challenged = false;
+        'attempt: loop {
+            let tx = match self.inner().start_client(&text, target).await {
+                Ok(tx) => tx,
+                Err(r) => return failed(r.code, &r.reason),
+            };
+            let (out, mut responses) = mpsc::unbounded_channel();
+            read_responses(tx, out);
+            while let Some(r) = responses.recv().await {
+                if r.code < 200 {
+                    continue;
+                }
+                if matches!(r.code, 401 | 407) && !challenged {
+                    challenged = true;
+                    if let Some(next) = self.core.reinvite_challenge(&r, target.transport, sdp) {
+                        debug!(call_id = %self.core.call_id(), code = r.code, "answering the re-INVITE's challenge");
+                        text = next;
+                        continue 'attempt;
+                    }
+                }
                 return CallEvent::Reanswered {
                     code: r.code,
                     sdp: sdp_body(&r),
                     reason: r.reason,
                 };
             }
+            return failed(408, "Request Timeout");
         }
-        failed(408, "Request Timeout")
+    }
+
+    /// Sends a CPIM-wrapped MESSAGE in the dialog (answering one 401/407) and returns its
+    /// final response as [`CallEvent::MessageSent`].
+    async fn send_message(&mut self, m: OutMessage) -> CallEvent {
+        let done = |code: u16, reason: &str| CallEvent::MessageSent {
+            message_id: m.message_id.clone(),
+            timestamp: m.timestamp.clone(),
+            code,
+            reason: reason.into(),
+        };
+        let Some(hop) = self.core.next_hop().map(str::to_string) else {
+            return done(500, "Internal Server Error");
+        };
+        let target = match self.ua.resolve_next_hop(&hop).await {
+            Ok(t) => t,
+            Err(e) => {
+                warn!(call_id = %self.core.call_id(), %hop, error = %e, "cannot route the MESSAGE");
+                return done(503, "Service Unavailable");
+            }
+        };
+        let (from, to) = self.core.parties();
+        let body = super::cpim::build(&super::cpim::CpimOut {
+            from: &from,
+            to: &to,
+            timestamp: &m.timestamp,
+            message_id: &m.message_id,
+            content_type: &m.content_type,
+            content: &m.content,
+        });
+        let Some(mut text) = self
+            .core
+            .message(target.transport, super::cpim::CPIM, &body, None)
+        else {
+            return done(500, "Internal Server Error");
+        };
+        let mut challenged = false;
+        loop {
+            let r = self.inner().transact(&text, target).await;
+            debug!(call_id = %self.core.call_id(), code = r.code, "MESSAGE answered");
+            if matches!(r.code, 401 | 407) && !challenged {
+                challenged = true;
+                if let Some(next) =
+                    self.core
+                        .message(target.transport, super::cpim::CPIM, &body, Some(&r))
+                {
+                    text = next;
+                    continue;
+                }
+            }
+            return done(r.code, &r.reason);
+        }
     }
 
     /// Sends one INFO in the dialog and waits for its final response (logged).

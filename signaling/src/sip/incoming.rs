@@ -46,6 +46,22 @@ pub enum IncomingEvent {
     Ended { reason: String, missed: bool },
     /// A re-INVITE of the caller after the answer: the owner answers it.
     Reoffer(Box<super::call::Reinvite>),
+    /// A MESSAGE of the caller in the dialog (already answered 200).
+    Message(super::call::SipMessageIn),
+    /// The final response to our re-INVITE ([`IncomingCall::reinvite`]), already ACKed when
+    /// 2xx: `<code> <reason>` and its SDP.
+    Reanswered {
+        code: u16,
+        reason: String,
+        sdp: Option<String>,
+    },
+    /// The final response to our MESSAGE ([`IncomingCall::message`]).
+    MessageSent {
+        message_id: String,
+        timestamp: String,
+        code: u16,
+        reason: String,
+    },
 }
 
 /// A new incoming call.
@@ -76,6 +92,8 @@ enum Command {
     Reject(u16),
     Hangup,
     Info(String),
+    Reinvite(String),
+    Message(super::call::OutMessage),
 }
 
 impl IncomingCall {
@@ -104,6 +122,18 @@ impl IncomingCall {
     /// Ends the call: declines with 480 before the answer, BYE after it.
     pub fn hangup(&self) {
         let _ = self.commands.send(Command::Hangup);
+    }
+
+    /// Sends a re-INVITE with `sdp` toward the caller (after the answer); its final response
+    /// comes as [`IncomingEvent::Reanswered`].
+    pub fn reinvite(&self, sdp: String) {
+        let _ = self.commands.send(Command::Reinvite(sdp));
+    }
+
+    /// Sends a CPIM-wrapped MESSAGE toward the caller (after the answer); its final response
+    /// comes as [`IncomingEvent::MessageSent`].
+    pub fn message(&self, message: super::call::OutMessage) {
+        let _ = self.commands.send(Command::Message(message));
     }
 }
 
@@ -378,8 +408,24 @@ impl Task {
                         return (format!("{r} to BYE"), false);
                     }
                     Some(Command::Info(body)) => {
-                        let r = self.request("INFO", Some(&body)).await;
+                        let r = self.request("INFO", Some((super::call::DTMF_RELAY, &body))).await;
                         debug!(call_id = %self.call_id, code = r, "INFO answered");
+                    }
+                    Some(Command::Reinvite(sdp)) if answered => {
+                        let event = self.send_reinvite(&sdp).await;
+                        self.emit(event).await;
+                    }
+                    Some(Command::Reinvite(_)) => {
+                        let event = IncomingEvent::Reanswered {
+                            code: 491,
+                            reason: "Request Pending".into(),
+                            sdp: None,
+                        };
+                        self.emit(event).await;
+                    }
+                    Some(Command::Message(m)) => {
+                        let event = self.send_message(m, answered).await;
+                        self.emit(event).await;
                     }
                     Some(_) => {}
                 },
@@ -411,14 +457,113 @@ impl Task {
                         };
                         let _ = self.owner.send(update).await;
                     }
+                    InDialog::Message(m) => {
+                        let update = IncomingUpdate {
+                            call_id: self.call_id.clone(),
+                            event: IncomingEvent::Message(m),
+                        };
+                        let _ = self.owner.send(update).await;
+                    }
                 },
             }
         }
     }
 
+    async fn emit(&self, event: IncomingEvent) {
+        let update = IncomingUpdate {
+            call_id: self.call_id.clone(),
+            event,
+        };
+        let _ = self.owner.send(update).await;
+    }
+
+    /// Our re-INVITE toward the caller; its final response (rsipstack ACKs a 2xx).
+    async fn send_reinvite(&mut self, sdp: &str) -> IncomingEvent {
+        let failed = |code: u16, reason: &str| IncomingEvent::Reanswered {
+            code,
+            reason: reason.into(),
+            sdp: None,
+        };
+        let (text, target) = match self.prepare("INVITE", Some(("application/sdp", sdp))).await {
+            Ok(prepared) => prepared,
+            Err(code) => return failed(code, "Service Unavailable"),
+        };
+        info!(call_id = %self.call_id, %target, "sending a re-INVITE toward the caller");
+        let tx = match self.ua.inner.start_client(&text, target).await {
+            Ok(tx) => tx,
+            Err(r) => return failed(r.code, &r.reason),
+        };
+        let (out, mut responses) = mpsc::unbounded_channel();
+        super::call::read_responses(tx, out);
+        while let Some(r) = responses.recv().await {
+            if r.code >= 200 {
+                return IncomingEvent::Reanswered {
+                    code: r.code,
+                    sdp: super::invite::sdp_body(&r),
+                    reason: r.reason,
+                };
+            }
+        }
+        failed(408, "Request Timeout")
+    }
+
+    /// Our CPIM-wrapped MESSAGE toward the caller; its final response.
+    async fn send_message(&mut self, m: super::call::OutMessage, answered: bool) -> IncomingEvent {
+        let mut from = String::new();
+        let mut to = String::new();
+        for header in self.original.headers.iter() {
+            match header {
+                Header::From(v) => to = entry_uri(v.value()).to_string(),
+                Header::To(v) => from = entry_uri(v.value()).to_string(),
+                _ => {}
+            }
+        }
+        let body = super::cpim::build(&super::cpim::CpimOut {
+            from: &from,
+            to: &to,
+            timestamp: &m.timestamp,
+            message_id: &m.message_id,
+            content_type: &m.content_type,
+            content: &m.content,
+        });
+        let (code, reason) = if !answered {
+            (491, "Request Pending".to_string())
+        } else {
+            match self
+                .prepare("MESSAGE", Some((super::cpim::CPIM, &body)))
+                .await
+            {
+                Ok((text, target)) => {
+                    let r = self.ua.inner.transact(&text, target).await;
+                    (r.code, r.reason)
+                }
+                Err(code) => (code, "Service Unavailable".into()),
+            }
+        };
+        IncomingEvent::MessageSent {
+            message_id: m.message_id,
+            timestamp: m.timestamp,
+            code,
+            reason,
+        }
+    }
+
     /// Our request (BYE, or INFO with a DTMF relay body) in the dialog the INVITE created;
     /// returns the code of its final response.
-    async fn request(&mut self, method: &str, body: Option<&str>) -> u16 {
+    async fn request(&mut self, method: &str, body: Option<(&str, &str)>) -> u16 {
+        match self.prepare(method, body).await {
+            Ok((text, target)) => self.ua.inner.transact(&text, target).await.code,
+            Err(code) => code,
+        }
+    }
+
+    /// The text of an in-dialog request and where it goes (`Err(503)` when it cannot be
+    /// routed).
+    async fn prepare(
+        &mut self,
+        method: &str,
+        body: Option<(&str, &str)>,
+    ) -> Result<(String, super::addr::Target), u16> {
         let mut from = String::new();
         let mut to = String::new();
         let mut contact = String::new();
@@ -451,7 +596,7 @@ impl Task {
             Ok(t) => t,
             Err(e) => {
                 warn!(call_id = %self.call_id, %hop, error = %e, "cannot route an in-dialog request");
-                return 503;
+                return Err(503);
             }
         };
         self.cseq += 1;
@@ -473,16 +618,22 @@ impl Task {
             "From: {from}\r\nTo: {to}\r\nCall-ID: {}\r\nCSeq: {} {method}\r\n",
             self.call_id, self.cseq
         ));
+        if method == "INVITE" {
+            text.push_str(&format!(
+                "Contact: <{}>\r\nAllow: {}\r\n",
+                self.uri,
+                super::invite::ALLOW
+            ));
+        }
         match body {
-            Some(body) => text.push_str(&format!(
-                "Content-Type: {}\r\nContent-Length: {}\r\n\r\n{body}",
-                super::call::DTMF_RELAY,
+            Some((content_type, body)) => text.push_str(&format!(
+                "Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
                 body.len()
             )),
             None => text.push_str("Content-Length: 0\r\n\r\n"),
         }
         info!(call_id = %self.call_id, %target, %method, "in-dialog request of an incoming call");
-        self.ua.inner.transact(&text, target).await.code
+        Ok((text, target))
     }
 }
 

@@ -71,8 +71,8 @@ struct Dialog {
 }
 
 /// The methods the user agent takes: INVITE (new calls, and re-INVITEs inside a call's
-/// dialog), ACK, BYE, CANCEL, OPTIONS (INFO, UPDATE and MESSAGE are answered 501 for now).
-pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS";
+/// dialog), ACK, BYE, CANCEL, OPTIONS, MESSAGE (INFO and UPDATE are answered 501 for now).
+pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE";
 
 /// At most this many further answers when each new challenge says the nonce was stale.
 const MAX_STALE_ANSWERS: u8 = 2;
@@ -270,6 +270,9 @@ impl InviteCore {
         let challenge = values.iter().find_map(|v| Challenge::parse(v).ok())?;
         let answer = if method == "BYE" {
             !std::mem::replace(&mut self.bye_answered, true)
+        } else if uri.is_some() {
+            // In-dialog MESSAGE or re-INVITE: the caller answers one challenge per request.
+            true
         } else if self.answered == 0 {
             true
         } else if challenge.stale && self.stale_answers < MAX_STALE_ANSWERS {
@@ -281,7 +284,7 @@ impl InviteCore {
         if !answer {
             return None;
         }
-        if method == "INVITE" {
+        if method == "INVITE" && uri.is_none() {
             self.answered += 1;
         }
         let cnonce = random_token(&mut self.rng, 16);
@@ -378,6 +381,70 @@ impl InviteCore {
     /// `None` before a 2xx.
     pub fn info(&mut self, transport: Transport, content_type: &str, body: &str) -> Option<String> {
         self.in_dialog("INFO", transport, None, Some((content_type, body)))
+    }
+
+    /// A MESSAGE inside the confirmed dialog (`message/cpim`), with the credentials answering
+    /// `challenge` (a 401/407 to the previous attempt) when given. `None` before a 2xx, or when
+    /// the challenge cannot be answered.
+    pub fn message(
+        &mut self,
+        transport: Transport,
+        content_type: &str,
+        body: &str,
+        challenge: Option<&ResponseInfo>,
+    ) -> Option<String> {
+        let authorization = match challenge {
+            Some(response) => Some(self.in_dialog_authorization(response, "MESSAGE")?),
+            None => None,
+        };
+        self.in_dialog(
+            "MESSAGE",
+            transport,
+            authorization,
+            Some((content_type, body)),
+        )
+    }
+
+    /// The re-INVITE again with credentials after a 401/407 to it. `None` when the challenge
+    /// cannot be answered.
+    pub fn reinvite_challenge(
+        &mut self,
+        response: &ResponseInfo,
+        transport: Transport,
+        sdp: &str,
+    ) -> Option<String> {
+        let authorization = self.in_dialog_authorization(response, "INVITE")?;
+        self.in_dialog(
+            "INVITE",
+            transport,
+            Some(authorization),
+            Some(("application/sdp", sdp)),
+        )
+    }
+
+    /// The credentials answering a 401/407 to an in-dialog request (its URI is the remote
+    /// target).
+    fn in_dialog_authorization(
+        &mut self,
+        response: &ResponseInfo,
+        method: &str,
+    ) -> Option<(&'static str, String)> {
+        if !matches!(response.code, 401 | 407) {
+            return None;
+        }
+        let uri = self.dialog.as_ref()?.remote_target.clone();
+        let value = self.answer_challenge(response, method, Some(&uri))?;
+        let header = if response.code == 401 {
+            "Authorization"
+        } else {
+            "Proxy-Authorization"
+        };
+        Some((header, value))
+    }
+
+    /// Our AOR URI and the far end's (for CPIM headers).
+    pub fn parties(&self) -> (String, String) {
+        (self.params.from.uri(), self.params.to.uri())
     }
 
     fn in_dialog(
@@ -813,6 +880,66 @@ mod tests {
             core.handle_final(&response(200, "OK", &[])),
             InviteOutcome::Failed { .. }
         ));
+    }
+
+    #[test]
+    fn in_dialog_challenges_are_answered_with_a_new_cseq() {
+        let mut core = InviteCore::new(params(), 11);
+        core.invite();
+        core.handle_final(&response(
+            200,
+            "OK",
+            &[
+                ("Contact", "<sip:10.1.1.1:5062>"),
+                ("To", "<sip:bob@x>;tag=t"),
+            ],
+        ));
+        let first = core.reinvite(Transport::Udp, SDP).unwrap();
+        assert_eq!(header(&first, "CSeq"), ["2 INVITE"]);
+        let challenge = response(
+            407,
+            "Proxy Authentication Required",
+            &[("Proxy-Authenticate", "Digest realm=\"r\", nonce=\"n\"")],
+        );
+        let again = core
+            .reinvite_challenge(&challenge, Transport::Udp, SDP)
+            .unwrap();
+        assert_eq!(header(&again, "CSeq"), ["3 INVITE"]);
+        let auth = header(&again, "Proxy-Authorization");
+        assert_eq!(auth.len(), 1);
+        let expected = digest::md5_hex(format!(
+            "{ALICE_HA1}:n:{}",
+            digest::md5_hex("INVITE:sip:10.1.1.1:5062")
+        ));
+        assert!(
+            auth[0].contains(&format!("response=\"{expected}\"")),
+            "{}",
+            auth[0]
+        );
+        assert!(!again.contains(ALICE_HA1));
+        assert!(again.ends_with(SDP));
+        rsipstack::sip::Request::try_from(again.as_str()).unwrap();
+        assert_eq!(
+            core.reinvite_challenge(&response(500, "x", &[]), Transport::Udp, SDP),
+            None
+        );
+        let message = core
+            .message(Transport::Udp, "message/cpim", "x", None)
+            .unwrap();
+        assert!(message.starts_with("MESSAGE sip:10.1.1.1:5062 SIP/2.0\r\n"));
+        assert_eq!(header(&message, "CSeq"), ["4 MESSAGE"]);
+        assert_eq!(header(&message, "Content-Type"), ["message/cpim"]);
+        let www = response(
+            401,
+            "Unauthorized",
+            &[("WWW-Authenticate", "Digest realm=\"r\", nonce=\"m\"")],
+        );
+        let message = core
+            .message(Transport::Udp, "message/cpim", "x", Some(&www))
+            .unwrap();
+        assert_eq!(header(&message, "CSeq"), ["5 MESSAGE"]);
+        assert_eq!(header(&message, "Authorization").len(), 1);
+        rsipstack::sip::Request::try_from(message.as_str()).unwrap();
     }
 
     #[test]

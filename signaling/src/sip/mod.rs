@@ -25,6 +25,7 @@
 
 pub mod addr;
 pub mod call;
+pub mod cpim;
 pub mod digest;
 pub mod incoming;
 pub mod invite;
@@ -33,7 +34,9 @@ pub mod registration;
 pub mod ua;
 
 pub use addr::{Aor, ProxyUri, Target, Transport};
-pub use call::{CallError, CallEvent, CallRequest, CallUpdate, OutgoingCall, Reinvite};
+pub use call::{
+    CallError, CallEvent, CallRequest, CallUpdate, OutMessage, OutgoingCall, Reinvite, SipMessageIn,
+};
 pub use incoming::{IncomingCall, IncomingEvent, IncomingInvite, IncomingUpdate};
 pub use register::Ha1;
 pub use registration::{RegisterAccount, Registration, RegistrationState, RegistrationUpdate};

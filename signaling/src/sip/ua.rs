@@ -461,7 +461,7 @@ async fn accept_tcp(
 ///   named by the Request-URI's `gw` token, else 404/480).
 /// * Inside the dialog of a live call (Call-ID and To tag): BYE gets 200 and ends the call
 ///   (its task is told), a re-INVITE goes to the call's owner, which answers it, OPTIONS 200,
-///   ACK nothing, anything else (INFO, UPDATE, MESSAGE...) 501 for now.
+///   ACK nothing, MESSAGE 200 (to the call), anything else (INFO, UPDATE...) 501 for now.
 /// * A request with a To tag for a dialog we do not have (a late BYE): 481.
 /// * OPTIONS (a registrar or a peer checking that a contact is alive) gets 200 when it is for
 ///   a live binding or for no binding in particular, 404 for a binding that is gone.
@@ -527,6 +527,27 @@ async fn serve_incoming(
                     // Reads the transaction: runs the answer, absorbs the ACK.
                     while tx.receive().await.is_some() {}
                     return;
+                }
+                (Method::Message, Some(call)) => {
+                    let mut from = String::new();
+                    let mut content_type = String::new();
+                    for header in tx.original.headers.iter() {
+                        match header {
+                            Header::From(v) => from = v.value().to_string(),
+                            Header::ContentType(v) => content_type = v.value().to_string(),
+                            _ => {}
+                        }
+                    }
+                    let message = super::call::SipMessageIn {
+                        from,
+                        content_type,
+                        body: String::from_utf8_lossy(&tx.original.body).into_owned(),
+                    };
+                    debug!(%call_id, "MESSAGE received for a call");
+                    match call.send(super::call::InDialog::Message(message)) {
+                        Ok(()) => StatusCode::OK,
+                        Err(_) => StatusCode::CallTransactionDoesNotExist,
+                    }
                 }
                 (Method::Options, Some(_)) => StatusCode::OK,
                 (_, Some(_)) => StatusCode::NotImplemented,
