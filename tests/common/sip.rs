@@ -1,0 +1,231 @@
+//! Real SIP peers for the SIP tests: Kamailio (registrar + proxy) and SIPp, started from
+//! `../shared/peers` as peers.md describes, with their output kept for assertions.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::WAIT;
+
+pub const KAMAILIO_ADDR: &str = "127.0.0.1:5060";
+pub const PROXY: &str = "sip:127.0.0.1:5060;transport=udp";
+pub const ALICE: &str = "alice@127.0.0.1";
+/// HA1 = md5(user:127.0.0.1:password) of the shared test user alice (peers.md §3).
+pub const ALICE_HA1: &str = "2edb2c1af97b498960b7f50592ec157a";
+pub const WRONG_HA1: &str = "00000000000000000000000000000000";
+pub const BOB: &str = "bob@127.0.0.1";
+/// The SIPp callee's SIP port (registered as bob's contact) and RTP port.
+pub const UAS_PORT: &str = "5070";
+pub const UAS_RTP_PORT: &str = "17000";
+
+pub fn shared_peers() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/peers")
+}
+
+/// A SIPp scenario of the shared peers (`uas_answer.xml`, `register.xml`).
+pub fn shared_scenario(name: &str) -> String {
+    let path = shared_peers().join("sipp").join(name);
+    assert!(path.is_file(), "{} missing", path.display());
+    path.display().to_string()
+}
+
+/// A SIPp scenario of this repository (tests/sip/).
+pub fn own_scenario(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/sip")
+        .join(name);
+    assert!(path.is_file(), "{} missing", path.display());
+    path.display().to_string()
+}
+
+/// A process whose stdout and stderr are collected by threads.
+pub fn collect_output(child: &mut Child) -> Arc<Mutex<String>> {
+    let log = Arc::new(Mutex::new(String::new()));
+    let streams: Vec<Box<dyn Read + Send>> = vec![
+        Box::new(child.stdout.take().unwrap()),
+        Box::new(child.stderr.take().unwrap()),
+    ];
+    for stream in streams {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines() {
+                let Ok(line) = line else { break };
+                let mut l = log.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+    }
+    log
+}
+
+pub struct Kamailio {
+    pub child: Child,
+    pub log: Arc<Mutex<String>>,
+    pub _dir: tempfile::TempDir,
+}
+
+impl Kamailio {
+    /// Starts Kamailio on a fresh run directory and waits until it accepts TCP on 5060.
+    pub fn start(options: &[&str]) -> Kamailio {
+        let addr: SocketAddr = KAMAILIO_ADDR.parse().unwrap();
+        assert!(
+            TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err(),
+            "something already listens on {KAMAILIO_ADDR}; a stale kamailio? (`systemctl disable --now kamailio`)"
+        );
+        let script = shared_peers().join("kamailio/start.sh");
+        assert!(script.is_file(), "{} missing", script.display());
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new("sh")
+            .arg(&script)
+            .arg(dir.path())
+            .args(options)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start kamailio ({e}); run tests/run.sh, which installs it")
+            });
+        let log = collect_output(&mut child);
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "kamailio exited ({status}); is it installed? log:\n{}",
+                    log.lock().unwrap()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "kamailio did not listen in time; log:\n{}",
+                log.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Kamailio {
+            child,
+            log,
+            _dir: dir,
+        }
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Kamailio {
+    fn drop(&mut self) {
+        // SIGTERM: the main process takes its children down (SIGKILL would orphan them).
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // The next test starts only when the port is free again.
+        let addr: SocketAddr = KAMAILIO_ADDR.parse().unwrap();
+        while Instant::now() < deadline
+            && TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok()
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// One SIPp run, in a temporary working directory.
+pub struct Sipp {
+    pub child: Child,
+    pub log: Arc<Mutex<String>>,
+    pub _dir: tempfile::TempDir,
+}
+
+impl Sipp {
+    pub fn spawn(args: &[&str]) -> Sipp {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new("sipp")
+            .args(args)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start sipp ({e}); run tests/run.sh, which installs it")
+            });
+        let log = collect_output(&mut child);
+        Sipp {
+            child,
+            log,
+            _dir: dir,
+        }
+    }
+
+    /// A callee on [`UAS_PORT`] running `scenario` for one call (RTP echo on
+    /// [`UAS_RTP_PORT`]).
+    pub fn callee(scenario: &str) -> Sipp {
+        let sipp = Sipp::spawn(&[
+            "-sf",
+            scenario,
+            "-i",
+            "127.0.0.1",
+            "-p",
+            UAS_PORT,
+            "-mi",
+            "127.0.0.1",
+            "-mp",
+            UAS_RTP_PORT,
+            "-rtp_echo",
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            "40s",
+        ]);
+        // SIPp binds its ports at start; no request reaches it before the INVITE anyway.
+        std::thread::sleep(Duration::from_millis(200));
+        sipp
+    }
+
+    /// Waits (in a blocking thread) for the exit code.
+    pub async fn exit_code(mut self, limit: Duration) -> (Option<i32>, String) {
+        tokio::task::spawn_blocking(move || {
+            let deadline = Instant::now() + limit;
+            loop {
+                if let Ok(Some(status)) = self.child.try_wait() {
+                    // Let the output threads finish.
+                    std::thread::sleep(Duration::from_millis(50));
+                    return (status.code(), self.log.lock().unwrap().clone());
+                }
+                if Instant::now() >= deadline {
+                    return (None, self.log.lock().unwrap().clone());
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+        .await
+        .unwrap()
+    }
+}
+
+impl Drop for Sipp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
