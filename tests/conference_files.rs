@@ -640,7 +640,7 @@ async fn shared_files_are_removed_when_the_room_empties() {
         .ws
         .request(json!({"sylkrtc": "videoroom-leave", "session": s}))
         .await);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The leave is done when it is acknowledged.
     assert_eq!(names(&dir).len(), 4);
     let r = http(&gw, "GET", &path(ROOM, &bob.session, "slides.pdf"), None).await;
     assert_eq!(r.status, 200);

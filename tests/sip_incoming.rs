@@ -293,8 +293,8 @@ async fn sip_dtmf_info_sent_in_the_dialog() {
         .request(json!({"sylkrtc": "session-dtmf-info", "session": "nope", "digit": "5"}))
         .await;
     assert_eq!(e["error"], "Unknown session nope", "{e}");
-    // Let the INFO go before the BYE.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The INFO is answered before the BYE goes.
+    gw.wait_log("INFO answered");
     let ack = c
         .request(json!({"sylkrtc": "session-terminate", "session": "dtmf-1"}))
         .await;
@@ -338,8 +338,8 @@ async fn sip_remote_hold_reinvite_answered_by_the_gateway() {
         m["session"] == "hold-1" && m["state"] == "established"
     })
     .await;
-    // SIPp's re-INVITE comes 0.5 s after its ACK; give it time to be answered.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // SIPp's re-INVITE comes 0.5 s after its ACK: wait until the gateway answered it.
+    gw.wait_log("re-INVITE answered");
     let ack = c
         .request(json!({"sylkrtc": "session-terminate", "session": "hold-1"}))
         .await;

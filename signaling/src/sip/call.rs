@@ -645,7 +645,7 @@ impl Task {
             return;
         };
         let r = self.inner().transact(&text, target).await;
-        debug!(call_id = %self.core.call_id(), code = r.code, "INFO answered");
+        info!(call_id = %self.core.call_id(), code = r.code, "INFO answered");
     }
 
     /// Sends the CANCEL of the INVITE in flight (in the background: its answer does not
