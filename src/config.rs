@@ -60,6 +60,9 @@ pub struct Config {
     /// Outbound SIP proxy (`sip:host[:port][;transport=udp|tcp]`) for every SIP request; unset
     /// (or empty): RFC 3263 lookup of the target's domain.
     pub sip_proxy: Option<String>,
+    /// Sources (`IP` or `IP/BITS`) whose MESSAGEs outside dialogs are accepted (the proxy that
+    /// forks messages to the gateway); others get 403. Empty: any source.
+    pub sip_trusted_peers: Vec<String>,
     /// Lifetime asked for in REGISTER, in seconds (testing aid, hidden).
     pub sip_register_expires: u32,
     /// SIP status an incoming call is declined with when the client terminates it before
@@ -91,6 +94,7 @@ impl Default for Config {
             max_upload_size: DEFAULT_MAX_UPLOAD_SIZE,
             sip_listen: SocketAddr::from(([0, 0, 0, 0], 5060)),
             sip_proxy: None,
+            sip_trusted_peers: Vec::new(),
             sip_register_expires: 600,
             decline_code: 486,
             debug_request_delay_ms: 0,
@@ -181,6 +185,14 @@ pub struct Cli {
     /// Outbound SIP proxy, e.g. sip:proxy.example.com:5060;transport=udp [default: RFC 3263 lookup of the domain]
     #[arg(long, env = "SYLK_SIP_PROXY", value_name = "URI")]
     pub sip_proxy: Option<String>,
+    /// Source allowed to send SIP MESSAGEs (IP or IP/BITS); repeat for several [default: any]
+    #[arg(
+        long = "sip-trusted-peer",
+        env = "SYLK_SIP_TRUSTED_PEER",
+        value_name = "IP[/BITS]",
+        value_delimiter = ','
+    )]
+    pub sip_trusted_peers: Option<Vec<String>>,
     /// Testing aid: REGISTER lifetime in seconds
     #[arg(
         long,
@@ -263,6 +275,9 @@ impl Config {
         if let Some(v) = cli.sip_proxy {
             cfg.sip_proxy = Some(v);
         }
+        if let Some(v) = cli.sip_trusted_peers {
+            cfg.sip_trusted_peers = v;
+        }
         if let Some(v) = cli.sip_register_expires {
             cfg.sip_register_expires = v;
         }
@@ -343,6 +358,11 @@ impl Config {
                 bail!("sip_proxy: {e}");
             }
         }
+        for peer in &self.sip_trusted_peers {
+            if parse_network(peer).is_none() {
+                bail!("sip_trusted_peers: {peer:?} is not an IP or IP/BITS");
+            }
+        }
         if !(400..=699).contains(&self.decline_code) {
             bail!(
                 "decline_code must be a SIP failure status (400-699), got {}",
@@ -408,6 +428,14 @@ impl Config {
             ips.push(std::net::IpAddr::from([127, 0, 0, 1]));
         }
         ips
+    }
+
+    /// The trusted MESSAGE sources as networks (validated at start).
+    pub fn sip_trusted_peers(&self) -> Vec<(std::net::IpAddr, u8)> {
+        self.sip_trusted_peers
+            .iter()
+            .filter_map(|p| parse_network(p))
+            .collect()
     }
 
     /// The outbound SIP proxy (validated); `None` when unset or empty.
@@ -488,6 +516,19 @@ fn wildcard_match(pattern: &str, text: &str) -> bool {
         }
     }
     true
+}
+
+/// `IP` (a host) or `IP/BITS`.
+fn parse_network(text: &str) -> Option<(std::net::IpAddr, u8)> {
+    let text = text.trim();
+    let (ip, bits) = match text.split_once('/') {
+        Some((ip, bits)) => (ip, Some(bits.parse::<u8>().ok()?)),
+        None => (text, None),
+    };
+    let ip: std::net::IpAddr = ip.parse().ok()?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let bits = bits.unwrap_or(max);
+    (bits <= max).then_some((ip, bits))
 }
 
 #[cfg(test)]
@@ -595,6 +636,28 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("filesharing_dir"));
+    }
+
+    #[test]
+    fn sip_trusted_peers() {
+        let cfg = Config::from_cli(cli(&[
+            "--sip-trusted-peer",
+            "127.0.0.1",
+            "--sip-trusted-peer",
+            "10.0.0.0/8,::1/128",
+        ]))
+        .unwrap();
+        let ip = |t: &str| t.parse::<std::net::IpAddr>().unwrap();
+        assert_eq!(
+            cfg.sip_trusted_peers(),
+            vec![(ip("127.0.0.1"), 32), (ip("10.0.0.0"), 8), (ip("::1"), 128)]
+        );
+        assert!(Config::default().sip_trusted_peers().is_empty());
+        for bad in ["10.0.0.0/33", "example.com", "::1/129", "1.2.3.4/x", ""] {
+            let e = Config::from_cli(cli(&["--sip-trusted-peer", bad]));
+            let e = e.expect_err(bad).to_string();
+            assert!(e.contains("sip_trusted_peers"), "{bad}: {e}");
+        }
     }
 
     #[test]

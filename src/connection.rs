@@ -115,7 +115,6 @@ impl Account {
 /// Features whose requests are validated, but whose function comes with later work.
 const NO_CONFERENCE_FOCUS: &str =
     "Removing participants needs a SIP conference focus, which is not available yet";
-const NO_STORAGE: &str = "Message storage is not available yet in this gateway";
 
 pub struct Connection {
     pub id: u64,
@@ -131,6 +130,9 @@ pub struct Connection {
     pub(crate) peers: HashMap<PeerId, PeerOwner>,
     /// Events a handler produced that must follow its `ack` (for example `feed-attached`).
     pub(crate) after_ack: Vec<Event>,
+    /// Work a handler started that must begin after its `ack` (sending a SIP MESSAGE whose
+    /// outcome is reported by event).
+    pub(crate) after_ack_tasks: Vec<crate::messaging::AfterAck>,
     /// SIP registrations by account, each with the id its updates carry (a newer
     /// `account-register` replaces the older one, whose late updates are then ignored).
     /// Dropping a registration removes its binding.
@@ -165,6 +167,7 @@ impl Connection {
             feeds: HashMap::new(),
             peers: HashMap::new(),
             after_ack: Vec::new(),
+            after_ack_tasks: Vec::new(),
             registrations: HashMap::new(),
             next_registration: 1,
             sip_tx,
@@ -258,6 +261,7 @@ impl Connection {
             tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
         }
         self.after_ack.clear();
+        self.after_ack_tasks.clear();
         let event = match self.handle(request).await {
             Ok(()) => Event::ack(transaction),
             Err(e) => {
@@ -270,12 +274,16 @@ impl Connection {
                     }
                 }
                 self.after_ack.clear();
+                self.after_ack_tasks.clear();
                 Event::error(transaction, e.client_text())
             }
         };
         self.send(event).await;
         for event in std::mem::take(&mut self.after_ack) {
             self.send(event).await;
+        }
+        for task in std::mem::take(&mut self.after_ack_tasks) {
+            tokio::spawn(task());
         }
     }
 
@@ -286,7 +294,7 @@ impl Connection {
     }
 
     /// The account, which must have been authenticated (registered) on this connection.
-    fn authenticated_account(&self, id: &str) -> Result<&Account> {
+    pub(crate) fn authenticated_account(&self, id: &str) -> Result<&Account> {
         let account = self.account(id)?;
         if !account.authenticated {
             return Err(ApiError::api("Account not authenticated"));
@@ -297,7 +305,7 @@ impl Connection {
     async fn handle(&mut self, request: Request) -> Result {
         match request {
             Request::Ping(_) => Ok(()),
-            Request::LookupPublicKey(_) => Err(ApiError::api(NO_STORAGE)),
+            Request::LookupPublicKey(r) => self.lookup_public_key(r).await,
             Request::AccountAdd(r) => self.account_add(r),
             Request::AccountRemove(r) => {
                 if self.accounts.remove(&r.account).is_none() {
@@ -321,6 +329,7 @@ impl Connection {
                     )));
                 }
                 // No event: the client resets its state on the ack.
+                self.remove_device_token(&r.account).await?;
                 if self.registrations.remove(&r.account).is_some() {
                     info!(conn = self.id, account = %r.account, "unregistering account");
                 }
@@ -333,7 +342,8 @@ impl Connection {
                         r.account
                     )));
                 };
-                // Used at the next registration (the token store comes with storage).
+                // Used at the next registration; stored now if the account is authenticated,
+                // else on `registered`.
                 account.contact_params = Some(ContactParams {
                     app: r.app,
                     token: r.token,
@@ -341,22 +351,14 @@ impl Connection {
                     device: r.device,
                     silent: r.silent,
                 });
-                Ok(())
+                self.store_device_token(&r.account).await
             }
-            Request::AccountMessage(r) => self.authenticated_account(&r.account).map(drop),
-            Request::AccountDispositionNotification(r) => {
-                self.authenticated_account(&r.account).map(drop)
-            }
-            Request::AccountSyncConversations(r) => {
-                self.authenticated_account(&r.account).map(drop)
-            }
-            Request::AccountMarkConversationRead(r) => {
-                self.authenticated_account(&r.account).map(drop)
-            }
-            Request::AccountRemoveMessage(r) => self.authenticated_account(&r.account).map(drop),
-            Request::AccountRemoveConversation(r) => {
-                self.authenticated_account(&r.account).map(drop)
-            }
+            Request::AccountMessage(r) => self.account_message(r).await,
+            Request::AccountDispositionNotification(r) => self.account_disposition(r).await,
+            Request::AccountSyncConversations(r) => self.account_sync(r).await,
+            Request::AccountMarkConversationRead(r) => self.account_mark_read(r).await,
+            Request::AccountRemoveMessage(r) => self.account_remove_message(r).await,
+            Request::AccountRemoveConversation(r) => self.account_remove_conversation(r).await,
             Request::AccountFetchAddressbook(r) => self.authenticated_account(&r.account).map(drop),
             Request::AccountUpdateAddressbook(r) => {
                 self.authenticated_account(&r.account).map(drop)
@@ -505,6 +507,7 @@ impl Connection {
                 if let Some(account) = self.accounts.get_mut(&update.account) {
                     account.authenticated = true;
                 }
+                self.account_registered(&update.account).await;
                 sylkrtc::RegistrationState::Registered
             }
             sip::RegistrationState::Failed(reason) => sylkrtc::RegistrationState::Failed {

@@ -12,6 +12,7 @@ pub mod calls;
 pub mod config;
 pub mod connection;
 pub mod filesharing;
+pub mod messaging;
 pub mod rooms;
 pub mod server;
 pub mod storage;

@@ -34,12 +34,24 @@ pub struct App {
     rooms: Mutex<Rooms>,
     /// Conference file sharing (§5.1).
     pub files: crate::filesharing::Store,
+    /// The message store (SQLite at `<data_dir>/storage.sqlite`).
+    pub store: Arc<crate::storage::Store>,
+    /// `https://HOST:PORT` of this server as SIP devices reach it (history API URLs).
+    pub base_url: String,
     /// Live connections and the accounts each has added (for invitations and sync).
-    connections: Mutex<HashMap<u64, (ConnHandle, HashSet<String>)>>,
+    connections: Mutex<HashMap<u64, LiveAccounts>>,
     connection_ids: AtomicU64,
     shutdown: watch::Sender<bool>,
     live: std::sync::atomic::AtomicUsize,
     ended: tokio::sync::Notify,
+}
+
+/// A live connection and its accounts: every added one, and those authenticated (registered)
+/// there, which receive messages.
+struct LiveAccounts {
+    handle: ConnHandle,
+    added: HashSet<String>,
+    authenticated: HashSet<String>,
 }
 
 /// Held by a WebSocket task while it runs.
@@ -57,11 +69,15 @@ impl App {
         config: Config,
         engine: media::EngineHandle,
         sip: signaling::sip::SipUa,
+        store: Arc<crate::storage::Store>,
+        base_url: String,
     ) -> Arc<App> {
         Arc::new(App {
             config,
             engine,
             sip,
+            store,
+            base_url,
             rooms: Mutex::new(Rooms::default()),
             files: Default::default(),
             connections: Mutex::new(HashMap::new()),
@@ -79,13 +95,19 @@ impl App {
         self.rooms.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn connections(&self) -> MutexGuard<'_, HashMap<u64, (ConnHandle, HashSet<String>)>> {
+    fn connections(&self) -> MutexGuard<'_, HashMap<u64, LiveAccounts>> {
         self.connections.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn register_connection(&self, handle: ConnHandle) {
-        self.connections()
-            .insert(handle.id, (handle, HashSet::new()));
+        self.connections().insert(
+            handle.id,
+            LiveAccounts {
+                handle,
+                added: HashSet::new(),
+                authenticated: HashSet::new(),
+            },
+        );
     }
 
     pub fn unregister_connection(&self, id: u64) {
@@ -93,21 +115,49 @@ impl App {
     }
 
     pub fn set_account(&self, conn: u64, account: &str, added: bool) {
-        if let Some((_, accounts)) = self.connections().get_mut(&conn) {
+        if let Some(live) = self.connections().get_mut(&conn) {
             if added {
-                accounts.insert(account.to_string());
+                live.added.insert(account.to_string());
             } else {
-                accounts.remove(account);
+                live.added.remove(account);
+                live.authenticated.remove(account);
             }
+        }
+    }
+
+    /// Records that `account` registered on `conn` (it receives messages there from now on).
+    pub fn set_authenticated(&self, conn: u64, account: &str) {
+        if let Some(live) = self.connections().get_mut(&conn) {
+            live.authenticated.insert(account.to_string());
         }
     }
 
     /// Sends `text` to every connection holding `account`, except `except`; returns how many.
     pub fn deliver_to_account(&self, account: &str, except: Option<u64>, text: &str) -> usize {
         let mut n = 0;
-        for (id, (handle, accounts)) in self.connections().iter() {
-            if Some(*id) != except && accounts.contains(account) {
-                handle.deliver(text.to_string());
+        for (id, live) in self.connections().iter() {
+            if Some(*id) != except && live.added.contains(account) {
+                live.handle.deliver(text.to_string());
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// How many connections have `account` authenticated.
+    pub fn authenticated_connections(&self, account: &str) -> usize {
+        self.connections()
+            .values()
+            .filter(|live| live.authenticated.contains(account))
+            .count()
+    }
+
+    /// Sends `text` to every connection where `account` is authenticated; returns how many.
+    pub fn deliver_to_authenticated(&self, account: &str, text: &str) -> usize {
+        let mut n = 0;
+        for live in self.connections().values() {
+            if live.authenticated.contains(account) {
+                live.handle.deliver(text.to_string());
                 n += 1;
             }
         }
@@ -159,6 +209,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/webrtcgateway/", get(index))
         .route("/webrtcgateway/ws", get(websocket))
         .merge(crate::filesharing::router())
+        .merge(crate::messaging::router())
         .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
             header::SERVER,
             server,
@@ -269,7 +320,24 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             sip.local_addr()
         ),
     }
-    let app = App::new(config, engine, sip);
+    let store_path = config.data_dir.join("storage.sqlite");
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("data_dir: cannot create {}", config.data_dir.display()))?;
+    let store = crate::storage::Store::open(&store_path)
+        .with_context(|| format!("cannot open the message store {}", store_path.display()))?;
+    info!(path = %store_path.display(), "message store open");
+    let base_url = format!(
+        "{}://{}",
+        if tls.is_some() { "https" } else { "http" },
+        public_host(local, &config)
+    );
+    let (messages_tx, messages_rx) = tokio::sync::mpsc::channel(crate::messaging::QUEUE);
+    sip.route_messages(messages_tx);
+    let app = App::new(config, engine, sip, Arc::new(store), base_url);
+    tokio::spawn(crate::messaging::serve_sip_messages(
+        app.clone(),
+        messages_rx,
+    ));
     let make = router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let scheme = if tls.is_some() { "https" } else { "http" };
     info!(
@@ -308,6 +376,21 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // Their registrations are being removed (REGISTER Expires: 0): give that a moment.
     app.sip.shutdown(Duration::from_secs(3)).await;
     Ok(())
+}
+
+/// `HOST:PORT` of the web server for URLs given to SIP devices: the listening address, or when
+/// it listens on every interface, the first advertised media address.
+fn public_host(local: SocketAddr, config: &Config) -> String {
+    let ip = if local.ip().is_unspecified() {
+        config
+            .advertised_ips()
+            .first()
+            .copied()
+            .unwrap_or(local.ip())
+    } else {
+        local.ip()
+    };
+    SocketAddr::new(ip, local.port()).to_string()
 }
 
 async fn shutdown_requested() {

@@ -292,6 +292,17 @@ impl Store {
         Ok(n == 1)
     }
 
+    /// Moves a message still `pending` to `state` (the SIP outcome of sending it); a message
+    /// already past that (a report came first) keeps its state.
+    pub fn advance_state(&self, account: &str, message_id: &str, state: &str) -> Result<bool> {
+        let n = self.conn().execute(
+            "UPDATE messages SET state = ?3 WHERE account = ?1 AND message_id = ?2
+             AND state = 'pending'",
+            params![account, message_id, state],
+        )?;
+        Ok(n == 1)
+    }
+
     /// Clears the pending dispositions of the conversation with `contact` (marked read).
     pub fn clear_disposition(&self, account: &str, contact: &str) -> Result<usize> {
         Ok(self.conn().execute(

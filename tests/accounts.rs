@@ -140,16 +140,16 @@ async fn requests_that_need_what_does_not_exist_yet_get_errors() {
         .request(json!({"sylkrtc": "session-create", "session": "s1", "account": acct, "uri": "bob@example.com", "sdp": "v=0"}))
         .await;
     assert_eq!(m["error"], "Invalid SDP: no media in the SDP", "{m}");
-    // Features that arrive later say so; never an ack. (account-register works now:
-    // tests/sip_registration.rs.)
-    for req in [json!({"sylkrtc": "lookup-public-key", "uri": "bob@example.com"})] {
-        let m = c.request(req).await;
-        assert_eq!(m["sylkrtc"], "error");
-        assert!(
-            m["error"].as_str().unwrap().contains("not available yet"),
-            "{m}"
-        );
-    }
+    // lookup-public-key answers from the store (nothing stored: null), event before ack.
+    c.send(&json!({"sylkrtc": "lookup-public-key", "uri": "bob@example.com", "transaction": "k1"}))
+        .await;
+    let event = c.recv().await.expect("lookup-public-key-event");
+    assert_eq!(
+        event,
+        json!({"sylkrtc": "lookup-public-key-event", "uri": "bob@example.com", "public_key": null})
+    );
+    let ack = c.recv().await.expect("ack");
+    assert_eq!(ack, json!({"sylkrtc": "ack", "transaction": "k1"}));
 }
 
 #[tokio::test]

@@ -31,37 +31,6 @@ use serde_json::{json, Value};
 /// One set of peers at a time (fixed ports), across the tests of this binary.
 static PEERS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Registers bob at Kamailio with SIPp (REGISTER, 401, REGISTER with credentials), Contact
-/// pointing at the SIPp callee's port (peers.md §4: one SIPp cannot register and then take
-/// the INVITE).
-async fn register_bob() {
-    let sipp = Sipp::spawn(&[
-        KAMAILIO_ADDR,
-        "-sf",
-        &shared_scenario("register.xml"),
-        "-s",
-        "bob",
-        "-au",
-        "bob",
-        "-ap",
-        "bobpw",
-        "-i",
-        "127.0.0.1",
-        "-p",
-        "5073",
-        "-m",
-        "1",
-        "-key",
-        "contact_port",
-        UAS_PORT,
-        "-nostdin",
-        "-timeout",
-        "10s",
-    ]);
-    let (code, log) = sipp.exit_code(WAIT).await;
-    assert_eq!(code, Some(0), "bob's registration failed:\n{log}");
-}
-
 async fn gateway_with_alice(ha1: &str) -> (Gateway, Client) {
     gateway_with_alice_via(PROXY, ha1).await
 }

@@ -40,6 +40,13 @@ impl Gateway {
         rest.split_whitespace().next().unwrap().parse().unwrap()
     }
 
+    /// The SIP (UDP and TCP) address, from the log.
+    pub fn sip_addr(&self) -> SocketAddr {
+        let log = self.wait_log("sip on udp ");
+        let rest = log.split("sip on udp ").nth(1).unwrap();
+        rest.split_whitespace().next().unwrap().parse().unwrap()
+    }
+
     /// Plain ws on 127.0.0.1 with a fresh data dir, plus `extra` flags.
     pub fn start(extra: &[&str]) -> Gateway {
         let mut args = vec!["--no-tls"];
@@ -159,6 +166,7 @@ impl Gateway {
         }
     }
 
+    /// SIGKILL (no cleanup at all), then waits for the process to be gone.
     pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

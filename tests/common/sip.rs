@@ -229,3 +229,53 @@ impl Drop for Sipp {
         let _ = self.child.wait();
     }
 }
+
+/// Registers bob at Kamailio with SIPp (REGISTER, 401, REGISTER with credentials), Contact
+/// pointing at the SIPp callee's port (peers.md §4: one SIPp cannot register and then take
+/// the INVITE).
+pub async fn register_bob() {
+    let sipp = Sipp::spawn(&[
+        KAMAILIO_ADDR,
+        "-sf",
+        &shared_scenario("register.xml"),
+        "-s",
+        "bob",
+        "-au",
+        "bob",
+        "-ap",
+        "bobpw",
+        "-i",
+        "127.0.0.1",
+        "-p",
+        "5073",
+        "-m",
+        "1",
+        "-key",
+        "contact_port",
+        UAS_PORT,
+        "-nostdin",
+        "-timeout",
+        "10s",
+    ]);
+    let (code, log) = sipp.exit_code(WAIT).await;
+    assert_eq!(code, Some(0), "bob's registration failed:\n{log}");
+}
+
+/// Adds `account` (HA1 `ha1`) on `c` and registers it at Kamailio; returns at `registered`.
+pub async fn add_and_register(c: &mut super::Client, account: &str, ha1: &str) {
+    let ack = c
+        .request(
+            serde_json::json!({"sylkrtc": "account-add", "account": account,
+                                    "password": ha1, "display_name": "Alice"}),
+        )
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    let ack = c
+        .request(serde_json::json!({"sylkrtc": "account-register", "account": account}))
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    c.wait_for("registered", |m| {
+        m["event"] == "registration-state" && m["account"] == account && m["state"] == "registered"
+    })
+    .await;
+}

@@ -60,9 +60,17 @@ fn bracketed(uri: &str) -> String {
 
 /// Builds a CPIM message that asks for delivery and display notifications.
 pub fn build(m: &CpimOut<'_>) -> String {
+    build_with(m, Some("positive-delivery, display"))
+}
+
+/// Builds a CPIM message with the given `imdn.Disposition-Notification` (none for a report).
+pub fn build_with(m: &CpimOut<'_>, disposition: Option<&str>) -> String {
+    let disposition = disposition
+        .map(|d| format!("imdn.Disposition-Notification: {}\r\n", safe(d)))
+        .unwrap_or_default();
     format!(
         "From: {}\r\nTo: {}\r\nDateTime: {}\r\nNS: imdn <urn:ietf:params:imdn>\r\n\
-         imdn.Message-ID: {}\r\nimdn.Disposition-Notification: positive-delivery, display\r\n\
+         imdn.Message-ID: {}\r\n{disposition}\
          \r\nContent-Type: {}\r\n\r\n{}",
         bracketed(m.from),
         bracketed(m.to),
@@ -70,6 +78,46 @@ pub fn build(m: &CpimOut<'_>) -> String {
         safe(m.message_id),
         safe(m.content_type),
         m.content
+    )
+}
+
+/// XML text escaping (`&`, `<`, `>`, `"`, `'`).
+fn xml_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// An IMDN report (RFC 5438) about `message_id` (sent at `datetime`): `delivered` as a
+/// delivery notification, `displayed` / `error` (and anything else) as a display notification.
+pub fn build_imdn(message_id: &str, datetime: &str, status: &str) -> String {
+    let kind = if status == "delivered" {
+        "delivery-notification"
+    } else {
+        "display-notification"
+    };
+    let status: String = status
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n\
+         <imdn xmlns=\"urn:ietf:params:xml:ns:imdn\">\r\n\
+         <message-id>{}</message-id>\r\n\
+         <datetime>{}</datetime>\r\n\
+         <{kind}><status><{status}/></status></{kind}>\r\n\
+         </imdn>",
+        xml_escape(message_id),
+        xml_escape(datetime),
     )
 }
 
@@ -264,6 +312,39 @@ mod tests {
         }
         assert_eq!(parse("hello"), None);
         assert_eq!(media_type("Text/Plain; charset=utf-8"), "text/plain");
+    }
+
+    #[test]
+    fn imdn_built_then_parsed() {
+        let xml = build_imdn("a<b&c", "2026-01-01T00:00:00Z", "displayed");
+        assert!(
+            xml.contains("<message-id>a&lt;b&amp;c</message-id>"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<display-notification><status><displayed/>"),
+            "{xml}"
+        );
+        let parsed = parse_imdn(&xml).unwrap();
+        assert_eq!(parsed.status, "displayed");
+        let xml = build_imdn("m1", "now", "delivered");
+        assert!(xml.contains("<delivery-notification>"), "{xml}");
+        assert_eq!(parse_imdn(&xml).unwrap().message_id, "m1");
+        let report = build_with(
+            &CpimOut {
+                from: "sip:a@x",
+                to: "sip:b@x",
+                timestamp: "t",
+                message_id: "r1",
+                content_type: IMDN,
+                content: &xml,
+            },
+            None,
+        );
+        assert!(!report.contains("Disposition-Notification"), "{report}");
+        let m = parse(&report).unwrap();
+        assert_eq!(m.content_type, IMDN);
+        assert_eq!(m.disposition_notification, None);
     }
 
     #[test]

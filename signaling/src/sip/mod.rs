@@ -13,6 +13,8 @@
 //! * [`incoming`]: incoming calls: an INVITE for one of our bindings goes to the owner that
 //!   [`SipUa::route_incoming`] named for it ([`IncomingUpdate`]s: the invite, re-INVITEs, the
 //!   end); 180, 200 with the answer, decline, CANCEL (487, missed), BYE both ways, DTMF INFO.
+//! * [`message`]: MESSAGE outside dialogs: [`SipUa::send_message`] (one challenge answered
+//!   from the HA1) and [`SipUa::route_messages`] (incoming ones, answered by the application).
 //! * [`call`]: one outgoing call's task ([`SipUa::call`] -> [`OutgoingCall`]; hanging up or
 //!   dropping it sends CANCEL or BYE), reporting [`CallUpdate`]s; the far end's BYE reaches it
 //!   through the user agent's registry of calls by Call-ID.
@@ -29,6 +31,7 @@ pub mod cpim;
 pub mod digest;
 pub mod incoming;
 pub mod invite;
+pub mod message;
 pub mod register;
 pub mod registration;
 pub mod ua;
@@ -38,6 +41,7 @@ pub use call::{
     CallError, CallEvent, CallRequest, CallUpdate, OutMessage, OutgoingCall, Reinvite, SipMessageIn,
 };
 pub use incoming::{IncomingCall, IncomingEvent, IncomingInvite, IncomingUpdate};
+pub use message::{IncomingMessage, OutgoingMessage};
 pub use register::Ha1;
 pub use registration::{RegisterAccount, Registration, RegistrationState, RegistrationUpdate};
 pub use ua::{ResolveError, SipUa, StartError, UaConfig};

@@ -1,7 +1,8 @@
 //! The SIP user agent: rsipstack's endpoint (transactions, retransmissions, timers) on one UDP
 //! socket and one TCP listener bound to the same address, the outbound proxy or RFC 3263
 //! resolution, and the incoming requests (OPTIONS, new calls to our bindings, and the requests
-//! inside the dialogs of calls: BYE, re-INVITE; messages are not served yet).
+//! inside the dialogs of calls: BYE, re-INVITE, MESSAGE; MESSAGEs outside dialogs go to the
+//! application).
 //!
 //! Requests are built as text by the protocol cores ([`super::register`]) and sent here
 //! through client transactions; only final responses are handed back.
@@ -73,6 +74,8 @@ pub(crate) struct UaInner {
     /// Owners of incoming calls by contact token.
     pub(crate) incoming:
         Mutex<HashMap<String, tokio::sync::mpsc::Sender<super::incoming::IncomingUpdate>>>,
+    /// Where MESSAGEs outside dialogs go ([`SipUa::route_messages`]).
+    pub(crate) messages: Mutex<Option<tokio::sync::mpsc::Sender<super::message::IncomingMessage>>>,
     live: AtomicUsize,
     idle: Notify,
 }
@@ -116,6 +119,7 @@ impl SipUa {
             contacts: Mutex::new(HashMap::new()),
             calls: Mutex::new(HashMap::new()),
             incoming: Mutex::new(HashMap::new()),
+            messages: Mutex::new(None),
             live: AtomicUsize::new(0),
             idle: Notify::new(),
         });
@@ -465,7 +469,8 @@ async fn accept_tcp(
 /// * A request with a To tag for a dialog we do not have (a late BYE): 481.
 /// * OPTIONS (a registrar or a peer checking that a contact is alive) gets 200 when it is for
 ///   a live binding or for no binding in particular, 404 for a binding that is gone.
-/// * Other methods (incoming calls, messages) come with later work: 501 for now.
+/// * A MESSAGE outside any dialog: [`super::message::serve_message`] (the application answers).
+/// * Other methods: 501.
 async fn serve_incoming(
     mut incoming: rsipstack::transaction::TransactionReceiver,
     ua: std::sync::Weak<UaInner>,
@@ -486,6 +491,10 @@ async fn serve_incoming(
         }
         if method == Method::Invite && to_tag.is_none() {
             tokio::spawn(super::incoming::serve_invite(SipUa { inner: ua }, tx));
+            continue;
+        }
+        if method == Method::Message && to_tag.is_none() {
+            tokio::spawn(super::message::serve_message(SipUa { inner: ua }, tx));
             continue;
         }
         tokio::spawn(async move {

@@ -1,0 +1,893 @@
+//! Messaging through a real Kamailio 5.6 and real SIPp phones (issue 5):
+//!
+//! * web -> SIP: `account-message` becomes a CPIM MESSAGE (checked on the wire at the phone:
+//!   CPIM From/To, imdn.Message-ID, imdn.Disposition-Notification, inner Content-Type and
+//!   text), `disposition-notification` accepted; the phone's IMDN delivery and display reports
+//!   come back as `disposition-notification` delivered/displayed; SIP -> web: the phone's CPIM
+//!   message becomes `account-event message` on both of the account's connections, and
+//!   `account-disposition-notification` sends the IMDN the phone receives;
+//! * two connections of one account: `sync` message/add, conversation/read, message/remove;
+//! * a 407 from the proxy to a MESSAGE is answered from the HA1;
+//! * offline: messages for an account with no connection are stored and come back in order
+//!   with `account-sync-conversations`, also after a gateway restart;
+//! * durability: SIGKILL right after the ack of `account-message` and right after the 200 to
+//!   an incoming MESSAGE, 20 times: both are in the journal after the restart;
+//! * the history API for SIP devices with the token obtained by MESSAGE; 401 otherwise;
+//! * bad input over SIP and over the WebSocket: clear error or ignored, nothing stored half.
+//!
+//! Same fixed ports as the other `sip_*` tests (peers.md §8): nextest's `sip` group runs them
+//! one at a time and a static lock serialises the tests of this binary.
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use common::sip::*;
+use common::*;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+static PEERS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+const BOB_PORT: &str = "5072";
+
+/// A SIPp phone (bob) that answers 200 to `count` MESSAGEs on [`UAS_PORT`] and traces them.
+struct Sink {
+    sipp: Sipp,
+    trace: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Sink {
+    fn start(count: usize) -> Sink {
+        let dir = tempfile::tempdir().unwrap();
+        let trace = dir.path().join("messages.log");
+        let sipp = Sipp::spawn(&[
+            "-sf",
+            &own_scenario("uas_message_sink.xml"),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            UAS_PORT,
+            "-m",
+            &count.to_string(),
+            "-nostdin",
+            "-timeout",
+            "30s",
+            "-trace_msg",
+            "-message_file",
+            &trace.display().to_string(),
+        ]);
+        Sink {
+            sipp,
+            trace,
+            _dir: dir,
+        }
+    }
+
+    /// Waits until SIPp took all its messages, and returns the MESSAGE requests it received.
+    async fn received(self) -> Vec<String> {
+        let (code, log) = self.sipp.exit_code(WAIT * 2).await;
+        let trace = std::fs::read_to_string(&self.trace).unwrap_or_default();
+        assert_eq!(
+            code,
+            Some(0),
+            "the phone did not get its messages:\n{log}\n{trace}"
+        );
+        trace
+            .split("----------------------------------------------- ")
+            .filter(|block| block.contains("message received"))
+            .filter_map(|block| block.find("MESSAGE sip:").map(|i| block[i..].to_string()))
+            .collect()
+    }
+}
+
+/// bob's phone sends `scenario` with `keys` to `target` (Kamailio, or the gateway itself as a
+/// proxy that forks MESSAGEs to it would) for `service`; waits for success.
+async fn bob_sends(
+    target: &str,
+    scenario: &str,
+    service: &str,
+    keys: &[(&str, &str)],
+    count: usize,
+) {
+    let scenario = own_scenario(scenario);
+    let count = count.to_string();
+    let mut args = vec![
+        target,
+        "-sf",
+        &scenario,
+        "-s",
+        service,
+        "-i",
+        "127.0.0.1",
+        "-p",
+        BOB_PORT,
+        "-m",
+        &count,
+        "-l",
+        "1",
+        "-nostdin",
+        "-timeout",
+        "20s",
+    ];
+    for (k, v) in keys {
+        args.extend_from_slice(&["-key", k, v]);
+    }
+    let (code, log) = Sipp::spawn(&args).exit_code(WAIT * 2).await;
+    assert_eq!(code, Some(0), "bob's MESSAGE failed ({scenario}):\n{log}");
+}
+
+fn account_event<'a>(event: &'a str) -> impl Fn(&Value) -> bool + 'a {
+    move |m: &Value| m["sylkrtc"] == "account-event" && m["event"] == event
+}
+
+async fn disposition(c: &mut Client, id: &str, state: &str) -> Value {
+    c.wait_for(&format!("disposition {state} of {id}"), |m| {
+        m["event"] == "disposition-notification" && m["message_id"] == id && m["state"] == state
+    })
+    .await
+}
+
+fn message(id: &str, text: &str) -> Value {
+    json!({"sylkrtc": "account-message", "account": ALICE, "uri": BOB, "message_id": id,
+           "content": text, "content_type": "text/plain",
+           "timestamp": "2026-11-22T09:00:00.000Z"})
+}
+
+async fn sync(c: &mut Client, after: Option<&str>) -> Vec<Value> {
+    let ack = c
+        .request(
+            json!({"sylkrtc": "account-sync-conversations", "account": ALICE,
+                        "message_id": after}),
+        )
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    let e = c
+        .wait_for("sync-conversations", account_event("sync-conversations"))
+        .await;
+    e["messages"].as_array().unwrap().clone()
+}
+
+fn ids(journal: &[Value]) -> Vec<&str> {
+    journal
+        .iter()
+        .map(|e| e["message_id"].as_str().unwrap())
+        .collect()
+}
+
+/// The first line of `text` starting with `prefix`.
+fn line<'a>(text: &'a str, prefix: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.trim_start().starts_with(prefix))
+        .unwrap_or_else(|| panic!("no {prefix:?} in:\n{text}"))
+        .trim()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn web_and_sip_phone_exchange_messages_and_reports() {
+    let _peers = PEERS.lock().await;
+    let _kamailio = Kamailio::start(&[]);
+    register_bob().await;
+    let gw = Gateway::start(&["--sip-proxy", PROXY]);
+    let mut a = gw.ready_client().await;
+    let mut b = gw.ready_client().await;
+    add_and_register(&mut a, ALICE, ALICE_HA1).await;
+    add_and_register(&mut b, ALICE, ALICE_HA1).await;
+    // The phone takes alice's message and later her delivery report.
+    let sink = Sink::start(2);
+
+    // web -> SIP, seen by the other connection as sync.
+    let ack = a.request(message("web1", "hello bob")).await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    let add = b.wait_for("sync add", account_event("sync")).await;
+    assert_eq!(
+        (add["type"].as_str(), add["action"].as_str()),
+        (Some("message"), Some("add"))
+    );
+    assert_eq!(add["content"]["sylkrtc"], "account-message", "{add}");
+    assert_eq!(add["content"]["message_id"], "web1", "{add}");
+    assert_eq!(add["content"]["content"], "hello bob", "{add}");
+    for c in [&mut a, &mut b] {
+        let d = disposition(c, "web1", "accepted").await;
+        assert_eq!(d["code"], 200, "{d}");
+        assert_eq!(d["message_timestamp"], "2026-11-22T09:00:00.000Z", "{d}");
+    }
+
+    // The phone reports delivery and display.
+    for (status, notification) in [
+        ("delivered", "delivery-notification"),
+        ("displayed", "display-notification"),
+    ] {
+        bob_sends(
+            KAMAILIO_ADDR,
+            "uac_imdn.xml",
+            "alice",
+            &[
+                ("msgid", "web1"),
+                ("status", status),
+                ("notification", notification),
+            ],
+            1,
+        )
+        .await;
+        for c in [&mut a, &mut b] {
+            let d = disposition(c, "web1", status).await;
+            assert_eq!(
+                (d["code"].as_i64(), d["reason"].as_str()),
+                (Some(200), Some("")),
+                "{d}"
+            );
+        }
+    }
+
+    // SIP -> web: both connections get the message.
+    bob_sends(
+        KAMAILIO_ADDR,
+        "uac_message_cpim.xml",
+        "alice",
+        &[("msgid", "sip"), ("text", "hello alice")],
+        1,
+    )
+    .await;
+    for c in [&mut a, &mut b] {
+        let m = c.wait_for("message", account_event("message")).await;
+        assert_eq!(m["account"], ALICE, "{m}");
+        assert_eq!(
+            m["sender"],
+            json!({"uri": BOB, "display_name": "Bob"}),
+            "{m}"
+        );
+        assert_eq!(m["message_id"], "sip1", "{m}");
+        // SIPp ends every body with a line break; the gateway keeps content as it came.
+        assert_eq!(m["content"], "hello alice 1\r\n", "{m}");
+        assert_eq!(m["content_type"], "text/plain", "{m}");
+        assert_eq!(m["timestamp"], "2026-11-22T10:00:01.000Z", "{m}");
+        assert_eq!(
+            m["disposition_notification"],
+            json!(["positive-delivery", "display"]),
+            "{m}"
+        );
+    }
+    let ack = a
+        .request(
+            json!({"sylkrtc": "account-disposition-notification", "account": ALICE,
+                        "uri": BOB, "message_id": "sip1", "state": "delivered",
+                        "timestamp": "2026-11-22T10:00:01.000Z"}),
+        )
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+
+    // What the phone got, on the wire.
+    let got = sink.received().await;
+    assert_eq!(got.len(), 2, "{got:#?}");
+    let (head, chat) = got[0].split_once("\r\n\r\n").unwrap();
+    assert!(
+        line(head, "Content-Type:").ends_with("message/cpim"),
+        "{head}"
+    );
+    assert_eq!(
+        line(chat, "From: <sip:alice"),
+        "From: <sip:alice@127.0.0.1>",
+        "{chat}"
+    );
+    assert_eq!(
+        line(chat, "To: <sip:bob"),
+        "To: <sip:bob@127.0.0.1>",
+        "{chat}"
+    );
+    assert_eq!(
+        line(chat, "NS:"),
+        "NS: imdn <urn:ietf:params:imdn>",
+        "{chat}"
+    );
+    assert_eq!(
+        line(chat, "imdn.Message-ID:"),
+        "imdn.Message-ID: web1",
+        "{chat}"
+    );
+    assert_eq!(
+        line(chat, "imdn.Disposition-Notification:"),
+        "imdn.Disposition-Notification: positive-delivery, display",
+        "{chat}"
+    );
+    assert_eq!(
+        line(chat, "DateTime:"),
+        "DateTime: 2026-11-22T09:00:00.000Z",
+        "{chat}"
+    );
+    assert!(
+        chat.contains("Content-Type: text/plain\r\n\r\nhello bob"),
+        "{chat}"
+    );
+    let report = &got[1];
+    assert!(
+        report.contains("Content-Type: message/imdn+xml"),
+        "{report}"
+    );
+    assert!(
+        !report.contains("imdn.Disposition-Notification"),
+        "{report}"
+    );
+    assert!(report.contains("<message-id>sip1</message-id>"), "{report}");
+    assert!(
+        report.contains("<delivery-notification><status><delivered/>"),
+        "{report}"
+    );
+    assert!(
+        report.contains("<datetime>2026-11-22T10:00:01.000Z</datetime>"),
+        "{report}"
+    );
+
+    // The journal has it all, oldest first.
+    let journal = sync(&mut a, None).await;
+    let web1 = journal.iter().find(|e| e["message_id"] == "web1").unwrap();
+    assert_eq!(web1["direction"], "outgoing", "{web1}");
+    assert_eq!(web1["state"], "displayed", "{web1}");
+    assert_eq!(web1["disposition"], json!([]), "{web1}");
+    assert_eq!(web1["contact"], BOB, "{web1}");
+    let sip1 = journal.iter().find(|e| e["message_id"] == "sip1").unwrap();
+    assert_eq!(sip1["direction"], "incoming", "{sip1}");
+    assert_eq!(sip1["state"], "delivered", "{sip1}");
+    assert_eq!(sip1["disposition"], json!(["display"]), "{sip1}");
+    let reports: Vec<&Value> = journal
+        .iter()
+        .filter(|e| e["content_type"] == "message/imdn")
+        .collect();
+    assert_eq!(reports.len(), 2, "{journal:#?}");
+    let data: Value = serde_json::from_str(reports[1]["content"].as_str().unwrap()).unwrap();
+    assert_eq!(data["state"], "displayed");
+    assert_eq!(data["message_id"], "web1");
+    let order = ids(&journal);
+    let pos = |id: &str| order.iter().position(|x| *x == id).unwrap();
+    assert!(pos("web1") < pos("sip1"), "{order:?}");
+
+    // Read and remove replicate to the other connection.
+    let ack = b
+        .request(
+            json!({"sylkrtc": "account-mark-conversation-read", "account": ALICE, "contact": BOB}),
+        )
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    let read = a.wait_for("sync read", account_event("sync")).await;
+    assert_eq!(
+        (read["type"].as_str(), read["action"].as_str()),
+        (Some("conversation"), Some("read"))
+    );
+    assert_eq!(read["content"], json!({"contact": BOB}));
+    let ack = a
+        .request(
+            json!({"sylkrtc": "account-remove-message", "account": ALICE,
+                        "message_id": "web1", "contact": BOB}),
+        )
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    let removed = b.wait_for("sync remove", account_event("sync")).await;
+    assert_eq!(
+        (removed["type"].as_str(), removed["action"].as_str()),
+        (Some("message"), Some("remove"))
+    );
+    assert_eq!(
+        removed["content"],
+        json!({"contact": BOB, "message_id": "web1", "direction": "outgoing"})
+    );
+    let journal = sync(&mut b, None).await;
+    assert!(!ids(&journal).contains(&"web1"), "{journal:#?}");
+    assert!(
+        journal
+            .iter()
+            .all(|e| e["message_id"] != "sip1" || e["disposition"] == json!([])),
+        "{journal:#?}"
+    );
+    let kinds: Vec<&str> = journal
+        .iter()
+        .map(|e| e["content_type"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"application/sylk-conversation-read"),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&"application/sylk-message-remove"),
+        "{kinds:?}"
+    );
+    let ack = a
+        .request(
+            json!({"sylkrtc": "account-remove-conversation", "account": ALICE, "contact": BOB}),
+        )
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    let removed = b
+        .wait_for("sync conversation remove", account_event("sync"))
+        .await;
+    assert_eq!(
+        (removed["type"].as_str(), removed["action"].as_str()),
+        (Some("conversation"), Some("remove"))
+    );
+    assert_eq!(removed["content"]["contact"], BOB);
+    let journal = sync(&mut b, None).await;
+    assert!(
+        journal.iter().all(|e| e["direction"] == ""),
+        "only read/remove notes are left: {journal:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_proxy_challenge_to_a_message_is_answered_from_the_ha1() {
+    let _peers = PEERS.lock().await;
+    let kamailio = Kamailio::start(&["-A", "WITH_PROXY_AUTH"]);
+    register_bob().await;
+    let gw = Gateway::start(&["--sip-proxy", PROXY]);
+    let mut c = gw.ready_client().await;
+    add_and_register(&mut c, ALICE, ALICE_HA1).await;
+    let sink = Sink::start(1);
+    let ack = c.request(message("auth1", "through the 407")).await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    let d = disposition(&mut c, "auth1", "accepted").await;
+    assert_eq!(d["code"], 200, "{d}");
+    let got = sink.received().await;
+    assert!(got[0].contains("through the 407"), "{got:?}");
+    // Challenged once (407), then relayed with the credentials computed from the HA1.
+    // (Kamailio's log is read by a thread: wait for the lines.)
+    let deadline = std::time::Instant::now() + WAIT;
+    let attempts = |log: &str| log.matches("REQ MESSAGE sip:bob@127.0.0.1").count();
+    while attempts(&kamailio.log()) < 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let log = kamailio.log();
+    assert_eq!(attempts(&log), 2, "two attempts through the proxy:\n{log}");
+}
+
+/// alice registers once (known to storage), then goes away.
+async fn alice_known(gw: &Gateway) {
+    let mut c = gw.ready_client().await;
+    add_and_register(&mut c, ALICE, ALICE_HA1).await;
+    c.ws.close(None).await.unwrap();
+    gw.wait_log("unregistering the connection's accounts");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn offline_messages_come_back_in_order_also_after_a_restart() {
+    let _peers = PEERS.lock().await;
+    let _kamailio = Kamailio::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--no-tls", "--sip-proxy", PROXY];
+    let mut gw = Gateway::start_with(&args, Some(dir.path().to_path_buf()), &[]);
+    alice_known(&gw).await;
+    // No connection holds alice: the proxy forks bob's messages to the gateway.
+    let target = gw.sip_addr().to_string();
+    bob_sends(
+        &target,
+        "uac_message_cpim.xml",
+        "alice",
+        &[("msgid", "off"), ("text", "while away")],
+        3,
+    )
+    .await;
+
+    let expect = ["off1", "off2", "off3"];
+    let check = |journal: &[Value]| {
+        assert_eq!(ids(journal), expect, "{journal:#?}");
+        for (i, e) in journal.iter().enumerate() {
+            assert_eq!(e["content"], format!("while away {}\r\n", i + 1), "{e}");
+            assert_eq!(e["direction"], "incoming");
+            assert_eq!(e["state"], "received");
+            assert_eq!(e["contact"], BOB);
+        }
+    };
+    let mut c = gw.ready_client().await;
+    add_and_register(&mut c, ALICE, ALICE_HA1).await;
+    check(&sync(&mut c, None).await);
+    // From a known id on, only what came after it.
+    assert_eq!(ids(&sync(&mut c, Some("off1")).await), ["off2", "off3"]);
+    drop(c);
+    assert!(gw.terminate().success());
+
+    let gw = Gateway::start_with(&args, Some(dir.path().to_path_buf()), &[]);
+    let mut c = gw.ready_client().await;
+    add_and_register(&mut c, ALICE, ALICE_HA1).await;
+    check(&sync(&mut c, None).await);
+}
+
+/// One SIP request over UDP straight to `to`; returns the final response's status line.
+async fn sip_udp(to: SocketAddr, request: impl Fn(u16) -> String) -> String {
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let port = socket.local_addr().unwrap().port();
+    socket.send_to(request(port).as_bytes(), to).await.unwrap();
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let (n, _) = tokio::time::timeout(WAIT, socket.recv_from(&mut buf))
+            .await
+            .expect("a SIP response in time")
+            .unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let status = text.lines().next().unwrap_or("").to_string();
+        if !status.starts_with("SIP/2.0 1") {
+            return status;
+        }
+    }
+}
+
+/// A MESSAGE from bob to `to_user` with `content_type` and `body`, as a SIP phone (or the
+/// forking proxy) would send it straight to the gateway.
+fn bob_message(to_user: &str, content_type: &str, body: &str) -> impl Fn(u16) -> String {
+    let (to_user, content_type, body) = (
+        to_user.to_string(),
+        content_type.to_string(),
+        body.to_string(),
+    );
+    let call_id = rand_id();
+    move |port| {
+        format!(
+            "MESSAGE sip:{to_user}@127.0.0.1 SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{call_id}\r\n\
+             From: <sip:bob@127.0.0.1>;tag=t{port}\r\nTo: <sip:{to_user}@127.0.0.1>\r\n\
+             Call-ID: {call_id}\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\n\
+             Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    }
+}
+
+fn cpim(id: &str, content_type: &str, text: &str) -> String {
+    format!(
+        "From: <sip:bob@127.0.0.1>\r\nTo: <sip:alice@127.0.0.1>\r\nDateTime: 2026-11-22T11:00:00Z\r\n\
+         NS: imdn <urn:ietf:params:imdn>\r\nimdn.Message-ID: {id}\r\n\
+         imdn.Disposition-Notification: positive-delivery\r\n\r\nContent-Type: {content_type}\r\n\r\n{text}"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn acknowledged_messages_survive_sigkill_twenty_times() {
+    let _peers = PEERS.lock().await;
+    let _kamailio = Kamailio::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--no-tls", "--sip-proxy", PROXY];
+    let start = |dir: &Path| Gateway::start_with(&args, Some(dir.to_path_buf()), &[]);
+    for round in 1..=20 {
+        // account-message: SIGKILL as soon as the ack is read.
+        let mut gw = start(dir.path());
+        let mut c = gw.ready_client().await;
+        add_and_register(&mut c, ALICE, ALICE_HA1).await;
+        let out = format!("out-{round}");
+        let ack = c.request(message(&out, "acked then killed")).await;
+        assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+        gw.stop();
+
+        // An incoming MESSAGE: SIGKILL as soon as its 200 arrives.
+        let mut gw = start(dir.path());
+        let incoming = format!("in-{round}");
+        let status = sip_udp(
+            gw.sip_addr(),
+            bob_message(
+                "alice",
+                "message/cpim",
+                &cpim(&incoming, "text/plain", "answered then killed"),
+            ),
+        )
+        .await;
+        assert_eq!(status, "SIP/2.0 200 OK");
+        gw.stop();
+
+        let gw = start(dir.path());
+        let mut c = gw.ready_client().await;
+        add_and_register(&mut c, ALICE, ALICE_HA1).await;
+        let journal = sync(&mut c, None).await;
+        let have = ids(&journal);
+        assert!(
+            have.contains(&out.as_str()),
+            "round {round}: {out} lost: {have:?}"
+        );
+        assert!(
+            have.contains(&incoming.as_str()),
+            "round {round}: {incoming} lost: {have:?}"
+        );
+        assert_eq!(journal.len(), 2 * round, "round {round}: {have:?}");
+    }
+}
+
+/// `GET path` with an optional `Authorization`; (status, body).
+async fn get(gw: &Gateway, path: &str, authorization: Option<&str>) -> (u16, String) {
+    let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n");
+    if let Some(a) = authorization {
+        request.push_str(&format!("Authorization: {a}\r\n"));
+    }
+    request.push_str("\r\n");
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(WAIT, s.read_to_end(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn history_api_with_the_token_from_a_sip_message() {
+    let _peers = PEERS.lock().await;
+    let _kamailio = Kamailio::start(&[]);
+    register_bob().await;
+    let gw = Gateway::start(&["--sip-proxy", PROXY]);
+    let target = gw.sip_addr().to_string();
+    // bob's phone asks for a token; it comes back by MESSAGE to bob's registered contact.
+    let sink = Sink::start(1);
+    bob_sends(&target, "uac_api_token.xml", "bob", &[], 1).await;
+    let got = sink.received().await;
+    assert!(
+        got[0].contains("Content-Type: application/sylk-api-token"),
+        "{got:?}"
+    );
+    let body = &got[0][got[0].find("\r\n\r\n").unwrap() + 4..];
+    let reply: Value = serde_json::from_str(body.trim()).unwrap_or_else(|e| panic!("{e}: {body}"));
+    let token = reply["token"].as_str().unwrap().to_string();
+    assert!(token.len() >= 32, "{reply}");
+    let url = reply["url"].as_str().unwrap();
+    assert!(
+        url.ends_with("/webrtcgateway/messages/history/bob@127.0.0.1"),
+        "{url}"
+    );
+    let path = &url[url.find("/webrtcgateway").unwrap()..];
+
+    // Two messages for bob reach the gateway (bob is known to storage now).
+    for (id, text) in [("h1", "first"), ("h2", "second")] {
+        let status = sip_udp(
+            gw.sip_addr(),
+            bob_message("bob", "message/cpim", &cpim(id, "text/plain", text)),
+        )
+        .await;
+        assert_eq!(status, "SIP/2.0 200 OK");
+    }
+    let (status, body) = get(&gw, path, Some(&format!("Apikey {token}"))).await;
+    assert_eq!(status, 200, "{body}");
+    let history: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(history["account"], BOB);
+    let messages = history["messages"].as_array().unwrap();
+    assert_eq!(ids(messages), ["h1", "h2"], "{history}");
+    assert_eq!(messages[0]["content"], "first");
+    assert_eq!(messages[0]["direction"], "incoming");
+    let (status, body) = get(&gw, &format!("{path}/h1"), Some(&format!("Apikey {token}"))).await;
+    assert_eq!(status, 200, "{body}");
+    let after: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(ids(after["messages"].as_array().unwrap()), ["h2"]);
+
+    for auth in [None, Some("Apikey wrong"), Some(token.as_str())] {
+        let (status, body) = get(&gw, path, auth).await;
+        assert_eq!((status, body.as_str()), (401, "Unauthorized"), "{auth:?}");
+    }
+    // A good token for another account.
+    let (status, _) = get(
+        &gw,
+        "/webrtcgateway/messages/history/alice@127.0.0.1",
+        Some(&format!("Apikey {token}")),
+    )
+    .await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_messages_get_clear_errors_and_store_nothing() {
+    let _peers = PEERS.lock().await;
+    let _kamailio = Kamailio::start(&[]);
+    // Frames large enough for a message over the SIP size limit.
+    let gw = Gateway::start(&["--sip-proxy", PROXY, "--max-frame-size", "262144"]);
+    let mut c = gw.ready_client().await;
+    add_and_register(&mut c, ALICE, ALICE_HA1).await;
+    let sip = gw.sip_addr();
+
+    let cases: Vec<(&str, String, String, &str)> = vec![
+        ("malformed CPIM", "message/cpim".into(), "no headers and no body".into(), "SIP/2.0 400"),
+        ("CPIM without an inner type", "message/cpim".into(), "From: <sip:bob@127.0.0.1>\r\n\r\nhello".into(), "SIP/2.0 400"),
+        ("garbage IMDN", "message/cpim".into(), cpim("r1", "message/imdn+xml", "<imdn>nonsense"), "SIP/2.0 400"),
+        ("IMDN for an unknown message", "message/cpim".into(),
+            cpim("r2", "message/imdn+xml", "<imdn><message-id>nope</message-id><delivery-notification><status><delivered/></status></delivery-notification></imdn>"),
+            "SIP/2.0 200"),
+        ("for an unknown account", "text/plain".into(), "hi".into(), "SIP/2.0 404"),
+    ];
+    for (what, content_type, body, expected) in &cases {
+        let to = if *what == "for an unknown account" {
+            "nobody"
+        } else {
+            "alice"
+        };
+        let status = sip_udp(sip, bob_message(to, content_type, body)).await;
+        assert!(status.starts_with(expected), "{what}: {status}");
+    }
+    // Not UTF-8 text.
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let port = socket.local_addr().unwrap().port();
+    let mut raw = format!(
+        "MESSAGE sip:alice@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKraw\r\n\
+         From: <sip:bob@127.0.0.1>;tag=r\r\nTo: <sip:alice@127.0.0.1>\r\nCall-ID: raw\r\n\
+         CSeq: 1 MESSAGE\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\n"
+    )
+    .into_bytes();
+    raw.extend_from_slice(&[0xff, 0xfe, 0x80]);
+    socket.send_to(&raw, sip).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let (n, _) = tokio::time::timeout(WAIT, socket.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let status = String::from_utf8_lossy(&buf[..n])
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(status.starts_with("SIP/2.0 415"), "{status}");
+    // Oversized, over TCP (UDP cannot carry it).
+    let big = "x".repeat(70 * 1024);
+    let mut tcp = tokio::net::TcpStream::connect(sip).await.unwrap();
+    let local = tcp.local_addr().unwrap().port();
+    let request = format!(
+        "MESSAGE sip:alice@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:{local};branch=z9hG4bKbig\r\n\
+         From: <sip:bob@127.0.0.1>;tag=g\r\nTo: <sip:alice@127.0.0.1>\r\nCall-ID: big\r\n\
+         CSeq: 1 MESSAGE\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{big}",
+        big.len()
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(WAIT, tcp.read(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    let status = String::from_utf8_lossy(&answer[..n])
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    assert!(status.starts_with("SIP/2.0 413"), "{status}");
+
+    // A good one after all that, and a duplicate of it (ignored).
+    for _ in 0..2 {
+        let status = sip_udp(
+            sip,
+            bob_message("alice", "message/cpim", &cpim("good", "text/plain", "fine")),
+        )
+        .await;
+        assert_eq!(status, "SIP/2.0 200 OK");
+    }
+    let m = c
+        .wait_for("the good message", account_event("message"))
+        .await;
+    assert_eq!(m["message_id"], "good", "{m}");
+    c.expect_silence(Duration::from_millis(300)).await;
+    let journal = sync(&mut c, None).await;
+    assert_eq!(
+        ids(&journal),
+        ["good"],
+        "only the good message is stored: {journal:#?}"
+    );
+
+    // Over the WebSocket.
+    let cases = [
+        (
+            json!({"content": "x".repeat(70 * 1024)}),
+            "Message too large",
+        ),
+        (
+            json!({"content_type": "application/sylk-contact-update", "content": "\u{263a}"}),
+            "Internal error",
+        ),
+        (
+            json!({"account": "carol@127.0.0.1"}),
+            "Unknown account specified: carol@127.0.0.1",
+        ),
+    ];
+    for (patch, error) in cases {
+        let mut request = message("bad", "x");
+        for (k, v) in patch.as_object().unwrap() {
+            request[k] = v.clone();
+        }
+        let answer = c.request(request).await;
+        assert_eq!(answer["sylkrtc"], "error", "{answer}");
+        assert!(
+            answer["error"].as_str().unwrap().starts_with(error),
+            "{answer}"
+        );
+    }
+    let answer = c
+        .request(
+            json!({"sylkrtc": "account-disposition-notification", "account": ALICE, "uri": BOB,
+                        "message_id": "good", "state": "failed", "timestamp": "t"}),
+        )
+        .await;
+    assert_eq!(
+        (answer["sylkrtc"].as_str(), answer["error"].as_str()),
+        (Some("error"), Some("Internal error"))
+    );
+    let answer = c
+        .request(json!({"sylkrtc": "account-sync-conversations", "account": ALICE, "since": "yesterday"}))
+        .await;
+    assert_eq!(
+        answer["error"], "Invalid since timestamp: yesterday",
+        "{answer}"
+    );
+    let journal = sync(&mut c, None).await;
+    assert_eq!(
+        ids(&journal),
+        ["good"],
+        "nothing stored by the refused requests: {journal:#?}"
+    );
+    assert_eq!(
+        journal[0]["state"], "received",
+        "the failed report changed nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn messages_from_untrusted_sources_are_refused() {
+    let _peers = PEERS.lock().await;
+    let _kamailio = Kamailio::start(&[]);
+    let gw = Gateway::start(&["--sip-proxy", PROXY, "--sip-trusted-peer", "10.255.0.0/16"]);
+    let mut c = gw.ready_client().await;
+    add_and_register(&mut c, ALICE, ALICE_HA1).await;
+    let status = sip_udp(
+        gw.sip_addr(),
+        bob_message("alice", "text/plain", "let me in"),
+    )
+    .await;
+    assert!(status.starts_with("SIP/2.0 403"), "{status}");
+    let journal = sync(&mut c, None).await;
+    assert!(journal.is_empty(), "{journal:#?}");
+}
+
+async fn lookup(c: &mut Client, uri: &str) -> Value {
+    c.send(&json!({"sylkrtc": "lookup-public-key", "uri": uri, "transaction": rand_id()}))
+        .await;
+    let event = c
+        .wait_for("lookup-public-key-event", |m| {
+            m["sylkrtc"] == "lookup-public-key-event"
+        })
+        .await;
+    event["public_key"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn public_keys_in_messages_are_kept_for_lookup() {
+    let _peers = PEERS.lock().await;
+    let _kamailio = Kamailio::start(&[]);
+    let gw = Gateway::start(&["--sip-proxy", PROXY]);
+    let mut c = gw.ready_client().await;
+    add_and_register(&mut c, ALICE, ALICE_HA1).await;
+    assert_eq!(lookup(&mut c, ALICE).await, Value::Null);
+    // alice's own key goes out in a message; bob's comes in.
+    let mut own = message("k1", "-----BEGIN PGP PUBLIC KEY BLOCK-----alice");
+    own["content_type"] = json!("text/pgp-public-key");
+    assert_eq!(c.request(own).await["sylkrtc"], "ack");
+    let status = sip_udp(
+        gw.sip_addr(),
+        bob_message(
+            "alice",
+            "message/cpim",
+            &cpim(
+                "k2",
+                "text/pgp-public-key",
+                "-----BEGIN PGP PUBLIC KEY BLOCK-----bob",
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(status, "SIP/2.0 200 OK");
+    assert_eq!(
+        lookup(&mut c, ALICE).await,
+        "-----BEGIN PGP PUBLIC KEY BLOCK-----alice"
+    );
+    assert_eq!(
+        lookup(&mut c, BOB).await,
+        "-----BEGIN PGP PUBLIC KEY BLOCK-----bob"
+    );
+    // A private key is sent but never stored.
+    let mut private = message("k3", "-----BEGIN PGP PRIVATE KEY BLOCK-----");
+    private["content_type"] = json!("text/pgp-private-key");
+    assert_eq!(c.request(private).await["sylkrtc"], "ack");
+    let journal = sync(&mut c, None).await;
+    assert_eq!(ids(&journal), ["k1", "k2"], "{journal:#?}");
+}
