@@ -63,6 +63,9 @@ pub struct Config {
     /// Sources (`IP` or `IP/BITS`) whose MESSAGEs outside dialogs are accepted (the proxy that
     /// forks messages to the gateway); others get 403. Empty: any source.
     pub sip_trusted_peers: Vec<String>,
+    /// sylk-push server (`http://host[:port]/path`) told about messages and conference
+    /// invitations for accounts with no live connection; unset: no push.
+    pub push_url: Option<String>,
     /// Lifetime asked for in REGISTER, in seconds (testing aid, hidden).
     pub sip_register_expires: u32,
     /// SIP status an incoming call is declined with when the client terminates it before
@@ -95,6 +98,7 @@ impl Default for Config {
             sip_listen: SocketAddr::from(([0, 0, 0, 0], 5060)),
             sip_proxy: None,
             sip_trusted_peers: Vec::new(),
+            push_url: None,
             sip_register_expires: 600,
             decline_code: 486,
             debug_request_delay_ms: 0,
@@ -193,6 +197,9 @@ pub struct Cli {
         value_delimiter = ','
     )]
     pub sip_trusted_peers: Option<Vec<String>>,
+    /// sylk-push server URL (http://host[:port]/path) for accounts with no live connection [default: none]
+    #[arg(long, env = "SYLK_PUSH_URL", value_name = "URL")]
+    pub push_url: Option<String>,
     /// Testing aid: REGISTER lifetime in seconds
     #[arg(
         long,
@@ -278,6 +285,9 @@ impl Config {
         if let Some(v) = cli.sip_trusted_peers {
             cfg.sip_trusted_peers = v;
         }
+        if let Some(v) = cli.push_url {
+            cfg.push_url = Some(v).filter(|u| !u.trim().is_empty());
+        }
         if let Some(v) = cli.sip_register_expires {
             cfg.sip_register_expires = v;
         }
@@ -356,6 +366,11 @@ impl Config {
         if let Some(proxy) = self.sip_proxy.as_deref().filter(|p| !p.trim().is_empty()) {
             if let Err(e) = proxy.trim().parse::<signaling::sip::ProxyUri>() {
                 bail!("sip_proxy: {e}");
+            }
+        }
+        if let Some(url) = &self.push_url {
+            if crate::push::PushUrl::parse(url).is_none() {
+                bail!("push_url must be http://host[:port][/path], got {url:?}");
             }
         }
         for peer in &self.sip_trusted_peers {

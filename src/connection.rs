@@ -359,10 +359,8 @@ impl Connection {
             Request::AccountMarkConversationRead(r) => self.account_mark_read(r).await,
             Request::AccountRemoveMessage(r) => self.account_remove_message(r).await,
             Request::AccountRemoveConversation(r) => self.account_remove_conversation(r).await,
-            Request::AccountFetchAddressbook(r) => self.authenticated_account(&r.account).map(drop),
-            Request::AccountUpdateAddressbook(r) => {
-                self.authenticated_account(&r.account).map(drop)
-            }
+            Request::AccountFetchAddressbook(r) => self.fetch_addressbook(r).await,
+            Request::AccountUpdateAddressbook(r) => self.update_addressbook(*r).await,
             Request::SessionCreate(r) => self.session_create(r).await,
             Request::SessionAnswer(r) => self.session_answer(r).await,
             Request::SessionTrickle(r) => self.session_trickle(r).await,

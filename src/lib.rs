@@ -8,11 +8,13 @@
 //! certificate, or plain), [`config`] gathers the settings, [`filesharing`] serves conference
 //! file sharing over HTTP.
 
+pub mod addressbook;
 pub mod calls;
 pub mod config;
 pub mod connection;
 pub mod filesharing;
 pub mod messaging;
+pub mod push;
 pub mod rooms;
 pub mod server;
 pub mod storage;

@@ -812,6 +812,17 @@ async fn incoming_message(app: &Arc<App>, p: Parsed, known: bool) -> u16 {
         Ok(true) => {
             info!(account = %p.account, from = %p.sender.uri, message_id = %p.message_id, content_type = %p.content_type, live, "message received");
             app.deliver_to_authenticated(&p.account, &message_event(&p).to_json());
+            crate::push::notify(
+                app,
+                &p.account,
+                crate::push::Push::Message {
+                    from: p.sender.uri.clone(),
+                    from_display_name: p.sender.display_name.clone(),
+                    content_type: p.content_type.clone(),
+                    content: p.content.clone(),
+                    message_id: p.message_id.clone(),
+                },
+            );
             200
         }
         Ok(false) => {
@@ -1067,6 +1078,25 @@ mod tests {
         );
         assert_eq!(aor_of("sip:carol@example.com"), "carol@example.com");
         assert_eq!(aor_of("garbage"), "garbage");
+    }
+
+    #[test]
+    fn ios_tokens_carry_a_background_token() {
+        let params = |platform: &str, token: &str| crate::connection::ContactParams {
+            app: "a".into(),
+            token: token.into(),
+            platform: platform.into(),
+            device: "d".into(),
+            silent: true,
+        };
+        let t = push_token(&params("ios", "voip-apns-x"), None);
+        assert_eq!(
+            (t.token.as_str(), t.background_token.as_deref()),
+            ("voip", Some("apns-x"))
+        );
+        let t = push_token(&params("android", "fcm-token"), Some("UA".into()));
+        assert_eq!((t.token.as_str(), t.background_token), ("fcm-token", None));
+        assert_eq!(t.user_agent.as_deref(), Some("UA"));
     }
 
     #[test]

@@ -303,6 +303,16 @@ impl Store {
         Ok(n == 1)
     }
 
+    /// Incoming messages not yet delivered or read (the push badge).
+    pub fn unread(&self, account: &str) -> Result<i64> {
+        Ok(self.conn().query_row(
+            "SELECT COUNT(*) FROM messages WHERE account = ?1 AND direction = 'incoming'
+             AND state = 'received'",
+            [account],
+            |r| r.get(0),
+        )?)
+    }
+
     /// Clears the pending dispositions of the conversation with `contact` (marked read).
     pub fn clear_disposition(&self, account: &str, contact: &str) -> Result<usize> {
         Ok(self.conn().execute(

@@ -351,11 +351,12 @@ impl Connection {
         };
         let room = rs.room.clone();
         for invited in r.participants.iter().filter(|p| **p != rs.account) {
+            let session_id = uuid4();
             let event = Event::account(
                 invited.clone(),
                 AccountEvent::ConferenceInvite {
                     room: room.clone(),
-                    session_id: uuid4(),
+                    session_id: session_id.clone(),
                     originator: originator.clone(),
                 },
             );
@@ -363,6 +364,16 @@ impl Connection {
                 .app
                 .deliver_to_account(invited, Some(self.id), &event.to_json());
             info!(conn = self.id, room = %room, invited = %invited, connections = n, "conference invitation");
+            crate::push::notify(
+                &self.app,
+                invited,
+                crate::push::Push::ConferenceInvite {
+                    from: originator.uri.clone(),
+                    from_display_name: originator.display_name.clone(),
+                    room: room.clone(),
+                    session_id,
+                },
+            );
         }
         Ok(())
     }

@@ -891,3 +891,188 @@ async fn public_keys_in_messages_are_kept_for_lookup() {
     let journal = sync(&mut c, None).await;
     assert_eq!(ids(&journal), ["k1", "k2"], "{journal:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn addressbooks_are_kept_and_replicated() {
+    let _peers = PEERS.lock().await;
+    let _kamailio = Kamailio::start(&[]);
+    let gw = Gateway::start(&["--sip-proxy", PROXY]);
+    let mut a = gw.ready_client().await;
+    let mut b = gw.ready_client().await;
+    add_and_register(&mut a, ALICE, ALICE_HA1).await;
+    add_and_register(&mut b, ALICE, ALICE_HA1).await;
+    let fetch = json!({"sylkrtc": "account-fetch-addressbook", "account": ALICE});
+    assert_eq!(a.request(fetch.clone()).await["sylkrtc"], "ack");
+    let book = a
+        .wait_for("fetched", account_event("addressbook-fetched"))
+        .await;
+    assert_eq!(
+        book["addressbook"],
+        json!({"contacts": [], "groups": [], "policies": []})
+    );
+
+    let contact = json!({"id": "c1", "name": "Bob", "uris": [{"id": "u1", "uri": BOB}],
+                         "dialog": {"policy": "default", "subscribe": false},
+                         "presence": {"policy": "default", "subscribe": false}});
+    let update = |action: &str, data: &Value| {
+        json!({"sylkrtc": "account-update-addressbook", "account": ALICE, "action": action,
+               "type": "contact", "data": data})
+    };
+    assert_eq!(a.request(update("add", &contact)).await["sylkrtc"], "ack");
+    for c in [&mut a, &mut b] {
+        let e = c
+            .wait_for("updated", account_event("addressbook-updated"))
+            .await;
+        assert_eq!(
+            (e["type"].as_str(), e["action"].as_str()),
+            (Some("contact"), Some("add"))
+        );
+        assert_eq!(e["contact"]["name"], "Bob");
+        assert_eq!(e["contact"]["defaultUri"]["uri"], BOB, "{e}");
+    }
+    // Adding it again fails, on this connection only, and changes nothing.
+    assert_eq!(a.request(update("add", &contact)).await["sylkrtc"], "ack");
+    let e = a
+        .wait_for("failed", account_event("addressbook-update-failed"))
+        .await;
+    assert_eq!(e["error"], "Contact c1 already exists", "{e}");
+    assert_eq!(e["id"], "c1");
+    b.expect_silence(Duration::from_millis(200)).await;
+    let mut renamed = contact.clone();
+    renamed["name"] = json!("Robert");
+    assert_eq!(
+        a.request(update("update", &renamed)).await["sylkrtc"],
+        "ack"
+    );
+    a.wait_for("updated", account_event("addressbook-updated"))
+        .await;
+    assert_eq!(b.request(fetch.clone()).await["sylkrtc"], "ack");
+    let book = b
+        .wait_for("fetched", account_event("addressbook-fetched"))
+        .await;
+    let contacts = book["addressbook"]["contacts"].as_array().unwrap();
+    assert_eq!(contacts.len(), 1, "{book}");
+    assert_eq!(contacts[0]["name"], "Robert");
+    let missing = json!({"id": "c9", "name": "X", "uris": [],
+                         "dialog": {"policy": "default", "subscribe": false},
+                         "presence": {"policy": "default", "subscribe": false}});
+    assert_eq!(
+        a.request(update("delete", &missing)).await["sylkrtc"],
+        "ack"
+    );
+    let e = a
+        .wait_for("failed", account_event("addressbook-update-failed"))
+        .await;
+    assert_eq!(e["error"], "Contact c9 not found", "{e}");
+}
+
+/// A push server: each POST body goes to the channel; the n-th request gets `statuses[n]`.
+async fn push_server(statuses: Vec<u16>) -> (SocketAddr, tokio::sync::mpsc::Receiver<Value>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(async move {
+        for status in statuses {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut raw = Vec::new();
+            let mut buf = [0u8; 4096];
+            let body = loop {
+                let n = s.read(&mut buf).await.unwrap();
+                assert!(n > 0, "connection closed early");
+                raw.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&raw).into_owned();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let length: usize = line(head, "Content-Length:")
+                        .split(':')
+                        .nth(1)
+                        .unwrap()
+                        .trim()
+                        .parse()
+                        .unwrap();
+                    assert!(head.starts_with("POST /push HTTP/1.1"), "{head}");
+                    if body.len() >= length {
+                        break body.to_string();
+                    }
+                }
+            };
+            let reply = format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\n\r\n");
+            s.write_all(reply.as_bytes()).await.unwrap();
+            tx.send(serde_json::from_str(&body).unwrap()).await.unwrap();
+        }
+    });
+    (addr, rx)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn messages_for_an_offline_account_are_pushed_to_its_devices() {
+    let _peers = PEERS.lock().await;
+    let _kamailio = Kamailio::start(&[]);
+    let (push, mut pushed) = push_server(vec![200, 410]).await;
+    let url = format!("http://{push}/push");
+    let gw = Gateway::start(&["--sip-proxy", PROXY, "--push-url", &url]);
+    let mut c = gw.ready_client().await;
+    let ack = c
+        .request(json!({"sylkrtc": "account-add", "account": ALICE, "password": ALICE_HA1}))
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack");
+    let ack = c
+        .request(
+            json!({"sylkrtc": "account-devicetoken", "account": ALICE, "token": "tok-1",
+                        "platform": "android", "device": "d1", "silent": false,
+                        "app": "com.example.sylk"}),
+        )
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack");
+    let ack = c
+        .request(json!({"sylkrtc": "account-register", "account": ALICE}))
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack");
+    c.wait_for("registered", |m| m["state"] == "registered")
+        .await;
+    // While a connection holds the account, no push.
+    let status = sip_udp(
+        gw.sip_addr(),
+        bob_message("alice", "message/cpim", &cpim("p0", "text/plain", "live")),
+    )
+    .await;
+    assert_eq!(status, "SIP/2.0 200 OK");
+    c.wait_for("live message", account_event("message")).await;
+    c.ws.close(None).await.unwrap();
+    gw.wait_log("unregistering the connection's accounts");
+
+    for (id, text) in [("p1", "are you there?"), ("p2", "hello?")] {
+        let status = sip_udp(
+            gw.sip_addr(),
+            bob_message("alice", "message/cpim", &cpim(id, "text/plain", text)),
+        )
+        .await;
+        assert_eq!(status, "SIP/2.0 200 OK");
+        let body = tokio::time::timeout(WAIT, pushed.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            body,
+            json!({"event": "message", "media-type": "sms", "from": BOB,
+                   "from-display-name": null, "to": ALICE, "content-type": "text/plain",
+                   "content": text, "badge": if id == "p1" { 2 } else { 3 }, "message-id": id,
+                   "token": "tok-1", "app-id": "com.example.sylk", "platform": "android",
+                   "device-id": "d1", "silent": false})
+        );
+        // The second push got 410: the token is removed, so the next message pushes nothing
+        // (the server would fail the test on a third request).
+    }
+    gw.wait_log("push token gone (410): removed");
+    let status = sip_udp(
+        gw.sip_addr(),
+        bob_message("alice", "message/cpim", &cpim("p3", "text/plain", "bye")),
+    )
+    .await;
+    assert_eq!(status, "SIP/2.0 200 OK");
+    let none = tokio::time::timeout(Duration::from_millis(500), pushed.recv()).await;
+    assert!(
+        matches!(none, Err(_) | Ok(None)),
+        "no push without a token: {none:?}"
+    );
+    assert!(!gw.log().contains("push failed"), "{}", gw.log());
+}
