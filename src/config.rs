@@ -55,6 +55,10 @@ pub struct Config {
     pub filesharing_dir: Option<PathBuf>,
     /// Largest conference file upload, in bytes; a larger one gets HTTP 413.
     pub max_upload_size: u64,
+    /// Where 1:1 file transfers are kept; unset means `<data_dir>/filetransfer`.
+    pub file_transfer_dir: Option<PathBuf>,
+    /// Days a transferred file of 50 MB or more is kept (smaller ones: twice as long).
+    pub filetransfer_expire_days: u32,
     /// SIP user agent address, UDP and TCP on the same port (0: any free port).
     pub sip_listen: SocketAddr,
     /// Outbound SIP proxy (`sip:host[:port][;transport=udp|tcp]`) for every SIP request; unset
@@ -98,6 +102,8 @@ impl Default for Config {
             sip_listen: SocketAddr::from(([0, 0, 0, 0], 5060)),
             sip_proxy: None,
             sip_trusted_peers: Vec::new(),
+            file_transfer_dir: None,
+            filetransfer_expire_days: 15,
             push_url: None,
             sip_register_expires: 600,
             decline_code: 486,
@@ -183,6 +189,12 @@ pub struct Cli {
     /// Largest conference file upload in bytes; a larger one gets HTTP 413 [default: 104857600]
     #[arg(long, env = "SYLK_MAX_UPLOAD_SIZE", value_name = "BYTES")]
     pub max_upload_size: Option<u64>,
+    /// Directory of 1:1 file transfers [default: <data-dir>/filetransfer]
+    #[arg(long, env = "SYLK_FILE_TRANSFER_DIR", value_name = "DIR")]
+    pub file_transfer_dir: Option<PathBuf>,
+    /// Days a transferred file of 50 MB or more is kept; smaller ones twice as long [default: 15]
+    #[arg(long, env = "SYLK_FILETRANSFER_EXPIRE_DAYS", value_name = "DAYS")]
+    pub filetransfer_expire_days: Option<u32>,
     /// SIP address, UDP and TCP on the same port [default: 0.0.0.0:5060]
     #[arg(long, env = "SYLK_SIP_LISTEN", value_name = "ADDR:PORT")]
     pub sip_listen: Option<SocketAddr>,
@@ -275,6 +287,12 @@ impl Config {
         }
         if let Some(v) = cli.max_upload_size {
             cfg.max_upload_size = v;
+        }
+        if let Some(v) = cli.file_transfer_dir {
+            cfg.file_transfer_dir = Some(v);
+        }
+        if let Some(v) = cli.filetransfer_expire_days {
+            cfg.filetransfer_expire_days = v;
         }
         if let Some(v) = cli.sip_listen {
             cfg.sip_listen = v;
@@ -373,6 +391,9 @@ impl Config {
                 bail!("push_url must be http://host[:port][/path], got {url:?}");
             }
         }
+        if self.filetransfer_expire_days == 0 {
+            bail!("filetransfer_expire_days must be at least 1");
+        }
         for peer in &self.sip_trusted_peers {
             if parse_network(peer).is_none() {
                 bail!("sip_trusted_peers: {peer:?} is not an IP or IP/BITS");
@@ -460,6 +481,14 @@ impl Config {
             .map(str::trim)
             .filter(|p| !p.is_empty())
             .and_then(|p| p.parse().ok())
+    }
+
+    /// The directory of 1:1 file transfers.
+    pub fn file_transfer_dir(&self) -> PathBuf {
+        match &self.file_transfer_dir {
+            Some(dir) => dir.clone(),
+            None => self.data_dir.join("filetransfer"),
+        }
     }
 
     /// The directory of conference shared files (`<filesharing_dir>/<room>/`).

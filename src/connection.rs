@@ -27,15 +27,18 @@ pub enum Outbound {
 #[derive(Clone)]
 pub struct ConnHandle {
     pub id: u64,
+    /// The client's IP (1:1 file uploads must come from where the sender is connected).
+    pub peer: std::net::IpAddr,
     out: mpsc::Sender<Outbound>,
     /// Notified when this connection must be closed (it fell behind).
     pub kick: Arc<Notify>,
 }
 
 impl ConnHandle {
-    pub fn new(id: u64, out: mpsc::Sender<Outbound>) -> Self {
+    pub fn new(id: u64, peer: std::net::IpAddr, out: mpsc::Sender<Outbound>) -> Self {
         ConnHandle {
             id,
+            peer,
             out,
             kick: Arc::new(Notify::new()),
         }

@@ -37,7 +37,7 @@ const UPLOADS: &str = ".uploads";
 
 /// Longest stored filename: `meta-` plus the name plus a collision suffix must stay within the
 /// 255 bytes most file systems allow.
-const MAX_FILENAME: usize = 240;
+pub(crate) const MAX_FILENAME: usize = 240;
 
 /// File-sharing state shared by all requests.
 #[derive(Default)]
@@ -65,7 +65,7 @@ pub fn router() -> Router<Arc<App>> {
 }
 
 /// A refusal: the status and its `text/plain` body.
-type Failure = (StatusCode, &'static str);
+pub(crate) type Failure = (StatusCode, &'static str);
 
 type Reply = Result<Response, Failure>;
 
@@ -77,11 +77,11 @@ fn not_found() -> Failure {
     (StatusCode::NOT_FOUND, "Not Found")
 }
 
-fn too_large() -> Failure {
+pub(crate) fn too_large() -> Failure {
     (StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large")
 }
 
-fn internal(what: &str, e: std::io::Error) -> Failure {
+pub(crate) fn internal(what: &str, e: std::io::Error) -> Failure {
     warn!(error = %e, "file sharing: {what}");
     (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
 }
@@ -123,7 +123,7 @@ fn access(app: &App, room: &str, session: &str) -> Result<Access, Failure> {
 /// Whether `name` is one plain path component that cannot mean anything else: not empty, no
 /// separators or NUL, not starting with a dot (which also rules out `.`, `..` and
 /// [`UPLOADS`]), and short enough for a file system.
-fn safe_dir_name(name: &str) -> bool {
+pub(crate) fn safe_dir_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 255
         && !name.starts_with('.')
@@ -153,12 +153,8 @@ async fn upload(
         return Err((StatusCode::BAD_REQUEST, "Filename too long"));
     }
     let limit = app.config.max_upload_size;
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        info!(room = %access.uri, session = %access.session, size = declared, limit, "upload refused: too large");
+    if let Some(size) = declared_over(&headers, limit) {
+        info!(room = %access.uri, session = %access.session, size, limit, "upload refused: too large");
         return Err(too_large());
     }
     info!(room = %access.uri, session = %access.session, account = %access.uploader.uri, filename = %name, "upload started");
@@ -168,21 +164,47 @@ async fn upload(
         .await
         .map_err(|e| internal("cannot create the uploads folder", e))?;
     let mut temp = TempFile(Some(uploads.join(crate::videoroom::uuid4())));
-    let size = receive(body, temp.path(), limit).await?;
+    let size = receive(body, temp.path(), limit, None).await?;
     let file = store(&app, &access, &name, &mut temp, size).await?;
     info!(room = %access.uri, account = %access.uploader.uri, filename = %file.filename, size, "file uploaded");
     Ok("OK".into_response())
 }
 
-/// Writes the body to `path`; its size, or 413 past `limit` (also without a Content-Length).
-async fn receive(body: Body, path: &FsPath, limit: u64) -> Result<u64, Failure> {
+/// The request's declared `Content-Length` when it is over `limit`.
+pub(crate) fn declared_over(headers: &HeaderMap, limit: u64) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|n| *n > limit)
+}
+
+/// Writes the body to `path`; its size, or 413 past `limit` (also without a Content-Length),
+/// or 400 when `cancel` is notified first.
+pub(crate) async fn receive(
+    body: Body,
+    path: &FsPath,
+    limit: u64,
+    cancel: Option<&tokio::sync::Notify>,
+) -> Result<u64, Failure> {
     let file = tokio::fs::File::create(path)
         .await
         .map_err(|e| internal("cannot create an upload file", e))?;
     let mut out = tokio::io::BufWriter::with_capacity(256 * 1024, file);
     let mut stream = body.into_data_stream();
     let mut size: u64 = 0;
-    while let Some(chunk) = stream.next().await {
+    loop {
+        let next = match cancel {
+            Some(cancel) => tokio::select! {
+                _ = cancel.notified() => {
+                    info!("upload cancelled");
+                    return Err((StatusCode::BAD_REQUEST, "Upload cancelled"));
+                }
+                next = stream.next() => next,
+            },
+            None => stream.next().await,
+        };
+        let Some(chunk) = next else { break };
         let chunk = chunk.map_err(|e| {
             info!(error = %e, "upload aborted");
             (StatusCode::BAD_REQUEST, "Upload aborted")
@@ -289,7 +311,7 @@ async fn exists(path: &FsPath) -> std::io::Result<bool> {
 }
 
 /// Renames, or copies when `to` is on another file system.
-async fn move_file(from: &FsPath, to: &FsPath) -> std::io::Result<()> {
+pub(crate) async fn move_file(from: &FsPath, to: &FsPath) -> std::io::Result<()> {
     if tokio::fs::rename(from, to).await.is_ok() {
         return Ok(());
     }
@@ -299,14 +321,14 @@ async fn move_file(from: &FsPath, to: &FsPath) -> std::io::Result<()> {
 }
 
 /// An upload file that is deleted unless it was moved into place.
-struct TempFile(Option<PathBuf>);
+pub(crate) struct TempFile(pub(crate) Option<PathBuf>);
 
 impl TempFile {
-    fn path(&self) -> &FsPath {
+    pub(crate) fn path(&self) -> &FsPath {
         self.0.as_deref().expect("not disarmed")
     }
 
-    fn disarm(&mut self) {
+    pub(crate) fn disarm(&mut self) {
         self.0 = None;
     }
 }
@@ -334,29 +356,38 @@ async fn download(
         info!(room = %access.uri, account = %access.uploader.uri, filename = %name, "download refused: no such file");
         return Err(not_found());
     }
-    let path = access.dir.join(&name);
-    let file = match tokio::fs::File::open(&path).await {
+    info!(room = %access.uri, account = %access.uploader.uri, filename = %name, "file download");
+    serve_file(
+        &access.dir.join(&name),
+        &name,
+        "application/octet-stream",
+        "attachment",
+    )
+    .await
+}
+
+/// The file at `path` as a download: 404 when it is missing. `name` must be a
+/// [`secure_filename`] (it goes inside quotes in `Content-Disposition`).
+pub(crate) async fn serve_file(path: &FsPath, name: &str, mime: &str, disposition: &str) -> Reply {
+    let file = match tokio::fs::File::open(path).await {
         Ok(f) => f,
         Err(e) if e.kind() == ErrorKind::NotFound => return Err(not_found()),
-        Err(e) => return Err(internal("cannot open a shared file", e)),
+        Err(e) => return Err(internal("cannot open a file to serve", e)),
     };
     let len = file
         .metadata()
         .await
-        .map_err(|e| internal("cannot read a shared file", e))?
+        .map_err(|e| internal("cannot read a file to serve", e))?
         .len();
-    info!(room = %access.uri, account = %access.uploader.uri, filename = %name, "file download");
-    let response = Response::builder()
-        .header(header::CONTENT_TYPE, "application/octet-stream")
+    Response::builder()
+        .header(header::CONTENT_TYPE, mime)
         .header(header::CONTENT_LENGTH, len)
         .header(
             header::CONTENT_DISPOSITION,
-            // Safe inside quotes: secure_filename keeps only [A-Za-z0-9_.-].
-            format!("attachment;filename=\"{name}\""),
+            format!("{disposition};filename=\"{name}\""),
         )
         .body(Body::from_stream(read_chunks(file)))
-        .expect("valid headers");
-    Ok(response)
+        .map_err(|_| (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"))
 }
 
 /// The file's contents as a stream of chunks; it ends after the first error.

@@ -13,6 +13,7 @@ pub mod calls;
 pub mod config;
 pub mod connection;
 pub mod filesharing;
+pub mod filetransfer;
 pub mod messaging;
 pub mod push;
 pub mod rooms;

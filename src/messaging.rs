@@ -77,6 +77,11 @@ pub fn now_iso() -> String {
     format_utc(OffsetDateTime::now_utc())
 }
 
+/// A system time in the stored format.
+pub fn format_system_time(t: std::time::SystemTime) -> String {
+    format_utc(OffsetDateTime::from(t))
+}
+
 fn format_utc(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
     format!(
@@ -151,7 +156,7 @@ fn journal_note(
     }
 }
 
-fn sync_event(account: &str, kind: &str, action: &str, content: Value) -> String {
+pub(crate) fn sync_event(account: &str, kind: &str, action: &str, content: Value) -> String {
     Event::account(
         account,
         AccountEvent::Sync {

@@ -34,6 +34,8 @@ pub struct App {
     rooms: Mutex<Rooms>,
     /// Conference file sharing (§5.1).
     pub files: crate::filesharing::Store,
+    /// 1:1 uploads in progress, by transfer id (so that they can be cancelled).
+    pub transfers: crate::filetransfer::Uploads,
     /// The message store (SQLite at `<data_dir>/storage.sqlite`).
     pub store: Arc<crate::storage::Store>,
     /// `https://HOST:PORT` of this server as SIP devices reach it (history API URLs).
@@ -80,6 +82,7 @@ impl App {
             base_url,
             rooms: Mutex::new(Rooms::default()),
             files: Default::default(),
+            transfers: Default::default(),
             connections: Mutex::new(HashMap::new()),
             connection_ids: AtomicU64::new(1),
             shutdown: watch::channel(false).0,
@@ -142,6 +145,13 @@ impl App {
             }
         }
         n
+    }
+
+    /// Whether a connection from `ip` has `account` added.
+    pub fn account_live_from(&self, account: &str, ip: std::net::IpAddr) -> bool {
+        self.connections()
+            .values()
+            .any(|live| live.handle.peer == ip && live.added.contains(account))
     }
 
     /// How many connections have `account` authenticated.
@@ -210,6 +220,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/webrtcgateway/ws", get(websocket))
         .merge(crate::filesharing::router())
         .merge(crate::messaging::router())
+        .merge(crate::filetransfer::router())
         .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
             header::SERVER,
             server,

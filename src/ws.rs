@@ -69,7 +69,7 @@ pub async fn run(socket: WebSocket, app: Arc<App>, peer: SocketAddr, origin: Opt
 
     let (out_tx, out_rx) = mpsc::channel(OUTBOX);
     let (req_tx, req_rx) = mpsc::channel(REQUEST_QUEUE);
-    let handle = ConnHandle::new(id, out_tx.clone());
+    let handle = ConnHandle::new(id, peer.ip(), out_tx.clone());
     let kick = handle.kick.clone();
     let worker = tokio::spawn(Connection::new(handle, app.clone(), out_tx).run(req_rx));
 

@@ -1076,3 +1076,173 @@ async fn messages_for_an_offline_account_are_pushed_to_its_devices() {
     );
     assert!(!gw.log().contains("push failed"), "{}", gw.log());
 }
+
+/// One HTTP/1.1 request with `Connection: close`: (status, head, body).
+async fn http(
+    gw: &Gateway,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
+    let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(body).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(WAIT, s.read_to_end(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    let end = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&out[..end]).into_owned();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head, out[end + 4..].to_vec())
+}
+
+fn sha1_hex(data: &[u8]) -> String {
+    use sha1::Digest;
+    sha1::Sha1::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn file_transfer_upload_download_and_access_rules() {
+    let _peers = PEERS.lock().await;
+    let _kamailio = Kamailio::start(&[]);
+    let gw = Gateway::start(&["--sip-proxy", PROXY]);
+    let mut a = gw.ready_client().await;
+    let mut a2 = gw.ready_client().await;
+    let mut b = gw.ready_client().await;
+    add_and_register(&mut a, ALICE, ALICE_HA1).await;
+    add_and_register(&mut a2, ALICE, ALICE_HA1).await;
+    add_and_register(&mut b, BOB, "229de414bb9576e58e059e37426cf68c").await;
+
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let upload = format!("/webrtcgateway/filetransfer/{ALICE}/{BOB}/t1/photo.jpg");
+    let (status, _, body) = http(&gw, "POST", &upload, "image/jpeg", &data).await;
+    assert_eq!((status, body.as_slice()), (200, &b"OK"[..]));
+
+    // The receiver gets the announcement, the sender's connections a sync copy.
+    let m = b.wait_for("file message", account_event("message")).await;
+    assert_eq!(m["content_type"], "application/sylk-file-transfer");
+    assert_eq!(m["message_id"], "t1");
+    assert_eq!(m["sender"]["uri"], ALICE);
+    let file: Value = serde_json::from_str(m["content"].as_str().unwrap()).unwrap();
+    assert_eq!(file["filename"], "photo.jpg");
+    assert_eq!(file["filesize"], data.len());
+    assert_eq!(file["filetype"], "image/jpeg");
+    assert_eq!(file["hash"], sha1_hex(&data), "{file}");
+    assert_eq!(file["transfer_id"], "t1");
+    assert_eq!(file["sender"]["uri"], ALICE);
+    assert_eq!(file["receiver"]["uri"], BOB);
+    for c in [&mut a, &mut a2] {
+        let s = c.wait_for("sync add", account_event("sync")).await;
+        assert_eq!(
+            s["content"]["content_type"], "application/sylk-file-transfer",
+            "{s}"
+        );
+        assert_eq!(s["content"]["server_generated"], true);
+        assert_eq!(s["content"]["transaction"], "1");
+    }
+    let journal = sync(&mut a, None).await;
+    assert_eq!(ids(&journal), ["t1"]);
+    assert_eq!(journal[0]["direction"], "outgoing");
+
+    // Download from the announced URL, hash checked.
+    let url = file["url"].as_str().unwrap();
+    let path = &url[url.find("/webrtcgateway/").unwrap()..];
+    let (status, head, body) = http(&gw, "GET", path, "text/plain", b"").await;
+    assert_eq!(status, 200, "{head}");
+    assert_eq!(sha1_hex(&body), file["hash"].as_str().unwrap());
+    assert_eq!(body, data);
+    let head = head.to_ascii_lowercase();
+    assert!(
+        head.contains("content-disposition: inline;filename=\"photo.jpg\""),
+        "{head}"
+    );
+    assert!(head.contains("content-type: image/jpeg"), "{head}");
+
+    // Paths that would leave the store, sidecars, missing files.
+    let base = &path[..path.rfind('/').unwrap()];
+    for bad in [
+        "/webrtcgateway/filetransfer/%2e%2e/x/t1/photo.jpg".to_string(),
+        format!("{base}/..%2f..%2f..%2fstorage.sqlite"),
+        format!("{base}/meta-photo.jpg"),
+        "/webrtcgateway/filetransfer/a/b/..%2f..%2fx/photo.jpg".to_string(),
+    ] {
+        let (status, head, _) = http(&gw, "GET", &bad, "text/plain", b"").await;
+        assert_eq!(status, 403, "{bad}: {head}");
+    }
+    let (status, _, _) = http(&gw, "GET", &format!("{base}/other.jpg"), "text/plain", b"").await;
+    assert_eq!(status, 404);
+    let escape = format!("/webrtcgateway/filetransfer/{ALICE}/{BOB}/..%2f..%2fx/evil.txt");
+    let (status, _, _) = http(&gw, "POST", &escape, "text/plain", b"x").await;
+    assert_eq!(status, 403);
+
+    // The sender must be connected from the uploading address; someone must be known.
+    let carol = format!("/webrtcgateway/filetransfer/carol@127.0.0.1/{BOB}/t3/a.txt");
+    let (status, _, _) = http(&gw, "POST", &carol, "text/plain", b"x").await;
+    assert_eq!(status, 403);
+    let mut d = gw.ready_client().await;
+    let ack = d
+        .request(
+            json!({"sylkrtc": "account-add", "account": "dave@127.0.0.1", "password": ALICE_HA1}),
+        )
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack");
+    let unknown = "/webrtcgateway/filetransfer/dave@127.0.0.1/erin@127.0.0.1/t4/a.txt";
+    let (status, _, _) = http(&gw, "POST", unknown, "text/plain", b"x").await;
+    assert_eq!(status, 404);
+
+    // Cancel: nothing in flight, then an upload that stalls.
+    let (status, _, body) = http(
+        &gw,
+        "POST",
+        "/webrtcgateway/filetransfer/cancel/zz",
+        "text/plain",
+        b"",
+    )
+    .await;
+    assert_eq!(
+        (status, String::from_utf8_lossy(&body).as_ref()),
+        (200, "No active upload with transfer_id zz\n")
+    );
+    let mut stalled = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let head = format!(
+        "POST /webrtcgateway/filetransfer/{ALICE}/{BOB}/t2/big.bin HTTP/1.1\r\nHost: x\r\n\
+         Connection: close\r\nContent-Length: 100000\r\n\r\n0123456789"
+    );
+    stalled.write_all(head.as_bytes()).await.unwrap();
+    gw.wait_log("filename=big.bin");
+    let (status, _, body) = http(
+        &gw,
+        "GET",
+        "/webrtcgateway/filetransfer/cancel/t2",
+        "text/plain",
+        b"",
+    )
+    .await;
+    assert_eq!(
+        (status, String::from_utf8_lossy(&body).as_ref()),
+        (200, "Cancelled upload t2\n")
+    );
+    let mut answer = Vec::new();
+    tokio::time::timeout(WAIT, stalled.read_to_end(&mut answer))
+        .await
+        .unwrap()
+        .ok();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    let journal = sync(&mut a, None).await;
+    assert_eq!(
+        ids(&journal),
+        ["t1"],
+        "a cancelled upload announces nothing"
+    );
+}
