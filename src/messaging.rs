@@ -392,92 +392,26 @@ impl Connection {
         r: sylkrtc::AccountMarkConversationReadRequest,
     ) -> Result {
         self.authenticated_account(&r.account)?;
-        let note = journal_note(
-            &r.account,
-            &r.contact,
-            "application/sylk-conversation-read",
-            r.contact.clone(),
-        );
-        let (account, contact) = (r.account.clone(), r.contact.clone());
-        db(&self.app.store, move |s| {
-            s.clear_disposition(&account, &contact)?;
-            s.add(&note)
-        })
-        .await?;
-        self.app.deliver_to_account(
-            &r.account,
-            Some(self.id),
-            &sync_event(
-                &r.account,
-                "conversation",
-                "read",
-                json!({ "contact": r.contact }),
-            ),
-        );
-        self.tell_own_devices(
-            &r.account,
-            &r.contact,
-            "application/sylk-conversation-read",
-            json!({ "contact": r.contact }).to_string(),
-        );
+        let echo = mark_read(&self.app, &r.account, &r.contact, Some(self.id)).await?;
+        self.after_ack_tasks.push(echo);
         Ok(())
     }
 
-    /// `account-remove-message`: this account's copy, and the contact's incoming copy when the
-    /// contact is an account of this gateway.
+    /// `account-remove-message`.
     pub(crate) async fn account_remove_message(
         &mut self,
         r: sylkrtc::AccountMessageRemoveRequest,
     ) -> Result {
         self.authenticated_account(&r.account)?;
-        let own =
-            json!({ "contact": r.contact, "message_id": r.message_id, "direction": "outgoing" });
-        let theirs =
-            json!({ "contact": r.account, "message_id": r.message_id, "direction": "incoming" });
-        let note = journal_note(
+        let echo = remove_message(
+            &self.app,
             &r.account,
             &r.contact,
-            "application/sylk-message-remove",
-            own.to_string(),
-        );
-        let their_note = journal_note(
-            &r.contact,
-            &r.account,
-            "application/sylk-message-remove",
-            theirs.to_string(),
-        );
-        let (account, contact, id) = (r.account.clone(), r.contact.clone(), r.message_id.clone());
-        let removed_theirs = db(&self.app.store, move |s| {
-            s.remove(&account, &id)?;
-            s.add(&note)?;
-            let incoming = s.get(&contact, &id)?.filter(|e| {
-                e.direction.as_deref() == Some("incoming") && aor_of(&e.contact) == account
-            });
-            if incoming.is_some() {
-                s.remove(&contact, &id)?;
-                s.add(&their_note)?;
-            }
-            Ok(incoming.is_some())
-        })
-        .await?;
-        self.app.deliver_to_account(
-            &r.account,
+            &r.message_id,
             Some(self.id),
-            &sync_event(&r.account, "message", "remove", own),
-        );
-        if removed_theirs {
-            self.app.deliver_to_account(
-                &r.contact,
-                None,
-                &sync_event(&r.contact, "message", "remove", theirs),
-            );
-        }
-        self.tell_own_devices(
-            &r.account,
-            &r.contact,
-            "application/sylk-message-remove",
-            r.message_id.clone(),
-        );
+        )
+        .await?;
+        self.after_ack_tasks.push(echo);
         Ok(())
     }
 
@@ -487,31 +421,8 @@ impl Connection {
         r: sylkrtc::AccountConversationRemoveRequest,
     ) -> Result {
         self.authenticated_account(&r.account)?;
-        let note = journal_note(
-            &r.account,
-            &r.contact,
-            "application/sylk-conversation-remove",
-            r.contact.clone(),
-        );
-        let timestamp = note.timestamp.clone();
-        let (account, contact) = (r.account.clone(), r.contact.clone());
-        db(&self.app.store, move |s| {
-            s.remove_conversation(&account, &contact)?;
-            s.add(&note)
-        })
-        .await?;
-        let content = json!({ "contact": r.contact, "timestamp": timestamp });
-        self.app.deliver_to_account(
-            &r.account,
-            Some(self.id),
-            &sync_event(&r.account, "conversation", "remove", content.clone()),
-        );
-        self.tell_own_devices(
-            &r.account,
-            &r.contact,
-            "application/sylk-conversation-remove",
-            content.to_string(),
-        );
+        let echo = remove_conversation(&self.app, &r.account, &r.contact, Some(self.id)).await?;
+        self.after_ack_tasks.push(echo);
         Ok(())
     }
 
@@ -525,32 +436,6 @@ impl Connection {
         })
         .await;
         Ok(())
-    }
-
-    /// A plain MESSAGE (From = contact, To = the account, `X-Sylk-To-Sip: yes`) telling the
-    /// user's own SIP devices about a read/remove; best effort, sent after the ack.
-    fn tell_own_devices(&mut self, account: &str, contact: &str, content_type: &str, body: String) {
-        let (Some(to), Some(from)) = (Aor::parse(account), Aor::parse(contact)) else {
-            return;
-        };
-        let app = self.app.clone();
-        let message = OutgoingMessage {
-            from,
-            display_name: None,
-            ha1: None,
-            to,
-            content_type: content_type.into(),
-            body,
-            headers: vec![("X-Sylk-To-Sip".into(), "yes".into())],
-            user_agent: concat!("sylk-gateway/", env!("CARGO_PKG_VERSION")).into(),
-        };
-        let (account, content_type) = (account.to_string(), content_type.to_string());
-        self.after_ack_tasks.push(Box::new(move || {
-            Box::pin(async move {
-                let response = app.sip.send_message(message).await;
-                debug!(%account, %content_type, code = response.code, "own devices told");
-            })
-        }));
     }
 
     /// On `registered`: the account becomes known to storage (it gets messages stored from
@@ -604,6 +489,169 @@ impl Connection {
         .await
         .map(drop)
     }
+}
+
+/// Marks the conversation of `account` with `contact` read: dispositions cleared, a journal
+/// entry, `sync` to the account's connections but `except`; returns the echo to the user's
+/// SIP devices (to run once the request is answered).
+async fn mark_read(
+    app: &Arc<App>,
+    account: &str,
+    contact: &str,
+    except: Option<u64>,
+) -> Result<AfterAck> {
+    let note = journal_note(
+        account,
+        contact,
+        "application/sylk-conversation-read",
+        contact.to_string(),
+    );
+    let (a, c) = (account.to_string(), contact.to_string());
+    db(&app.store, move |s| {
+        s.clear_disposition(&a, &c)?;
+        s.add(&note)
+    })
+    .await?;
+    let content = json!({ "contact": contact });
+    app.deliver_to_account(
+        account,
+        except,
+        &sync_event(account, "conversation", "read", content.clone()),
+    );
+    Ok(own_devices(
+        app,
+        account,
+        contact,
+        "application/sylk-conversation-read",
+        content.to_string(),
+    ))
+}
+
+/// Removes message `id` of `account` (and the contact's incoming copy when the contact is an
+/// account here), with journal entries and `sync` events; returns the echo.
+async fn remove_message(
+    app: &Arc<App>,
+    account: &str,
+    contact: &str,
+    id: &str,
+    except: Option<u64>,
+) -> Result<AfterAck> {
+    let own = json!({ "contact": contact, "message_id": id, "direction": "outgoing" });
+    let theirs = json!({ "contact": account, "message_id": id, "direction": "incoming" });
+    let note = journal_note(
+        account,
+        contact,
+        "application/sylk-message-remove",
+        own.to_string(),
+    );
+    let their_note = journal_note(
+        contact,
+        account,
+        "application/sylk-message-remove",
+        theirs.to_string(),
+    );
+    let (a, c, i) = (account.to_string(), contact.to_string(), id.to_string());
+    let removed_theirs = db(&app.store, move |s| {
+        s.remove(&a, &i)?;
+        s.add(&note)?;
+        let incoming = s
+            .get(&c, &i)?
+            .filter(|e| e.direction.as_deref() == Some("incoming") && aor_of(&e.contact) == a);
+        if incoming.is_some() {
+            s.remove(&c, &i)?;
+            s.add(&their_note)?;
+        }
+        Ok(incoming.is_some())
+    })
+    .await?;
+    app.deliver_to_account(
+        account,
+        except,
+        &sync_event(account, "message", "remove", own),
+    );
+    if removed_theirs {
+        app.deliver_to_account(
+            contact,
+            None,
+            &sync_event(contact, "message", "remove", theirs),
+        );
+    }
+    Ok(own_devices(
+        app,
+        account,
+        contact,
+        "application/sylk-message-remove",
+        id.to_string(),
+    ))
+}
+
+/// Removes the conversation of `account` with `contact`; returns the echo.
+async fn remove_conversation(
+    app: &Arc<App>,
+    account: &str,
+    contact: &str,
+    except: Option<u64>,
+) -> Result<AfterAck> {
+    let note = journal_note(
+        account,
+        contact,
+        "application/sylk-conversation-remove",
+        contact.to_string(),
+    );
+    let timestamp = note.timestamp.clone();
+    let (a, c) = (account.to_string(), contact.to_string());
+    db(&app.store, move |s| {
+        s.remove_conversation(&a, &c)?;
+        s.add(&note)
+    })
+    .await?;
+    let content = json!({ "contact": contact, "timestamp": timestamp });
+    app.deliver_to_account(
+        account,
+        except,
+        &sync_event(account, "conversation", "remove", content.clone()),
+    );
+    Ok(own_devices(
+        app,
+        account,
+        contact,
+        "application/sylk-conversation-remove",
+        content.to_string(),
+    ))
+}
+
+/// A plain MESSAGE (From = contact, To = the account, `X-Sylk-To-Sip: yes`) telling the
+/// user's own SIP devices about a read/remove; best effort.
+fn own_devices(
+    app: &Arc<App>,
+    account: &str,
+    contact: &str,
+    content_type: &str,
+    body: String,
+) -> AfterAck {
+    let app = app.clone();
+    let message = match (Aor::parse(account), Aor::parse(contact)) {
+        (Some(to), Some(from)) => Some(OutgoingMessage {
+            from,
+            display_name: None,
+            ha1: None,
+            to,
+            content_type: content_type.into(),
+            body,
+            headers: vec![("X-Sylk-To-Sip".into(), "yes".into())],
+            user_agent: concat!("sylk-gateway/", env!("CARGO_PKG_VERSION")).into(),
+        }),
+        _ => None,
+    };
+    let (account, content_type) = (account.to_string(), content_type.to_string());
+    Box::new(move || {
+        Box::pin(async move {
+            if let Some(message) = message {
+                let response = app.sip.send_message(message).await;
+                debug!(%account, %content_type, code = response.code, "own devices told");
+            }
+        })
+    })
 }
 
 /// iOS tokens may be `<voip>-<apns>`: the first part is the token, the rest the background one.
@@ -754,11 +802,108 @@ async fn incoming(app: &Arc<App>, trusted: &[(std::net::IpAddr, u8)], m: &Incomi
             }
         }
         API_TOKEN => api_token(app, p).await,
-        t if t.starts_with("application/sylk-api-") => {
-            info!(content_type = t, "unsupported API message");
-            501
+        t if t.starts_with("application/sylk-api-") => api_message(app, p).await,
+        _ => {
+            let from_sip = m.header("X-Sylk-From-Sip").is_some();
+            let copy = from_sip.then(|| {
+                (
+                    p.sender.uri.clone(),
+                    p.account.clone(),
+                    p.message_id.clone(),
+                    p.content_type.clone(),
+                    p.content.clone(),
+                    p.timestamp.clone(),
+                )
+            });
+            let code = incoming_message(app, p, known).await;
+            // The recipient may be anyone (its own fork of the proxy reaches it).
+            let kept = match copy {
+                Some(copy) => sent_from_sip_device(app, copy).await,
+                None => false,
+            };
+            if kept {
+                200
+            } else {
+                code
+            }
         }
-        _ => incoming_message(app, p, known).await,
+    }
+}
+
+/// The `application/sylk-api-*` MESSAGEs of a user's SIP devices (§5.1): From is the user,
+/// To the contact (or, for a key lookup, the account whose key is asked for).
+async fn api_message(app: &Arc<App>, p: Parsed) -> u16 {
+    let user = p.sender.uri.clone();
+    let target = p.account.clone();
+    let json_contact = || {
+        serde_json::from_str::<Value>(&p.content)
+            .ok()
+            .and_then(|v| v.get("contact").and_then(Value::as_str).map(aor_of))
+            .filter(|c| !c.is_empty())
+    };
+    let echo = match p.content_type.as_str() {
+        "application/sylk-api-pgp-key-lookup" => {
+            let account = target.clone();
+            let key = match db(&app.store, move |s| s.public_key(&account)).await {
+                Ok(k) => k,
+                Err(e) => {
+                    warn!(error = %e, "storage failed");
+                    return 500;
+                }
+            };
+            let (Some(key), Some(from), Some(to)) = (key, Aor::parse(&target), Aor::parse(&user))
+            else {
+                info!(%user, account = %target, "public key lookup: none stored");
+                return 404;
+            };
+            let message = OutgoingMessage {
+                from,
+                display_name: None,
+                ha1: None,
+                to,
+                content_type: "text/pgp-public-key".into(),
+                body: key,
+                headers: Vec::new(),
+                user_agent: concat!("sylk-gateway/", env!("CARGO_PKG_VERSION")).into(),
+            };
+            let sip = app.sip.clone();
+            tokio::spawn(async move {
+                let response = sip.send_message(message).await;
+                debug!(code = response.code, "public key sent");
+            });
+            info!(%user, account = %target, "public key lookup answered");
+            return 200;
+        }
+        "application/sylk-api-message-remove" => {
+            let id = p.content.trim();
+            if id.is_empty() {
+                return 400;
+            }
+            remove_message(app, &user, &target, id, None).await
+        }
+        "application/sylk-api-conversation-read" => match json_contact() {
+            Some(contact) => mark_read(app, &user, &contact, None).await,
+            None => return 400,
+        },
+        "application/sylk-api-conversation-remove" => match json_contact() {
+            Some(contact) => remove_conversation(app, &user, &contact, None).await,
+            None => return 400,
+        },
+        other => {
+            info!(content_type = other, "unknown API message");
+            return 415;
+        }
+    };
+    match echo {
+        Ok(echo) => {
+            info!(%user, content_type = %p.content_type, "API message handled");
+            tokio::spawn(echo());
+            200
+        }
+        Err(e) => {
+            warn!(error = %e, "API message failed");
+            500
+        }
     }
 }
 
@@ -837,6 +982,63 @@ async fn incoming_message(app: &Arc<App>, p: Parsed, known: bool) -> u16 {
         Err(e) => {
             warn!(error = %e, "cannot store an incoming message");
             500
+        }
+    }
+}
+
+/// A message the user sent from one of their SIP devices (`X-Sylk-From-Sip`): kept as
+/// outgoing for the sender when known to storage, and `sync` add (`server_generated`,
+/// transaction "1") to the sender's connections.
+async fn sent_from_sip_device(
+    app: &Arc<App>,
+    (sender, receiver, id, content_type, content, timestamp): (
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+    ),
+) -> bool {
+    let entry = storage::Entry {
+        account: sender.clone(),
+        message_id: id.clone(),
+        contact: receiver.clone(),
+        direction: Some("outgoing".into()),
+        content_type: content_type.clone(),
+        content: content.clone(),
+        disposition: Some(DISPOSITION.iter().map(|s| s.to_string()).collect()),
+        state: Some("accepted".into()),
+        timestamp: timestamp.clone(),
+        created_at: now_iso(),
+    };
+    let account = sender.clone();
+    let stored = db(&app.store, move |s| {
+        if !s.is_known(&account)? {
+            return Ok(false);
+        }
+        s.add(&entry)
+    })
+    .await;
+    match stored {
+        Ok(true) => {
+            info!(account = %sender, to = %receiver, message_id = %id, "message from the user's SIP device kept");
+            let content = json!({
+                "transaction": "1", "account": sender, "sylkrtc": "account-message",
+                "uri": receiver, "message_id": id, "content": content,
+                "content_type": content_type, "timestamp": timestamp, "server_generated": true,
+            });
+            app.deliver_to_account(
+                &sender,
+                None,
+                &sync_event(&sender, "message", "add", content),
+            );
+            true
+        }
+        Ok(false) => false,
+        Err(e) => {
+            warn!(error = %e, "cannot store a message sent from a SIP device");
+            false
         }
     }
 }

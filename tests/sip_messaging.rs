@@ -512,7 +512,18 @@ async fn sip_udp(to: SocketAddr, request: impl Fn(u16) -> String) -> String {
 /// A MESSAGE from bob to `to_user` with `content_type` and `body`, as a SIP phone (or the
 /// forking proxy) would send it straight to the gateway.
 fn bob_message(to_user: &str, content_type: &str, body: &str) -> impl Fn(u16) -> String {
-    let (to_user, content_type, body) = (
+    sip_message("bob", to_user, content_type, body)
+}
+
+/// A MESSAGE from `from_user` to `to_user` (both @127.0.0.1).
+fn sip_message(
+    from_user: &str,
+    to_user: &str,
+    content_type: &str,
+    body: &str,
+) -> impl Fn(u16) -> String {
+    let (from_user, to_user, content_type, body) = (
+        from_user.to_string(),
         to_user.to_string(),
         content_type.to_string(),
         body.to_string(),
@@ -522,7 +533,7 @@ fn bob_message(to_user: &str, content_type: &str, body: &str) -> impl Fn(u16) ->
         format!(
             "MESSAGE sip:{to_user}@127.0.0.1 SIP/2.0\r\n\
              Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{call_id}\r\n\
-             From: <sip:bob@127.0.0.1>;tag=t{port}\r\nTo: <sip:{to_user}@127.0.0.1>\r\n\
+             From: <sip:{from_user}@127.0.0.1>;tag=t{port}\r\nTo: <sip:{to_user}@127.0.0.1>\r\n\
              Call-ID: {call_id}\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\n\
              Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
@@ -1244,5 +1255,161 @@ async fn file_transfer_upload_download_and_access_rules() {
         ids(&journal),
         ["t1"],
         "a cancelled upload announces nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sip_devices_read_remove_and_look_up_keys_with_api_messages() {
+    let _peers = PEERS.lock().await;
+    let _kamailio = Kamailio::start(&[]);
+    register_bob().await;
+    let gw = Gateway::start(&["--sip-proxy", PROXY]);
+    let sip = gw.sip_addr();
+    let mut c = gw.ready_client().await;
+    add_and_register(&mut c, ALICE, ALICE_HA1).await;
+    for id in ["a1", "a2"] {
+        let status = sip_udp(
+            sip,
+            bob_message("alice", "message/cpim", &cpim(id, "text/plain", "hi")),
+        )
+        .await;
+        assert_eq!(status, "SIP/2.0 200 OK");
+        c.wait_for("message", account_event("message")).await;
+    }
+    // alice's SIP phone sends carol a message: her web connection gets a copy as sync.
+    let copy = sip_message("alice", "carol", "text/plain", "from my phone");
+    let status = sip_udp(sip, |port| {
+        copy(port).replace(
+            "Max-Forwards: 70\r\n",
+            "Max-Forwards: 70\r\nX-Sylk-From-Sip: yes\r\n",
+        )
+    })
+    .await;
+    assert_eq!(status, "SIP/2.0 200 OK");
+    let e = c.wait_for("sync add", account_event("sync")).await;
+    assert_eq!(
+        (e["type"].as_str(), e["action"].as_str()),
+        (Some("message"), Some("add")),
+        "{e}"
+    );
+    assert_eq!(e["content"]["server_generated"], true);
+    assert_eq!(e["content"]["transaction"], "1");
+    assert_eq!(e["content"]["uri"], "carol@127.0.0.1");
+    assert_eq!(e["content"]["content"], "from my phone");
+    let journal = sync(&mut c, None).await;
+    let s1 = journal
+        .iter()
+        .find(|e| e["content"] == "from my phone")
+        .unwrap();
+    assert_eq!(s1["message_id"], e["content"]["message_id"]);
+    assert_eq!(s1["direction"], "outgoing");
+
+    // alice's SIP phone marks the conversation read, removes a message, then the conversation.
+    let read = json!({"contact": "sip:bob@127.0.0.1"}).to_string();
+    let status = sip_udp(
+        sip,
+        sip_message(
+            "alice",
+            "bob",
+            "application/sylk-api-conversation-read",
+            &read,
+        ),
+    )
+    .await;
+    assert_eq!(status, "SIP/2.0 200 OK");
+    let e = c.wait_for("sync read", account_event("sync")).await;
+    assert_eq!(
+        (e["type"].as_str(), e["action"].as_str()),
+        (Some("conversation"), Some("read")),
+        "{e}"
+    );
+    assert_eq!(e["content"], json!({"contact": BOB}));
+    let journal = sync(&mut c, None).await;
+    assert!(
+        journal
+            .iter()
+            .filter(|e| e["direction"] == "incoming")
+            .all(|e| e["disposition"] == json!([])),
+        "{journal:#?}"
+    );
+
+    let status = sip_udp(
+        sip,
+        sip_message("alice", "bob", "application/sylk-api-message-remove", "a1"),
+    )
+    .await;
+    assert_eq!(status, "SIP/2.0 200 OK");
+    let e = c.wait_for("sync remove", account_event("sync")).await;
+    assert_eq!(
+        e["content"],
+        json!({"contact": BOB, "message_id": "a1", "direction": "outgoing"}),
+        "{e}"
+    );
+    assert!(!ids(&sync(&mut c, None).await).contains(&"a1"));
+
+    let remove = json!({"contact": BOB}).to_string();
+    let status = sip_udp(
+        sip,
+        sip_message(
+            "alice",
+            "bob",
+            "application/sylk-api-conversation-remove",
+            &remove,
+        ),
+    )
+    .await;
+    assert_eq!(status, "SIP/2.0 200 OK");
+    let e = c
+        .wait_for("sync conversation remove", account_event("sync"))
+        .await;
+    assert_eq!(
+        (e["type"].as_str(), e["action"].as_str()),
+        (Some("conversation"), Some("remove")),
+        "{e}"
+    );
+    assert!(!ids(&sync(&mut c, None).await).contains(&"a2"));
+
+    // Bad API bodies: 400; an unknown API type: 415.
+    for (content_type, body, expected) in [
+        (
+            "application/sylk-api-conversation-read",
+            "not json",
+            "SIP/2.0 400",
+        ),
+        ("application/sylk-api-message-remove", "", "SIP/2.0 400"),
+        ("application/sylk-api-nonsense", "x", "SIP/2.0 415"),
+    ] {
+        let status = sip_udp(sip, sip_message("alice", "bob", content_type, body)).await;
+        assert!(status.starts_with(expected), "{content_type}: {status}");
+    }
+
+    // bob's phone looks up alice's key: none yet (404), then it comes by MESSAGE.
+    let status = sip_udp(
+        sip,
+        sip_message("bob", "alice", "application/sylk-api-pgp-key-lookup", ""),
+    )
+    .await;
+    assert!(status.starts_with("SIP/2.0 404"), "{status}");
+    let mut key = message("k1", "-----BEGIN PGP PUBLIC KEY BLOCK-----alice");
+    key["content_type"] = json!("text/pgp-public-key");
+    let sink = Sink::start(2);
+    assert_eq!(c.request(key).await["sylkrtc"], "ack");
+    let status = sip_udp(
+        sip,
+        sip_message("bob", "alice", "application/sylk-api-pgp-key-lookup", ""),
+    )
+    .await;
+    assert_eq!(status, "SIP/2.0 200 OK");
+    let got = sink.received().await;
+    let answer = got
+        .iter()
+        .find(|m| m.contains("Content-Type: text/pgp-public-key") && !m.contains("message/cpim"))
+        .unwrap_or_else(|| panic!("{got:#?}"));
+    assert!(answer.contains("From: <sip:alice@127.0.0.1>"), "{answer}");
+    assert!(
+        answer
+            .trim_end()
+            .ends_with("-----BEGIN PGP PUBLIC KEY BLOCK-----alice"),
+        "{answer}"
     );
 }
