@@ -620,6 +620,20 @@ async fn remove_conversation(
     ))
 }
 
+/// A MESSAGE the gateway sends on its own (no credentials).
+fn server_message(from: Aor, to: Aor, content_type: &str, body: String) -> OutgoingMessage {
+    OutgoingMessage {
+        from,
+        display_name: None,
+        ha1: None,
+        to,
+        content_type: content_type.into(),
+        body,
+        headers: Vec::new(),
+        user_agent: concat!("sylk-gateway/", env!("CARGO_PKG_VERSION")).into(),
+    }
+}
+
 /// A plain MESSAGE (From = contact, To = the account, `X-Sylk-To-Sip: yes`) telling the
 /// user's own SIP devices about a read/remove; best effort.
 fn own_devices(
@@ -631,16 +645,11 @@ fn own_devices(
 ) -> AfterAck {
     let app = app.clone();
     let message = match (Aor::parse(account), Aor::parse(contact)) {
-        (Some(to), Some(from)) => Some(OutgoingMessage {
-            from,
-            display_name: None,
-            ha1: None,
-            to,
-            content_type: content_type.into(),
-            body,
-            headers: vec![("X-Sylk-To-Sip".into(), "yes".into())],
-            user_agent: concat!("sylk-gateway/", env!("CARGO_PKG_VERSION")).into(),
-        }),
+        (Some(to), Some(from)) => {
+            let mut m = server_message(from, to, content_type, body);
+            m.headers.push(("X-Sylk-To-Sip".into(), "yes".into()));
+            Some(m)
+        }
         _ => None,
     };
     let (account, content_type) = (account.to_string(), content_type.to_string());
@@ -856,16 +865,7 @@ async fn api_message(app: &Arc<App>, p: Parsed) -> u16 {
                 info!(%user, account = %target, "public key lookup: none stored");
                 return 404;
             };
-            let message = OutgoingMessage {
-                from,
-                display_name: None,
-                ha1: None,
-                to,
-                content_type: "text/pgp-public-key".into(),
-                body: key,
-                headers: Vec::new(),
-                user_agent: concat!("sylk-gateway/", env!("CARGO_PKG_VERSION")).into(),
-            };
+            let message = server_message(from, to, "text/pgp-public-key", key);
             let sip = app.sip.clone();
             tokio::spawn(async move {
                 let response = sip.send_message(message).await;
@@ -1153,16 +1153,8 @@ async fn api_token(app: &Arc<App>, p: Parsed) -> u16 {
         user: "sylkserver".into(),
         hostport: host,
     };
-    let message = OutgoingMessage {
-        from,
-        display_name: None,
-        ha1: None,
-        to: device,
-        content_type: API_TOKEN.into(),
-        body: json!({ "token": token, "url": url }).to_string(),
-        headers: Vec::new(),
-        user_agent: concat!("sylk-gateway/", env!("CARGO_PKG_VERSION")).into(),
-    };
+    let body = json!({ "token": token, "url": url }).to_string();
+    let message = server_message(from, device, API_TOKEN, body);
     info!(%account, "API token issued");
     let sip = app.sip.clone();
     tokio::spawn(async move {
