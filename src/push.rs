@@ -1,8 +1,9 @@
 //! Push notifications to a sylk-push server (§5.3) for accounts with no live connection.
 //!
 //! When `push_url` is set, an incoming chat message (`text/plain`, `text/html`,
-//! `application/sylk-file-transfer`) or a conference invitation for an account that no
-//! connection has registered is POSTed once per stored device token of that account, as JSON
+//! `application/sylk-file-transfer`), a conference invitation or an incoming call (an INVITE
+//! the proxy forked to the gateway) for an account that no connection has registered is
+//! POSTed once per stored device token of that account, as JSON
 //! whose keys use `-` (SylkServer's `_` replaced):
 //!
 //! ```json
@@ -14,6 +15,9 @@
 //!  "to": "room@conference...", "call-id": "<session id>", "media-type": "video",
 //!  "account": "alice@example.com", "token": "...", "app-id": "...", "platform": "...",
 //!  "device-id": "...", "silent": false}
+//! {"event": "incoming_session", "from": "bob@example.com", "from-display-name": "Bob",
+//!  "to": "alice@example.com", "call-id": "<SIP Call-ID>", "media-type": "audio",
+//!  "account": "alice@example.com", "token": "...", ...}
 //! ```
 //!
 //! A reply of HTTP 410 (the token is gone at the push service) removes the token. Only
@@ -93,6 +97,37 @@ pub enum Push {
         room: String,
         session_id: String,
     },
+    /// A call that found no live connection of the account.
+    IncomingCall {
+        from: String,
+        from_display_name: Option<String>,
+        call_id: String,
+        video: bool,
+    },
+}
+
+/// Pushes every missed INVITE the user agent reports.
+pub async fn serve_missed_calls(
+    app: Arc<App>,
+    mut rx: tokio::sync::mpsc::Receiver<signaling::sip::MissedInvite>,
+) {
+    while let Some(m) = rx.recv().await {
+        let from = m
+            .from_uri
+            .strip_prefix("sip:")
+            .unwrap_or(&m.from_uri)
+            .to_string();
+        notify(
+            &app,
+            &m.account,
+            Push::IncomingCall {
+                from,
+                from_display_name: m.display_name,
+                call_id: m.call_id,
+                video: m.video,
+            },
+        );
+    }
 }
 
 /// Pushes `what` to every device of `account` when no connection has it registered and a
@@ -157,6 +192,24 @@ pub fn notify(app: &Arc<App>, account: &str, what: Push) {
                     body.insert("to".into(), json!(room));
                     body.insert("call-id".into(), json!(session_id));
                     body.insert("media-type".into(), json!("video"));
+                    body.insert("account".into(), json!(account));
+                    device_fields(&mut body, &t, false);
+                }
+                Push::IncomingCall {
+                    from,
+                    from_display_name,
+                    call_id,
+                    video,
+                } => {
+                    body.insert("event".into(), json!("incoming_session"));
+                    body.insert("from".into(), json!(from));
+                    body.insert("from-display-name".into(), json!(from_display_name));
+                    body.insert("to".into(), json!(account));
+                    body.insert("call-id".into(), json!(call_id));
+                    body.insert(
+                        "media-type".into(),
+                        json!(if *video { "video" } else { "audio" }),
+                    );
                     body.insert("account".into(), json!(account));
                     device_fields(&mut body, &t, false);
                 }

@@ -344,11 +344,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     );
     let (messages_tx, messages_rx) = tokio::sync::mpsc::channel(crate::messaging::QUEUE);
     sip.route_messages(messages_tx);
+    let (missed_tx, missed_rx) = tokio::sync::mpsc::channel(crate::messaging::QUEUE);
+    sip.route_missed_invites(missed_tx);
     let app = App::new(config, engine, sip, Arc::new(store), base_url);
     tokio::spawn(crate::messaging::serve_sip_messages(
         app.clone(),
         messages_rx,
     ));
+    tokio::spawn(crate::filetransfer::housekeeping(app.clone()));
+    tokio::spawn(crate::push::serve_missed_calls(app.clone(), missed_rx));
     let make = router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let scheme = if tls.is_some() { "https" } else { "http" };
     info!(

@@ -1015,10 +1015,10 @@ async fn push_server(statuses: Vec<u16>) -> (SocketAddr, tokio::sync::mpsc::Rece
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn messages_for_an_offline_account_are_pushed_to_its_devices() {
+async fn messages_and_calls_for_an_offline_account_are_pushed_to_its_devices() {
     let _peers = PEERS.lock().await;
     let _kamailio = Kamailio::start(&[]);
-    let (push, mut pushed) = push_server(vec![200, 410]).await;
+    let (push, mut pushed) = push_server(vec![200, 200, 410]).await;
     let url = format!("http://{push}/push");
     let gw = Gateway::start(&["--sip-proxy", PROXY, "--push-url", &url]);
     let mut c = gw.ready_client().await;
@@ -1051,28 +1051,70 @@ async fn messages_for_an_offline_account_are_pushed_to_its_devices() {
     c.ws.close(None).await.unwrap();
     gw.wait_log("unregistering the connection's accounts");
 
-    for (id, text) in [("p1", "are you there?"), ("p2", "hello?")] {
-        let status = sip_udp(
-            gw.sip_addr(),
-            bob_message("alice", "message/cpim", &cpim(id, "text/plain", text)),
+    let expect_message = |id: &str, text: &str, badge: u32| {
+        json!({"event": "message", "media-type": "sms", "from": BOB,
+               "from-display-name": null, "to": ALICE, "content-type": "text/plain",
+               "content": text, "badge": badge, "message-id": id,
+               "token": "tok-1", "app-id": "com.example.sylk", "platform": "android",
+               "device-id": "d1", "silent": false})
+    };
+    let status = sip_udp(
+        gw.sip_addr(),
+        bob_message(
+            "alice",
+            "message/cpim",
+            &cpim("p1", "text/plain", "are you there?"),
+        ),
+    )
+    .await;
+    assert_eq!(status, "SIP/2.0 200 OK");
+    let body = tokio::time::timeout(WAIT, pushed.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(body, expect_message("p1", "are you there?", 2));
+
+    // A call the proxy forks to the gateway for alice, who has no connection: pushed too.
+    let status = sip_udp(gw.sip_addr(), |port| {
+        let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 16000 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n";
+        format!(
+            "INVITE sip:alice@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKcall\r\n\
+             From: \"Bob\" <sip:bob@127.0.0.1>;tag=c1\r\nTo: <sip:alice@127.0.0.1>\r\nCall-ID: push-call-1\r\n\
+             CSeq: 1 INVITE\r\nContact: <sip:bob@127.0.0.1:{port}>\r\nMax-Forwards: 70\r\n\
+             Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+            sdp.len()
         )
-        .await;
-        assert_eq!(status, "SIP/2.0 200 OK");
-        let body = tokio::time::timeout(WAIT, pushed.recv())
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            body,
-            json!({"event": "message", "media-type": "sms", "from": BOB,
-                   "from-display-name": null, "to": ALICE, "content-type": "text/plain",
-                   "content": text, "badge": if id == "p1" { 2 } else { 3 }, "message-id": id,
-                   "token": "tok-1", "app-id": "com.example.sylk", "platform": "android",
-                   "device-id": "d1", "silent": false})
-        );
-        // The second push got 410: the token is removed, so the next message pushes nothing
-        // (the server would fail the test on a third request).
-    }
+    })
+    .await;
+    assert!(
+        status.starts_with("SIP/2.0 404"),
+        "no connection takes it: {status}"
+    );
+    let body = tokio::time::timeout(WAIT, pushed.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        body,
+        json!({"event": "incoming_session", "from": BOB, "from-display-name": "Bob", "to": ALICE,
+               "call-id": "push-call-1", "media-type": "audio", "account": ALICE,
+               "token": "tok-1", "app-id": "com.example.sylk", "platform": "android",
+               "device-id": "d1", "silent": false})
+    );
+
+    // The next push gets 410: the token is removed, so the message after it pushes nothing
+    // (the server would fail the test on a fourth request).
+    let status = sip_udp(
+        gw.sip_addr(),
+        bob_message("alice", "message/cpim", &cpim("p2", "text/plain", "hello?")),
+    )
+    .await;
+    assert_eq!(status, "SIP/2.0 200 OK");
+    let body = tokio::time::timeout(WAIT, pushed.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(body, expect_message("p2", "hello?", 3));
     gw.wait_log("push token gone (410): removed");
     let status = sip_udp(
         gw.sip_addr(),

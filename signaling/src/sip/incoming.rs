@@ -172,6 +172,72 @@ impl SipUa {
     }
 }
 
+/// An INVITE that found no live connection of its account (the application may wake the
+/// account's devices by push).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissedInvite {
+    /// The To AOR, without scheme (`alice@example.com`).
+    pub account: String,
+    /// The caller's URI (From), with its scheme, and display name.
+    pub from_uri: String,
+    pub display_name: Option<String>,
+    pub call_id: String,
+    /// The offer has a video stream.
+    pub video: bool,
+}
+
+impl SipUa {
+    /// INVITEs for no live connection are reported to `sink` from now on.
+    pub fn route_missed_invites(&self, sink: mpsc::Sender<MissedInvite>) {
+        *self.inner.missed.lock().unwrap_or_else(|e| e.into_inner()) = Some(sink);
+    }
+}
+
+fn notice_missed(ua: &SipUa, request: &rsipstack::sip::Request) {
+    let Some(sink) = ua
+        .inner
+        .missed
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+    else {
+        return;
+    };
+    let (mut from, mut to, mut call_id) = (String::new(), String::new(), String::new());
+    for header in request.headers.iter() {
+        match header {
+            Header::From(v) => from = v.value().to_string(),
+            Header::To(v) => to = v.value().to_string(),
+            Header::CallId(v) => call_id = v.value().trim().to_string(),
+            _ => {}
+        }
+    }
+    let to_uri = entry_uri(&to);
+    let account = to_uri
+        .strip_prefix("sip:")
+        .or_else(|| to_uri.strip_prefix("sips:"))
+        .unwrap_or(to_uri)
+        .split([';', '?'])
+        .next()
+        .unwrap_or("")
+        .to_string();
+    if account.is_empty() {
+        return;
+    }
+    let (from_uri, display_name) = parse_from(&from);
+    let body = String::from_utf8_lossy(&request.body);
+    let video = body
+        .lines()
+        .any(|l| l.starts_with("m=video ") && !l.starts_with("m=video 0 "));
+    let _ = sink.try_send(MissedInvite {
+        account,
+        from_uri,
+        display_name,
+        call_id,
+        video,
+    });
+}
+
 /// Serves a new INVITE (no To tag): finds the owner of the binding, or answers 404/480.
 pub(crate) async fn serve_invite(ua: SipUa, mut tx: Transaction) {
     let uri = tx.original.uri.to_string();
@@ -210,6 +276,7 @@ pub(crate) async fn serve_invite(ua: SipUa, mut tx: Transaction) {
             StatusCode::NotFound
         };
         debug!(%uri, %status, "INVITE for no live binding");
+        notice_missed(&ua, &tx.original);
         if let Err(e) = tx.reply(status).await {
             info!(error = %e, "cannot answer an INVITE");
         }

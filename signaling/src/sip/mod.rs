@@ -40,7 +40,7 @@ pub use addr::{Aor, ProxyUri, Target, Transport};
 pub use call::{
     CallError, CallEvent, CallRequest, CallUpdate, OutMessage, OutgoingCall, Reinvite, SipMessageIn,
 };
-pub use incoming::{IncomingCall, IncomingEvent, IncomingInvite, IncomingUpdate};
+pub use incoming::{IncomingCall, IncomingEvent, IncomingInvite, IncomingUpdate, MissedInvite};
 pub use message::{IncomingMessage, OutgoingMessage};
 pub use register::Ha1;
 pub use registration::{RegisterAccount, Registration, RegistrationState, RegistrationUpdate};

@@ -74,6 +74,8 @@ pub(crate) struct UaInner {
     /// Owners of incoming calls by contact token.
     pub(crate) incoming:
         Mutex<HashMap<String, tokio::sync::mpsc::Sender<super::incoming::IncomingUpdate>>>,
+    /// Where INVITEs for no live connection are reported ([`SipUa::route_missed_invites`]).
+    pub(crate) missed: Mutex<Option<tokio::sync::mpsc::Sender<super::incoming::MissedInvite>>>,
     /// Where MESSAGEs outside dialogs go ([`SipUa::route_messages`]).
     pub(crate) messages: Mutex<Option<tokio::sync::mpsc::Sender<super::message::IncomingMessage>>>,
     live: AtomicUsize,
@@ -120,6 +122,7 @@ impl SipUa {
             calls: Mutex::new(HashMap::new()),
             incoming: Mutex::new(HashMap::new()),
             messages: Mutex::new(None),
+            missed: Mutex::new(None),
             live: AtomicUsize::new(0),
             idle: Notify::new(),
         });
