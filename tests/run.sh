@@ -20,7 +20,7 @@ step() { printf '\n==> %s\n' "$*"; }
 #   ip: the same test's loopback-only network namespace;
 #   kamailio: tests/sip_*.rs (registrar + proxy on 127.0.0.1:5060, ../shared/peers/kamailio);
 #   sipp: scripted SIP phone for the SIP call tests.
-PEERS=(chromium:chromium ip:iproute2 kamailio:kamailio sipp:sip-tester)
+PEERS=(chromium:chromium ip:iproute2 kamailio:kamailio sipp:sip-tester baresip:baresip-core python3:python3)
 missing=()
 for entry in "${PEERS[@]+"${PEERS[@]}"}"; do
   cmd=${entry%%:*}; pkg=${entry#*:}

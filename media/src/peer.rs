@@ -244,6 +244,10 @@ fn call_media(codecs: &[(Kind, Codec)]) -> Result<MediaEngine, MediaError> {
             other => format!("{prefix}/{}", other.to_uppercase()),
         };
         let fmtp = match (&c.fmtp, c.name.as_str()) {
+            // The browser's side of Opus is negotiated on its own: the SIP side's preferences
+            // (stereo, maxaveragebitrate, ...) would make rtc's codec match fail against the
+            // browser's answer, and nothing would be sent to it.
+            (_, "opus") => opus().rtp_codec.sdp_fmtp_line,
             (Some(f), _) => f.clone(),
             (None, "telephone-event") => "0-16".to_owned(),
             (None, _) => String::new(),

@@ -159,16 +159,21 @@ impl PlainLeg {
         data: &'a [u8],
         _now: Instant,
     ) -> Option<RtpView<'a>> {
-        match (self.latched, self.remote) {
-            (Some(l), _) if l == from => {}
-            (None, Some(r)) if r.ip() == from.ip() => self.latched = Some(from),
-            (None, None) => self.latched = Some(from),
-            _ => return None,
-        }
-        if is_rtcp(data) {
+        let rtcp = is_rtcp(data);
+        let expected = match (self.latched, self.remote) {
+            // RTCP may come from another port of the peer (RTP port + 1 without rtcp-mux).
+            (Some(l), _) => l == from || (rtcp && l.ip() == from.ip()),
+            (None, Some(r)) => r.ip() == from.ip(),
+            (None, None) => true,
+        };
+        if !expected || rtcp {
             return None;
         }
         let v = parse_rtp(data)?;
+        // Only RTP latches: an RTCP packet arriving first (from its own port) must not.
+        if self.latched.is_none() {
+            self.latched = Some(from);
+        }
         self.received += 1;
         self.remote_ssrc = v.ssrc;
         match self.highest_seq {
@@ -387,6 +392,32 @@ mod tests {
         assert!(leg
             .receive("127.0.0.1:17000".parse().unwrap(), &p, now)
             .is_none());
+    }
+
+    #[test]
+    fn rtcp_from_the_rtcp_port_does_not_latch() {
+        // baresip without rtcp-mux: its first RTCP (RTP port + 1) can arrive before any RTP.
+        let mut leg = PlainLeg::new(&chosen("127.0.0.1:20108"));
+        let now = Instant::now();
+        let rr = [0x80, 201, 0, 1, 0, 0, 0, 9];
+        assert!(leg
+            .receive("127.0.0.1:20109".parse().unwrap(), &rr, now)
+            .is_none());
+        assert_eq!(leg.latched(), None);
+        let p = rtp(8, 1, 0, b"x");
+        assert!(leg
+            .receive("127.0.0.1:20108".parse().unwrap(), &p, now)
+            .is_some());
+        assert_eq!(leg.latched(), Some("127.0.0.1:20108".parse().unwrap()));
+        // Later RTCP from the RTCP port is still taken (not RTP for the browser, no drop of
+        // the latch); RTP from that port is not.
+        assert!(leg
+            .receive("127.0.0.1:20109".parse().unwrap(), &rr, now)
+            .is_none());
+        assert!(leg
+            .receive("127.0.0.1:20109".parse().unwrap(), &p, now)
+            .is_none());
+        assert_eq!(leg.latched(), Some("127.0.0.1:20108".parse().unwrap()));
     }
 
     #[test]

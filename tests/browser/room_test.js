@@ -18,8 +18,8 @@
 // Env: CONSENT_TIMEOUT (s, default 5), MEDIA_TIMEOUT (s, default 30), SHOT_DIR (screenshots).
 'use strict';
 const { chromium } = require('playwright-core');
+const { FLAGS, Failure, serve, until } = require('./util');
 const fs = require('fs');
-const http = require('http');
 const os = require('os');
 const path = require('path');
 
@@ -35,56 +35,15 @@ const SHOT_DIR = process.env.SHOT_DIR || '';
 const ROOM = 'browsers@videoconference.example.com';
 const USERS = ['alice', 'bob', 'carol'];
 const VICTIM = 'carol'; // the one whose tab is closed
-const POLL_MS = 100;
 // Sealed: this process sees no network interface but loopback (a network namespace).
 const SEALED = Object.values(os.networkInterfaces()).flat().every(a => a.internal);
 
-// The flags of shared peers.md §6 (loopback ICE, fake devices, raw IPs).
-const FLAGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-  '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns',
-];
 
-const sleep = (ms) => new Promise(r => setTimeout(r, ms));
-class Failure extends Error {}
-
-// Polls `fn` (async, returns a truthy value when done) until the deadline.
-async function until(what, timeoutMs, fn) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    last = await fn();
-    if (last && last.done) return last;
-    if (Date.now() > deadline) {
-      throw new Failure(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(last && last.detail, null, 1)}`);
-    }
-    await sleep(POLL_MS);
-  }
-}
-
-function serve() {
-  const html = fs.readFileSync(path.join(__dirname, 'room.html'));
-  const server = http.createServer((req, res) => {
-    if (req.url.split('?')[0] === '/room.html') {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-      res.end(html);
-    } else {
-      res.writeHead(404);
-      res.end();
-    }
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve(server));
-  });
-}
 
 async function main() {
   const summary = { ws: WS_URL, room: ROOM, chromium: CHROMIUM, network: SEALED ? 'loopback only (sealed namespace)' : 'host network',
                     consent_timeout_ms: CONSENT_TIMEOUT_MS, participants: {} };
-  const server = await serve();
+  const server = await serve('room.html');
   const base = `http://127.0.0.1:${server.address().port}/room.html`;
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'sylk-browser-room-'));
   const t0 = Date.now();

@@ -2,6 +2,7 @@
 //! log) and talks to it with a real WebSocket client (tokio-tungstenite).
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod sip;
 pub mod webrtc_peer;
 

@@ -279,3 +279,97 @@ pub async fn add_and_register(c: &mut super::Client, account: &str, ha1: &str) {
     })
     .await;
 }
+
+/// A baresip phone of the shared peers (`bob`: SIP 5082, ctrl_tcp 4445, auto-answer, 880 Hz
+/// sine), registered at Kamailio.
+pub struct Baresip {
+    pub child: Child,
+    pub log: Arc<Mutex<String>>,
+    pub ctrl_port: u16,
+    pub _dir: tempfile::TempDir,
+}
+
+impl Baresip {
+    /// Starts `name` (alice or bob) and waits until Kamailio answered its REGISTER.
+    pub fn start(name: &str) -> Baresip {
+        let dir = tempfile::tempdir().unwrap();
+        let script = shared_peers().join("baresip/start.sh");
+        let mut child = Command::new("sh")
+            .arg(&script)
+            .arg(name)
+            .arg(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start baresip ({e}); run tests/run.sh"));
+        let log = collect_output(&mut child);
+        let phone = Baresip {
+            child,
+            log,
+            ctrl_port: if name == "alice" { 4444 } else { 4445 },
+            _dir: dir,
+        };
+        phone.wait_log(&format!("{name}@127.0.0.1: {{0/UDP/v4}} 200 OK"));
+        phone
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits until the log contains `needle`; returns the log.
+    pub fn wait_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + WAIT * 2;
+        loop {
+            let log = self.log();
+            if log.contains(needle) {
+                return log;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "baresip never logged {needle:?}:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// One ctrl_tcp command (`dial sip:...`, `hangup`); returns what bctl.py printed.
+    pub fn command(&self, command: &str, params: &str) -> String {
+        let out = Command::new("python3")
+            .arg(shared_peers().join("baresip/bctl.py"))
+            .arg(self.ctrl_port.to_string())
+            .arg(command)
+            .arg(params)
+            .output()
+            .expect("python3 bctl.py");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "bctl {command} {params}: {text}");
+        text
+    }
+
+    /// The RTP packets baresip counted at the end of its last call (`rtp_stats`):
+    /// (sent, received). Waits for the statistics.
+    pub fn rtp_packets(&self) -> (u64, u64) {
+        let log = self.wait_log("packets:");
+        let line = log
+            .lines()
+            .rev()
+            .find(|l| l.trim_start().starts_with("packets:"))
+            .unwrap();
+        let n: Vec<u64> = line
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        assert!(n.len() >= 2, "unexpected RTP statistics line {line:?}");
+        (n[0], n[1])
+    }
+}
+
+impl Drop for Baresip {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

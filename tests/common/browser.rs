@@ -1,0 +1,141 @@
+//! Headless Chromium for the browser tests: where Chromium and playwright-core are, running
+//! node with a time limit, and sealing the test thread in a loopback-only network namespace.
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn peers_tools() -> PathBuf {
+    match std::env::var_os("PEERS_TOOLS") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => repo().join("target").join("peers-tools"),
+    }
+}
+
+pub fn chromium() -> PathBuf {
+    match std::env::var_os("CHROMIUM") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => PathBuf::from("/usr/bin/chromium"),
+    }
+}
+
+/// Panics with an install hint when a needed peer is missing (never skips).
+pub fn require_peers(tools: &Path, chromium: &Path) {
+    let hint = "run tests/run.sh (it installs the test peers), or: apt-get install chromium \
+                fonts-liberation; cd target/peers-tools && npm init -y && npm install \
+                playwright-core@1.65.1 (PEERS_TOOLS and CHROMIUM override the locations)";
+    assert!(
+        chromium.is_file(),
+        "Chromium not found at {} — {hint}",
+        chromium.display()
+    );
+    let pw = tools.join("node_modules").join("playwright-core");
+    assert!(
+        pw.join("package.json").is_file(),
+        "playwright-core not found at {} — {hint}",
+        pw.display()
+    );
+    let node = Command::new("node").arg("--version").output();
+    assert!(
+        node.as_ref().is_ok_and(|o| o.status.success()),
+        "node not found on PATH (Node >= 20 is needed by playwright-core): {node:?}"
+    );
+}
+
+/// Runs `cmd`, killing it after `timeout`; returns (success, stdout, stderr).
+pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> (bool, String, String) {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn node");
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait node") {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stdout = out_t.join().unwrap();
+    let mut stderr = err_t.join().unwrap();
+    if status.is_none() {
+        stderr.push_str(&format!("\n(killed after {timeout:?})"));
+    }
+    (status.is_some_and(|s| s.success()), stdout, stderr)
+}
+
+extern "C" {
+    /// unshare(2) from the C library that std already links.
+    fn unshare(flags: std::os::raw::c_int) -> std::os::raw::c_int;
+}
+const CLONE_NEWNET: std::os::raw::c_int = 0x4000_0000;
+
+/// Moves the calling thread (and the processes it starts from now on) into a new network
+/// namespace with only loopback up. Err(reason) when that is not possible here.
+pub fn seal_network() -> Result<(), String> {
+    // `ip` brings lo up in the new namespace: without it, stay on the host network.
+    match Command::new("ip").arg("-V").output() {
+        Ok(o) if o.status.success() => {}
+        other => return Err(format!("`ip` (iproute2) not usable: {other:?}")),
+    }
+    // SAFETY: unshare takes a flag word and touches only this thread's namespace membership.
+    if unsafe { unshare(CLONE_NEWNET) } != 0 {
+        return Err(format!(
+            "unshare(CLONE_NEWNET): {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // From here on there is no way back to the host namespace: failures panic.
+    let up = Command::new("ip")
+        .args(["link", "set", "lo", "up"])
+        .output()
+        .expect("ip link set lo up");
+    assert!(
+        up.status.success(),
+        "ip link set lo up in the new namespace: {}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    // Checked from a child process: only lo, with 127.0.0.1.
+    let addrs = Command::new("ip")
+        .args(["-o", "-4", "addr", "show"])
+        .output()
+        .expect("ip addr show");
+    let addrs = String::from_utf8_lossy(&addrs.stdout).to_string();
+    if !addrs.contains("127.0.0.1/8") || addrs.lines().any(|l| !l.contains(" lo ")) {
+        panic!("new network namespace is not loopback-only:\n{addrs}");
+    }
+    Ok(())
+}
+
+/// The last `lines` lines, without the DTLS ClientHello extension warnings (many per handshake).
+pub fn tail(s: &str, lines: usize) -> String {
+    let v: Vec<&str> = s
+        .lines()
+        .filter(|l| !l.contains("Unsupported Extension Type"))
+        .collect();
+    v[v.len().saturating_sub(lines)..].join("\n")
+}

@@ -1,0 +1,141 @@
+//! Headless Chromium (fake microphone) in 1:1 calls with baresip through a real Kamailio:
+//! the browser page (tests/browser/call.html, driven by call_test.js) registers alice on the
+//! gateway and calls bob's baresip, then the other way round (baresip dials alice, the page
+//! answers). In both, audio flows both ways: the page's `getStats` shows inbound
+//! `packetsReceived` and outbound `packetsSent` (> 50 each), and baresip's RTP statistics at
+//! hangup count packets received from the gateway. The page hangs up (`session-terminate`).
+//!
+//! Same network rule as tests/browser_room.rs: the test thread moves into a loopback-only
+//! network namespace first (when the machine allows it), and Kamailio, baresip, the gateway and
+//! Chromium all run in it. Screenshots go to `target/test-output/sip_browser_call/`.
+mod common;
+
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use common::browser::*;
+use common::sip::*;
+use common::Gateway;
+
+const NODE_TIMEOUT: Duration = Duration::from_secs(90);
+/// Kamailio and baresip use fixed ports: one test at a time (also without a namespace).
+static PEERS: Mutex<()> = Mutex::new(());
+
+fn node(gw: &Gateway, args: &[&str]) -> Command {
+    let tools = peers_tools();
+    let shots = repo().join("target/test-output/sip_browser_call");
+    let mut cmd = Command::new("node");
+    cmd.current_dir(repo())
+        .arg(repo().join("tests/browser/call_test.js"))
+        .arg(gw.ws_url())
+        .args(args)
+        .env("NODE_PATH", tools.join("node_modules"))
+        .env("CHROMIUM", chromium())
+        .env("SHOT_DIR", shots);
+    cmd
+}
+
+fn setup() -> std::sync::MutexGuard<'static, ()> {
+    let guard = PEERS.lock().unwrap_or_else(|e| e.into_inner());
+    require_peers(&peers_tools(), &chromium());
+    match seal_network() {
+        Ok(()) => println!("network: new namespace, loopback only"),
+        Err(why) => println!("network: no namespace ({why}); host network, 127.0.0.1 only"),
+    }
+    guard
+}
+
+fn check(ok: bool, stdout: &str, stderr: &str, gw: &Gateway, phone: &Baresip) -> serde_json::Value {
+    assert!(
+        ok,
+        "browser call failed\n--- node stderr:\n{}\n--- node stdout:\n{stdout}\n--- baresip:\n{}\n--- gateway (tail):\n{}",
+        tail(stderr, 60),
+        tail(&phone.log(), 40),
+        tail(&gw.log(), 120)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout.trim()).expect("node printed JSON");
+    assert_eq!(summary["ok"], true, "{summary}");
+    println!("{summary}");
+    assert!(
+        summary["stats"]["inbound"]["packetsReceived"]
+            .as_u64()
+            .unwrap()
+            > 50,
+        "{summary}"
+    );
+    assert!(
+        summary["stats"]["outbound"]["packetsSent"]
+            .as_u64()
+            .unwrap()
+            > 50,
+        "{summary}"
+    );
+    assert_eq!(summary["reason"], "200 to BYE", "{summary}");
+    let (sent, received) = phone.rtp_packets();
+    println!("baresip RTP packets: sent {sent}, received {received}");
+    assert!(
+        received > 50,
+        "baresip received {received} RTP packets:\n{}",
+        phone.log()
+    );
+    assert!(sent > 50, "baresip sent {sent} RTP packets");
+    summary
+}
+
+/// The session states the page saw, in order.
+fn states(summary: &serde_json::Value) -> Vec<&str> {
+    summary["states"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn chromium_calls_baresip_through_kamailio() {
+    let _peers = setup();
+    let _kamailio = Kamailio::start(&[]);
+    let bob = Baresip::start("bob");
+    let gw = Gateway::start(&["--sip-proxy", PROXY]);
+    let (ok, stdout, stderr) =
+        run_with_timeout(node(&gw, &[ALICE, ALICE_HA1, "call", BOB]), NODE_TIMEOUT);
+    let summary = check(ok, &stdout, &stderr, &gw, &bob);
+    let states = states(&summary);
+    assert_eq!(
+        &states[..2],
+        ["progress", "ringing"].as_slice(),
+        "{summary}"
+    );
+    assert!(states.ends_with(&["accepted", "established"]), "{summary}");
+}
+
+#[test]
+fn baresip_calls_chromium_through_kamailio() {
+    let _peers = setup();
+    let kamailio = Kamailio::start(&[]);
+    let bob = Baresip::start("bob");
+    let gw = Gateway::start(&["--sip-proxy", PROXY]);
+    let cmd = node(&gw, &[ALICE, ALICE_HA1, "answer"]);
+    let browser = std::thread::spawn(move || run_with_timeout(cmd, NODE_TIMEOUT));
+    // Once the page registered alice (at the gateway's contact), bob dials her.
+    let deadline = Instant::now() + NODE_TIMEOUT / 2;
+    while !kamailio
+        .log()
+        .contains("REGISTER ok: sip:alice@127.0.0.1 -> <sip:alice@127.0.0.1:")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "alice never registered:\n{}",
+            kamailio.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bob.command("dial", "sip:alice@127.0.0.1");
+    let (ok, stdout, stderr) = browser.join().unwrap();
+    let summary = check(ok, &stdout, &stderr, &gw, &bob);
+    let states = states(&summary);
+    assert!(states.ends_with(&["accepted", "established"]), "{summary}");
+}
