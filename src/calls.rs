@@ -557,6 +557,12 @@ impl Connection {
             }
         };
         invite.call.ringing();
+        if let Some(aor) = sip::Aor::parse(&account.id) {
+            // For a 401/407 to our re-INVITE, MESSAGE, INFO or BYE in this dialog.
+            invite
+                .call
+                .credentials(aor.user, sip::Ha1(account.password.expose().to_string()));
+        }
         let originator = Identity::new(&invite.from_uri, invite.display_name.as_deref());
         let prefixes = account.incoming_header_prefixes.clone();
         let headers = filter_headers(&prefixes, &invite.headers);

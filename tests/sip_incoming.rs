@@ -456,3 +456,157 @@ async fn sip_incoming_call_local_hold_sends_a_reinvite_to_the_caller() {
     assert_eq!(e["reason"], "200 Received BYE", "{e}");
     peer.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sip_incoming_call_challenges_to_our_reinvite_and_message_are_answered() {
+    let _serial = PEERS.lock().await;
+    let _kamailio = Kamailio::start(&[]);
+    let (gw, mut c) = gateway_with_registered_alice().await;
+    // The caller answers our re-INVITE with 407 and our MESSAGE with 401 (qop=auth), then
+    // checks that the retries carry credentials for its nonces.
+    let sipp = caller(&own_scenario("uac_reinvite_challenge.xml"));
+    let (session, peer) = answer_incoming(&mut c).await;
+    let update = hold(&mut c, &peer, &session).await;
+    assert_eq!(
+        update["state"],
+        "accepted",
+        "{update}\ngateway:\n{}",
+        gw.log()
+    );
+    let ack = c
+        .request(
+            json!({"sylkrtc": "session-message", "session": session, "message_id": "im1",
+                        "content": "after the challenge", "content_type": "text/plain",
+                        "timestamp": "2026-11-22T12:00:00.000Z"}),
+        )
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    let d = c
+        .wait_for("disposition", |m| {
+            m["session"] == session.as_str() && m["event"] == "disposition-notification"
+        })
+        .await;
+    assert_eq!(
+        (d["state"].as_str(), d["code"].as_i64()),
+        (Some("accepted"), Some(200)),
+        "{d}"
+    );
+    let (code, log) = sipp.exit_code(WAIT).await;
+    assert_eq!(code, Some(0), "sipp caller:\n{log}\ngateway:\n{}", gw.log());
+    let e = expect_state(&mut c, &session, "terminated").await;
+    assert_eq!(e["reason"], "200 Received BYE", "{e}");
+    peer.close().await.unwrap();
+}
+
+/// Answers the next incoming call with a webrtc-crate peer; returns at `established`.
+async fn answer_incoming(c: &mut Client) -> (String, TestPeer) {
+    let inc = incoming_session(c).await;
+    let session = inc["session"].as_str().unwrap().to_string();
+    let (peer, _audio) = TestPeer::caller().await.unwrap();
+    let answer = peer.answer(inc["sdp"].as_str().unwrap()).await.unwrap();
+    let ack = c
+        .request(json!({"sylkrtc": "session-answer", "session": session, "sdp": answer}))
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    expect_state(c, &session, "accepted").await;
+    peer.wait_connected(WAIT).await.unwrap();
+    expect_state(c, &session, "established").await;
+    (session, peer)
+}
+
+/// Puts the call on hold from the browser (`session-update`, a=sendonly); the `update` event.
+async fn hold(c: &mut Client, peer: &TestPeer, session: &str) -> Value {
+    let reoffer = peer
+        .create_offer()
+        .await
+        .unwrap()
+        .replace("a=sendrecv", "a=sendonly");
+    let ack = c
+        .request(json!({"sylkrtc": "session-update", "session": session, "sdp": reoffer}))
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    c.wait_for("update", |m| {
+        m["session"] == session && m["event"] == "update"
+    })
+    .await
+}
+
+/// One INVITE for alice through Kamailio from a raw UDP socket; its final status line.
+async fn raw_invite(call_id: &str, content_type: Option<&str>, body: &str) -> String {
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let local = socket.local_addr().unwrap();
+    let mut text = format!(
+        "INVITE sip:alice@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK{call_id}\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:tester@127.0.0.1>;tag=t-{call_id}\r\nTo: <sip:alice@127.0.0.1>\r\n\
+         Call-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:tester@{local}>\r\n"
+    );
+    if let Some(t) = content_type {
+        text.push_str(&format!("Content-Type: {t}\r\n"));
+    }
+    text.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    socket
+        .send_to(text.as_bytes(), KAMAILIO_ADDR)
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 8192];
+    loop {
+        let (n, _) = tokio::time::timeout(WAIT, socket.recv_from(&mut buf))
+            .await
+            .expect("a final response in time")
+            .unwrap();
+        let line = String::from_utf8_lossy(&buf[..n])
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string();
+        if line.starts_with("SIP/2.0 ") && !line.starts_with("SIP/2.0 1") {
+            return line;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sip_bad_invites_for_a_registered_account_get_488_and_the_call_goes_on() {
+    let _serial = PEERS.lock().await;
+    let _kamailio = Kamailio::start(&[]);
+    let (gw, mut c) = gateway_with_registered_alice().await;
+    // A call in progress first.
+    let sipp = caller(&own_scenario("uac_reinvited.xml"));
+    let (session, peer) = answer_incoming(&mut c).await;
+
+    // Bad INVITEs for alice's binding, relayed by Kamailio to the gateway.
+    let g729 = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                m=audio 16010 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n";
+    let cases = [
+        ("bad-sdp", Some("application/sdp"), "this is not an SDP"),
+        ("no-codec", Some("application/sdp"), g729),
+        ("no-body", None, ""),
+        (
+            "truncated",
+            Some("application/sdp"),
+            "v=0\r\no=- 1 1 IN IP4",
+        ),
+    ];
+    for (call_id, content_type, body) in cases {
+        let status = raw_invite(call_id, content_type, body).await;
+        assert!(
+            status.starts_with("SIP/2.0 488"),
+            "{call_id}: {status}\n{}",
+            gw.log()
+        );
+    }
+    // No event reached the client for them, and the call goes on: hold by re-INVITE, then
+    // the caller's BYE.
+    let update = hold(&mut c, &peer, &session).await;
+    assert_eq!(update["state"], "accepted", "{update}");
+    let (code, log) = sipp.exit_code(WAIT).await;
+    assert_eq!(code, Some(0), "sipp caller:\n{log}\ngateway:\n{}", gw.log());
+    let e = expect_state(&mut c, &session, "terminated").await;
+    assert_eq!(e["reason"], "200 Received BYE", "{e}");
+    assert!(
+        !c.pending.iter().any(|m| m["event"] == "incoming-session"),
+        "{:?}",
+        c.pending
+    );
+    peer.close().await.unwrap();
+}

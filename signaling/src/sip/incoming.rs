@@ -94,6 +94,7 @@ enum Command {
     Info(String),
     Reinvite(String),
     Message(super::call::OutMessage),
+    Credentials(String, super::register::Ha1),
 }
 
 impl IncomingCall {
@@ -104,6 +105,11 @@ impl IncomingCall {
     /// Sends 200 OK with `sdp`.
     pub fn answer(&self, sdp: String) {
         let _ = self.commands.send(Command::Answer(sdp));
+    }
+    /// The account's digest username and HA1, to answer a 401/407 to our requests in the
+    /// dialog (re-INVITE, MESSAGE, INFO, BYE).
+    pub fn credentials(&self, user: String, ha1: super::register::Ha1) {
+        let _ = self.commands.send(Command::Credentials(user, ha1));
     }
     /// Declines with `code` (before the answer).
     pub fn reject(&self, code: u16) {
@@ -360,6 +366,7 @@ pub(crate) async fn serve_invite(ua: SipUa, mut tx: Transaction) {
         owner,
         uri,
         cseq: 0,
+        credentials: None,
     };
     let update = IncomingUpdate {
         call_id,
@@ -389,6 +396,8 @@ struct Task {
     /// The INVITE's Request-URI: our Contact.
     uri: String,
     cseq: u32,
+    /// Digest username and HA1 for challenges to our in-dialog requests.
+    credentials: Option<(String, super::register::Ha1)>,
 }
 
 impl Task {
@@ -494,6 +503,7 @@ impl Task {
                         let event = self.send_message(m, answered).await;
                         self.emit(event).await;
                     }
+                    Some(Command::Credentials(user, ha1)) => self.credentials = Some((user, ha1)),
                     Some(_) => {}
                 },
                 method = reader.recv(), if reader_open => match method {
@@ -544,34 +554,108 @@ impl Task {
         let _ = self.owner.send(update).await;
     }
 
-    /// Our re-INVITE toward the caller; its final response (rsipstack ACKs a 2xx).
+    /// Our re-INVITE toward the caller; its final response (rsipstack ACKs a 2xx). One 401/407
+    /// is answered with the account's credentials.
     async fn send_reinvite(&mut self, sdp: &str) -> IncomingEvent {
         let failed = |code: u16, reason: &str| IncomingEvent::Reanswered {
             code,
             reason: reason.into(),
             sdp: None,
         };
-        let (text, target) = match self.prepare("INVITE", Some(("application/sdp", sdp))).await {
-            Ok(prepared) => prepared,
-            Err(code) => return failed(code, "Service Unavailable"),
-        };
-        info!(call_id = %self.call_id, %target, "sending a re-INVITE toward the caller");
-        let tx = match self.ua.inner.start_client(&text, target).await {
-            Ok(tx) => tx,
-            Err(r) => return failed(r.code, &r.reason),
-        };
-        let (out, mut responses) = mpsc::unbounded_channel();
-        super::call::read_responses(tx, out);
-        while let Some(r) = responses.recv().await {
-            if r.code >= 200 {
-                return IncomingEvent::Reanswered {
-                    code: r.code,
-                    sdp: super::invite::sdp_body(&r),
-                    reason: r.reason,
+        let body = Some(("application/sdp", sdp));
+        let mut authorization = None;
+        loop {
+            let (text, target, ruri) =
+                match self.prepare("INVITE", body, authorization.as_ref()).await {
+                    Ok(prepared) => prepared,
+                    Err(code) => return failed(code, "Service Unavailable"),
                 };
+            info!(call_id = %self.call_id, %target, "sending a re-INVITE toward the caller");
+            let tx = match self.ua.inner.start_client(&text, target).await {
+                Ok(tx) => tx,
+                Err(r) => return failed(r.code, &r.reason),
+            };
+            let (out, mut responses) = mpsc::unbounded_channel();
+            super::call::read_responses(tx, out);
+            let mut last = None;
+            while let Some(r) = responses.recv().await {
+                if r.code >= 200 {
+                    last = Some(r);
+                    break;
+                }
             }
+            let Some(r) = last else {
+                return failed(408, "Request Timeout");
+            };
+            if authorization.is_none() {
+                if let Some(a) = self.answer_challenge(&r, "INVITE", &ruri, sdp) {
+                    debug!(call_id = %self.call_id, code = r.code, "answering the re-INVITE's challenge");
+                    authorization = Some(a);
+                    continue;
+                }
+            }
+            return IncomingEvent::Reanswered {
+                code: r.code,
+                sdp: super::invite::sdp_body(&r),
+                reason: r.reason,
+            };
         }
-        failed(408, "Request Timeout")
+    }
+
+    /// The header answering a 401/407 to our request `method` to `ruri`, when the owner gave
+    /// the account's credentials.
+    fn answer_challenge(
+        &self,
+        r: &super::register::ResponseInfo,
+        method: &str,
+        ruri: &str,
+        body: &str,
+    ) -> Option<(String, String)> {
+        let (user, ha1) = self.credentials.as_ref()?;
+        let (values, header) = match r.code {
+            401 => (&r.www_authenticate, "Authorization"),
+            407 => (&r.proxy_authenticate, "Proxy-Authorization"),
+            _ => return None,
+        };
+        let challenge = values
+            .iter()
+            .find_map(|v| super::digest::Challenge::parse(v).ok())?;
+        let cnonce = random_token(&mut StdRng::seed_from_u64(rand::random()), 16);
+        let value = super::digest::authorization(
+            &challenge,
+            user,
+            &ha1.0,
+            super::digest::RequestLine {
+                method,
+                uri: ruri,
+                body: body.as_bytes(),
+            },
+            &cnonce,
+        )
+        .ok()?;
+        Some((header.to_string(), value))
+    }
+
+    /// One non-INVITE request in the dialog, answering one 401/407; its final response.
+    async fn transact(&mut self, method: &str, body: Option<(&str, &str)>) -> (u16, String) {
+        let mut authorization = None;
+        loop {
+            let (text, target, ruri) =
+                match self.prepare(method, body, authorization.as_ref()).await {
+                    Ok(prepared) => prepared,
+                    Err(code) => return (code, "Service Unavailable".into()),
+                };
+            let r = self.ua.inner.transact(&text, target).await;
+            if authorization.is_none() {
+                let content = body.map(|(_, b)| b).unwrap_or("");
+                if let Some(a) = self.answer_challenge(&r, method, &ruri, content) {
+                    debug!(call_id = %self.call_id, %method, code = r.code, "answering a challenge");
+                    authorization = Some(a);
+                    continue;
+                }
+            }
+            return (r.code, r.reason);
+        }
     }
 
     /// Our CPIM-wrapped MESSAGE toward the caller; its final response.
@@ -596,16 +680,8 @@ impl Task {
         let (code, reason) = if !answered {
             (491, "Request Pending".to_string())
         } else {
-            match self
-                .prepare("MESSAGE", Some((super::cpim::CPIM, &body)))
+            self.transact("MESSAGE", Some((super::cpim::CPIM, &body)))
                 .await
-            {
-                Ok((text, target)) => {
-                    let r = self.ua.inner.transact(&text, target).await;
-                    (r.code, r.reason)
-                }
-                Err(code) => (code, "Service Unavailable".into()),
-            }
         };
         IncomingEvent::MessageSent {
             message_id: m.message_id,
@@ -618,19 +694,17 @@ impl Task {
     /// Our request (BYE, or INFO with a DTMF relay body) in the dialog the INVITE created;
     /// returns the code of its final response.
     async fn request(&mut self, method: &str, body: Option<(&str, &str)>) -> u16 {
-        match self.prepare(method, body).await {
-            Ok((text, target)) => self.ua.inner.transact(&text, target).await.code,
-            Err(code) => code,
-        }
+        self.transact(method, body).await.0
     }
 
-    /// The text of an in-dialog request and where it goes (`Err(503)` when it cannot be
-    /// routed).
+    /// The text of an in-dialog request, where it goes and its Request-URI (`Err(503)` when it
+    /// cannot be routed); `authorization` (header, value) answers a challenge.
     async fn prepare(
         &mut self,
         method: &str,
         body: Option<(&str, &str)>,
-    ) -> Result<(String, super::addr::Target), u16> {
+        authorization: Option<&(String, String)>,
+    ) -> Result<(String, super::addr::Target, String), u16> {
         let mut from = String::new();
         let mut to = String::new();
         let mut contact = String::new();
@@ -692,6 +766,9 @@ impl Task {
                 super::invite::ALLOW
             ));
         }
+        if let Some((name, value)) = authorization {
+            text.push_str(&format!("{name}: {value}\r\n"));
+        }
         match body {
             Some((content_type, body)) => text.push_str(&format!(
                 "Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
@@ -700,7 +777,7 @@ impl Task {
             None => text.push_str("Content-Length: 0\r\n\r\n"),
         }
         info!(call_id = %self.call_id, %target, %method, "in-dialog request of an incoming call");
-        Ok((text, target))
+        Ok((text, target, contact))
     }
 }
 
