@@ -292,7 +292,7 @@ async fn sip_remote_hold_reinvite_answered_by_the_gateway() {
     register_bob().await;
     let uas = Sipp::callee(&own_scenario("uas_reinvite_hold.xml"));
     let (gw, mut c) = gateway_with_registered_alice().await;
-    let (peer, _audio) = TestPeer::caller().await.unwrap();
+    let (peer, audio) = TestPeer::caller().await.unwrap();
     let offer = peer.create_offer().await.unwrap();
     let ack = c
         .request(
@@ -313,8 +313,26 @@ async fn sip_remote_hold_reinvite_answered_by_the_gateway() {
         m["session"] == "hold-1" && m["state"] == "established"
     })
     .await;
-    // SIPp's re-INVITE comes 0.5 s after its ACK: wait until the gateway answered it.
-    gw.wait_log("re-INVITE answered");
+    // Audio the callee echoes back (SIPp -rtp_echo).
+    let _sending = audio.start_sending().await.unwrap();
+    // SIPp's re-INVITEs (hold, then unhold 0.3 s later) come 0.5 s after its ACK: wait until
+    // the gateway answered both (SIPp checks the directions of the answers).
+    let deadline = std::time::Instant::now() + WAIT;
+    while gw.log().matches("re-INVITE answered").count() < 2 {
+        assert!(std::time::Instant::now() < deadline, "{}", gw.log());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Media flows again after the unhold (SIPp echoes what it gets).
+    let before = peer.received().of(Kind::Audio).len();
+    peer.wait_received_until(Kind::Audio, WAIT, |r| r.len() > before + 10)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "no audio after the unhold: {e}
+{}",
+                gw.log()
+            )
+        });
     let ack = c
         .request(json!({"sylkrtc": "session-terminate", "session": "hold-1"}))
         .await;
@@ -337,7 +355,7 @@ async fn sip_local_hold_sends_a_reinvite() {
     register_bob().await;
     let uas = Sipp::callee(&own_scenario("uas_hold_accept.xml"));
     let (gw, mut c) = gateway_with_registered_alice().await;
-    let (peer, _audio) = TestPeer::caller().await.unwrap();
+    let (peer, audio) = TestPeer::caller().await.unwrap();
     let offer = peer.create_offer().await.unwrap();
     let ack = c
         .request(
@@ -370,6 +388,8 @@ async fn sip_local_hold_sends_a_reinvite() {
         m["session"] == "lhold-1" && m["state"] == "established"
     })
     .await;
+    // Audio the callee echoes back (SIPp -rtp_echo).
+    let _sending = audio.start_sending().await.unwrap();
     // Hold: the browser's new offer with its audio sendonly.
     let reoffer = peer
         .create_offer()
@@ -397,6 +417,37 @@ async fn sip_local_hold_sends_a_reinvite() {
             .is_some_and(|s| s.contains("a=fingerprint")),
         "{update}"
     );
+    // Unhold: a sendrecv offer again; the callee checks a=sendrecv and media flows again
+    // (SIPp echoes what it gets).
+    let resume = peer.create_offer().await.unwrap();
+    assert!(resume.contains("a=sendrecv"), "{resume}");
+    let ack = c
+        .request(json!({"sylkrtc": "session-update", "session": "lhold-1", "sdp": resume}))
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    let update = c
+        .wait_for("update", |m| {
+            m["session"] == "lhold-1" && m["event"] == "update"
+        })
+        .await;
+    assert_eq!(
+        update["state"],
+        "accepted",
+        "{update}
+gateway:
+{}",
+        gw.log()
+    );
+    let before = peer.received().of(Kind::Audio).len();
+    peer.wait_received_until(Kind::Audio, WAIT, |r| r.len() > before + 10)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "no audio after the unhold: {e}
+{}",
+                gw.log()
+            )
+        });
     let ack = c
         .request(json!({"sylkrtc": "session-terminate", "session": "lhold-1"}))
         .await;
