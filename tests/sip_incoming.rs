@@ -391,20 +391,7 @@ async fn sip_local_hold_sends_a_reinvite() {
     // Audio the callee echoes back (SIPp -rtp_echo).
     let _sending = audio.start_sending().await.unwrap();
     // Hold: the browser's new offer with its audio sendonly.
-    let reoffer = peer
-        .create_offer()
-        .await
-        .unwrap()
-        .replace("a=sendrecv", "a=sendonly");
-    let ack = c
-        .request(json!({"sylkrtc": "session-update", "session": "lhold-1", "sdp": reoffer}))
-        .await;
-    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
-    let update = c
-        .wait_for("update", |m| {
-            m["session"] == "lhold-1" && m["event"] == "update"
-        })
-        .await;
+    let update = update_direction(&mut c, &peer, "lhold-1", "sendonly").await;
     assert_eq!(
         update["state"],
         "accepted",
@@ -419,23 +406,11 @@ async fn sip_local_hold_sends_a_reinvite() {
     );
     // Unhold: a sendrecv offer again; the callee checks a=sendrecv and media flows again
     // (SIPp echoes what it gets).
-    let resume = peer.create_offer().await.unwrap();
-    assert!(resume.contains("a=sendrecv"), "{resume}");
-    let ack = c
-        .request(json!({"sylkrtc": "session-update", "session": "lhold-1", "sdp": resume}))
-        .await;
-    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
-    let update = c
-        .wait_for("update", |m| {
-            m["session"] == "lhold-1" && m["event"] == "update"
-        })
-        .await;
+    let update = update_direction(&mut c, &peer, "lhold-1", "sendrecv").await;
     assert_eq!(
         update["state"],
         "accepted",
-        "{update}
-gateway:
-{}",
+        "{update}\ngateway:\n{}",
         gw.log()
     );
     let before = peer.received().of(Kind::Audio).len();
@@ -567,13 +542,24 @@ async fn answer_incoming(c: &mut Client) -> (String, TestPeer) {
 
 /// Puts the call on hold from the browser (`session-update`, a=sendonly); the `update` event.
 async fn hold(c: &mut Client, peer: &TestPeer, session: &str) -> Value {
-    let reoffer = peer
+    update_direction(c, peer, session, "sendonly").await
+}
+
+/// `session-update` with the browser's new offer, its audio `direction` (`sendonly`: hold,
+/// `sendrecv`: unhold); the `update` event.
+async fn update_direction(
+    c: &mut Client,
+    peer: &TestPeer,
+    session: &str,
+    direction: &str,
+) -> Value {
+    let offer = peer
         .create_offer()
         .await
         .unwrap()
-        .replace("a=sendrecv", "a=sendonly");
+        .replace("a=sendrecv", &format!("a={direction}"));
     let ack = c
-        .request(json!({"sylkrtc": "session-update", "session": session, "sdp": reoffer}))
+        .request(json!({"sylkrtc": "session-update", "session": session, "sdp": offer}))
         .await;
     assert_eq!(ack["sylkrtc"], "ack", "{ack}");
     c.wait_for("update", |m| {
