@@ -6,7 +6,8 @@
 //!   are told apart by the payload-type byte (RFC 5761).
 //! * Both directions map the payload type (negotiated codec and telephone-event) and rewrite
 //!   SSRC, sequence number and timestamp into one continuous stream per direction.
-//! * RTCP sender reports (with a report block about what the SIP side sends) every 5 s.
+//! * RTCP sender reports every 5 s, with a report block about what the SIP side sends
+//!   (fraction and cumulative loss, extended highest sequence, jitter, LSR/DLSR; RFC 3550).
 //!
 //! Outgoing packets are written into a buffer the caller reuses: no allocation per packet
 //! toward SIP.
@@ -111,6 +112,14 @@ pub struct PlainLeg {
     remote_ssrc: u32,
     highest_seq: Option<u16>,
     cycles: u32,
+    /// Reception statistics of RFC 3550 A.3 / A.8 for the report block.
+    base_seq: u32,
+    expected_prior: u32,
+    received_prior: u32,
+    last_transit: Option<i64>,
+    jitter: f64,
+    /// The middle 32 bits of the NTP time of the peer's last SR, and when it came.
+    last_sr: Option<(u32, Instant)>,
     next_report: Option<Instant>,
     wallclock: (Instant, SystemTime),
 }
@@ -138,6 +147,12 @@ impl PlainLeg {
             remote_ssrc: 0,
             highest_seq: None,
             cycles: 0,
+            base_seq: 0,
+            expected_prior: 0,
+            received_prior: 0,
+            last_transit: None,
+            jitter: 0.0,
+            last_sr: None,
             next_report: None,
             // The one wall-clock reading of the leg, for RTCP NTP timestamps.
             wallclock: (Instant::now(), SystemTime::now()),
@@ -157,7 +172,7 @@ impl PlainLeg {
         &mut self,
         from: SocketAddr,
         data: &'a [u8],
-        _now: Instant,
+        now: Instant,
     ) -> Option<RtpView<'a>> {
         let rtcp = is_rtcp(data);
         let expected = match (self.latched, self.remote) {
@@ -166,7 +181,15 @@ impl PlainLeg {
             (None, Some(r)) => r.ip() == from.ip(),
             (None, None) => true,
         };
-        if !expected || rtcp {
+        if !expected {
+            return None;
+        }
+        if rtcp {
+            // A sender report: remember its NTP time for our report's LSR/DLSR.
+            if data.len() >= 20 && data[1] == 200 {
+                let middle = u32::from_be_bytes([data[10], data[11], data[12], data[13]]);
+                self.last_sr = Some((middle, now));
+            }
             return None;
         }
         let v = parse_rtp(data)?;
@@ -176,8 +199,22 @@ impl PlainLeg {
         }
         self.received += 1;
         self.remote_ssrc = v.ssrc;
+        // Interarrival jitter (RFC 3550 A.8), in timestamp units.
+        let arrival = now
+            .saturating_duration_since(self.wallclock.0)
+            .as_secs_f64()
+            * f64::from(self.clock);
+        let transit = arrival as i64 - i64::from(v.timestamp);
+        if let Some(last) = self.last_transit {
+            let d = (transit - last).unsigned_abs() as f64;
+            self.jitter += (d - self.jitter) / 16.0;
+        }
+        self.last_transit = Some(transit);
         match self.highest_seq {
-            None => self.highest_seq = Some(v.sequence_number),
+            None => {
+                self.highest_seq = Some(v.sequence_number);
+                self.base_seq = u32::from(v.sequence_number);
+            }
             Some(h) => {
                 let diff = v.sequence_number.wrapping_sub(h) as i16;
                 if diff > 0 {
@@ -269,10 +306,35 @@ impl PlainLeg {
         buf.extend_from_slice(&self.sent_packets.to_be_bytes());
         buf.extend_from_slice(&self.sent_octets.to_be_bytes());
         if let Some(h) = self.highest_seq {
+            // RFC 3550 A.3: loss since the start and since the last report.
+            let extended = self.cycles | u32::from(h);
+            let expected = extended.wrapping_sub(self.base_seq).wrapping_add(1);
+            let lost =
+                (i64::from(expected) - i64::from(self.received)).clamp(-0x80_0000, 0x7f_ffff);
+            let expected_interval = expected.wrapping_sub(self.expected_prior);
+            let received_interval = self.received.wrapping_sub(self.received_prior);
+            self.expected_prior = expected;
+            self.received_prior = self.received;
+            let lost_interval = i64::from(expected_interval) - i64::from(received_interval);
+            let fraction = if expected_interval == 0 || lost_interval <= 0 {
+                0u8
+            } else {
+                ((lost_interval << 8) / i64::from(expected_interval)).min(255) as u8
+            };
             buf.extend_from_slice(&self.remote_ssrc.to_be_bytes());
-            buf.extend_from_slice(&[0, 0, 0, 0]); // fraction lost, cumulative lost: not tracked
-            buf.extend_from_slice(&(self.cycles | u32::from(h)).to_be_bytes());
-            buf.extend_from_slice(&[0; 12]); // jitter, LSR, DLSR
+            buf.push(fraction);
+            buf.extend_from_slice(&(lost as i32).to_be_bytes()[1..]);
+            buf.extend_from_slice(&extended.to_be_bytes());
+            buf.extend_from_slice(&(self.jitter as u32).to_be_bytes());
+            let (lsr, dlsr) = match self.last_sr {
+                Some((middle, at)) => {
+                    let delay = now.saturating_duration_since(at).as_secs_f64() * 65536.0;
+                    (middle, delay as u32)
+                }
+                None => (0, 0),
+            };
+            buf.extend_from_slice(&lsr.to_be_bytes());
+            buf.extend_from_slice(&dlsr.to_be_bytes());
         }
         Some(to)
     }
@@ -470,5 +532,54 @@ mod tests {
         held.direction = Direction::SendOnly;
         leg.update(&held);
         assert_eq!(leg.destination(), None);
+    }
+
+    #[test]
+    fn report_blocks_count_loss_jitter_and_the_last_sender_report() {
+        let mut leg = PlainLeg::new(&chosen("127.0.0.1:17000"));
+        let from: SocketAddr = "127.0.0.1:17000".parse().unwrap();
+        let t0 = Instant::now();
+        // Packets 1..=10 but 4 and 7 lost, each 20 ms apart, 2 ms late every other one.
+        for seq in (1u16..=10).filter(|s| *s != 4 && *s != 7) {
+            let late = if seq % 2 == 0 { 2 } else { 0 };
+            let at = t0 + Duration::from_millis(u64::from(seq) * 20 + late);
+            let p = rtp(8, seq, u32::from(seq) * 160, b"x");
+            assert!(leg.receive(from, &p, at).is_some());
+        }
+        // The peer's SR: NTP 0x11223344_55667788, so LSR = 0x33445566.
+        let mut sr = vec![0x80, 200, 0, 6, 0, 0, 0, 9];
+        sr.extend_from_slice(&[0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88]);
+        sr.extend_from_slice(&[0; 12]);
+        let sr_at = t0 + Duration::from_millis(300);
+        assert!(leg.receive(from, &sr, sr_at).is_none());
+        let mut buf = Vec::new();
+        assert!(leg.report(t0, &mut buf).is_none());
+        let at = sr_at + Duration::from_millis(500);
+        leg.next_report = Some(at);
+        assert!(leg.report(at, &mut buf).is_some());
+        assert_eq!(buf.len(), 52);
+        let block = &buf[28..];
+        assert_eq!(u32::from_be_bytes(block[0..4].try_into().unwrap()), 0x1234);
+        assert_eq!(block[4], 51, "fraction lost: 2 of 10 = 51/256");
+        assert_eq!(&block[5..8], &[0, 0, 2], "cumulative lost");
+        assert_eq!(u32::from_be_bytes(block[8..12].try_into().unwrap()), 10);
+        let jitter = u32::from_be_bytes(block[12..16].try_into().unwrap());
+        assert!(
+            (1..=16).contains(&jitter),
+            "jitter {jitter} (2 ms = 16 units at 8 kHz)"
+        );
+        assert_eq!(
+            u32::from_be_bytes(block[16..20].try_into().unwrap()),
+            0x3344_5566
+        );
+        let dlsr = u32::from_be_bytes(block[20..24].try_into().unwrap());
+        assert!(
+            (32_700..=32_800).contains(&dlsr),
+            "DLSR {dlsr} (0.5 s = 32768)"
+        );
+        // The next report: nothing lost since.
+        leg.next_report = Some(at);
+        assert!(leg.report(at, &mut buf).is_some());
+        assert_eq!(buf[28 + 4], 0);
     }
 }
