@@ -55,6 +55,9 @@ pub struct Config {
     pub filesharing_dir: Option<PathBuf>,
     /// Largest conference file upload, in bytes; a larger one gets HTTP 413.
     pub max_upload_size: u64,
+    /// The web app's branding file (JSON: title, logo, colors, default_domain,
+    /// default_room_domain) served as /webrtcgateway/config.json; unset: the built-in one.
+    pub web_config: Option<PathBuf>,
     /// Where 1:1 file transfers are kept; unset means `<data_dir>/filetransfer`.
     pub file_transfer_dir: Option<PathBuf>,
     /// Days a transferred file of 50 MB or more is kept (smaller ones: twice as long).
@@ -103,6 +106,7 @@ impl Default for Config {
             sip_proxy: None,
             sip_trusted_peers: Vec::new(),
             file_transfer_dir: None,
+            web_config: None,
             filetransfer_expire_days: 15,
             push_url: None,
             sip_register_expires: 600,
@@ -189,6 +193,9 @@ pub struct Cli {
     /// Largest conference file upload in bytes; a larger one gets HTTP 413 [default: 104857600]
     #[arg(long, env = "SYLK_MAX_UPLOAD_SIZE", value_name = "BYTES")]
     pub max_upload_size: Option<u64>,
+    /// Branding of the web app (JSON served as /webrtcgateway/config.json) [default: built in]
+    #[arg(long, env = "SYLK_WEB_CONFIG", value_name = "FILE")]
+    pub web_config: Option<PathBuf>,
     /// Directory of 1:1 file transfers [default: <data-dir>/filetransfer]
     #[arg(long, env = "SYLK_FILE_TRANSFER_DIR", value_name = "DIR")]
     pub file_transfer_dir: Option<PathBuf>,
@@ -287,6 +294,9 @@ impl Config {
         }
         if let Some(v) = cli.max_upload_size {
             cfg.max_upload_size = v;
+        }
+        if let Some(v) = cli.web_config {
+            cfg.web_config = Some(v);
         }
         if let Some(v) = cli.file_transfer_dir {
             cfg.file_transfer_dir = Some(v);

@@ -217,6 +217,19 @@ pub fn router(app: Arc<App>) -> Router {
             get(|| async { Redirect::permanent("/webrtcgateway/") }),
         )
         .route("/webrtcgateway/", get(index))
+        .route(
+            "/webrtcgateway/sylkrtc.js",
+            get(|| asset(JS, include_str!("web/sylkrtc.js"))),
+        )
+        .route(
+            "/webrtcgateway/app.js",
+            get(|| asset(JS, include_str!("web/app.js"))),
+        )
+        .route(
+            "/webrtcgateway/style.css",
+            get(|| asset("text/css; charset=utf-8", include_str!("web/style.css"))),
+        )
+        .route("/webrtcgateway/config.json", get(web_config))
         .route("/webrtcgateway/ws", get(websocket))
         .merge(crate::filesharing::router())
         .merge(crate::messaging::router())
@@ -230,6 +243,36 @@ pub fn router(app: Arc<App>) -> Router {
 
 async fn index() -> Html<&'static str> {
     Html(include_str!("web/index.html"))
+}
+
+const JS: &str = "text/javascript; charset=utf-8";
+
+/// One of the web app's files, embedded in the binary.
+async fn asset(content_type: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+/// The web app's branding: the `web_config` file when set, else the built-in one.
+async fn web_config(State(app): State<Arc<App>>) -> Response {
+    let json = header::HeaderValue::from_static("application/json");
+    match &app.config.web_config {
+        Some(path) => match tokio::fs::read(path).await {
+            Ok(body) => ([(header::CONTENT_TYPE, json)], body).into_response(),
+            Err(e) => {
+                warn!(path = %path.display(), error = %e, "cannot read web_config");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "cannot read the web configuration",
+                )
+                    .into_response()
+            }
+        },
+        None => (
+            [(header::CONTENT_TYPE, json)],
+            include_str!("web/config.json"),
+        )
+            .into_response(),
+    }
 }
 
 /// A response whose HTTP/1 status line carries `reason` instead of the standard phrase.

@@ -1,0 +1,190 @@
+// The sylk-gateway web application (served at /webrtcgateway/): sign in with a SIP account,
+// see its registration, join a video meeting (tiles with names, chat, raised hands, mute
+// everyone, invitations). Branding comes from /webrtcgateway/config.json. State the tests
+// read is on window.app.
+import { Connection } from '/webrtcgateway/sylkrtc.js';
+
+const $ = (id) => document.getElementById(id);
+const app = window.app = { conn: null, account: null, room: null, config: {}, errors: [] };
+
+function showError(text) {
+  app.errors.push(text);
+  $('error').textContent = text;
+  $('error').classList.add('show');
+}
+function clearError() { $('error').classList.remove('show'); }
+function show(section) {
+  for (const id of ['signin', 'home', 'meeting']) $(id).hidden = id !== section;
+}
+
+async function loadConfig() {
+  try {
+    app.config = await (await fetch('/webrtcgateway/config.json')).json();
+  } catch {
+    app.config = {};
+  }
+  const c = app.config;
+  if (c.title) { document.title = c.title; $('title').textContent = c.title; }
+  if (c.logo) { $('logo').src = c.logo; $('logo').hidden = false; }
+  const colors = c.colors || {};
+  if (colors.primary) document.documentElement.style.setProperty('--primary', colors.primary);
+  if (colors.background) document.documentElement.style.setProperty('--bg', colors.background);
+  if (colors.text) document.documentElement.style.setProperty('--text', colors.text);
+}
+
+function wsUrl() {
+  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+  return `${scheme}://${location.host}/webrtcgateway/ws`;
+}
+
+async function signIn(e) {
+  e.preventDefault();
+  clearError();
+  let account = $('account').value.trim();
+  if (!account.includes('@') && app.config.default_domain) account += '@' + app.config.default_domain;
+  const conn = app.conn || (app.conn = new Connection(wsUrl()));
+  conn.addEventListener('state', ({ detail }) => {
+    $('banner').textContent = detail === 'reconnecting' ? 'Connection lost, reconnecting…' : '';
+    $('banner').classList.toggle('show', detail === 'reconnecting');
+  });
+  try {
+    await Promise.race([conn.ready, new Promise((_, reject) => setTimeout(() => reject(new Error('The gateway cannot be reached')), 10000))]);
+    app.account = await conn.addAccount({ account, password: $('password').value, displayName: $('display-name').value.trim() });
+  } catch (err) {
+    showError(err.message);
+    return;
+  }
+  $('who').textContent = app.account.displayName || account;
+  app.account.addEventListener('registration', ({ detail }) => {
+    $('registration').textContent = detail.state === 'failed'
+      ? `Registration failed: ${detail.reason || 'unknown reason'}`
+      : detail.state;
+  });
+  app.account.register();
+  show('home');
+  $('room-name').focus();
+}
+
+// --- meeting ------------------------------------------------------------------------------------
+function tile(id, name, stream, muted) {
+  let t = document.querySelector(`.tile[data-id="${id}"]`);
+  if (!t) {
+    t = document.createElement('figure');
+    t.className = 'tile';
+    t.dataset.id = id;
+    const video = document.createElement('video');
+    video.autoplay = true; video.playsInline = true; video.muted = muted;
+    const label = document.createElement('figcaption');
+    label.className = 'name';
+    const hand = document.createElement('span');
+    hand.className = 'hand'; hand.textContent = 'Hand raised'; hand.hidden = true;
+    t.append(video, label, hand);
+    $('tiles').appendChild(t);
+  }
+  t.querySelector('.name').textContent = name;
+  const video = t.querySelector('video');
+  if (stream && video.srcObject !== stream) video.srcObject = stream;
+  return t;
+}
+
+function renderParticipants() {
+  const room = app.room;
+  const ids = new Set([room.id]);
+  for (const p of room.participants.values()) {
+    ids.add(p.id);
+    tile(p.id, p.displayName, p.stream, false);
+  }
+  for (const t of document.querySelectorAll('.tile')) if (!ids.has(t.dataset.id)) t.remove();
+  renderHands();
+}
+
+function renderHands() {
+  for (const t of document.querySelectorAll('.tile')) {
+    t.querySelector('.hand').hidden = !app.room.hands.includes(t.dataset.id);
+  }
+  const mine = app.room.hands.includes(app.room.id);
+  $('hand').textContent = mine ? 'Lower hand' : 'Raise hand';
+  $('hand').setAttribute('aria-pressed', String(mine));
+}
+
+function addMessage(who, text) {
+  const li = document.createElement('li');
+  const w = document.createElement('span');
+  w.className = 'who'; w.textContent = who + ':';
+  li.append(w, document.createTextNode(text));
+  $('messages').appendChild(li);
+  li.scrollIntoView({ block: 'end' });
+}
+
+async function join(e) {
+  e.preventDefault();
+  clearError();
+  let uri = $('room-name').value.trim().toLowerCase();
+  if (!uri.includes('@')) uri += '@' + (app.config.default_room_domain || 'videoconference.example.com');
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+  } catch (err) {
+    showError(`No camera or microphone permission: ${err.message}`);
+    return;
+  }
+  try {
+    app.room = await app.account.joinRoom(uri, stream);
+  } catch (err) {
+    showError(`Cannot join ${uri}: ${err.message}`);
+    return;
+  }
+  const room = app.room;
+  $('room-title').textContent = uri;
+  show('meeting');
+  tile(room.id, (app.account.displayName || app.account.id) + ' (you)', stream, true);
+  room.addEventListener('participants', renderParticipants);
+  room.addEventListener('hands', renderHands);
+  room.addEventListener('message', ({ detail }) => addMessage(detail.sender.display_name || detail.sender.uri, detail.content));
+  room.addEventListener('state', ({ detail }) => { if (detail === 'terminated') showError('The meeting ended'); });
+  $('chat-input').focus();
+}
+
+async function sendChat(e) {
+  e.preventDefault();
+  const text = $('chat-input').value.trim();
+  if (!text) return;
+  $('chat-input').value = '';
+  try {
+    await app.room.sendMessage(text);
+    addMessage('me', text);
+  } catch (err) {
+    showError(`Message not sent: ${err.message}`);
+  }
+}
+
+async function leave() {
+  await app.room.leave();
+  app.room = null;
+  $('tiles').replaceChildren();
+  $('messages').replaceChildren();
+  show('home');
+}
+
+// What the tests read: per participant tile, whether its video decodes.
+app.tiles = () => [...document.querySelectorAll('.tile')].map(t => {
+  const v = t.querySelector('video');
+  const q = v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality() : null;
+  return { id: t.dataset.id, name: t.querySelector('.name').textContent, hand: !t.querySelector('.hand').hidden,
+           width: v.videoWidth, frames: q ? q.totalVideoFrames : 0 };
+});
+app.messages = () => [...document.querySelectorAll('#messages li')].map(li => li.textContent);
+
+$('signin-form').addEventListener('submit', signIn);
+$('join-form').addEventListener('submit', join);
+$('chat-form').addEventListener('submit', sendChat);
+$('hand').addEventListener('click', () => app.room.toggleHand().catch(err => showError(err.message)));
+$('mute-all').addEventListener('click', () => app.room.muteEveryone().catch(err => showError(err.message)));
+$('leave').addEventListener('click', () => leave().catch(err => showError(err.message)));
+$('invite-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const who = $('invite').value.trim();
+  if (!who) return;
+  app.room.invite([who]).then(() => { $('invite').value = ''; }).catch(err => showError(err.message));
+});
+loadConfig();

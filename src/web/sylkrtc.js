@@ -1,0 +1,321 @@
+// sylkrtc.js: a small sylkRTC-2 client for browsers (ES module, no dependencies), served by
+// sylk-gateway at /webrtcgateway/sylkrtc.js. What it covers so far: the connection (ready
+// state, pings, reconnection with backoff), accounts (HA1 computed here, registration), and
+// video rooms (join with camera and microphone, the other participants' feeds, chat, raised
+// hands, mute everyone, invitations).
+//
+//   import { Connection } from '/webrtcgateway/sylkrtc.js';
+//   const conn = new Connection('wss://host:10888/webrtcgateway/ws');
+//   await conn.ready;
+//   const account = await conn.addAccount({ account: 'alice@example.com', password: 'pw' });
+//   account.register();                      // 'registration' events
+//   const room = await account.joinRoom('room1@videoconference.example.com', stream);
+//   room.addEventListener('participants', ...); room.sendMessage('hi'); room.toggleHand();
+
+// --- MD5 (RFC 1321), for the HA1 -------------------------------------------------------------
+export function md5(text) {
+  const bytes = new TextEncoder().encode(text);
+  const words = new Uint32Array(((bytes.length + 8 >> 6) + 1) * 16);
+  for (let i = 0; i < bytes.length; i++) words[i >> 2] |= bytes[i] << ((i % 4) * 8);
+  words[bytes.length >> 2] |= 0x80 << ((bytes.length % 4) * 8);
+  words[words.length - 2] = bytes.length * 8;
+  const S = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];
+  const K = Array.from({ length: 64 }, (_, i) => Math.floor(Math.abs(Math.sin(i + 1)) * 2 ** 32) >>> 0);
+  let [a0, b0, c0, d0] = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476];
+  for (let o = 0; o < words.length; o += 16) {
+    let [a, b, c, d] = [a0, b0, c0, d0];
+    for (let i = 0; i < 64; i++) {
+      let f, g;
+      if (i < 16) { f = (b & c) | (~b & d); g = i; }
+      else if (i < 32) { f = (d & b) | (~d & c); g = (5 * i + 1) % 16; }
+      else if (i < 48) { f = b ^ c ^ d; g = (3 * i + 5) % 16; }
+      else { f = c ^ (b | ~d); g = (7 * i) % 16; }
+      const s = S[(i >> 4) * 4 + (i % 4)];
+      const x = (a + f + K[i] + words[o + g]) >>> 0;
+      [a, d, c] = [d, c, b];
+      b = (b + ((x << s) | (x >>> (32 - s)))) >>> 0;
+    }
+    a0 = (a0 + a) >>> 0; b0 = (b0 + b) >>> 0; c0 = (c0 + c) >>> 0; d0 = (d0 + d) >>> 0;
+  }
+  return [a0, b0, c0, d0].map(w => [0, 8, 16, 24].map(s => ((w >>> s) & 255).toString(16).padStart(2, '0')).join('')).join('');
+}
+
+const uuid = () => crypto.randomUUID();
+
+// --- the connection ---------------------------------------------------------------------------
+// Events: 'state' ({detail: 'connecting' | 'ready' | 'reconnecting' | 'closed'}), and every
+// server message as 'message'.
+export class Connection extends EventTarget {
+  constructor(url, { pingInterval = 5000, reconnect = true } = {}) {
+    super();
+    this.url = url;
+    this.pingInterval = pingInterval;
+    this.reconnect = reconnect;
+    this.state = 'connecting';
+    this.pending = new Map();
+    this.accounts = new Map();
+    this.rooms = new Map();
+    this.attempt = 0;
+    this.ready = new Promise(resolve => { this._resolveReady = resolve; });
+    this._open();
+  }
+
+  _setState(state) {
+    this.state = state;
+    this.dispatchEvent(new CustomEvent('state', { detail: state }));
+  }
+
+  _open() {
+    const ws = this.ws = new WebSocket(this.url, 'sylkRTC-2');
+    ws.onmessage = e => {
+      let m;
+      try { m = JSON.parse(e.data); } catch { return; }
+      this._message(m);
+    };
+    ws.onclose = () => {
+      clearInterval(this.pinger);
+      for (const [, p] of this.pending) p.reject(new Error('connection closed'));
+      this.pending.clear();
+      if (this.closing || !this.reconnect) return this._setState('closed');
+      this._setState('reconnecting');
+      // Backoff: 0.5 s, 1 s, 2 s, ... at most 10 s.
+      const delay = Math.min(10000, 500 * 2 ** this.attempt++);
+      setTimeout(() => this._open(), delay);
+    };
+  }
+
+  _message(m) {
+    if (m.sylkrtc === 'ready-event') {
+      this.attempt = 0;
+      this.pinger = setInterval(() => this.request({ sylkrtc: 'ping' }).catch(() => {}), this.pingInterval);
+      this._setState('ready');
+      this._resolveReady();
+      // After a reconnection, add the accounts again.
+      for (const account of this.accounts.values()) account._readd();
+      return;
+    }
+    if (m.sylkrtc === 'ack' || m.sylkrtc === 'error') {
+      const p = this.pending.get(m.transaction);
+      if (!p) return;
+      this.pending.delete(m.transaction);
+      if (m.sylkrtc === 'ack') p.resolve(m); else p.reject(new Error(m.error));
+      return;
+    }
+    if (m.sylkrtc === 'account-event') this.accounts.get(m.account)?._event(m);
+    if (m.sylkrtc === 'videoroom-event') {
+      for (const room of this.rooms.values()) room._event(m);
+    }
+    this.dispatchEvent(new CustomEvent('message', { detail: m }));
+  }
+
+  // Sends a request; resolves with its ack, rejects with its error text.
+  request(req) {
+    req.transaction = uuid();
+    return new Promise((resolve, reject) => {
+      if (this.ws.readyState !== WebSocket.OPEN) return reject(new Error('not connected'));
+      this.pending.set(req.transaction, { resolve, reject });
+      this.ws.send(JSON.stringify(req));
+    });
+  }
+
+  // `password` is hashed here (HA1 = md5(user:realm:password), realm = the domain).
+  async addAccount({ account, password, displayName = '', realm }) {
+    const [user, domain] = account.split('@');
+    if (!user || !domain) throw new Error('The account must look like user@domain');
+    const ha1 = md5(`${user}:${realm || domain}:${password}`);
+    const a = new Account(this, account, ha1, displayName);
+    await a._add();
+    this.accounts.set(account, a);
+    return a;
+  }
+
+  close() {
+    this.closing = true;
+    this.ws.close();
+  }
+}
+
+// --- accounts ---------------------------------------------------------------------------------
+// Events: 'registration' ({detail: {state, reason}}), 'invite' (conference invitations).
+export class Account extends EventTarget {
+  constructor(conn, id, ha1, displayName) {
+    super();
+    this.conn = conn;
+    this.id = id;
+    this.ha1 = ha1;
+    this.displayName = displayName;
+    this.registration = null;
+  }
+
+  _add() {
+    const req = { sylkrtc: 'account-add', account: this.id, password: this.ha1 };
+    if (this.displayName) req.display_name = this.displayName;
+    return this.conn.request(req);
+  }
+
+  async _readd() {
+    try {
+      await this._add();
+      if (this.wantRegistered) await this.register();
+    } catch (e) {
+      this._registration('failed', e.message);
+    }
+  }
+
+  _registration(state, reason) {
+    this.registration = state;
+    this.dispatchEvent(new CustomEvent('registration', { detail: { state, reason } }));
+  }
+
+  async register() {
+    this.wantRegistered = true;
+    try {
+      await this.conn.request({ sylkrtc: 'account-register', account: this.id });
+    } catch (e) {
+      this._registration('failed', e.message);
+    }
+  }
+
+  _event(m) {
+    if (m.event === 'registration-state') this._registration(m.state, m.reason);
+    else if (m.event === 'conference-invite') this.dispatchEvent(new CustomEvent('invite', { detail: m }));
+  }
+
+  // Joins `roomUri` publishing `stream`; resolves once the gateway accepted the session.
+  async joinRoom(roomUri, stream) {
+    const room = new Room(this, roomUri, stream);
+    this.conn.rooms.set(room.id, room);
+    await room._join();
+    return room;
+  }
+}
+
+// --- video rooms ------------------------------------------------------------------------------
+// Events: 'state' (session-state), 'participants' (the list changed or a feed got media),
+// 'message' (chat: {sender, content, timestamp, type}), 'hands' ({detail: [publisher ids]}),
+// 'muted' (mute-audio from a participant).
+export class Room extends EventTarget {
+  constructor(account, uri, stream) {
+    super();
+    this.account = account;
+    this.conn = account.conn;
+    this.uri = uri;
+    this.stream = stream;
+    this.id = uuid();
+    this.state = null;
+    this.participants = new Map(); // publisher id -> {id, uri, displayName, feed, pc, stream}
+    this.hands = [];
+    this.messages = [];
+  }
+
+  _trickler(session, method) {
+    const queue = [];
+    let open = false;
+    const push = (c) => open
+      ? this.conn.request({ sylkrtc: method, session, candidates: c }).catch(() => {})
+      : queue.push(c);
+    return { push, release: () => { open = true; for (const c of queue.splice(0)) push(c); } };
+  }
+
+  async _join() {
+    const pc = this.pc = new RTCPeerConnection({ iceServers: [] });
+    for (const track of this.stream.getTracks()) pc.addTransceiver(track, { direction: 'sendonly', streams: [this.stream] });
+    const t = this._trickler(this.id, 'videoroom-session-trickle');
+    pc.onicecandidate = e => t.push(e.candidate && e.candidate.candidate ? [e.candidate.toJSON()] : []);
+    await pc.setLocalDescription(await pc.createOffer());
+    await this.conn.request({
+      sylkrtc: 'videoroom-join', session: this.id, account: this.account.id, uri: this.uri,
+      sdp: pc.localDescription.sdp,
+    });
+    t.release();
+  }
+
+  _emit(name, detail) { this.dispatchEvent(new CustomEvent(name, { detail })); }
+
+  async _event(m) {
+    if (m.session !== this.id) return;
+    switch (m.event) {
+      case 'session-state':
+        this.state = m.state;
+        if (m.state === 'accepted' && m.sdp) await this.pc.setRemoteDescription({ type: 'answer', sdp: m.sdp });
+        this._emit('state', m.state);
+        break;
+      case 'initial-publishers':
+      case 'publishers-joined':
+        for (const p of m.publishers || []) this._attach(p);
+        break;
+      case 'publishers-left':
+        for (const id of m.publishers || []) {
+          const p = this.participants.get(id);
+          if (p && p.pc) p.pc.close();
+          this.participants.delete(id);
+        }
+        this._emit('participants', this.participants);
+        break;
+      case 'feed-attached':
+        await this._feedAttached(m);
+        break;
+      case 'message':
+        this.messages.push(m);
+        this._emit('message', m);
+        break;
+      case 'raised-hands':
+        this.hands = m.raised_hands || [];
+        this._emit('hands', this.hands);
+        break;
+      case 'mute-audio':
+        this._emit('muted', m);
+        break;
+      default:
+        break;
+    }
+  }
+
+  _attach(p) {
+    if (p.id === this.id || this.participants.has(p.id)) return;
+    const feed = uuid();
+    this.participants.set(p.id, { id: p.id, uri: p.uri, displayName: p.display_name || p.uri, feed, pc: null, stream: null });
+    this._emit('participants', this.participants);
+    this.conn.request({ sylkrtc: 'videoroom-feed-attach', session: this.id, publisher: p.id, feed }).catch(() => {});
+  }
+
+  async _feedAttached(m) {
+    const p = [...this.participants.values()].find(x => x.feed === m.feed);
+    if (!p) return;
+    const pc = p.pc = new RTCPeerConnection({ iceServers: [] });
+    p.stream = new MediaStream();
+    pc.ontrack = (e) => { p.stream.addTrack(e.track); this._emit('participants', this.participants); };
+    const t = this._trickler(m.feed, 'videoroom-session-trickle');
+    pc.onicecandidate = e => t.push(e.candidate && e.candidate.candidate ? [e.candidate.toJSON()] : []);
+    await pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });
+    await pc.setLocalDescription(await pc.createAnswer());
+    await this.conn.request({ sylkrtc: 'videoroom-feed-answer', session: this.id, feed: m.feed, sdp: pc.localDescription.sdp });
+    t.release();
+  }
+
+  sendMessage(content) {
+    return this.conn.request({
+      sylkrtc: 'videoroom-message', session: this.id, message_id: uuid(), content,
+      content_type: 'text/plain',
+    });
+  }
+
+  toggleHand() {
+    return this.conn.request({ sylkrtc: 'videoroom-toggle-hand', session: this.id });
+  }
+
+  muteEveryone() {
+    return this.conn.request({ sylkrtc: 'videoroom-mute-audio-participants', session: this.id });
+  }
+
+  invite(uris) {
+    return this.conn.request({ sylkrtc: 'videoroom-invite', session: this.id, participants: uris });
+  }
+
+  async leave() {
+    for (const p of this.participants.values()) if (p.pc) p.pc.close();
+    this.pc.close();
+    this.conn.rooms.delete(this.id);
+    await this.conn.request({ sylkrtc: 'videoroom-leave', session: this.id }).catch(() => {});
+  }
+}
