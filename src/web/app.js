@@ -14,7 +14,7 @@ function showError(text) {
 }
 function clearError() { $('error').classList.remove('show'); }
 function show(section) {
-  for (const id of ['signin', 'home', 'meeting']) $(id).hidden = id !== section;
+  for (const id of ['signin', 'home', 'incoming', 'call', 'meeting']) $(id).hidden = id !== section;
 }
 
 async function loadConfig() {
@@ -60,10 +60,105 @@ async function signIn(e) {
       ? `Registration failed: ${detail.reason || 'unknown reason'}`
       : detail.state;
   });
+  app.account.addEventListener('incoming', ({ detail: call }) => incoming(call));
   app.account.register();
   show('home');
   $('room-name').focus();
 }
+
+// --- calls --------------------------------------------------------------------------------------
+function withDomain(uri) {
+  uri = uri.trim();
+  if (!uri.includes('@')) uri += '@' + (app.config.default_domain || app.account.id.split('@')[1]);
+  return uri.replace(/^sips?:/, '');
+}
+
+async function microphone() {
+  try {
+    return await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
+  } catch (err) {
+    showError(`No microphone permission: ${err.message}`);
+    return null;
+  }
+}
+
+function showCall(call, name) {
+  app.call = call;
+  $('peer').textContent = name;
+  $('call-state').textContent = call.state || 'calling';
+  $('call-timer').textContent = '';
+  $('mute').textContent = 'Mute'; $('hold').textContent = 'Hold';
+  show('call');
+  $('remote-audio').srcObject = call.remoteStream;
+  let started = null;
+  const timer = setInterval(async () => {
+    if (started) {
+      const s = Math.floor((Date.now() - started) / 1000);
+      $('call-timer').textContent = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+    }
+    const st = await call.stats();
+    $('quality').textContent = st.packetsReceived > 0 ? `receiving audio (${st.packetsReceived} packets)` : '';
+  }, 1000);
+  call.addEventListener('state', ({ detail }) => {
+    if (!detail.state) return;
+    $('call-state').textContent = detail.state;
+    if (detail.state === 'established' && !started) started = Date.now();
+    if (detail.state === 'terminated') {
+      clearInterval(timer);
+      app.lastCall = { reason: detail.reason };
+      const normal = ['200 to BYE', '200 Received BYE'].includes(detail.reason);
+      if (!normal && detail.reason) showError(`Call ended: ${detail.reason}`);
+      app.call = null;
+      show('home');
+    }
+  });
+}
+
+async function dial(e) {
+  e.preventDefault();
+  clearError();
+  const uri = withDomain($('dial').value);
+  const stream = await microphone();
+  if (!stream) return;
+  try {
+    showCall(await app.account.call(uri, stream), uri);
+  } catch (err) {
+    for (const t of stream.getTracks()) t.stop();
+    showError(`Cannot call ${uri}: ${err.message}`);
+  }
+}
+
+function incoming(call) {
+  if (app.call || app.room) {
+    call.terminate().catch(() => {});
+    return;
+  }
+  app.incomingCall = call;
+  $('caller').textContent = call.remote.display_name || call.remote.uri;
+  show('incoming');
+  $('answer').focus();
+  call.addEventListener('state', ({ detail }) => {
+    if (detail.state === 'terminated' && app.incomingCall === call) {
+      app.incomingCall = null;
+      show('home');
+    }
+  });
+}
+
+async function answer() {
+  const call = app.incomingCall;
+  app.incomingCall = null;
+  const stream = await microphone();
+  if (!stream) return call.terminate().catch(() => {});
+  showCall(call, call.remote.display_name || call.remote.uri);
+  try {
+    await call.answer(stream);
+  } catch (err) {
+    showError(`Cannot answer: ${err.message}`);
+  }
+}
+
+app.callStats = () => (app.call ? app.call.stats() : null);
 
 // --- meeting ------------------------------------------------------------------------------------
 function tile(id, name, stream, muted) {
@@ -176,6 +271,34 @@ app.tiles = () => [...document.querySelectorAll('.tile')].map(t => {
 app.messages = () => [...document.querySelectorAll('#messages li')].map(li => li.textContent);
 
 $('signin-form').addEventListener('submit', signIn);
+$('dial-form').addEventListener('submit', dial);
+$('answer').addEventListener('click', () => answer().catch(err => showError(err.message)));
+$('decline').addEventListener('click', () => {
+  const call = app.incomingCall;
+  app.incomingCall = null;
+  show('home');
+  if (call) call.terminate().catch(err => showError(err.message));
+});
+$('hangup').addEventListener('click', () => app.call && app.call.terminate().catch(err => showError(err.message)));
+$('mute').addEventListener('click', () => {
+  const on = $('mute').getAttribute('aria-pressed') !== 'true';
+  app.call.mute(on);
+  $('mute').setAttribute('aria-pressed', String(on));
+  $('mute').textContent = on ? 'Unmute' : 'Mute';
+});
+$('hold').addEventListener('click', () => {
+  const on = !app.call.held;
+  app.call.hold(on).then(() => {
+    $('hold').setAttribute('aria-pressed', String(on));
+    $('hold').textContent = on ? 'Resume' : 'Hold';
+  }).catch(err => showError(`Hold failed: ${err.message}`));
+});
+$('dtmf-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const tones = $('dtmf').value.trim();
+  if (!tones) return;
+  app.call.dtmf(tones).then(() => { $('dtmf').value = ''; }).catch(err => showError(err.message));
+});
 $('join-form').addEventListener('submit', join);
 $('chat-form').addEventListener('submit', sendChat);
 $('hand').addEventListener('click', () => app.room.toggleHand().catch(err => showError(err.message)));

@@ -11,6 +11,8 @@
 //   account.register();                      // 'registration' events
 //   const room = await account.joinRoom('room1@videoconference.example.com', stream);
 //   room.addEventListener('participants', ...); room.sendMessage('hi'); room.toggleHand();
+//   const call = await account.call('bob@example.com', stream);   // 'state' events
+//   account.addEventListener('incoming', ({ detail: call }) => call.answer(stream));
 
 // --- MD5 (RFC 1321), for the HA1 -------------------------------------------------------------
 export function md5(text) {
@@ -55,6 +57,7 @@ export class Connection extends EventTarget {
     this.pending = new Map();
     this.accounts = new Map();
     this.rooms = new Map();
+    this.calls = new Map();
     this.attempt = 0;
     this.ready = new Promise(resolve => { this._resolveReady = resolve; });
     this._open();
@@ -102,6 +105,7 @@ export class Connection extends EventTarget {
       return;
     }
     if (m.sylkrtc === 'account-event') this.accounts.get(m.account)?._event(m);
+    if (m.sylkrtc === 'session-event') this.calls.get(m.session)?._event(m);
     if (m.sylkrtc === 'videoroom-event') {
       for (const room of this.rooms.values()) room._event(m);
     }
@@ -136,7 +140,8 @@ export class Connection extends EventTarget {
 }
 
 // --- accounts ---------------------------------------------------------------------------------
-// Events: 'registration' ({detail: {state, reason}}), 'invite' (conference invitations).
+// Events: 'registration' ({detail: {state, reason}}), 'invite' (conference invitations),
+// 'incoming' ({detail: Call}), 'missed' ({detail: originator}).
 export class Account extends EventTarget {
   constructor(conn, id, ha1, displayName) {
     super();
@@ -179,6 +184,21 @@ export class Account extends EventTarget {
   _event(m) {
     if (m.event === 'registration-state') this._registration(m.state, m.reason);
     else if (m.event === 'conference-invite') this.dispatchEvent(new CustomEvent('invite', { detail: m }));
+    else if (m.event === 'incoming-session') {
+      const call = new Call(this, m.session, m.originator, 'incoming', m.sdp);
+      this.conn.calls.set(call.id, call);
+      this.dispatchEvent(new CustomEvent('incoming', { detail: call }));
+    } else if (m.event === 'missed-session') {
+      this.dispatchEvent(new CustomEvent('missed', { detail: m.originator }));
+    }
+  }
+
+  // Calls `uri` sending `stream`; resolves once the gateway took the request.
+  async call(uri, stream) {
+    const call = new Call(this, uuid(), { uri, display_name: null }, 'outgoing');
+    this.conn.calls.set(call.id, call);
+    await call._dial(uri, stream);
+    return call;
   }
 
   // Joins `roomUri` publishing `stream`; resolves once the gateway accepted the session.
@@ -187,6 +207,109 @@ export class Account extends EventTarget {
     this.conn.rooms.set(room.id, room);
     await room._join();
     return room;
+  }
+}
+
+// --- 1:1 calls --------------------------------------------------------------------------------
+// Events: 'state' ({detail: {state, reason}}); states as the gateway sends them (progress,
+// ringing, early-media, accepted, established, terminated). `remoteStream` holds the far
+// end's media.
+export class Call extends EventTarget {
+  constructor(account, id, remote, direction, offer) {
+    super();
+    this.account = account;
+    this.conn = account.conn;
+    this.id = id;
+    this.remote = remote; // {uri, display_name}
+    this.direction = direction;
+    this.offer = offer || null;
+    this.state = direction === 'incoming' ? 'incoming' : null;
+    this.remoteStream = new MediaStream();
+    this.held = false;
+  }
+
+  _pc(stream) {
+    const pc = this.pc = new RTCPeerConnection({ iceServers: [] });
+    pc.ontrack = (e) => { this.remoteStream.addTrack(e.track); this._emit(this.state, null); };
+    for (const track of stream.getTracks()) pc.addTrack(track, stream);
+    this.stream = stream;
+    const queue = [];
+    let open = false;
+    const push = (c) => open
+      ? this.conn.request({ sylkrtc: 'session-trickle', session: this.id, candidates: c }).catch(() => {})
+      : queue.push(c);
+    pc.onicecandidate = e => push(e.candidate && e.candidate.candidate ? [e.candidate.toJSON()] : []);
+    return () => { open = true; for (const c of queue.splice(0)) push(c); };
+  }
+
+  _emit(state, reason) {
+    this.dispatchEvent(new CustomEvent('state', { detail: { state, reason } }));
+  }
+
+  async _dial(uri, stream) {
+    const release = this._pc(stream);
+    await this.pc.setLocalDescription(await this.pc.createOffer());
+    await this.conn.request({ sylkrtc: 'session-create', session: this.id, account: this.account.id, uri, sdp: this.pc.localDescription.sdp });
+    release();
+  }
+
+  async answer(stream) {
+    const release = this._pc(stream);
+    await this.pc.setRemoteDescription({ type: 'offer', sdp: this.offer });
+    await this.pc.setLocalDescription(await this.pc.createAnswer());
+    await this.conn.request({ sylkrtc: 'session-answer', session: this.id, sdp: this.pc.localDescription.sdp });
+    release();
+  }
+
+  terminate() {
+    return this.conn.request({ sylkrtc: 'session-terminate', session: this.id });
+  }
+
+  // Hold (true) or resume (false) by re-INVITE.
+  async hold(on) {
+    const offer = await this.pc.createOffer();
+    await this.pc.setLocalDescription(offer);
+    const sdp = on ? offer.sdp.replace(/a=sendrecv/g, 'a=sendonly') : offer.sdp;
+    await this.conn.request({ sylkrtc: 'session-update', session: this.id, sdp });
+    this.held = on;
+  }
+
+  dtmf(tones) {
+    return this.conn.request({ sylkrtc: 'session-dtmf-info', session: this.id, digit: tones });
+  }
+
+  // Mutes or unmutes the microphone.
+  mute(on) {
+    for (const t of this.stream ? this.stream.getAudioTracks() : []) t.enabled = !on;
+  }
+
+  async _event(m) {
+    if (m.event === 'update') {
+      if (m.state === 'accepted' && m.sdp && this.pc) await this.pc.setRemoteDescription({ type: 'answer', sdp: m.sdp });
+      return;
+    }
+    if (m.event !== 'state') return;
+    this.state = m.state;
+    if (m.state === 'accepted' && m.sdp && this.direction === 'outgoing') {
+      await this.pc.setRemoteDescription({ type: 'answer', sdp: m.sdp });
+    }
+    if (m.state === 'terminated') {
+      if (this.pc) this.pc.close();
+      for (const t of this.stream ? this.stream.getTracks() : []) t.stop();
+      this.conn.calls.delete(this.id);
+    }
+    this._emit(m.state, m.reason || null);
+  }
+
+  // Audio packets both ways (for a quality indicator and the tests).
+  async stats() {
+    const o = { packetsReceived: 0, packetsSent: 0 };
+    if (!this.pc) return o;
+    (await this.pc.getStats()).forEach(r => {
+      if (r.type === 'inbound-rtp' && r.kind === 'audio') o.packetsReceived = r.packetsReceived;
+      if (r.type === 'outbound-rtp' && r.kind === 'audio') o.packetsSent = r.packetsSent;
+    });
+    return o;
   }
 }
 

@@ -1,0 +1,110 @@
+// The web application in 1:1 calls with baresip (bob) through Kamailio, in headless Chromium
+// (fake microphone). Run by tests/sip_web_app.rs:
+//
+//   NODE_PATH=<tools>/node_modules BCTL=<peers>/baresip/bctl.py node tests/browser/app_call_test.js BASE_URL
+//
+// 1. alice signs in (alice@127.0.0.1 / alicepw): the page shows `registered`;
+// 2. she calls "bob" (the account's domain is added): the call is established and audio flows
+//    both ways (getStats packets > 50 each way); she hangs up ("200 to BYE");
+// 3. bob's baresip dials alice (bctl.py): the incoming screen shows bob, she answers, audio
+//    flows both ways, she hangs up;
+// 4. a second context signs in with a wrong password: "Registration failed: 401 Unauthorized".
+// Screenshots go to SHOT_DIR. Prints a JSON summary; exit 0 on success, 1 otherwise.
+'use strict';
+const { chromium } = require('playwright-core');
+const { execFileSync } = require('child_process');
+const fs = require('fs');
+const path = require('path');
+const { FLAGS, until } = require('./util');
+
+const BASE = process.argv[2];
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const SHOT_DIR = process.env.SHOT_DIR || '';
+const BCTL = process.env.BCTL;
+
+async function signIn(page, account, password) {
+  await page.goto(`${BASE}/webrtcgateway/`);
+  await page.fill('#account', account);
+  await page.fill('#password', password);
+  await page.fill('#display-name', 'Alice');
+  await page.press('#password', 'Enter');
+  await page.waitForSelector('#home:not([hidden])', { timeout: 10000 });
+}
+
+async function audioBothWays(page, what) {
+  await until(`${what}: established`, 20000, async () => {
+    const s = await page.textContent('#call-state');
+    return { done: s === 'established', detail: s };
+  });
+  return (await until(`${what}: audio both ways`, 20000, async () => {
+    const st = await page.evaluate(() => window.app.callStats());
+    return { done: st && st.packetsReceived > 50 && st.packetsSent > 50, detail: st };
+  })).detail;
+}
+
+async function hangUp(page, what) {
+  await page.click('#hangup');
+  await page.waitForSelector('#home:not([hidden])', { timeout: 10000 });
+  return page.evaluate(() => window.app.lastCall);
+}
+
+async function shot(page, name) {
+  if (!SHOT_DIR) return;
+  fs.mkdirSync(SHOT_DIR, { recursive: true });
+  await page.screenshot({ path: path.join(SHOT_DIR, name) });
+}
+
+async function main() {
+  const summary = { base: BASE };
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
+  const lines = [];
+  let page;
+  try {
+    const ctx = await browser.newContext({ viewport: { width: 800, height: 500 } });
+    page = await ctx.newPage();
+    page.on('console', m => lines.push(m.text()));
+    page.on('pageerror', e => lines.push('pageerror: ' + e.message));
+    await signIn(page, 'alice@127.0.0.1', 'alicepw');
+    await until('registered', 10000, async () => {
+      const t = await page.textContent('#registration');
+      return { done: t === 'registered', detail: t };
+    });
+
+    // Outgoing.
+    await page.fill('#dial', 'bob');
+    await page.press('#dial', 'Enter');
+    summary.outgoing = { stats: await audioBothWays(page, 'outgoing call') };
+    summary.outgoing.peer = await page.textContent('#peer');
+    await shot(page, 'in-call.png');
+    summary.outgoing.end = await hangUp(page, 'outgoing call');
+
+    // Incoming from baresip.
+    execFileSync('python3', [BCTL, '4445', 'dial', 'sip:alice@127.0.0.1']);
+    await page.waitForSelector('#incoming:not([hidden])', { timeout: 10000 });
+    summary.incoming = { caller: await page.textContent('#caller') };
+    await shot(page, 'incoming.png');
+    await page.click('#answer');
+    summary.incoming.stats = await audioBothWays(page, 'incoming call');
+    summary.incoming.end = await hangUp(page, 'incoming call');
+
+    // A wrong password, in another context.
+    const other = await (await browser.newContext()).newPage();
+    await signIn(other, 'alice@127.0.0.1', 'not-the-password');
+    summary.wrong_password = (await until('the registration failure', 10000, async () => {
+      const t = await other.textContent('#registration');
+      return { done: t.startsWith('Registration failed'), detail: t };
+    })).detail;
+    await shot(other, 'wrong-password.png');
+    summary.ok = true;
+    console.log(JSON.stringify(summary));
+  } catch (e) {
+    console.error(e.message);
+    console.error('--- page console:\n' + lines.slice(-40).join('\n'));
+    if (page) await shot(page, 'failure.png').catch(() => {});
+    console.log(JSON.stringify(Object.assign(summary, { ok: false, error: e.message })));
+    process.exitCode = 1;
+  } finally {
+    await browser.close();
+  }
+}
+main();
