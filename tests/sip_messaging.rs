@@ -32,57 +32,6 @@ static PEERS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const BOB_PORT: &str = "5072";
 
-/// A SIPp phone (bob) that answers 200 to `count` MESSAGEs on [`UAS_PORT`] and traces them.
-struct Sink {
-    sipp: Sipp,
-    trace: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Sink {
-    fn start(count: usize) -> Sink {
-        let dir = tempfile::tempdir().unwrap();
-        let trace = dir.path().join("messages.log");
-        let sipp = Sipp::spawn(&[
-            "-sf",
-            &own_scenario("uas_message_sink.xml"),
-            "-i",
-            "127.0.0.1",
-            "-p",
-            UAS_PORT,
-            "-m",
-            &count.to_string(),
-            "-nostdin",
-            "-timeout",
-            "30s",
-            "-trace_msg",
-            "-message_file",
-            &trace.display().to_string(),
-        ]);
-        Sink {
-            sipp,
-            trace,
-            _dir: dir,
-        }
-    }
-
-    /// Waits until SIPp took all its messages, and returns the MESSAGE requests it received.
-    async fn received(self) -> Vec<String> {
-        let (code, log) = self.sipp.exit_code(WAIT * 2).await;
-        let trace = std::fs::read_to_string(&self.trace).unwrap_or_default();
-        assert_eq!(
-            code,
-            Some(0),
-            "the phone did not get its messages:\n{log}\n{trace}"
-        );
-        trace
-            .split("----------------------------------------------- ")
-            .filter(|block| block.contains("message received"))
-            .filter_map(|block| block.find("MESSAGE sip:").map(|i| block[i..].to_string()))
-            .collect()
-    }
-}
-
 /// bob's phone sends `scenario` with `keys` to `target` (Kamailio, or the gateway itself as a
 /// proxy that forks MESSAGEs to it would) for `service`; waits for success.
 async fn bob_sends(

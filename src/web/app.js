@@ -14,7 +14,7 @@ function showError(text) {
 }
 function clearError() { $('error').classList.remove('show'); }
 function show(section) {
-  for (const id of ['signin', 'home', 'incoming', 'call', 'meeting']) $(id).hidden = id !== section;
+  for (const id of ['signin', 'home', 'incoming', 'call', 'conversation', 'meeting']) $(id).hidden = id !== section;
 }
 
 async function loadConfig() {
@@ -61,6 +61,14 @@ async function signIn(e) {
       : detail.state;
   });
   app.account.addEventListener('incoming', ({ detail: call }) => incoming(call));
+  app.account.addEventListener('message', ({ detail }) => received(detail));
+  app.account.addEventListener('disposition', ({ detail }) => disposition(detail.message_id, detail.state));
+  app.account.addEventListener('registration', ({ detail }) => {
+    if (detail.state === 'registered' && !app.synced) {
+      app.synced = true;
+      loadHistory().catch(err => showError(`Cannot load the messages: ${err.message}`));
+    }
+  });
   app.account.register();
   show('home');
   $('room-name').focus();
@@ -159,6 +167,141 @@ async function answer() {
 }
 
 app.callStats = () => (app.call ? app.call.stats() : null);
+
+// --- conversations ------------------------------------------------------------------------------
+// contact -> {messages: [{id, direction, content, timestamp, state}], unread: count}
+app.conversations = new Map();
+app.open = null;
+
+function conversation(contact) {
+  if (!app.conversations.has(contact)) app.conversations.set(contact, { messages: [], unread: 0 });
+  return app.conversations.get(contact);
+}
+
+const MARKS = { pending: '…', accepted: 'sent', delivered: 'delivered', displayed: 'read', failed: 'not sent', error: 'error' };
+
+function renderConversations() {
+  const list = $('conversations');
+  list.replaceChildren();
+  for (const [contact, c] of app.conversations) {
+    const li = document.createElement('li');
+    const b = document.createElement('button');
+    b.className = 'secondary';
+    b.dataset.contact = contact;
+    b.append(document.createTextNode(contact));
+    if (c.unread > 0) {
+      const badge = document.createElement('span');
+      badge.className = 'badge';
+      badge.textContent = String(c.unread);
+      badge.setAttribute('aria-label', `${c.unread} unread`);
+      b.append(badge);
+    }
+    b.addEventListener('click', () => openConversation(contact));
+    li.append(b);
+    list.append(li);
+  }
+}
+
+function renderThread() {
+  if (!app.open) return;
+  const c = conversation(app.open);
+  $('contact').textContent = app.open;
+  const thread = $('thread');
+  thread.replaceChildren();
+  for (const m of c.messages) {
+    const li = document.createElement('li');
+    li.className = m.direction;
+    li.dataset.id = m.id;
+    li.append(document.createTextNode(m.content));
+    if (m.direction === 'outgoing') {
+      const mark = document.createElement('span');
+      mark.className = 'mark';
+      mark.textContent = MARKS[m.state] || m.state || '';
+      li.append(mark);
+    }
+    thread.append(li);
+  }
+}
+
+function readAll(contact) {
+  const c = conversation(contact);
+  for (const m of c.messages) {
+    if (m.direction === 'incoming' && !m.read && (m.disposition || []).includes('display')) {
+      app.account.sendDisposition(contact, m.id, m.timestamp, 'displayed').catch(() => {});
+    }
+    m.read = true;
+  }
+  if (c.unread > 0) app.account.markRead(contact).catch(() => {});
+  c.unread = 0;
+}
+
+function openConversation(contact) {
+  app.open = contact;
+  readAll(contact);
+  renderThread();
+  renderConversations();
+  show('conversation');
+  $('send-text').focus();
+}
+
+async function loadHistory() {
+  const entries = await app.account.sync();
+  for (const e of entries) {
+    if (!e.direction || !e.content_type.startsWith('text/')) continue;
+    const c = conversation(e.contact);
+    const unread = e.direction === 'incoming' && (e.disposition || []).includes('display');
+    c.messages.push({ id: e.message_id, direction: e.direction, content: e.content, timestamp: e.timestamp, state: e.state, disposition: e.disposition, read: !unread });
+    if (unread) c.unread += 1;
+  }
+  renderConversations();
+}
+
+function received(m) {
+  if (!m.content_type.startsWith('text/')) return;
+  const contact = m.sender.uri;
+  const c = conversation(contact);
+  const msg = { id: m.message_id, direction: 'incoming', content: m.content, timestamp: m.timestamp, disposition: m.disposition_notification, read: false };
+  c.messages.push(msg);
+  if ((m.disposition_notification || []).includes('positive-delivery')) {
+    app.account.sendDisposition(contact, m.message_id, m.timestamp, 'delivered').catch(() => {});
+  }
+  if (app.open === contact && !$('conversation').hidden) {
+    readAll(contact);
+    renderThread();
+  } else {
+    c.unread += 1;
+  }
+  renderConversations();
+}
+
+function disposition(id, state) {
+  for (const c of app.conversations.values()) {
+    const m = c.messages.find(x => x.id === id);
+    if (m) {
+      // A later report never goes back (a 'sent' after 'read' keeps 'read').
+      const order = ['pending', 'accepted', 'delivered', 'displayed'];
+      if (!(order.indexOf(state) >= 0 && order.indexOf(state) < order.indexOf(m.state))) m.state = state;
+    }
+  }
+  renderThread();
+}
+
+async function sendText(e) {
+  e.preventDefault();
+  const text = $('send-text').value.trim();
+  if (!text || !app.open) return;
+  $('send-text').value = '';
+  try {
+    const id = await app.account.sendMessage(app.open, text);
+    conversation(app.open).messages.push({ id, direction: 'outgoing', content: text, timestamp: new Date().toISOString(), state: 'pending' });
+    renderThread();
+  } catch (err) {
+    showError(`Message not sent: ${err.message}`);
+  }
+}
+
+app.conversationList = () => [...app.conversations].map(([contact, c]) => ({ contact, unread: c.unread }));
+app.thread = () => [...document.querySelectorAll('#thread li')].map(li => ({ id: li.dataset.id, text: li.firstChild.textContent, mark: li.querySelector('.mark')?.textContent || null }));
 
 // --- meeting ------------------------------------------------------------------------------------
 function tile(id, name, stream, muted) {
@@ -272,6 +415,15 @@ app.messages = () => [...document.querySelectorAll('#messages li')].map(li => li
 
 $('signin-form').addEventListener('submit', signIn);
 $('dial-form').addEventListener('submit', dial);
+$('send-form').addEventListener('submit', sendText);
+$('back').addEventListener('click', () => { app.open = null; renderConversations(); show('home'); });
+$('new-chat-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const who = $('new-chat').value.trim();
+  if (!who) return;
+  $('new-chat').value = '';
+  openConversation(withDomain(who));
+});
 $('answer').addEventListener('click', () => answer().catch(err => showError(err.message)));
 $('decline').addEventListener('click', () => {
   const call = app.incomingCall;

@@ -141,7 +141,10 @@ export class Connection extends EventTarget {
 
 // --- accounts ---------------------------------------------------------------------------------
 // Events: 'registration' ({detail: {state, reason}}), 'invite' (conference invitations),
-// 'incoming' ({detail: Call}), 'missed' ({detail: originator}).
+// 'incoming' ({detail: Call}), 'missed' ({detail: originator}), 'message' (a chat message:
+// {detail: {message_id, sender, content, content_type, timestamp, disposition_notification}}),
+// 'disposition' ({detail: {message_id, state, code, reason}}), 'sync' (from the account's other
+// devices: {detail: {type, action, content}}).
 export class Account extends EventTarget {
   constructor(conn, id, ha1, displayName) {
     super();
@@ -190,7 +193,46 @@ export class Account extends EventTarget {
       this.dispatchEvent(new CustomEvent('incoming', { detail: call }));
     } else if (m.event === 'missed-session') {
       this.dispatchEvent(new CustomEvent('missed', { detail: m.originator }));
+    } else if (m.event === 'message') {
+      this.dispatchEvent(new CustomEvent('message', { detail: m }));
+    } else if (m.event === 'disposition-notification') {
+      this.dispatchEvent(new CustomEvent('disposition', { detail: m }));
+    } else if (m.event === 'sync') {
+      this.dispatchEvent(new CustomEvent('sync', { detail: m }));
+    } else if (m.event === 'sync-conversations') {
+      const waiting = this.syncWaiters || [];
+      this.syncWaiters = [];
+      for (const resolve of waiting) resolve(m.messages);
     }
+  }
+
+  // Sends a chat message; resolves with its id once the gateway stored it.
+  async sendMessage(uri, content, contentType = 'text/plain') {
+    const message_id = uuid();
+    await this.conn.request({
+      sylkrtc: 'account-message', account: this.id, uri, message_id, content,
+      content_type: contentType, timestamp: new Date().toISOString(),
+    });
+    return message_id;
+  }
+
+  // Tells the sender a message was `delivered` or `displayed` (IMDN).
+  sendDisposition(uri, messageId, timestamp, state) {
+    return this.conn.request({
+      sylkrtc: 'account-disposition-notification', account: this.id, uri,
+      message_id: messageId, state, timestamp,
+    });
+  }
+
+  markRead(contact) {
+    return this.conn.request({ sylkrtc: 'account-mark-conversation-read', account: this.id, contact });
+  }
+
+  // The stored journal (all of it, or after `messageId`), oldest first.
+  async sync(messageId = null) {
+    const entries = new Promise(resolve => { (this.syncWaiters = this.syncWaiters || []).push(resolve); });
+    await this.conn.request({ sylkrtc: 'account-sync-conversations', account: this.id, message_id: messageId });
+    return entries;
   }
 
   // Calls `uri` sending `stream`; resolves once the gateway took the request.
