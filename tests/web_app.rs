@@ -51,3 +51,61 @@ fn two_browsers_meet_chat_and_raise_a_hand_in_the_web_app() {
     assert!(shots.join("alice-meeting.png").is_file());
     assert!(shots.join("bob-meeting.png").is_file());
 }
+
+#[test]
+fn the_web_app_reconnects_when_the_gateway_comes_back() {
+    require_peers(&peers_tools(), &chromium());
+    let dir = tempfile::tempdir().unwrap();
+    let signals = tempfile::tempdir().unwrap();
+    let mut gw = Gateway::start_with(&["--no-tls"], Some(dir.path().to_path_buf()), &[]);
+    let listen = gw.addr.to_string();
+    let shots = repo().join("target/test-output/web_app_reconnect");
+    let _ = std::fs::remove_dir_all(&shots);
+    let mut cmd = Command::new("node");
+    cmd.current_dir(repo())
+        .arg(repo().join("tests/browser/app_reconnect_test.js"))
+        .arg(format!("http://{listen}"))
+        .env("NODE_PATH", peers_tools().join("node_modules"))
+        .env("CHROMIUM", chromium())
+        .env("SIGNAL_DIR", signals.path())
+        .env("SHOT_DIR", &shots);
+    let browser = std::thread::spawn(move || run_with_timeout(cmd, Duration::from_secs(90)));
+    let wait_for = |name: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !signals.path().join(name).exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the page never wrote {name}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait_for("signed-in");
+    gw.stop();
+    wait_for("reconnecting");
+    let gw = Gateway::start_with(
+        &["--no-tls", "--listen", &listen],
+        Some(dir.path().to_path_buf()),
+        &[],
+    );
+    let (ok, stdout, stderr) = browser.join().unwrap();
+    assert!(
+        ok,
+        "reconnect test failed\n--- node stderr:\n{}\n--- node stdout:\n{stdout}\n--- gateway (tail):\n{}",
+        tail(&stderr, 60),
+        tail(&gw.log(), 60)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout.trim()).expect("node printed JSON");
+    assert_eq!(
+        summary["banner"], "Connection lost, reconnecting…",
+        "{summary}"
+    );
+    assert!(
+        summary["registration_again"]
+            .as_str()
+            .unwrap()
+            .starts_with("Registration failed: DNS lookup error"),
+        "{summary}"
+    );
+}

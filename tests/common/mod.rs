@@ -82,6 +82,10 @@ impl Gateway {
             "--sip-listen".into(),
             "127.0.0.1:0".into(),
         ];
+        if args.contains(&"--listen") {
+            // The caller's address instead (a restart on the same port).
+            full.drain(0..2);
+        }
         full.extend(args.iter().map(|s| s.to_string()));
         let tls = !full.iter().any(|a| a == "--no-tls");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_sylk-gateway"));

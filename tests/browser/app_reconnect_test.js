@@ -1,0 +1,65 @@
+// The web application when the gateway goes away and comes back (headless Chromium). Run by
+// tests/web_app.rs, which stops and restarts the gateway on the same port when told through
+// files in SIGNAL_DIR:
+//   1. sign in (alice@example.invalid), then write SIGNAL_DIR/signed-in;
+//   2. the test kills the gateway: the page must show its reconnecting banner; write
+//      SIGNAL_DIR/reconnecting;
+//   3. the test starts the gateway again: the banner must go, the connection be ready again
+//      and the account added again (its registration state is shown again).
+'use strict';
+const { chromium } = require('playwright-core');
+const fs = require('fs');
+const path = require('path');
+const { FLAGS, until } = require('./util');
+
+const BASE = process.argv[2];
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const SIGNAL_DIR = process.env.SIGNAL_DIR;
+const SHOT_DIR = process.env.SHOT_DIR || '';
+
+async function main() {
+  const summary = { base: BASE };
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
+  const lines = [];
+  let page;
+  try {
+    page = await (await browser.newContext({ viewport: { width: 800, height: 400 } })).newPage();
+    page.on('console', m => lines.push(m.text()));
+    await page.goto(`${BASE}/webrtcgateway/`);
+    await page.fill('#account', 'alice@example.invalid');
+    await page.fill('#password', 'secret');
+    await page.press('#password', 'Enter');
+    await page.waitForSelector('#home:not([hidden])', { timeout: 10000 });
+    await until('the first registration state', 10000, async () => {
+      const t = await page.textContent('#registration');
+      return { done: t.startsWith('Registration failed'), detail: t };
+    });
+    fs.writeFileSync(path.join(SIGNAL_DIR, 'signed-in'), '');
+    summary.banner = (await until('the reconnecting banner', 20000, async () => {
+      const shown = await page.evaluate(() => document.getElementById('banner').classList.contains('show'));
+      return { done: shown, detail: await page.textContent('#banner') };
+    })).detail;
+    if (SHOT_DIR) { fs.mkdirSync(SHOT_DIR, { recursive: true }); await page.screenshot({ path: path.join(SHOT_DIR, 'reconnecting.png') }); }
+    // Forget the registration text, so that a new one proves the account was added again.
+    await page.evaluate(() => { document.getElementById('registration').textContent = ''; });
+    fs.writeFileSync(path.join(SIGNAL_DIR, 'reconnecting'), '');
+    await until('the connection back', 30000, async () => {
+      const s = await page.evaluate(() => ({ state: window.app.conn.state, banner: document.getElementById('banner').classList.contains('show') }));
+      return { done: s.state === 'ready' && !s.banner, detail: s };
+    });
+    summary.registration_again = (await until('the account added and registering again', 10000, async () => {
+      const t = await page.textContent('#registration');
+      return { done: t.startsWith('Registration failed'), detail: t };
+    })).detail;
+    summary.ok = true;
+    console.log(JSON.stringify(summary));
+  } catch (e) {
+    console.error(e.message);
+    console.error('--- page console:\n' + lines.slice(-30).join('\n'));
+    console.log(JSON.stringify(Object.assign(summary, { ok: false, error: e.message })));
+    process.exitCode = 1;
+  } finally {
+    await browser.close();
+  }
+}
+main();
