@@ -15,21 +15,14 @@ const { chromium } = require('playwright-core');
 const { execFileSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
-const { FLAGS, until } = require('./util');
+const { FLAGS, registration, signIn: signInAt, until } = require('./util');
 
 const BASE = process.argv[2];
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const SHOT_DIR = process.env.SHOT_DIR || '';
 const BCTL = process.env.BCTL;
 
-async function signIn(page, account, password) {
-  await page.goto(`${BASE}/webrtcgateway/`);
-  await page.fill('#account', account);
-  await page.fill('#password', password);
-  await page.fill('#display-name', 'Alice');
-  await page.press('#password', 'Enter');
-  await page.waitForSelector('#home:not([hidden])', { timeout: 10000 });
-}
+const signIn = (page, account, password) => signInAt(page, BASE, account, password, 'Alice');
 
 async function audioBothWays(page, what) {
   await until(`${what}: established`, 20000, async () => {
@@ -65,10 +58,7 @@ async function main() {
     page.on('console', m => lines.push(m.text()));
     page.on('pageerror', e => lines.push('pageerror: ' + e.message));
     await signIn(page, 'alice@127.0.0.1', 'alicepw');
-    await until('registered', 10000, async () => {
-      const t = await page.textContent('#registration');
-      return { done: t === 'registered', detail: t };
-    });
+    await registration(page, 'registered');
 
     // Outgoing.
     await page.fill('#dial', 'bob');
@@ -90,10 +80,7 @@ async function main() {
     // A wrong password, in another context.
     const other = await (await browser.newContext()).newPage();
     await signIn(other, 'alice@127.0.0.1', 'not-the-password');
-    summary.wrong_password = (await until('the registration failure', 10000, async () => {
-      const t = await other.textContent('#registration');
-      return { done: t.startsWith('Registration failed'), detail: t };
-    })).detail;
+    summary.wrong_password = await registration(other, 'Registration failed');
     await shot(other, 'wrong-password.png');
     summary.ok = true;
     console.log(JSON.stringify(summary));

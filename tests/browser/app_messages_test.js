@@ -14,7 +14,7 @@ const { chromium } = require('playwright-core');
 const { execFileSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
-const { FLAGS, until } = require('./util');
+const { FLAGS, registration, run, signIn, until } = require('./util');
 
 const BASE = process.argv[2];
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -32,20 +32,12 @@ function phoneSends(scenario, keys) {
 async function main() {
   const summary = { base: BASE };
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
-  const lines = [];
-  let page;
-  try {
-    page = await (await browser.newContext({ viewport: { width: 800, height: 500 } })).newPage();
+  await run(browser, summary, async (summary, lines) => {
+    const page = await (await browser.newContext({ viewport: { width: 800, height: 500 } })).newPage();
     page.on('console', m => lines.push(m.text()));
     page.on('pageerror', e => lines.push('pageerror: ' + e.message));
-    await page.goto(`${BASE}/webrtcgateway/`);
-    await page.fill('#account', 'alice@127.0.0.1');
-    await page.fill('#password', 'alicepw');
-    await page.press('#password', 'Enter');
-    await until('registered', 10000, async () => {
-      const t = await page.textContent('#registration');
-      return { done: t === 'registered', detail: t };
-    });
+    await signIn(page, BASE, 'alice@127.0.0.1', 'alicepw');
+    await registration(page, 'registered');
 
     phoneSends('uac_message_cpim.xml', { msgid: 'phone', text: 'hi alice' });
     summary.before = (await until('an unread message from bob', 10000, async () => {
@@ -76,15 +68,6 @@ async function main() {
       return { done: mine && mine.mark === 'read', detail: t };
     })).detail;
     if (SHOT_DIR) await page.screenshot({ path: path.join(SHOT_DIR, 'conversation.png') });
-    summary.ok = true;
-    console.log(JSON.stringify(summary));
-  } catch (e) {
-    console.error(e.message);
-    console.error('--- page console:\n' + lines.slice(-40).join('\n'));
-    console.log(JSON.stringify(Object.assign(summary, { ok: false, error: e.message })));
-    process.exitCode = 1;
-  } finally {
-    await browser.close();
-  }
+  });
 }
 main();

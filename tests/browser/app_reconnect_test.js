@@ -10,7 +10,7 @@
 const { chromium } = require('playwright-core');
 const fs = require('fs');
 const path = require('path');
-const { FLAGS, until } = require('./util');
+const { FLAGS, registration, run, signIn, until } = require('./util');
 
 const BASE = process.argv[2];
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -20,20 +20,11 @@ const SHOT_DIR = process.env.SHOT_DIR || '';
 async function main() {
   const summary = { base: BASE };
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
-  const lines = [];
-  let page;
-  try {
-    page = await (await browser.newContext({ viewport: { width: 800, height: 400 } })).newPage();
+  await run(browser, summary, async (summary, lines) => {
+    const page = await (await browser.newContext({ viewport: { width: 800, height: 400 } })).newPage();
     page.on('console', m => lines.push(m.text()));
-    await page.goto(`${BASE}/webrtcgateway/`);
-    await page.fill('#account', 'alice@example.invalid');
-    await page.fill('#password', 'secret');
-    await page.press('#password', 'Enter');
-    await page.waitForSelector('#home:not([hidden])', { timeout: 10000 });
-    await until('the first registration state', 10000, async () => {
-      const t = await page.textContent('#registration');
-      return { done: t.startsWith('Registration failed'), detail: t };
-    });
+    await signIn(page, BASE, 'alice@example.invalid', 'secret');
+    await registration(page, 'Registration failed');
     fs.writeFileSync(path.join(SIGNAL_DIR, 'signed-in'), '');
     summary.banner = (await until('the reconnecting banner', 20000, async () => {
       const shown = await page.evaluate(() => document.getElementById('banner').classList.contains('show'));
@@ -47,19 +38,8 @@ async function main() {
       const s = await page.evaluate(() => ({ state: window.app.conn.state, banner: document.getElementById('banner').classList.contains('show') }));
       return { done: s.state === 'ready' && !s.banner, detail: s };
     });
-    summary.registration_again = (await until('the account added and registering again', 10000, async () => {
-      const t = await page.textContent('#registration');
-      return { done: t.startsWith('Registration failed'), detail: t };
-    })).detail;
-    summary.ok = true;
-    console.log(JSON.stringify(summary));
-  } catch (e) {
-    console.error(e.message);
-    console.error('--- page console:\n' + lines.slice(-30).join('\n'));
-    console.log(JSON.stringify(Object.assign(summary, { ok: false, error: e.message })));
-    process.exitCode = 1;
-  } finally {
-    await browser.close();
-  }
+    // The account was added again: its registration state is shown again.
+    summary.registration_again = await registration(page, 'Registration failed');
+  });
 }
 main();

@@ -48,4 +48,40 @@ function serve(name) {
   });
 }
 
-module.exports = { FLAGS, Failure, serve, sleep, until };
+// Signs in on the web app at `base` and waits for its home screen.
+async function signIn(page, base, account, password, name) {
+  await page.goto(`${base}/webrtcgateway/`);
+  await page.fill('#account', account);
+  await page.fill('#password', password);
+  if (name) await page.fill('#display-name', name);
+  await page.press('#password', 'Enter');
+  await page.waitForSelector('#home:not([hidden])', { timeout: 10000 });
+}
+
+// Waits until the registration state shown starts with `prefix`; returns the text.
+async function registration(page, prefix) {
+  return (await until(`registration "${prefix}"`, 10000, async () => {
+    const t = await page.textContent('#registration');
+    return { done: t.startsWith(prefix), detail: t };
+  })).detail;
+}
+
+// Runs `body(summary, lines)` and prints the JSON summary; on failure also the reason and the
+// page console lines on stderr, and sets the exit code. Always closes `browser`.
+async function run(browser, summary, body) {
+  const lines = [];
+  try {
+    await body(summary, lines);
+    summary.ok = true;
+    console.log(JSON.stringify(summary));
+  } catch (e) {
+    console.error(e.message);
+    console.error('--- page console:\n' + lines.slice(-40).join('\n'));
+    console.log(JSON.stringify(Object.assign(summary, { ok: false, error: e.message })));
+    process.exitCode = 1;
+  } finally {
+    await browser.close();
+  }
+}
+
+module.exports = { FLAGS, Failure, registration, run, serve, signIn, sleep, until };
