@@ -1,7 +1,9 @@
 //! The web application the binary serves at /webrtcgateway/, driven in two headless Chromium
 //! browser contexts (tests/browser/app_test.js, playwright-core; fake camera and microphone):
 //! sign in (the registration failure and its reason shown), join a meeting by name, see the
-//! other participant's named tile with decoded video, chat, raise a hand seen on both pages.
+//! other participant's named tile with decoded video, chat, raise a hand seen on both pages,
+//! share a file that both list and the other downloads intact, devices listed; a phone-sized
+//! page used with the keyboard only; the gateway restarted under a page.
 //! Screenshots of the final screens go to `target/test-output/web_app/`. Same network rule
 //! as tests/browser_room.rs (a loopback-only namespace when the machine allows one).
 mod common;
@@ -14,33 +16,20 @@ use common::Gateway;
 
 #[test]
 fn two_browsers_meet_chat_and_raise_a_hand_in_the_web_app() {
-    require_peers(&peers_tools(), &chromium());
-    match seal_network() {
-        Ok(()) => println!("network: new namespace, loopback only"),
-        Err(why) => println!("network: no namespace ({why}); host network, 127.0.0.1 only"),
-    }
+    loopback_only();
     let gw = Gateway::start(&[]);
-    let shots = repo().join("target/test-output/web_app");
-    let _ = std::fs::remove_dir_all(&shots);
-    let mut cmd = Command::new("node");
-    cmd.current_dir(repo())
-        .arg(repo().join("tests/browser/app_test.js"))
-        .arg(format!("http://{}", gw.addr))
-        .env("NODE_PATH", peers_tools().join("node_modules"))
-        .env("CHROMIUM", chromium())
-        .env("SHOT_DIR", &shots);
-    let (ok, stdout, stderr) = run_with_timeout(cmd, Duration::from_secs(90));
-    assert!(
-        ok,
-        "web app test failed\n--- node stderr:\n{}\n--- node stdout:\n{stdout}\n--- gateway (tail):\n{}",
-        tail(&stderr, 80),
-        tail(&gw.log(), 80)
-    );
-    let summary: serde_json::Value =
-        serde_json::from_str(stdout.trim()).expect("node printed JSON");
-    println!("{summary}");
-    assert_eq!(summary["ok"], true, "{summary}");
+    let base = format!("http://{}", gw.addr);
+    let summary = run_driver("app_test.js", &base, "web_app", &[], || {
+        format!("--- gateway (tail):\n{}", tail(&gw.log(), 80))
+    });
     assert_eq!(summary["hand_label"], "Lower hand", "{summary}");
+    assert_eq!(summary["download_matches"], true, "{summary}");
+    for device in ["camera", "microphone"] {
+        assert!(
+            summary["devices"][device].as_u64().unwrap() >= 1,
+            "{summary}"
+        );
+    }
     for user in ["alice", "bob"] {
         let reg = summary["users"][user]["registration"].as_str().unwrap();
         assert!(
@@ -48,6 +37,7 @@ fn two_browsers_meet_chat_and_raise_a_hand_in_the_web_app() {
             "{reg}"
         );
     }
+    let shots = repo().join("target/test-output/web_app");
     assert!(shots.join("alice-meeting.png").is_file());
     assert!(shots.join("bob-meeting.png").is_file());
 }
@@ -108,4 +98,17 @@ fn the_web_app_reconnects_when_the_gateway_comes_back() {
             .starts_with("Registration failed: DNS lookup error"),
         "{summary}"
     );
+}
+
+#[test]
+fn the_web_app_works_on_a_phone_sized_screen_with_the_keyboard_only() {
+    loopback_only();
+    let gw = Gateway::start(&[]);
+    let base = format!("http://{}", gw.addr);
+    run_driver("app_phone_test.js", &base, "web_app_phone", &[], || {
+        format!("--- gateway (tail):\n{}", tail(&gw.log(), 60))
+    });
+    assert!(repo()
+        .join("target/test-output/web_app_phone/phone-meeting.png")
+        .is_file());
 }

@@ -70,6 +70,7 @@ async function signIn(e) {
     }
   });
   app.account.register();
+  listDevices().catch(() => {});
   show('home');
   $('room-name').focus();
 }
@@ -81,9 +82,40 @@ function withDomain(uri) {
   return uri.replace(/^sips?:/, '');
 }
 
+// --- devices ------------------------------------------------------------------------------------
+function chosen(id) {
+  const v = $(id).value;
+  return v ? { deviceId: { exact: v } } : true;
+}
+
+async function listDevices() {
+  const devices = await navigator.mediaDevices.enumerateDevices();
+  for (const [select, kind] of [['camera', 'videoinput'], ['microphone', 'audioinput'], ['speaker', 'audiooutput']]) {
+    const current = $(select).value;
+    $(select).replaceChildren();
+    const matching = devices.filter(d => d.kind === kind);
+    matching.forEach((d, i) => {
+      const o = document.createElement('option');
+      o.value = d.deviceId;
+      o.textContent = d.label || `${kind} ${i + 1}`;
+      $(select).append(o);
+    });
+    if (current && matching.some(d => d.deviceId === current)) $(select).value = current;
+  }
+}
+
+async function useSpeaker(element) {
+  const id = $('speaker').value;
+  if (id && element.setSinkId) await element.setSinkId(id).catch(() => {});
+}
+
+app.devices = () => ({ camera: $('camera').options.length, microphone: $('microphone').options.length, speaker: $('speaker').options.length });
+
 async function microphone() {
   try {
-    return await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
+    const stream = await navigator.mediaDevices.getUserMedia({ audio: chosen('microphone'), video: false });
+    listDevices().catch(() => {});
+    return stream;
   } catch (err) {
     showError(`No microphone permission: ${err.message}`);
     return null;
@@ -98,6 +130,7 @@ function showCall(call, name) {
   $('mute').textContent = 'Mute'; $('hold').textContent = 'Hold';
   show('call');
   $('remote-audio').srcObject = call.remoteStream;
+  useSpeaker($('remote-audio'));
   let started = null;
   const timer = setInterval(async () => {
     if (started) {
@@ -321,7 +354,10 @@ function tile(id, name, stream, muted) {
   }
   t.querySelector('.name').textContent = name;
   const video = t.querySelector('video');
-  if (stream && video.srcObject !== stream) video.srcObject = stream;
+  if (stream && video.srcObject !== stream) {
+    video.srcObject = stream;
+    if (!muted) useSpeaker(video);
+  }
   return t;
 }
 
@@ -361,7 +397,8 @@ async function join(e) {
   if (!uri.includes('@')) uri += '@' + (app.config.default_room_domain || 'videoconference.example.com');
   let stream;
   try {
-    stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+    stream = await navigator.mediaDevices.getUserMedia({ audio: chosen('microphone'), video: chosen('camera') });
+    listDevices().catch(() => {});
   } catch (err) {
     showError(`No camera or microphone permission: ${err.message}`);
     return;
@@ -378,10 +415,41 @@ async function join(e) {
   tile(room.id, (app.account.displayName || app.account.id) + ' (you)', stream, true);
   room.addEventListener('participants', renderParticipants);
   room.addEventListener('hands', renderHands);
+  room.addEventListener('active', ({ detail }) => {
+    for (const t of document.querySelectorAll('.tile')) t.classList.toggle('speaking', detail.includes(t.dataset.id));
+  });
+  room.addEventListener('files', ({ detail }) => renderFiles(detail));
   room.addEventListener('message', ({ detail }) => addMessage(detail.sender.display_name || detail.sender.uri, detail.content));
   room.addEventListener('state', ({ detail }) => { if (detail === 'terminated') showError('The meeting ended'); });
   $('chat-input').focus();
 }
+
+function renderFiles(files) {
+  const list = $('files');
+  list.replaceChildren();
+  for (const f of files) {
+    const li = document.createElement('li');
+    const a = document.createElement('a');
+    a.href = app.room.fileUrl(f.filename);
+    a.textContent = f.filename;
+    a.download = f.filename;
+    li.append(a, document.createTextNode(` (${f.filesize} bytes, ${f.uploader.display_name || f.uploader.uri})`));
+    list.append(li);
+  }
+}
+
+async function shareFile() {
+  const file = $('share').files[0];
+  if (!file) return;
+  try {
+    await app.room.shareFile(file);
+  } catch (err) {
+    showError(`File not shared: ${err.message}`);
+  }
+  $('share').value = '';
+}
+
+app.files = () => [...document.querySelectorAll('#files a')].map(a => ({ name: a.textContent, href: a.getAttribute('href') }));
 
 async function sendChat(e) {
   e.preventDefault();
@@ -401,6 +469,7 @@ async function leave() {
   app.room = null;
   $('tiles').replaceChildren();
   $('messages').replaceChildren();
+  $('files').replaceChildren();
   show('home');
 }
 
@@ -453,6 +522,7 @@ $('dtmf-form').addEventListener('submit', (e) => {
 });
 $('join-form').addEventListener('submit', join);
 $('chat-form').addEventListener('submit', sendChat);
+$('share').addEventListener('change', () => shareFile());
 $('hand').addEventListener('click', () => app.room.toggleHand().catch(err => showError(err.message)));
 $('mute-all').addEventListener('click', () => app.room.muteEveryone().catch(err => showError(err.message)));
 $('leave').addEventListener('click', () => leave().catch(err => showError(err.message)));

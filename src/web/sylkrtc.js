@@ -51,6 +51,8 @@ export class Connection extends EventTarget {
   constructor(url, { pingInterval = 5000, reconnect = true } = {}) {
     super();
     this.url = url;
+    // The web server of the same gateway (file sharing).
+    this.httpBase = url.replace(/^ws/, 'http').replace(/\/webrtcgateway\/ws$/, '');
     this.pingInterval = pingInterval;
     this.reconnect = reconnect;
     this.state = 'connecting';
@@ -358,7 +360,8 @@ export class Call extends EventTarget {
 // --- video rooms ------------------------------------------------------------------------------
 // Events: 'state' (session-state), 'participants' (the list changed or a feed got media),
 // 'message' (chat: {sender, content, timestamp, type}), 'hands' ({detail: [publisher ids]}),
-// 'muted' (mute-audio from a participant).
+// 'muted' (mute-audio from a participant), 'active' ({detail: [publisher ids]}: the active
+// speakers), 'files' ({detail: [{filename, filesize, uploader, session}]}: all shared files).
 export class Room extends EventTarget {
   constructor(account, uri, stream) {
     super();
@@ -371,6 +374,8 @@ export class Room extends EventTarget {
     this.participants = new Map(); // publisher id -> {id, uri, displayName, feed, pc, stream}
     this.hands = [];
     this.messages = [];
+    this.active = [];
+    this.files = [];
   }
 
   _trickler(session, method) {
@@ -431,6 +436,14 @@ export class Room extends EventTarget {
       case 'mute-audio':
         this._emit('muted', m);
         break;
+      case 'configure':
+        this.active = m.active_participants || [];
+        this._emit('active', this.active);
+        break;
+      case 'file-sharing':
+        for (const f of m.files || []) if (!this.files.some(x => x.filename === f.filename)) this.files.push(f);
+        this._emit('files', this.files);
+        break;
       default:
         break;
     }
@@ -471,6 +484,18 @@ export class Room extends EventTarget {
 
   muteEveryone() {
     return this.conn.request({ sylkrtc: 'videoroom-mute-audio-participants', session: this.id });
+  }
+
+  // Shares `file` (a File or Blob with a name) with the room; 'files' follows.
+  async shareFile(file, name = file.name) {
+    const r = await fetch(this.fileUrl(name), { method: 'POST', body: file });
+    if (!r.ok) throw new Error(`upload failed: ${r.status} ${await r.text()}`);
+  }
+
+  // Where a shared file is downloaded from (as this participant).
+  fileUrl(name) {
+    const parts = [this.uri, this.id, name].map(encodeURIComponent).join('/');
+    return `${this.conn.httpBase}/webrtcgateway/filesharing/${parts}`;
   }
 
   invite(uris) {

@@ -77,6 +77,22 @@ async function main() {
       });
     }
     summary.hand_label = await pages.alice.textContent('#hand');
+    // Devices: the fake camera and microphone are listed.
+    summary.devices = await pages.alice.evaluate(() => window.app.devices());
+    // File sharing: alice shares a file, both pages list it, bob downloads the same bytes.
+    const content = 'minutes of the standup\n'.repeat(100);
+    await pages.alice.setInputFiles('#share', { name: 'minutes.txt', mimeType: 'text/plain', buffer: Buffer.from(content) });
+    for (const u of USERS) {
+      await until(`the shared file on ${u.id}'s page`, 10000, async () => {
+        const files = await pages[u.id].evaluate(() => window.app.files());
+        return { done: files.some(f => f.name === 'minutes.txt'), detail: files };
+      });
+    }
+    summary.download_matches = await pages.bob.evaluate(async (expected) => {
+      const f = window.app.files().find(x => x.name === 'minutes.txt');
+      const r = await fetch(f.href);
+      return r.ok && (await r.text()) === expected;
+    }, content);
     if (SHOT_DIR) {
       fs.mkdirSync(SHOT_DIR, { recursive: true });
       for (const u of USERS) await pages[u.id].screenshot({ path: path.join(SHOT_DIR, `${u.id}-meeting.png`) });

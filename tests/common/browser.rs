@@ -139,3 +139,48 @@ pub fn tail(s: &str, lines: usize) -> String {
         .collect();
     v[v.len().saturating_sub(lines)..].join("\n")
 }
+
+/// Runs the node driver `tests/browser/<script>` against `base` (extra environment `env`),
+/// with screenshots in `target/test-output/<shots>/` (emptied first); returns its JSON
+/// summary. A failure panics with the driver's output and `context()` (logs of the peers).
+pub fn run_driver(
+    script: &str,
+    base: &str,
+    shots: &str,
+    env: &[(&str, String)],
+    context: impl Fn() -> String,
+) -> serde_json::Value {
+    require_peers(&peers_tools(), &chromium());
+    let shots = repo().join("target/test-output").join(shots);
+    let _ = std::fs::remove_dir_all(&shots);
+    let mut cmd = Command::new("node");
+    cmd.current_dir(repo())
+        .arg(repo().join("tests/browser").join(script))
+        .arg(base)
+        .env("NODE_PATH", peers_tools().join("node_modules"))
+        .env("CHROMIUM", chromium())
+        .env("SHOT_DIR", &shots);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let (ok, stdout, stderr) = run_with_timeout(cmd, Duration::from_secs(120));
+    assert!(
+        ok,
+        "{script} failed\n--- node stderr:\n{}\n--- node stdout:\n{stdout}\n{}",
+        tail(&stderr, 80),
+        context()
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout.trim()).expect("the driver printed JSON");
+    println!("{summary}");
+    assert_eq!(summary["ok"], true, "{summary}");
+    summary
+}
+
+/// Seals the calling thread's network (see [`seal_network`]), saying which network is used.
+pub fn loopback_only() {
+    match seal_network() {
+        Ok(()) => println!("network: new namespace, loopback only"),
+        Err(why) => println!("network: no namespace ({why}); host network, 127.0.0.1 only"),
+    }
+}

@@ -1,0 +1,55 @@
+// The web application on a phone-sized screen (375 x 700), used with the keyboard only:
+// Tab through the sign-in form, Enter, type a room name (the field has the focus), Enter;
+// the meeting shows the local tile and nothing is wider than the screen (no horizontal
+// scrolling) on the sign-in, home and meeting screens. Run by tests/web_app.rs.
+'use strict';
+const { chromium } = require('playwright-core');
+const fs = require('fs');
+const path = require('path');
+const { FLAGS, run, until } = require('./util');
+
+const BASE = process.argv[2];
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const SHOT_DIR = process.env.SHOT_DIR || '';
+
+// How much wider than the phone's 375 px the page lays out (a mobile browser zooms out rather
+// than scroll, so innerWidth can grow with the content: compare with the device width).
+const overflow = (page) => page.evaluate(() => document.documentElement.scrollWidth - 375);
+
+async function main() {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
+  await run(browser, { base: BASE }, async (summary, lines) => {
+    const ctx = await browser.newContext({ viewport: { width: 375, height: 700 }, isMobile: true, hasTouch: true });
+    const page = await ctx.newPage();
+    page.on('console', m => lines.push(m.text()));
+    await page.goto(`${BASE}/webrtcgateway/`);
+    summary.overflow = { signin: await overflow(page) };
+    // Keyboard only.
+    await page.keyboard.press('Tab');
+    summary.first_focus = await page.evaluate(() => document.activeElement.id);
+    await page.keyboard.type('carol@example.invalid');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('secret');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('Carol');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#home:not([hidden])', { timeout: 10000 });
+    summary.overflow.home = await overflow(page);
+    summary.home_focus = await page.evaluate(() => document.activeElement.id);
+    await page.keyboard.type('Mobile');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#meeting:not([hidden])', { timeout: 10000 });
+    await until('the local tile', 10000, async () => {
+      const tiles = await page.evaluate(() => window.app.tiles());
+      return { done: tiles.length === 1 && tiles[0].width > 0, detail: tiles };
+    });
+    summary.overflow.meeting = await overflow(page);
+    if (SHOT_DIR) { fs.mkdirSync(SHOT_DIR, { recursive: true }); await page.screenshot({ path: path.join(SHOT_DIR, 'phone-meeting.png'), fullPage: true }); }
+    if (summary.first_focus !== 'account') throw new Error(`the first Tab reaches ${summary.first_focus}, not the account field`);
+    if (summary.home_focus !== 'room-name') throw new Error(`after sign-in the focus is on ${summary.home_focus}`);
+    for (const [screen, px] of Object.entries(summary.overflow)) {
+      if (px > 0) throw new Error(`the ${screen} screen is ${px} px wider than the phone`);
+    }
+  });
+}
+main();
