@@ -1,13 +1,14 @@
-//! Three real headless Chromium participants (Debian `chromium`, fake camera and microphone) in
-//! one video room, through a small sylkRTC-2 test page (tests/browser/room.html) driven by
-//! playwright-core (tests/browser/room_test.js): each one decodes the others' video and receives
-//! their audio; then one tab closes abruptly and the other two get `publishers-left` within the
-//! ICE consent timeout (5 s here).
+//! Three real headless browser participants (Debian `chromium`; in the second test two of them
+//! in Debian `firefox-esr`; fake camera and microphone) in one video room, through a small
+//! sylkRTC-2 test page (tests/browser/room.html) driven by playwright-core and puppeteer-core
+//! (tests/browser/room_test.js): each one decodes the others' video and receives their audio;
+//! then one tab closes abruptly and the other two get `publishers-left` within the ICE consent
+//! timeout (5 s here).
 //!
-//! Needs `chromium` (or `CHROMIUM=/path`), `node` and playwright-core in
-//! `$PEERS_TOOLS/node_modules` (default `target/peers-tools`); tests/run.sh installs them. When
-//! they are missing this test fails: it does not skip. Screenshots of the pages are written to
-//! `target/test-output/browser_room/`.
+//! Needs `chromium` (or `CHROMIUM=/path`), `firefox-esr` (or `FIREFOX=/path`), `node`, and
+//! playwright-core and puppeteer-core in `$PEERS_TOOLS/node_modules` (default
+//! `target/peers-tools`); tests/run.sh installs them. When they are missing these tests fail:
+//! they do not skip. Screenshots of the pages are written to `target/test-output/browser_room*/`.
 //!
 //! Network rule (shared peers.md §1): the test thread first moves into a new, unnamed network
 //! namespace with only `lo` up (`unshare(CLONE_NEWNET)` affects the calling thread, and the
@@ -29,6 +30,19 @@ const NODE_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[test]
 fn browser_room_three_chromium_participants() {
+    room_with("chromium,chromium,chromium", "browser_room");
+}
+
+/// The same room with alice in Chromium and bob and carol in Firefox ESR (puppeteer-core over
+/// WebDriver BiDi): every participant decodes the others, whatever their browser; carol's
+/// Firefox tab is the one closed.
+#[test]
+fn browser_room_chromium_and_firefox_participants() {
+    require_firefox(&peers_tools());
+    room_with("chromium,firefox,firefox", "browser_room_firefox");
+}
+
+fn room_with(browsers: &str, shots: &str) {
     let tools = peers_tools();
     let chromium = chromium();
     require_peers(&tools, &chromium);
@@ -41,10 +55,7 @@ fn browser_room_three_chromium_participants() {
     }
 
     let gw = Gateway::start(&["--ice-consent-timeout", CONSENT_TIMEOUT_S]);
-    let shots = repo()
-        .join("target")
-        .join("test-output")
-        .join("browser_room");
+    let shots = repo().join("target").join("test-output").join(shots);
     let _ = std::fs::remove_dir_all(&shots);
     std::fs::create_dir_all(&shots).expect("screenshot dir");
 
@@ -54,6 +65,8 @@ fn browser_room_three_chromium_participants() {
         .arg(gw.ws_url())
         .env("NODE_PATH", tools.join("node_modules"))
         .env("CHROMIUM", &chromium)
+        .env("FIREFOX", firefox())
+        .env("BROWSERS", browsers)
         .env("CONSENT_TIMEOUT", CONSENT_TIMEOUT_S)
         .env("SHOT_DIR", &shots);
     let (ok, stdout, stderr) = run_with_timeout(cmd, NODE_TIMEOUT);

@@ -19,8 +19,10 @@ step() { printf '\n==> %s\n' "$*"; }
 #   chromium: tests/browser_room.rs (headless, fake camera and microphone);
 #   ip: the same test's loopback-only network namespace;
 #   kamailio: tests/sip_*.rs (registrar + proxy on 127.0.0.1:5060, ../shared/peers/kamailio);
-#   sipp: scripted SIP phone for the SIP call tests.
-PEERS=(chromium:chromium ip:iproute2 kamailio:kamailio sipp:sip-tester baresip:baresip-core python3:python3)
+#   sipp: scripted SIP phone for the SIP call tests;
+#   baresip, python3: a real SIP phone and its control script (tests/sip_browser_call.rs);
+#   firefox-esr: Firefox participants in tests/browser_room.rs and tests/web_app.rs.
+PEERS=(chromium:chromium ip:iproute2 kamailio:kamailio sipp:sip-tester baresip:baresip-core python3:python3 firefox-esr:firefox-esr)
 missing=()
 for entry in "${PEERS[@]+"${PEERS[@]}"}"; do
   cmd=${entry%%:*}; pkg=${entry#*:}
@@ -42,15 +44,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 # npm packages go to target/peers-tools/node_modules (the tests read PEERS_TOOLS):
-#   playwright-core drives Debian's Chromium (no browser download); needs Node >= 20.
+#   playwright-core drives Debian's Chromium (no browser download); needs Node >= 20;
+#   puppeteer-core drives Debian's Firefox ESR over WebDriver BiDi (no browser download).
 export PEERS_TOOLS="${PEERS_TOOLS:-$PWD/target/peers-tools}"
-if [ ! -f "$PEERS_TOOLS/node_modules/playwright-core/package.json" ]; then
-  step "installing playwright-core@1.65.1 into $PEERS_TOOLS"
-  command -v npm >/dev/null 2>&1 || { echo "npm (Node >= 20) is needed for the browser test" >&2; exit 1; }
-  mkdir -p "$PEERS_TOOLS"
-  (cd "$PEERS_TOOLS" && { [ -f package.json ] || npm init -y >/dev/null; } &&
-    npm install --no-audit --no-fund --loglevel=error playwright-core@1.65.1)
-fi
+for npm_pkg in playwright-core@1.65.1 puppeteer-core@24.43.1; do
+  if [ ! -f "$PEERS_TOOLS/node_modules/${npm_pkg%@*}/package.json" ]; then
+    step "installing $npm_pkg into $PEERS_TOOLS"
+    command -v npm >/dev/null 2>&1 || { echo "npm (Node >= 20) is needed for the browser tests" >&2; exit 1; }
+    mkdir -p "$PEERS_TOOLS"
+    (cd "$PEERS_TOOLS" && { [ -f package.json ] || npm init -y >/dev/null; } &&
+      npm install --no-audit --no-fund --loglevel=error "$npm_pkg")
+  fi
+done
 
 # --- 2. format ---------------------------------------------------------------------------
 step "cargo fmt --check"

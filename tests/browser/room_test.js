@@ -18,7 +18,7 @@
 // Env: CONSENT_TIMEOUT (s, default 5), MEDIA_TIMEOUT (s, default 30), SHOT_DIR (screenshots).
 'use strict';
 const { chromium } = require('playwright-core');
-const { FLAGS, Failure, serve, until } = require('./util');
+const { FIREFOX_PREFS, FLAGS, Failure, serve, until } = require('./util');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
@@ -34,11 +34,47 @@ const MEDIA_TIMEOUT_MS = Number(process.env.MEDIA_TIMEOUT || 30) * 1000;
 const SHOT_DIR = process.env.SHOT_DIR || '';
 const ROOM = 'browsers@videoconference.example.com';
 const USERS = ['alice', 'bob', 'carol'];
+// Which browser each participant uses (BROWSERS=chromium,firefox,firefox); Chromium by default.
+const BROWSERS = (process.env.BROWSERS || 'chromium,chromium,chromium').split(',');
+const FIREFOX = process.env.FIREFOX || '/usr/bin/firefox-esr';
 const VICTIM = 'carol'; // the one whose tab is closed
 // Sealed: this process sees no network interface but loopback (a network namespace).
 const SEALED = Object.values(os.networkInterfaces()).flat().every(a => a.internal);
 
 
+
+// Chromium through playwright-core and/or Firefox through puppeteer-core (WebDriver BiDi),
+// as the participants need them; newPage(kind) opens a page in one of them.
+async function launch(profile) {
+  const ctx = { closers: [] };
+  let chromiumCtx = null;
+  let firefox = null;
+  ctx.newPage = async (kind) => {
+    if (kind === 'firefox') {
+      if (!firefox) {
+        const puppeteer = require('puppeteer-core');
+        firefox = await puppeteer.launch({
+          browser: 'firefox', executablePath: FIREFOX, headless: true,
+          defaultViewport: { width: 800, height: 600 },
+          extraPrefsFirefox: FIREFOX_PREFS,
+        });
+        ctx.closers.push(() => firefox.close());
+      }
+      return firefox.newPage();
+    }
+    if (!chromiumCtx) {
+      chromiumCtx = await chromium.launchPersistentContext(profile, {
+        executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 800, height: 600 },
+      });
+      ctx.closers.push(() => chromiumCtx.close());
+      const first = chromiumCtx.pages()[0];
+      if (first) return first;
+    }
+    return chromiumCtx.newPage();
+  };
+  ctx.close = async () => { for (const c of ctx.closers) await c().catch(() => {}); };
+  return ctx;
+}
 
 async function main() {
   const summary = { ws: WS_URL, room: ROOM, chromium: CHROMIUM, network: SEALED ? 'loopback only (sealed namespace)' : 'host network',
@@ -47,9 +83,7 @@ async function main() {
   const base = `http://127.0.0.1:${server.address().port}/room.html`;
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'sylk-browser-room-'));
   const t0 = Date.now();
-  const ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 800, height: 600 },
-  });
+  const ctx = await launch(profile);
   summary.launch_ms = Date.now() - t0;
   const pages = {};
   const consoleLines = {};
@@ -57,7 +91,7 @@ async function main() {
     if (SHOT_DIR) fs.mkdirSync(SHOT_DIR, { recursive: true });
     // --- join, one after the other -------------------------------------------------------
     for (const [i, user] of USERS.entries()) {
-      const page = i === 0 && ctx.pages()[0] ? ctx.pages()[0] : await ctx.newPage();
+      const page = await ctx.newPage(BROWSERS[i] || 'chromium');
       pages[user] = page;
       consoleLines[user] = [];
       page.on('console', m => { consoleLines[user].push(m.text()); });

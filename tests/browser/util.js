@@ -12,6 +12,18 @@ const FLAGS = [
   '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
   '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns',
 ];
+// Firefox's equivalent: fake devices without a prompt; camera and microphone allowed for
+// every site (without a permission Firefox gathers only its "default address", never
+// loopback); loopback candidates; raw IPs instead of mDNS names.
+const FIREFOX_PREFS = {
+  'media.navigator.streams.fake': true,
+  'media.navigator.permission.disabled': true,
+  'permissions.default.camera': 1,
+  'permissions.default.microphone': 1,
+  'media.peerconnection.ice.loopback': true,
+  'media.peerconnection.ice.obfuscate_host_addresses': false,
+  'media.autoplay.default': 0,
+};
 const POLL_MS = 100;
 const sleep = (ms) => new Promise(r => setTimeout(r, ms));
 class Failure extends Error {}
@@ -84,4 +96,4 @@ async function run(browser, summary, body) {
   }
 }
 
-module.exports = { FLAGS, Failure, registration, run, serve, signIn, sleep, until };
+module.exports = { FIREFOX_PREFS, FLAGS, Failure, registration, run, serve, signIn, sleep, until };

@@ -48,6 +48,31 @@ pub fn require_peers(tools: &Path, chromium: &Path) {
     );
 }
 
+pub fn firefox() -> PathBuf {
+    match std::env::var_os("FIREFOX") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => PathBuf::from("/usr/bin/firefox-esr"),
+    }
+}
+
+/// Panics with an install hint when Firefox or puppeteer-core is missing (never skips).
+pub fn require_firefox(tools: &Path) {
+    let hint = "run tests/run.sh (it installs the test peers), or: apt-get install firefox-esr; \
+                cd target/peers-tools && npm install puppeteer-core@24.43.1 (FIREFOX overrides \
+                the browser's location)";
+    assert!(
+        firefox().is_file(),
+        "Firefox not found at {} — {hint}",
+        firefox().display()
+    );
+    let pp = tools.join("node_modules").join("puppeteer-core");
+    assert!(
+        pp.join("package.json").is_file(),
+        "puppeteer-core not found at {} — {hint}",
+        pp.display()
+    );
+}
+
 /// Runs `cmd`, killing it after `timeout`; returns (success, stdout, stderr).
 pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> (bool, String, String) {
     let mut child = cmd
