@@ -1,4 +1,5 @@
-//! The web application in 1:1 calls with a real SIP phone: headless Chromium (fake microphone)
+//! The web application in 1:1 calls with a real SIP phone: headless Chromium, and Firefox ESR
+//! in the second test (fake microphone),
 //! runs the app served by the gateway (tests/browser/app_call_test.js), signs in as alice
 //! through Kamailio, calls bob's baresip and is called by it (answering from the incoming
 //! screen), with audio both ways each time (the page's getStats and baresip's RTP counters),
@@ -13,16 +14,32 @@ use common::Gateway;
 
 #[test]
 fn the_web_app_calls_baresip_and_answers_it() {
+    calls_with("chromium", "sip_web_app");
+}
+
+/// The same in Firefox ESR (puppeteer-core over WebDriver BiDi).
+#[test]
+fn the_web_app_in_firefox_calls_baresip_and_answers_it() {
+    require_firefox(&peers_tools());
+    calls_with("firefox", "sip_web_app_firefox");
+}
+
+fn calls_with(browser: &str, shots: &str) {
     loopback_only();
     let _kamailio = Kamailio::start(&[]);
     let bob = Baresip::start("bob");
     let gw = Gateway::start(&["--sip-proxy", PROXY]);
     let bctl = shared_peers().join("baresip/bctl.py").display().to_string();
+    let env = [
+        ("BCTL", bctl),
+        ("BROWSER", browser.to_string()),
+        ("FIREFOX", firefox().display().to_string()),
+    ];
     let summary = run_driver(
         "app_call_test.js",
         &format!("http://{}", gw.addr),
-        "sip_web_app",
-        &[("BCTL", bctl)],
+        shots,
+        &env,
         || {
             format!(
                 "--- baresip:\n{}\n--- gateway (tail):\n{}",

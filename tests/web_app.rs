@@ -16,10 +16,25 @@ use common::Gateway;
 
 #[test]
 fn two_browsers_meet_chat_and_raise_a_hand_in_the_web_app() {
+    meeting("chromium,chromium", "web_app");
+}
+
+/// The same meeting with bob in Firefox ESR (puppeteer-core over WebDriver BiDi).
+#[test]
+fn a_chromium_and_a_firefox_user_meet_in_the_web_app() {
+    require_firefox(&peers_tools());
+    meeting("chromium,firefox", "web_app_firefox");
+}
+
+fn meeting(browsers: &str, shots: &str) {
     loopback_only();
     let gw = Gateway::start(&[]);
     let base = format!("http://{}", gw.addr);
-    let summary = run_driver("app_test.js", &base, "web_app", &[], || {
+    let env = [
+        ("BROWSERS", browsers.to_string()),
+        ("FIREFOX", firefox().display().to_string()),
+    ];
+    let summary = run_driver("app_test.js", &base, shots, &env, || {
         format!("--- gateway (tail):\n{}", tail(&gw.log(), 80))
     });
     assert_eq!(summary["hand_label"], "Lower hand", "{summary}");
@@ -37,7 +52,7 @@ fn two_browsers_meet_chat_and_raise_a_hand_in_the_web_app() {
             "{reg}"
         );
     }
-    let shots = repo().join("target/test-output/web_app");
+    let shots = repo().join("target/test-output").join(shots);
     assert!(shots.join("alice-meeting.png").is_file());
     assert!(shots.join("bob-meeting.png").is_file());
 }

@@ -477,8 +477,10 @@ async function leave() {
 app.tiles = () => [...document.querySelectorAll('.tile')].map(t => {
   const v = t.querySelector('video');
   const q = v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality() : null;
+  // Firefox does not count MediaStream frames in the playback quality; it has its own counter.
+  const frames = Math.max(q ? q.totalVideoFrames : 0, v.mozDecodedFrames || 0, v.mozPaintedFrames || 0);
   return { id: t.dataset.id, name: t.querySelector('.name').textContent, hand: !t.querySelector('.hand').hidden,
-           width: v.videoWidth, frames: q ? q.totalVideoFrames : 0 };
+           width: v.videoWidth, frames };
 });
 app.messages = () => [...document.querySelectorAll('#messages li')].map(li => li.textContent);
 

@@ -15,7 +15,7 @@ const { chromium } = require('playwright-core');
 const { execFileSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
-const { FLAGS, registration, signIn: signInAt, until } = require('./util');
+const { FLAGS, fill, firefoxPage, press, registration, run, signIn: signInAt, text, until } = require('./util');
 
 const BASE = process.argv[2];
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -26,7 +26,7 @@ const signIn = (page, account, password) => signInAt(page, BASE, account, passwo
 
 async function audioBothWays(page, what) {
   await until(`${what}: established`, 20000, async () => {
-    const s = await page.textContent('#call-state');
+    const s = await text(page, '#call-state');
     return { done: s === 'established', detail: s };
   });
   return (await until(`${what}: audio both ways`, 20000, async () => {
@@ -48,50 +48,40 @@ async function shot(page, name) {
 }
 
 async function main() {
-  const summary = { base: BASE };
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
-  const lines = [];
-  let page;
-  try {
-    const ctx = await browser.newContext({ viewport: { width: 800, height: 500 } });
-    page = await ctx.newPage();
+  // BROWSER=firefox runs alice's page in Firefox ESR instead.
+  const newPage = async () => process.env.BROWSER === 'firefox'
+    ? firefoxPage({ width: 800, height: 500 })
+    : (await browser.newContext({ viewport: { width: 800, height: 500 } })).newPage();
+  await run(browser, { base: BASE, browser: process.env.BROWSER || 'chromium' }, async (summary, lines) => {
+    const page = await newPage();
     page.on('console', m => lines.push(m.text()));
     page.on('pageerror', e => lines.push('pageerror: ' + e.message));
     await signIn(page, 'alice@127.0.0.1', 'alicepw');
     await registration(page, 'registered');
 
     // Outgoing.
-    await page.fill('#dial', 'bob');
-    await page.press('#dial', 'Enter');
+    await fill(page, '#dial', 'bob');
+    await press(page, '#dial', 'Enter');
     summary.outgoing = { stats: await audioBothWays(page, 'outgoing call') };
-    summary.outgoing.peer = await page.textContent('#peer');
+    summary.outgoing.peer = await text(page, '#peer');
     await shot(page, 'in-call.png');
     summary.outgoing.end = await hangUp(page, 'outgoing call');
 
     // Incoming from baresip.
     execFileSync('python3', [BCTL, '4445', 'dial', 'sip:alice@127.0.0.1']);
     await page.waitForSelector('#incoming:not([hidden])', { timeout: 10000 });
-    summary.incoming = { caller: await page.textContent('#caller') };
+    summary.incoming = { caller: await text(page, '#caller') };
     await shot(page, 'incoming.png');
     await page.click('#answer');
     summary.incoming.stats = await audioBothWays(page, 'incoming call');
     summary.incoming.end = await hangUp(page, 'incoming call');
 
-    // A wrong password, in another context.
-    const other = await (await browser.newContext()).newPage();
+    // A wrong password, in another page.
+    const other = await newPage();
     await signIn(other, 'alice@127.0.0.1', 'not-the-password');
     summary.wrong_password = await registration(other, 'Registration failed');
     await shot(other, 'wrong-password.png');
-    summary.ok = true;
-    console.log(JSON.stringify(summary));
-  } catch (e) {
-    console.error(e.message);
-    console.error('--- page console:\n' + lines.slice(-40).join('\n'));
-    if (page) await shot(page, 'failure.png').catch(() => {});
-    console.log(JSON.stringify(Object.assign(summary, { ok: false, error: e.message })));
-    process.exitCode = 1;
-  } finally {
-    await browser.close();
-  }
+  });
 }
 main();

@@ -12,7 +12,7 @@
 const { chromium } = require('playwright-core');
 const path = require('path');
 const fs = require('fs');
-const { FLAGS, until } = require('./util');
+const { FLAGS, fill, firefoxPage, press, registration, run, signIn, text, until, upload } = require('./util');
 
 const BASE = process.argv[2];
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -21,31 +21,24 @@ const USERS = [
   { id: 'alice', account: 'alice@example.invalid', name: 'Alice' },
   { id: 'bob', account: 'bob@example.invalid', name: 'Bob' },
 ];
+// The browser of each user (BROWSERS=chromium,firefox); Chromium by default.
+const BROWSERS = (process.env.BROWSERS || 'chromium,chromium').split(',');
 
 async function main() {
-  const summary = { base: BASE, users: {} };
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
-  const pages = {};
-  try {
-    for (const u of USERS) {
-      const ctx = await browser.newContext({ viewport: { width: 900, height: 640 } });
-      const page = pages[u.id] = await ctx.newPage();
-      page.lines = [];
-      page.on('console', m => page.lines.push(m.text()));
-      page.on('pageerror', e => page.lines.push('pageerror: ' + e.message));
-      await page.goto(`${BASE}/webrtcgateway/`);
-      await page.fill('#account', u.account);
-      await page.fill('#password', 'secret');
-      await page.fill('#display-name', u.name);
-      await page.press('#display-name', 'Enter');
-      await page.waitForSelector('#home:not([hidden])', { timeout: 10000 });
+  await run(browser, { base: BASE, browsers: BROWSERS, users: {} }, async (summary, lines) => {
+    const pages = {};
+    for (const [i, u] of USERS.entries()) {
+      const viewport = { width: 900, height: 640 };
+      const page = pages[u.id] = BROWSERS[i] === 'firefox'
+        ? await firefoxPage(viewport)
+        : await (await browser.newContext({ viewport })).newPage();
+      page.on('console', m => lines.push(`${u.id}: ${m.text()}`));
+      page.on('pageerror', e => lines.push(`${u.id}: pageerror: ${e.message}`));
+      await signIn(page, BASE, u.account, 'secret', u.name);
       // The domain does not resolve: the failure and its reason are shown.
-      const reg = await until(`${u.id}'s registration state`, 10000, async () => {
-        const t = await page.textContent('#registration');
-        return { done: t.startsWith('Registration failed: DNS lookup error'), detail: t };
-      });
-      summary.users[u.id] = { registration: reg.detail };
-      await page.fill('#room-name', 'Standup');
+      summary.users[u.id] = { registration: await registration(page, 'Registration failed: DNS lookup error') };
+      await fill(page, '#room-name', 'Standup');
       await page.click('#join-form button');
       await page.waitForSelector('#meeting:not([hidden])', { timeout: 10000 });
     }
@@ -60,13 +53,12 @@ async function main() {
       summary.users[u.id].tiles = r.detail;
     }
     // Chat.
-    await pages.alice.fill('#chat-input', 'hello from alice');
-    await pages.alice.press('#chat-input', 'Enter');
-    const chat = await until('the chat message at bob', 10000, async () => {
+    await fill(pages.alice, '#chat-input', 'hello from alice');
+    await press(pages.alice, '#chat-input', 'Enter');
+    summary.chat = (await until('the chat message at bob', 10000, async () => {
       const m = await pages.bob.evaluate(() => window.app.messages());
       return { done: m.includes('Alice:hello from alice'), detail: m };
-    });
-    summary.chat = chat.detail;
+    })).detail;
     // Raised hand, seen on both pages.
     await pages.alice.click('#hand');
     for (const u of USERS) {
@@ -76,12 +68,12 @@ async function main() {
         return { done: t && t.hand, detail: tiles };
       });
     }
-    summary.hand_label = await pages.alice.textContent('#hand');
+    summary.hand_label = await text(pages.alice, '#hand');
     // Devices: the fake camera and microphone are listed.
     summary.devices = await pages.alice.evaluate(() => window.app.devices());
     // File sharing: alice shares a file, both pages list it, bob downloads the same bytes.
     const content = 'minutes of the standup\n'.repeat(100);
-    await pages.alice.setInputFiles('#share', { name: 'minutes.txt', mimeType: 'text/plain', buffer: Buffer.from(content) });
+    await upload(pages.alice, '#share', 'minutes.txt', content);
     for (const u of USERS) {
       await until(`the shared file on ${u.id}'s page`, 10000, async () => {
         const files = await pages[u.id].evaluate(() => window.app.files());
@@ -97,19 +89,6 @@ async function main() {
       fs.mkdirSync(SHOT_DIR, { recursive: true });
       for (const u of USERS) await pages[u.id].screenshot({ path: path.join(SHOT_DIR, `${u.id}-meeting.png`) });
     }
-    summary.ok = true;
-    console.log(JSON.stringify(summary));
-  } catch (e) {
-    console.error(e.message);
-    for (const [id, page] of Object.entries(pages)) console.error(`--- ${id} console:\n` + page.lines.slice(-30).join('\n'));
-    if (SHOT_DIR) {
-      fs.mkdirSync(SHOT_DIR, { recursive: true });
-      for (const [id, page] of Object.entries(pages)) await page.screenshot({ path: path.join(SHOT_DIR, `${id}-failure.png`) }).catch(() => {});
-    }
-    console.log(JSON.stringify(Object.assign(summary, { ok: false, error: e.message })));
-    process.exitCode = 1;
-  } finally {
-    await browser.close();
-  }
+  });
 }
 main();

@@ -60,20 +60,62 @@ function serve(name) {
   });
 }
 
+// Page helpers that work on playwright (Chromium) and puppeteer (Firefox) pages alike.
+const isPlaywright = (page) => typeof page.fill === 'function';
+async function fill(page, sel, text) {
+  if (isPlaywright(page)) return page.fill(sel, text);
+  await page.$eval(sel, (el, v) => { el.value = v; el.dispatchEvent(new Event('input', { bubbles: true })); }, text);
+}
+async function press(page, sel, key) {
+  if (isPlaywright(page)) return page.press(sel, key);
+  await (await page.$(sel)).press(key);
+}
+async function text(page, sel) {
+  if (isPlaywright(page)) return page.textContent(sel);
+  return page.$eval(sel, el => el.textContent);
+}
+// Puts a file named `name` holding `content` into the file input `sel`.
+async function upload(page, sel, name, content) {
+  if (isPlaywright(page)) return page.setInputFiles(sel, { name, mimeType: 'text/plain', buffer: Buffer.from(content) });
+  const dir = require('fs').mkdtempSync(path.join(require('os').tmpdir(), 'upload-'));
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, content);
+  await (await page.$(sel)).uploadFile(file);
+}
+
+// A page in Firefox ESR through puppeteer-core (one browser, started on first use).
+let firefoxBrowser = null;
+async function firefoxPage(viewport) {
+  if (!firefoxBrowser) {
+    const puppeteer = require('puppeteer-core');
+    firefoxBrowser = await puppeteer.launch({
+      browser: 'firefox', executablePath: process.env.FIREFOX || '/usr/bin/firefox-esr',
+      headless: true, extraPrefsFirefox: FIREFOX_PREFS,
+    });
+  }
+  const page = await firefoxBrowser.newPage();
+  await page.setViewport(viewport);
+  return page;
+}
+async function closeFirefox() {
+  if (firefoxBrowser) await firefoxBrowser.close().catch(() => {});
+  firefoxBrowser = null;
+}
+
 // Signs in on the web app at `base` and waits for its home screen.
 async function signIn(page, base, account, password, name) {
   await page.goto(`${base}/webrtcgateway/`);
-  await page.fill('#account', account);
-  await page.fill('#password', password);
-  if (name) await page.fill('#display-name', name);
-  await page.press('#password', 'Enter');
+  await fill(page, '#account', account);
+  await fill(page, '#password', password);
+  if (name) await fill(page, '#display-name', name);
+  await press(page, '#password', 'Enter');
   await page.waitForSelector('#home:not([hidden])', { timeout: 10000 });
 }
 
 // Waits until the registration state shown starts with `prefix`; returns the text.
 async function registration(page, prefix) {
   return (await until(`registration "${prefix}"`, 10000, async () => {
-    const t = await page.textContent('#registration');
+    const t = await text(page, '#registration');
     return { done: t.startsWith(prefix), detail: t };
   })).detail;
 }
@@ -93,7 +135,8 @@ async function run(browser, summary, body) {
     process.exitCode = 1;
   } finally {
     await browser.close();
+    await closeFirefox();
   }
 }
 
-module.exports = { FIREFOX_PREFS, FLAGS, Failure, registration, run, serve, signIn, sleep, until };
+module.exports = { FIREFOX_PREFS, FLAGS, Failure, fill, firefoxPage, press, registration, run, serve, signIn, sleep, text, until, upload };
