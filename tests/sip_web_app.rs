@@ -49,6 +49,15 @@ fn calls_with(browser: &str, shots: &str) {
         },
     );
     assert_eq!(summary["outgoing"]["peer"], "bob@127.0.0.1", "{summary}");
+    assert_eq!(summary["dialpad"], "12#", "{summary}");
+    assert!(
+        summary["outgoing"]["quality"]
+            .as_str()
+            .unwrap()
+            .starts_with("connection good"),
+        "{summary}"
+    );
+    assert_eq!(summary["incoming"]["camera_off"], "true", "{summary}");
     assert_eq!(
         summary["outgoing"]["end"]["reason"], "200 to BYE",
         "{summary}"

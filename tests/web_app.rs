@@ -39,6 +39,12 @@ fn meeting(browsers: &str, shots: &str) {
     });
     assert_eq!(summary["hand_label"], "Lower hand", "{summary}");
     assert_eq!(summary["download_matches"], true, "{summary}");
+    assert_eq!(
+        summary["external_requests"],
+        serde_json::json!([]),
+        "{summary}"
+    );
+    assert!(summary["requests"].as_u64().unwrap() >= 5, "{summary}");
     for device in ["camera", "microphone"] {
         assert!(
             summary["devices"][device].as_u64().unwrap() >= 1,

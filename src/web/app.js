@@ -111,13 +111,13 @@ async function useSpeaker(element) {
 
 app.devices = () => ({ camera: $('camera').options.length, microphone: $('microphone').options.length, speaker: $('speaker').options.length });
 
-async function microphone() {
+async function microphone(video = false) {
   try {
-    const stream = await navigator.mediaDevices.getUserMedia({ audio: chosen('microphone'), video: false });
+    const stream = await navigator.mediaDevices.getUserMedia({ audio: chosen('microphone'), video: video ? chosen('camera') : false });
     listDevices().catch(() => {});
     return stream;
   } catch (err) {
-    showError(`No microphone permission: ${err.message}`);
+    showError(`No ${video ? 'camera or ' : ''}microphone permission: ${err.message}`);
     return null;
   }
 }
@@ -128,17 +128,32 @@ function showCall(call, name) {
   $('call-state').textContent = call.state || 'calling';
   $('call-timer').textContent = '';
   $('mute').textContent = 'Mute'; $('hold').textContent = 'Hold';
+  $('mute').setAttribute('aria-pressed', 'false'); $('hold').setAttribute('aria-pressed', 'false');
+  $('camera-off').hidden = true; $('camera-off').textContent = 'Camera off';
   show('call');
   $('remote-audio').srcObject = call.remoteStream;
   useSpeaker($('remote-audio'));
+  const showVideo = () => {
+    const video = call.remoteStream.getVideoTracks().length > 0;
+    $('remote-video').hidden = !video;
+    if (video && $('remote-video').srcObject !== call.remoteStream) {
+      $('remote-video').srcObject = call.remoteStream;
+      $('remote-video').muted = true; // the audio element plays the sound
+    }
+    $('camera-off').hidden = !(call.stream && call.stream.getVideoTracks().length);
+  };
   let started = null;
   const timer = setInterval(async () => {
     if (started) {
       const s = Math.floor((Date.now() - started) / 1000);
       $('call-timer').textContent = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
     }
+    showVideo();
     const st = await call.stats();
-    $('quality').textContent = st.packetsReceived > 0 ? `receiving audio (${st.packetsReceived} packets)` : '';
+    const total = st.packetsReceived + st.packetsLost;
+    const loss = total > 0 ? st.packetsLost / total : 0;
+    const quality = loss > 0.05 || st.jitter > 0.05 ? 'poor' : 'good';
+    $('quality').textContent = st.packetsReceived > 0 ? `connection ${quality} (${st.packetsReceived} packets, ${(loss * 100).toFixed(1)}% lost)` : '';
   }, 1000);
   call.addEventListener('state', ({ detail }) => {
     if (!detail.state) return;
@@ -155,11 +170,12 @@ function showCall(call, name) {
   });
 }
 
-async function dial(e) {
-  e.preventDefault();
+async function dial(e, video = false) {
+  if (e) e.preventDefault();
   clearError();
+  if (!$('dial').value.trim()) return showError('Enter an address or a number to call');
   const uri = withDomain($('dial').value);
-  const stream = await microphone();
+  const stream = await microphone(video);
   if (!stream) return;
   try {
     showCall(await app.account.call(uri, stream), uri);
@@ -186,10 +202,10 @@ function incoming(call) {
   });
 }
 
-async function answer() {
+async function answer(video = false) {
   const call = app.incomingCall;
   app.incomingCall = null;
-  const stream = await microphone();
+  const stream = await microphone(video);
   if (!stream) return call.terminate().catch(() => {});
   showCall(call, call.remote.display_name || call.remote.uri);
   try {
@@ -200,6 +216,7 @@ async function answer() {
 }
 
 app.callStats = () => (app.call ? app.call.stats() : null);
+app.quality = () => $('quality').textContent;
 
 // --- conversations ------------------------------------------------------------------------------
 // contact -> {messages: [{id, direction, content, timestamp, state}], unread: count}
@@ -350,6 +367,12 @@ function tile(id, name, stream, muted) {
     const hand = document.createElement('span');
     hand.className = 'hand'; hand.textContent = 'Hand raised'; hand.hidden = true;
     t.append(video, label, hand);
+    // Clicking (or Enter on) a tile makes that participant the active speaker for everyone.
+    t.tabIndex = 0;
+    t.title = 'Spotlight';
+    const spotlight = () => app.room && app.room.configure([id]).catch(err => showError(err.message));
+    t.addEventListener('click', spotlight);
+    t.addEventListener('keydown', (e) => { if (e.key === 'Enter') spotlight(); });
     $('tiles').appendChild(t);
   }
   t.querySelector('.name').textContent = name;
@@ -480,7 +503,7 @@ app.tiles = () => [...document.querySelectorAll('.tile')].map(t => {
   // Firefox does not count MediaStream frames in the playback quality; it has its own counter.
   const frames = Math.max(q ? q.totalVideoFrames : 0, v.mozDecodedFrames || 0, v.mozPaintedFrames || 0);
   return { id: t.dataset.id, name: t.querySelector('.name').textContent, hand: !t.querySelector('.hand').hidden,
-           width: v.videoWidth, frames };
+           active: t.classList.contains('speaking'), width: v.videoWidth, frames };
 });
 app.messages = () => [...document.querySelectorAll('#messages li')].map(li => li.textContent);
 
@@ -496,6 +519,17 @@ $('new-chat-form').addEventListener('submit', (e) => {
   openConversation(withDomain(who));
 });
 $('answer').addEventListener('click', () => answer().catch(err => showError(err.message)));
+$('answer-video').addEventListener('click', () => answer(true).catch(err => showError(err.message)));
+$('video-call').addEventListener('click', () => dial(null, true).catch(err => showError(err.message)));
+for (const key of document.querySelectorAll('.dialpad .key')) {
+  key.addEventListener('click', () => { $('dial').value += key.textContent; });
+}
+$('camera-off').addEventListener('click', () => {
+  const off = $('camera-off').getAttribute('aria-pressed') !== 'true';
+  app.call.camera(!off);
+  $('camera-off').setAttribute('aria-pressed', String(off));
+  $('camera-off').textContent = off ? 'Camera on' : 'Camera off';
+});
 $('decline').addEventListener('click', () => {
   const call = app.incomingCall;
   app.incomingCall = null;

@@ -327,6 +327,11 @@ export class Call extends EventTarget {
     for (const t of this.stream ? this.stream.getAudioTracks() : []) t.enabled = !on;
   }
 
+  // Turns the camera off (black frames) or on again.
+  camera(on) {
+    for (const t of this.stream ? this.stream.getVideoTracks() : []) t.enabled = on;
+  }
+
   async _event(m) {
     if (m.event === 'update') {
       if (m.state === 'accepted' && m.sdp && this.pc) await this.pc.setRemoteDescription({ type: 'answer', sdp: m.sdp });
@@ -345,12 +350,17 @@ export class Call extends EventTarget {
     this._emit(m.state, m.reason || null);
   }
 
-  // Audio packets both ways (for a quality indicator and the tests).
+  // Audio packets both ways, and the loss and jitter of what comes in (for a quality
+  // indicator and the tests).
   async stats() {
-    const o = { packetsReceived: 0, packetsSent: 0 };
+    const o = { packetsReceived: 0, packetsSent: 0, packetsLost: 0, jitter: 0 };
     if (!this.pc) return o;
     (await this.pc.getStats()).forEach(r => {
-      if (r.type === 'inbound-rtp' && r.kind === 'audio') o.packetsReceived = r.packetsReceived;
+      if (r.type === 'inbound-rtp' && r.kind === 'audio') {
+        o.packetsReceived = r.packetsReceived;
+        o.packetsLost = r.packetsLost || 0;
+        o.jitter = r.jitter || 0;
+      }
       if (r.type === 'outbound-rtp' && r.kind === 'audio') o.packetsSent = r.packetsSent;
     });
     return o;
@@ -496,6 +506,16 @@ export class Room extends EventTarget {
   fileUrl(name) {
     const parts = [this.uri, this.id, name].map(encodeURIComponent).join('/');
     return `${this.conn.httpBase}/webrtcgateway/filesharing/${parts}`;
+  }
+
+  // Marks at most two participants (publisher ids) as the active speakers, for everyone.
+  configure(activeParticipants) {
+    return this.conn.request({ sylkrtc: 'videoroom-configure', session: this.id, active_participants: activeParticipants });
+  }
+
+  // Asks for another quality of a feed (or our publication): {audio, video, bitrate}.
+  update(sessionOrFeed, options) {
+    return this.conn.request({ sylkrtc: 'videoroom-session-update', session: sessionOrFeed, options });
   }
 
   invite(uris) {

@@ -60,11 +60,16 @@ async function main() {
     await signIn(page, 'alice@127.0.0.1', 'alicepw');
     await registration(page, 'registered');
 
+    // The dial pad types into the address field.
+    for (const key of ['1', '2', '#']) await page.click(`.dialpad .key:nth-child(${{ '1': 1, '2': 2, '#': 12 }[key]})`);
+    summary.dialpad = await page.evaluate(() => document.getElementById('dial').value);
+
     // Outgoing.
     await fill(page, '#dial', 'bob');
     await press(page, '#dial', 'Enter');
     summary.outgoing = { stats: await audioBothWays(page, 'outgoing call') };
     summary.outgoing.peer = await text(page, '#peer');
+    summary.outgoing.quality = await page.evaluate(() => window.app.quality());
     await shot(page, 'in-call.png');
     summary.outgoing.end = await hangUp(page, 'outgoing call');
 
@@ -73,8 +78,12 @@ async function main() {
     await page.waitForSelector('#incoming:not([hidden])', { timeout: 10000 });
     summary.incoming = { caller: await text(page, '#caller') };
     await shot(page, 'incoming.png');
-    await page.click('#answer');
+    // Answered with the camera on (the phone offers audio only: the call stays audio), then
+    // the camera turned off.
+    await page.click('#answer-video');
     summary.incoming.stats = await audioBothWays(page, 'incoming call');
+    await page.click('#camera-off');
+    summary.incoming.camera_off = await page.evaluate(() => document.getElementById('camera-off').getAttribute('aria-pressed'));
     summary.incoming.end = await hangUp(page, 'incoming call');
 
     // A wrong password, in another page.

@@ -28,12 +28,14 @@ async function main() {
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
   await run(browser, { base: BASE, browsers: BROWSERS, users: {} }, async (summary, lines) => {
     const pages = {};
+    const requests = [];
     for (const [i, u] of USERS.entries()) {
       const viewport = { width: 900, height: 640 };
       const page = pages[u.id] = BROWSERS[i] === 'firefox'
         ? await firefoxPage(viewport)
         : await (await browser.newContext({ viewport })).newPage();
       page.on('console', m => lines.push(`${u.id}: ${m.text()}`));
+      page.on('request', r => requests.push(r.url()));
       page.on('pageerror', e => lines.push(`${u.id}: pageerror: ${e.message}`));
       await signIn(page, BASE, u.account, 'secret', u.name);
       // The domain does not resolve: the failure and its reason are shown.
@@ -69,6 +71,16 @@ async function main() {
       });
     }
     summary.hand_label = await text(pages.alice, '#hand');
+    // Spotlight: alice picks bob's tile; both pages highlight bob.
+    const bobTile = (await pages.alice.evaluate(() => window.app.tiles())).find(t => t.name === 'Bob').id;
+    await pages.alice.click(`.tile[data-id="${bobTile}"]`);
+    for (const u of USERS) {
+      await until(`bob highlighted on ${u.id}'s page`, 10000, async () => {
+        const tiles = await pages[u.id].evaluate(() => window.app.tiles());
+        const t = tiles.find(x => x.id === bobTile);
+        return { done: t && t.active && tiles.filter(x => x.active).length === 1, detail: tiles };
+      });
+    }
     // Devices: the fake camera and microphone are listed.
     summary.devices = await pages.alice.evaluate(() => window.app.devices());
     // File sharing: alice shares a file, both pages list it, bob downloads the same bytes.
@@ -89,6 +101,10 @@ async function main() {
       fs.mkdirSync(SHOT_DIR, { recursive: true });
       for (const u of USERS) await pages[u.id].screenshot({ path: path.join(SHOT_DIR, `${u.id}-meeting.png`) });
     }
+    // Everything came from the gateway: no external request.
+    const host = new URL(BASE).host;
+    summary.requests = requests.length;
+    summary.external_requests = requests.filter(u => !/^(data|blob):/.test(u) && new URL(u).host !== host);
   });
 }
 main();
