@@ -59,6 +59,31 @@ fn calls_with(browser: &str, shots: &str) {
     );
     assert_eq!(summary["incoming"]["camera_off"], "true", "{summary}");
     assert_eq!(
+        summary["outgoing"]["controls"]["mute"], "Unmute",
+        "{summary}"
+    );
+    assert_eq!(
+        summary["outgoing"]["controls"]["errors"],
+        serde_json::json!([]),
+        "{summary}"
+    );
+    assert_eq!(
+        summary["rejected"], "Call ended: 404 Not Found",
+        "{summary}"
+    );
+    // The phone saw alice's tones and her decline.
+    let log = gw.log();
+    assert!(
+        log.contains("INFO answered"),
+        "no DTMF INFO:\n{}",
+        tail(&log, 40)
+    );
+    assert!(
+        log.contains("486 Busy Here"),
+        "no decline:\n{}",
+        tail(&log, 40)
+    );
+    assert_eq!(
         summary["outgoing"]["end"]["reason"], "200 to BYE",
         "{summary}"
     );

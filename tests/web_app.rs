@@ -124,11 +124,30 @@ fn the_web_app_reconnects_when_the_gateway_comes_back() {
 #[test]
 fn the_web_app_works_on_a_phone_sized_screen_with_the_keyboard_only() {
     loopback_only();
-    let gw = Gateway::start(&[]);
+    let branding = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        branding.path(),
+        r##"{"title": "Acme Talk", "colors": {"primary": "#b60205"}, "default_room_domain": "rooms.example.org"}"##,
+    )
+    .unwrap();
+    let config = branding.path().display().to_string();
+    let gw = Gateway::start(&["--web-config", &config]);
     let base = format!("http://{}", gw.addr);
-    run_driver("app_phone_test.js", &base, "web_app_phone", &[], || {
+    let summary = run_driver("app_phone_test.js", &base, "web_app_phone", &[], || {
         format!("--- gateway (tail):\n{}", tail(&gw.log(), 60))
     });
+    assert_eq!(
+        summary["branding"],
+        serde_json::json!({"title": "Acme Talk", "header": "Acme Talk", "room": "mobile@rooms.example.org"}),
+        "{summary}"
+    );
+    assert!(
+        summary["denied"]
+            .as_str()
+            .unwrap()
+            .starts_with("No camera or microphone permission"),
+        "{summary}"
+    );
     assert!(repo()
         .join("target/test-output/web_app_phone/phone-meeting.png")
         .is_file());

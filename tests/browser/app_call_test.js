@@ -70,6 +70,29 @@ async function main() {
     summary.outgoing = { stats: await audioBothWays(page, 'outgoing call') };
     summary.outgoing.peer = await text(page, '#peer');
     summary.outgoing.quality = await page.evaluate(() => window.app.quality());
+    // In-call controls: mute, hold (a re-INVITE baresip accepts), DTMF, unmute, resume.
+    await page.click('#mute');
+    await page.click('#hold');
+    await until('on hold', 10000, async () => {
+      const t = await text(page, '#hold');
+      return { done: t === 'Resume', detail: t };
+    });
+    await fill(page, '#dtmf', '42');
+    await press(page, '#dtmf', 'Enter');
+    await until('the tones sent', 10000, async () => {
+      const v = await page.evaluate(() => document.getElementById('dtmf').value);
+      return { done: v === '', detail: v };
+    });
+    await page.click('#hold');
+    await until('resumed', 10000, async () => {
+      const t = await text(page, '#hold');
+      return { done: t === 'Hold', detail: t };
+    });
+    summary.outgoing.controls = {
+      mute: await text(page, '#mute'),
+      errors: await page.evaluate(() => window.app.errors),
+    };
+    await page.click('#mute');
     await shot(page, 'in-call.png');
     summary.outgoing.end = await hangUp(page, 'outgoing call');
 
@@ -85,6 +108,20 @@ async function main() {
     await page.click('#camera-off');
     summary.incoming.camera_off = await page.evaluate(() => document.getElementById('camera-off').getAttribute('aria-pressed'));
     summary.incoming.end = await hangUp(page, 'incoming call');
+
+    // Declined: baresip calls again, alice declines.
+    execFileSync('python3', [BCTL, '4445', 'dial', 'sip:alice@127.0.0.1']);
+    await page.waitForSelector('#incoming:not([hidden])', { timeout: 10000 });
+    await page.click('#decline');
+    await page.waitForSelector('#home:not([hidden])', { timeout: 10000 });
+
+    // A call the far end rejects: the reason is shown.
+    await fill(page, '#dial', 'nobody');
+    await press(page, '#dial', 'Enter');
+    summary.rejected = (await until('the rejection', 10000, async () => {
+      const shown = await page.evaluate(() => document.getElementById('error').classList.contains('show'));
+      return { done: shown, detail: await text(page, '#error') };
+    })).detail;
 
     // A wrong password, in another page.
     const other = await newPage();

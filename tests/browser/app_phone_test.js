@@ -1,7 +1,9 @@
 // The web application on a phone-sized screen (375 x 700), used with the keyboard only:
 // Tab through the sign-in form, Enter, type a room name (the field has the focus), Enter;
 // the meeting shows the local tile and nothing is wider than the screen (no horizontal
-// scrolling) on the sign-in, home and meeting screens. Run by tests/web_app.rs.
+// scrolling) on the sign-in, home and meeting screens. The gateway runs with a branding file
+// (title "Acme Talk", room domain rooms.example.org). Then a browser that denies the camera
+// and microphone: joining shows the permission error. Run by tests/web_app.rs.
 'use strict';
 const { chromium } = require('playwright-core');
 const fs = require('fs');
@@ -45,6 +47,27 @@ async function main() {
     });
     summary.overflow.meeting = await overflow(page);
     if (SHOT_DIR) { fs.mkdirSync(SHOT_DIR, { recursive: true }); await page.screenshot({ path: path.join(SHOT_DIR, 'phone-meeting.png'), fullPage: true }); }
+    summary.branding = await page.evaluate(() => ({ title: document.title, header: document.getElementById('title').textContent, room: document.getElementById('room-title').textContent }));
+
+    // A browser that denies camera and microphone.
+    const denying = await chromium.launch({ executablePath: CHROMIUM, headless: true,
+      args: FLAGS.filter(f => f !== '--use-fake-ui-for-media-stream').concat(['--deny-permission-prompts']) });
+    try {
+      const p2 = await (await denying.newContext()).newPage();
+      await p2.goto(`${BASE}/webrtcgateway/`);
+      await p2.fill('#account', 'dave@example.invalid');
+      await p2.fill('#password', 'secret');
+      await p2.press('#password', 'Enter');
+      await p2.waitForSelector('#home:not([hidden])', { timeout: 10000 });
+      await p2.fill('#room-name', 'denied');
+      await p2.press('#room-name', 'Enter');
+      summary.denied = (await until('the permission error', 10000, async () => {
+        const shown = await p2.evaluate(() => document.getElementById('error').classList.contains('show'));
+        return { done: shown, detail: await p2.textContent('#error') };
+      })).detail;
+    } finally {
+      await denying.close();
+    }
     if (summary.first_focus !== 'account') throw new Error(`the first Tab reaches ${summary.first_focus}, not the account field`);
     if (summary.home_focus !== 'room-name') throw new Error(`after sign-in the focus is on ${summary.home_focus}`);
     for (const [screen, px] of Object.entries(summary.overflow)) {

@@ -10,7 +10,7 @@
 const { chromium } = require('playwright-core');
 const fs = require('fs');
 const path = require('path');
-const { FLAGS, registration, run, signIn, until } = require('./util');
+const { FLAGS, fill, press, registration, run, signIn, text, until } = require('./util');
 
 const BASE = process.argv[2];
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -25,12 +25,23 @@ async function main() {
     page.on('console', m => lines.push(m.text()));
     await signIn(page, BASE, 'alice@example.invalid', 'secret');
     await registration(page, 'Registration failed');
+    // A second page, loaded but not signed in yet.
+    const late = await (await browser.newContext()).newPage();
+    await late.goto(`${BASE}/webrtcgateway/`);
     fs.writeFileSync(path.join(SIGNAL_DIR, 'signed-in'), '');
     summary.banner = (await until('the reconnecting banner', 20000, async () => {
       const shown = await page.evaluate(() => document.getElementById('banner').classList.contains('show'));
       return { done: shown, detail: await page.textContent('#banner') };
     })).detail;
     if (SHOT_DIR) { fs.mkdirSync(SHOT_DIR, { recursive: true }); await page.screenshot({ path: path.join(SHOT_DIR, 'reconnecting.png') }); }
+    // Signing in while the gateway is down says so (after the app's 10 s wait).
+    await fill(late, '#account', 'bob@example.invalid');
+    await fill(late, '#password', 'secret');
+    await press(late, '#password', 'Enter');
+    summary.unreachable = (await until('the unreachable error', 15000, async () => {
+      const shown = await late.evaluate(() => document.getElementById('error').classList.contains('show'));
+      return { done: shown, detail: await text(late, '#error') };
+    })).detail;
     // Forget the registration text, so that a new one proves the account was added again.
     await page.evaluate(() => { document.getElementById('registration').textContent = ''; });
     fs.writeFileSync(path.join(SIGNAL_DIR, 'reconnecting'), '');
