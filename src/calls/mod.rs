@@ -1,5 +1,7 @@
-//! Outgoing 1:1 calls toward SIP (§2.3 `session-create`, `-trickle`, `-terminate`; §3.3
-//! `session-event` states) and the SIP and media events that complete them.
+//! 1:1 calls between a connection's browser and SIP (§2.3, §3.3): this file holds the call
+//! table and what both directions share (trickle, terminate, DTMF, re-INVITEs both ways,
+//! in-dialog messages, media events); [`outgoing`] has `session-create` and the events of our
+//! INVITE, [`incoming`] the INVITEs for the connection's bindings and `session-answer`.
 //!
 //! A call joins two legs: the browser's WebRTC transport in the media engine (its plain RTP
 //! side is offered to SIP by `bridge_offer`, the SIP answer completes it with `bridge_answer`)
@@ -27,14 +29,17 @@ use std::collections::HashMap;
 
 use media::{MediaError, MediaEvent, PeerEvent, PeerId};
 use serde_json::{Map, Value};
-use signaling::sip::{self, CallEvent, CallUpdate, IncomingEvent, IncomingUpdate};
+use signaling::sip::{self, CallUpdate, IncomingUpdate};
 use signaling::sylkrtc::{
-    self, AccountEvent, CallState, Event, IceCandidate, Identity, SessionEvent, UpdateState,
+    self, CallState, Event, IceCandidate, Identity, SessionEvent, UpdateState,
 };
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use crate::connection::{ApiError, Connection};
+
+mod incoming;
+mod outgoing;
 
 /// Call updates queued for one connection (a few per call); a call task waits when full.
 const CALL_EVENTS: usize = 64;
@@ -165,106 +170,6 @@ fn state_event(session: &str, state: CallState) -> Event {
 }
 
 impl Connection {
-    /// `session-create`: bridge the browser's offer to plain RTP, resolve where the callee's
-    /// domain is served, send the INVITE; `ack` once it is sent, then `progress`.
-    pub(crate) async fn session_create(
-        &mut self,
-        r: sylkrtc::SessionCreateRequest,
-    ) -> Result<(), ApiError> {
-        if self.calls.contains(&r.session)
-            || self.room_sessions.contains_key(&r.session)
-            || self.feeds.contains_key(&r.session)
-        {
-            return Err(ApiError::Api(format!(
-                "Session ID {} already in use",
-                r.session
-            )));
-        }
-        let account = self.account(&r.account)?.clone();
-        let from = sip::Aor::parse(&account.id)
-            .ok_or_else(|| ApiError::Api(format!("invalid SIP URI: {}", account.id)))?;
-        let to = sip::Aor::parse(&r.uri)
-            .ok_or_else(|| ApiError::Api(format!("invalid SIP URI: {}", r.uri)))?;
-        let engine = self.app.engine.clone();
-        let peer = engine.new_peer_id();
-        let offer = engine
-            .bridge_offer(peer, r.sdp)
-            .await
-            .map_err(|e| match e {
-                MediaError::BadSdp(detail) => ApiError::Api(format!("Invalid SDP: {detail}")),
-                MediaError::NoCommonCodec => {
-                    ApiError::Api("Invalid SDP: no codec that can be sent to SIP".into())
-                }
-                MediaError::EngineGone => ApiError::Internal("media engine is gone".into()),
-                other => ApiError::Api(other.to_string()),
-            })?;
-        let target = match self.app.sip.resolve(&to).await {
-            Ok(t) => t,
-            Err(e) => {
-                engine.close(peer).await;
-                return Err(ApiError::Api(format!("DNS lookup error: {e}")));
-            }
-        };
-        let headers: Vec<(String, String)> = r
-            .headers
-            .unwrap_or_default()
-            .into_iter()
-            .map(|h| (h.name, h.value))
-            .collect();
-        let request = sip::CallRequest {
-            account: account.id.clone(),
-            from,
-            display_name: account.display_name.clone(),
-            user_agent: account.user_agent.clone(),
-            ha1: sip::Ha1(account.password.expose().to_string()),
-            to,
-            sdp: offer,
-            headers: sip::invite::extra_headers(&headers),
-        };
-        let sip_id = self.calls.next_id;
-        self.calls.next_id += 1;
-        let call = match self
-            .app
-            .sip
-            .call(request, target, sip_id, self.calls.sip_tx.clone())
-            .await
-        {
-            Ok(call) => call,
-            Err(e) => {
-                engine.close(peer).await;
-                return Err(ApiError::Api(format!("Cannot send the INVITE: {e}")));
-            }
-        };
-        info!(
-            conn = self.id,
-            session = %r.session,
-            account = %account.id,
-            uri = %r.uri,
-            call_id = call.call_id(),
-            "outgoing call"
-        );
-        self.calls.by_sip.insert(sip_id, r.session.clone());
-        self.calls.by_peer.insert(peer, r.session.clone());
-        self.calls.sessions.insert(
-            r.session.clone(),
-            CallSession {
-                peer,
-                sip_id,
-                call_id: call.call_id().to_string(),
-                call: Leg::Out(call),
-                incoming: None,
-                update_answer: None,
-                state: State::Progress,
-                bridged: false,
-                candidates: Vec::new(),
-                header_prefixes: account.incoming_header_prefixes.clone(),
-            },
-        );
-        self.after_ack
-            .push(state_event(&r.session, CallState::Progress));
-        Ok(())
-    }
-
     /// `session-trickle`: the browser's candidates go to its transport (kept until the SIP
     /// answer creates it). An empty list (end of candidates) needs nothing.
     pub(crate) async fn session_trickle(
@@ -348,305 +253,6 @@ impl Connection {
         .await;
         // Dropping the handle hangs up, if the SIP side is still up.
         drop(s.call);
-    }
-
-    /// Completes the browser's transport with the SIP side's SDP answer; returns the SDP
-    /// answer for the browser, and forwards the candidates that waited for it.
-    async fn bridge(&mut self, session: &str, sip_sdp: String) -> Result<String, MediaError> {
-        let Some(s) = self.calls.sessions.get_mut(session) else {
-            return Err(MediaError::UnknownPeer);
-        };
-        let peer = s.peer;
-        let answer = self
-            .app
-            .engine
-            .bridge_answer(peer, sip_sdp, self.calls.media_tx.clone())
-            .await?;
-        s.bridged = true;
-        let waiting = std::mem::take(&mut s.candidates);
-        for c in waiting {
-            self.forward_candidate(peer, c).await;
-        }
-        Ok(answer)
-    }
-
-    /// A call's SIP progress.
-    pub(crate) async fn call_update(&mut self, update: CallUpdate) {
-        let Some(session) = self.calls.by_sip.get(&update.id).cloned() else {
-            return;
-        };
-        let Some(s) = self.calls.sessions.get(&session) else {
-            return;
-        };
-        let (state, bridged, call_id) = (s.state, s.bridged, s.call_id.clone());
-        match update.event {
-            CallEvent::Ended { reason } => self.end_call(&session, reason).await,
-            CallEvent::Reoffer(r) => self.sip_reoffer(&session, r).await,
-            CallEvent::Reanswered { code, reason, sdp } => {
-                self.reanswered(&session, code, reason, sdp).await
-            }
-            CallEvent::Message(m) => self.sip_message(&session, m).await,
-            CallEvent::MessageSent {
-                message_id,
-                timestamp,
-                code,
-                reason,
-            } => {
-                self.message_sent(&session, message_id, timestamp, code, reason)
-                    .await
-            }
-            // The client hung up: nothing more but `terminated`.
-            _ if state == State::Terminated => {}
-            CallEvent::Progress { code, sdp, .. } => {
-                let event = if code == 180 {
-                    CallState::Ringing
-                } else {
-                    CallState::Proceeding { code: code.into() }
-                };
-                self.send(state_event(&session, event)).await;
-                let Some(sdp) = sdp.filter(|_| !bridged) else {
-                    return;
-                };
-                match self.bridge(&session, sdp).await {
-                    Ok(answer) => {
-                        if let Some(s) = self.calls.sessions.get_mut(&session) {
-                            s.state = s.state.max(State::EarlyMedia);
-                        }
-                        self.send(state_event(
-                            &session,
-                            CallState::EarlyMedia {
-                                sdp: Some(answer),
-                                call_id: Some(call_id),
-                            },
-                        ))
-                        .await;
-                    }
-                    // The final answer decides (a 2xx with the same SDP is refused then).
-                    Err(e) => {
-                        warn!(conn = self.id, %session, error = %e, "early media not usable")
-                    }
-                }
-            }
-            CallEvent::Answered { sdp, headers } => {
-                let headers = self.accepted_headers(&session, &headers);
-                if bridged {
-                    if let Some(s) = self.calls.sessions.get_mut(&session) {
-                        s.state = s.state.max(State::Accepted);
-                    }
-                    self.send(state_event(
-                        &session,
-                        CallState::Accepted {
-                            sdp: None,
-                            call_id: None,
-                            headers,
-                        },
-                    ))
-                    .await;
-                    return;
-                }
-                let result = match sdp {
-                    Some(sdp) => self.bridge(&session, sdp).await,
-                    None => Err(MediaError::BadSdp("no SDP in the answer".into())),
-                };
-                match result {
-                    Ok(answer) => {
-                        if let Some(s) = self.calls.sessions.get_mut(&session) {
-                            s.state = s.state.max(State::Accepted);
-                        }
-                        self.send(state_event(
-                            &session,
-                            CallState::Accepted {
-                                sdp: Some(answer),
-                                call_id: Some(call_id),
-                                headers,
-                            },
-                        ))
-                        .await;
-                    }
-                    Err(e) => {
-                        // The 2xx was ACKed; the dialog ends with a BYE.
-                        warn!(conn = self.id, %session, error = %e, "the SIP answer cannot be bridged");
-                        self.end_call(&session, "488 Not Acceptable Here".into())
-                            .await;
-                    }
-                }
-            }
-        }
-    }
-
-    /// An incoming call for one of this connection's bindings, or the end of one.
-    pub(crate) async fn incoming_update(&mut self, update: IncomingUpdate) {
-        match update.event {
-            IncomingEvent::Invite(invite) => self.incoming_invite(update.call_id, *invite).await,
-            IncomingEvent::Reoffer(r) => {
-                match self.calls.by_call_id.get(&update.call_id).cloned() {
-                    Some(session) => self.sip_reoffer(&session, r).await,
-                    None => r.reject(481),
-                }
-            }
-            IncomingEvent::Reanswered { code, reason, sdp } => {
-                if let Some(session) = self.calls.by_call_id.get(&update.call_id).cloned() {
-                    self.reanswered(&session, code, reason, sdp).await;
-                }
-            }
-            IncomingEvent::MessageSent {
-                message_id,
-                timestamp,
-                code,
-                reason,
-            } => {
-                if let Some(session) = self.calls.by_call_id.get(&update.call_id).cloned() {
-                    self.message_sent(&session, message_id, timestamp, code, reason)
-                        .await;
-                }
-            }
-            IncomingEvent::Message(m) => {
-                if let Some(session) = self.calls.by_call_id.get(&update.call_id).cloned() {
-                    self.sip_message(&session, m).await;
-                }
-            }
-            IncomingEvent::Ended { reason, missed } => {
-                let Some(session) = self.calls.by_call_id.get(&update.call_id).cloned() else {
-                    return;
-                };
-                let incoming = self
-                    .calls
-                    .sessions
-                    .get(&session)
-                    .and_then(|s| s.incoming.clone());
-                self.end_call(&session, reason).await;
-                if let (true, Some((account, originator))) = (missed, incoming) {
-                    self.send(Event::account(
-                        account,
-                        AccountEvent::MissedSession { originator },
-                    ))
-                    .await;
-                }
-            }
-        }
-    }
-
-    /// A new incoming call: the engine turns the SIP offer into a WebRTC offer, the caller
-    /// hears 180, the client gets `incoming-session`.
-    async fn incoming_invite(&mut self, call_id: String, invite: sip::IncomingInvite) {
-        let session = sip::incoming::session_id(&call_id);
-        let Some(account) = self.accounts.get(&invite.account).cloned() else {
-            invite.call.reject(480);
-            return;
-        };
-        if self.calls.contains(&session) {
-            invite.call.reject(482);
-            return;
-        }
-        let Some(sip_sdp) = invite.sdp.clone() else {
-            invite.call.reject(488);
-            return;
-        };
-        let engine = self.app.engine.clone();
-        let peer = engine.new_peer_id();
-        let offer = match engine
-            .incoming_offer(peer, sip_sdp, self.calls.media_tx.clone())
-            .await
-        {
-            Ok(offer) => offer,
-            Err(e) => {
-                warn!(conn = self.id, %call_id, error = %e, "incoming call refused");
-                engine.close(peer).await;
-                invite.call.reject(488);
-                return;
-            }
-        };
-        invite.call.ringing();
-        if let Some(aor) = sip::Aor::parse(&account.id) {
-            // For a 401/407 to our re-INVITE, MESSAGE, INFO or BYE in this dialog.
-            invite
-                .call
-                .credentials(aor.user, sip::Ha1(account.password.expose().to_string()));
-        }
-        let originator = Identity::new(&invite.from_uri, invite.display_name.as_deref());
-        let prefixes = account.incoming_header_prefixes.clone();
-        let headers = filter_headers(&prefixes, &invite.headers);
-        info!(conn = self.id, %session, account = %account.id, %call_id, from = %originator.uri, "incoming call");
-        let sip_id = self.calls.next_id;
-        self.calls.next_id += 1;
-        self.calls.by_peer.insert(peer, session.clone());
-        self.calls
-            .by_call_id
-            .insert(call_id.clone(), session.clone());
-        self.calls.sessions.insert(
-            session.clone(),
-            CallSession {
-                peer,
-                sip_id,
-                call: Leg::In(invite.call),
-                call_id: call_id.clone(),
-                incoming: Some((account.id.clone(), originator.clone())),
-                update_answer: None,
-                state: State::Connecting,
-                bridged: true,
-                candidates: Vec::new(),
-                header_prefixes: prefixes,
-            },
-        );
-        self.send(Event::account(
-            account.id,
-            AccountEvent::IncomingSession {
-                session,
-                originator,
-                sdp: offer,
-                call_id,
-                headers,
-            },
-        ))
-        .await;
-    }
-
-    /// `session-answer`: the browser's answer to an incoming call; the caller gets 200 OK
-    /// with the plain SDP answer; `accepted` follows the ack.
-    pub(crate) async fn session_answer(
-        &mut self,
-        r: sylkrtc::SessionAnswerRequest,
-    ) -> Result<(), ApiError> {
-        let s = self
-            .calls
-            .sessions
-            .get_mut(&r.session)
-            .ok_or_else(|| unknown_session(&r.session))?;
-        let Leg::In(call) = &s.call else {
-            return Err(ApiError::Api(format!(
-                "Cannot answer outgoing session {}",
-                r.session
-            )));
-        };
-        if s.state != State::Connecting {
-            return Err(ApiError::Api(format!(
-                "Invalid state for answering session {}: {}",
-                r.session,
-                s.state.name()
-            )));
-        }
-        let answer = self
-            .app
-            .engine
-            .incoming_answer(s.peer, r.sdp)
-            .await
-            .map_err(|e| match e {
-                MediaError::BadSdp(detail) => ApiError::Api(format!("Invalid SDP: {detail}")),
-                MediaError::EngineGone => ApiError::Internal("media engine is gone".into()),
-                other => ApiError::Api(other.to_string()),
-            })?;
-        call.answer(answer);
-        s.state = State::Accepted;
-        info!(conn = self.id, session = %r.session, "incoming call answered");
-        self.after_ack.push(state_event(
-            &r.session,
-            CallState::Accepted {
-                sdp: None,
-                call_id: None,
-                headers: None,
-            },
-        ));
-        Ok(())
     }
 
     /// A re-INVITE of the far end (hold/unhold) on an answered call: the media engine updates
@@ -917,16 +523,6 @@ impl Connection {
             Leg::In(call) => call.message(message),
         }
         Ok(())
-    }
-
-    /// The 2xx headers named by the account's `incoming_header_prefixes`, as an object.
-    fn accepted_headers(
-        &self,
-        session: &str,
-        headers: &[(String, String)],
-    ) -> Option<Map<String, Value>> {
-        let prefixes = &self.calls.sessions.get(session)?.header_prefixes;
-        filter_headers(prefixes, headers)
     }
 
     /// A media event about a call's browser transport.
