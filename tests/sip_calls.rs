@@ -54,22 +54,6 @@ fn create(session: &str, uri: &str, sdp: &str) -> Value {
            "sdp": sdp, "headers": [{"name": "X-Sylk-Test", "value": "1"}]})
 }
 
-/// The next `session-event` of `session` (in arrival order).
-async fn next_event(c: &mut Client, session: &str) -> Value {
-    c.wait_for(&format!("session-event of {session}"), |m| {
-        m["sylkrtc"] == "session-event" && m["session"] == session
-    })
-    .await
-}
-
-/// Asserts the next event of `session` is `state` and returns it.
-async fn expect_state(c: &mut Client, session: &str, state: &str) -> Value {
-    let e = next_event(c, session).await;
-    assert_eq!(e["event"], "state", "{e}");
-    assert_eq!(e["state"], state, "expected {state}, got {e}");
-    e
-}
-
 fn error_text(answer: &Value) -> &str {
     assert_eq!(answer["sylkrtc"], "error", "{answer}");
     answer["error"].as_str().unwrap()

@@ -31,22 +31,6 @@ use serde_json::{json, Value};
 /// One set of peers at a time (fixed ports), across the tests of this binary.
 static PEERS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// The next `session-event` of `session` (in arrival order).
-async fn next_event(c: &mut Client, session: &str) -> Value {
-    c.wait_for(&format!("session-event of {session}"), |m| {
-        m["sylkrtc"] == "session-event" && m["session"] == session
-    })
-    .await
-}
-
-/// Asserts the next event of `session` is `state` and returns it.
-async fn expect_state(c: &mut Client, session: &str, state: &str) -> Value {
-    let e = next_event(c, session).await;
-    assert_eq!(e["event"], "state", "{e}");
-    assert_eq!(e["state"], state, "expected {state}, got {e}");
-    e
-}
-
 const CALLER_PORT: &str = "5072";
 const CALLER_RTP_PORT: &str = "16000";
 

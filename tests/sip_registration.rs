@@ -15,13 +15,11 @@
 //! `kamailio` (Debian package; tests/run.sh installs it): missing, the tests fail, never skip.
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::net::{SocketAddr, UdpSocket};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::sip::{Kamailio, ALICE_HA1, KAMAILIO_ADDR, PROXY, WRONG_HA1};
 use common::*;
 use serde_json::{json, Value};
 use signaling::sip::digest;
@@ -29,110 +27,7 @@ use signaling::sip::digest;
 /// One Kamailio at a time (fixed port), across the tests of this binary.
 static KAMAILIO: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-const KAMAILIO_ADDR: &str = "127.0.0.1:5060";
-const PROXY: &str = "sip:127.0.0.1:5060;transport=udp";
-/// HA1 = md5(user:127.0.0.1:password) of the shared test users (peers.md §3).
-const ALICE_HA1: &str = "2edb2c1af97b498960b7f50592ec157a";
 const BOB_HA1: &str = "229de414bb9576e58e059e37426cf68c";
-const WRONG_HA1: &str = "00000000000000000000000000000000";
-
-struct Kamailio {
-    child: Child,
-    log: Arc<Mutex<String>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Kamailio {
-    /// Starts Kamailio on a fresh run directory and waits until it accepts TCP on 5060.
-    fn start(options: &[&str]) -> Kamailio {
-        let addr: SocketAddr = KAMAILIO_ADDR.parse().unwrap();
-        assert!(
-            TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err(),
-            "something already listens on {KAMAILIO_ADDR}; a stale kamailio? (`systemctl disable --now kamailio`)"
-        );
-        let script =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/peers/kamailio/start.sh");
-        assert!(script.is_file(), "{} missing", script.display());
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new("sh")
-            .arg(&script)
-            .arg(dir.path())
-            .args(options)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start kamailio ({e}); run tests/run.sh, which installs it")
-            });
-        let log = Arc::new(Mutex::new(String::new()));
-        let stderr = child.stderr.take().unwrap();
-        {
-            let log = log.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stderr).lines() {
-                    let Ok(line) = line else { break };
-                    let mut l = log.lock().unwrap();
-                    l.push_str(&line);
-                    l.push('\n');
-                }
-            });
-        }
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                break;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!(
-                    "kamailio exited ({status}); is it installed? log:\n{}",
-                    log.lock().unwrap()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "kamailio did not listen in time; log:\n{}",
-                log.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Kamailio {
-            child,
-            log,
-            _dir: dir,
-        }
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Kamailio {
-    fn drop(&mut self) {
-        // SIGTERM: the main process takes its children down (SIGKILL would orphan them).
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + WAIT;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        // The next test starts only when the port is free again.
-        let addr: SocketAddr = KAMAILIO_ADDR.parse().unwrap();
-        while Instant::now() < deadline
-            && TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok()
-        {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
 
 /// A minimal SIP client on UDP 127.0.0.1 for looking at Kamailio's location table.
 struct Probe {

@@ -143,11 +143,7 @@ impl Connection {
         &mut self,
         r: sylkrtc::SessionAnswerRequest,
     ) -> Result<(), ApiError> {
-        let s = self
-            .calls
-            .sessions
-            .get_mut(&r.session)
-            .ok_or_else(|| unknown_session(&r.session))?;
+        let s = self.calls.session_mut(&r.session)?;
         let Leg::In(call) = &s.call else {
             return Err(ApiError::Api(format!(
                 "Cannot answer outgoing session {}",

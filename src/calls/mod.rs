@@ -152,6 +152,11 @@ impl Calls {
         self.sessions.contains_key(session)
     }
 
+    /// The call `id`, or the protocol's `Unknown session <id>`.
+    fn session_mut(&mut self, id: &str) -> Result<&mut CallSession, ApiError> {
+        self.sessions.get_mut(id).ok_or_else(|| unknown_session(id))
+    }
+
     fn remove(&mut self, session: &str) -> Option<CallSession> {
         let s = self.sessions.remove(session)?;
         self.by_sip.remove(&s.sip_id);
@@ -176,11 +181,7 @@ impl Connection {
         &mut self,
         r: sylkrtc::SessionTrickleRequest,
     ) -> Result<(), ApiError> {
-        let s = self
-            .calls
-            .sessions
-            .get_mut(&r.session)
-            .ok_or_else(|| unknown_session(&r.session))?;
+        let s = self.calls.session_mut(&r.session)?;
         if s.state == State::Terminated {
             return Err(ApiError::Api(format!(
                 "Session {} is terminated",
@@ -213,11 +214,7 @@ impl Connection {
         r: sylkrtc::SessionTerminateRequest,
     ) -> Result<(), ApiError> {
         let decline_code = self.app.config.decline_code;
-        let s = self
-            .calls
-            .sessions
-            .get_mut(&r.session)
-            .ok_or_else(|| unknown_session(&r.session))?;
+        let s = self.calls.session_mut(&r.session)?;
         if s.state == State::Terminated {
             return Err(ApiError::Api(format!(
                 "Invalid state for terminating session {}: {}",
@@ -327,11 +324,7 @@ impl Connection {
         &mut self,
         r: sylkrtc::SessionUpdateRequest,
     ) -> Result<(), ApiError> {
-        let s = self
-            .calls
-            .sessions
-            .get_mut(&r.session)
-            .ok_or_else(|| unknown_session(&r.session))?;
+        let s = self.calls.session_mut(&r.session)?;
         if s.state != State::Established || s.update_answer.is_some() {
             let state = if s.update_answer.is_some() {
                 "local-updating"

@@ -197,8 +197,15 @@ impl Sipp {
             "-timeout",
             "40s",
         ]);
-        // SIPp binds its ports at start; no request reaches it before the INVITE anyway.
-        std::thread::sleep(Duration::from_millis(200));
+        // Ready once SIPp holds its SIP port (binding it ourselves then fails).
+        let deadline = Instant::now() + WAIT;
+        while std::net::UdpSocket::bind(format!("127.0.0.1:{UAS_PORT}")).is_ok() {
+            assert!(
+                Instant::now() < deadline,
+                "SIPp never bound port {UAS_PORT}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
         sipp
     }
 
@@ -423,4 +430,20 @@ impl Sink {
             .filter_map(|block| block.find("MESSAGE sip:").map(|i| block[i..].to_string()))
             .collect()
     }
+}
+
+/// The next `session-event` of `session` (in arrival order).
+pub async fn next_event(c: &mut super::Client, session: &str) -> serde_json::Value {
+    c.wait_for(&format!("session-event of {session}"), |m| {
+        m["sylkrtc"] == "session-event" && m["session"] == session
+    })
+    .await
+}
+
+/// Asserts the next event of `session` is `state` and returns it.
+pub async fn expect_state(c: &mut super::Client, session: &str, state: &str) -> serde_json::Value {
+    let e = next_event(c, session).await;
+    assert_eq!(e["event"], "state", "{e}");
+    assert_eq!(e["state"], state, "expected {state}, got {e}");
+    e
 }
