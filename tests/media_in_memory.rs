@@ -102,6 +102,10 @@ fn a_lost_packet_is_recovered_by_nack() {
         rtx.get() >= 1,
         "the retransmission did not use RTX (RFC 4588)"
     );
+    assert!(
+        net.sfu.stats().retransmissions >= 1,
+        "the retransmission was not the SFU's own (media::srtp path)"
+    );
     assert_eq!(counters(&net, subs[1]), (0..30).collect::<Vec<_>>());
 }
 
@@ -119,6 +123,35 @@ fn rtcp_reports_on_both_legs() {
     assert!(
         net.clients[p].receiver_reports > 0,
         "no RTCP receiver report reached the publisher"
+    );
+    // The sender reports count what was forwarded (the SFU's own send path keeps the counts):
+    // a report after the last frame counts every packet.
+    let ssrc = net.clients[subs[0]]
+        .video
+        .last()
+        .expect("video")
+        .header
+        .ssrc;
+    let reports_before = net.clients[subs[0]].sender_report_log.len();
+    net.run_until(Duration::from_secs(3), |net| {
+        net.clients[subs[0]].sender_report_log[reports_before..]
+            .iter()
+            .any(|r| r.0 == ssrc)
+    });
+    let video = &net.clients[subs[0]].video;
+    let last_ts = video.last().expect("video").header.timestamp;
+    let (_, packets, octets, rtp_time) = *net.clients[subs[0]]
+        .sender_report_log
+        .iter()
+        .rev()
+        .find(|r| r.0 == ssrc)
+        .expect("a sender report for the forwarded video SSRC");
+    assert_eq!(packets as usize, video.len(), "packet count");
+    assert_eq!(octets as usize, video.len() * 1200, "octet count");
+    // The RTP time runs on from the last frame at 90 kHz (the report came after it).
+    assert!(
+        rtp_time.wrapping_sub(last_ts) < 90_000 * 3,
+        "rtp time {rtp_time} vs {last_ts}"
     );
 }
 

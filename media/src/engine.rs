@@ -150,6 +150,8 @@ pub struct EngineStats {
     pub datagrams_dropped: u64,
     pub rtp_forwarded: u64,
     pub keyframe_requests: u64,
+    /// Video packets sent again over RTX on a subscriber's NACK.
+    pub retransmissions: u64,
 }
 
 /// The application's handle on the engine task.

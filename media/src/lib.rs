@@ -17,6 +17,7 @@ pub mod peer;
 pub mod plain;
 pub mod sdp_plain;
 pub mod sfu;
+pub mod srtp;
 pub mod stun;
 #[cfg(feature = "testkit")]
 pub mod testkit;

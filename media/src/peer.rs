@@ -179,6 +179,10 @@ pub struct OutTrack {
     pub sender: RTCRtpSenderId,
     pub ssrc: u32,
     pub payload_type: u8,
+    /// The RFC 4588 retransmission SSRC (room video).
+    pub rtx_ssrc: Option<u32>,
+    /// The RTP clock of what is sent (sender reports).
+    pub clock_rate: u32,
 }
 
 /// A track received from the browser (publisher side).
@@ -417,9 +421,8 @@ impl Peer {
         let mut out = Vec::new();
         for (kind, codec) in kinds {
             let ssrc = rand::random::<u32>();
-            let rtx = (kind == RtpCodecKind::Video).then(|| RTCRtpRtxParameters {
-                ssrc: rand::random::<u32>(),
-            });
+            let rtx_ssrc = (kind == RtpCodecKind::Video).then(rand::random::<u32>);
+            let rtx = rtx_ssrc.map(|ssrc| RTCRtpRtxParameters { ssrc });
             let init = RTCRtpTransceiverInit {
                 direction: RTCRtpTransceiverDirection::Sendonly,
                 streams: vec![],
@@ -446,6 +449,8 @@ impl Peer {
                     sender,
                     ssrc,
                     payload_type: codec.payload_type,
+                    rtx_ssrc,
+                    clock_rate: codec.rtp_codec.clock_rate,
                 },
             ));
         }
@@ -496,6 +501,8 @@ impl Peer {
                     sender,
                     ssrc,
                     payload_type: c.webrtc_pt,
+                    rtx_ssrc: None,
+                    clock_rate: c.codec.clock,
                 },
             ));
         }
@@ -552,6 +559,8 @@ impl Peer {
                     sender,
                     ssrc,
                     payload_type: 0,
+                    rtx_ssrc: None,
+                    clock_rate: 0,
                 },
             ));
         }
@@ -560,14 +569,15 @@ impl Peer {
         Ok((Peer::with_tracks(pc, ice, out), sdp))
     }
 
-    /// Fixes the payload type the gateway sends to the browser with, per kind.
-    pub fn set_send_payload_type(&mut self, kind: Kind, pt: u8) {
+    /// Fixes the payload type (and its clock) the gateway sends to the browser with, per kind.
+    pub fn set_send_payload_type(&mut self, kind: Kind, pt: u8, clock_rate: u32) {
         let track = match kind {
             Kind::Audio => self.out_audio.as_mut(),
             Kind::Video => self.out_video.as_mut(),
         };
         if let Some(t) = track {
             t.payload_type = pt;
+            t.clock_rate = clock_rate;
         }
     }
 

@@ -15,8 +15,6 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
-
 use crate::munger::Munger;
 use crate::peer::Kind;
 use crate::sdp_plain::{Chosen, Direction};
@@ -228,13 +226,9 @@ impl PlainLeg {
         Some(v)
     }
 
-    /// Maps a packet from the SIP side to the browser's payload type and `ssrc`.
-    pub fn to_browser(
-        &mut self,
-        v: RtpView<'_>,
-        ssrc: u32,
-        _now: Instant,
-    ) -> Option<rtc::rtp::Packet> {
+    /// Maps a packet from the SIP side toward the browser: its header there (marker, payload
+    /// type, sequence number, timestamp); `None` for a payload type not negotiated.
+    pub fn to_browser(&mut self, v: &RtpView<'_>) -> Option<(bool, u8, u16, u32)> {
         let pt = if v.payload_type == self.sip_pt {
             self.webrtc_pt
         } else {
@@ -245,18 +239,7 @@ impl PlainLeg {
         };
         let step = self.clock / 50;
         let (seq, ts) = self.to_browser.map(v.sequence_number, v.timestamp, step)?;
-        Some(rtc::rtp::Packet {
-            header: rtc::rtp::header::Header {
-                version: 2,
-                marker: v.marker,
-                payload_type: pt,
-                sequence_number: seq,
-                timestamp: ts,
-                ssrc,
-                ..Default::default()
-            },
-            payload: Bytes::copy_from_slice(v.payload),
-        })
+        Some((v.marker, pt, seq, ts))
     }
 
     /// Maps a packet from the browser into `buf` for the SIP side; returns where to send it.
@@ -489,17 +472,14 @@ mod tests {
         let from: SocketAddr = "127.0.0.1:17000".parse().unwrap();
         let audio = rtp(8, 10, 800, b"pcma");
         let v = leg.receive(from, &audio, now).unwrap();
-        let out = leg.to_browser(v, 0xabcd, now).unwrap();
-        assert_eq!((out.header.payload_type, out.header.ssrc), (8, 0xabcd));
+        let (marker, pt, _, ts) = leg.to_browser(&v).unwrap();
+        assert_eq!((marker, pt, ts), (false, 8, 800));
         let dtmf = rtp(101, 11, 960, &[1, 0x80, 0, 160]);
         let v = leg.receive(from, &dtmf, now).unwrap();
-        assert_eq!(
-            leg.to_browser(v, 0xabcd, now).unwrap().header.payload_type,
-            126
-        );
+        assert_eq!(leg.to_browser(&v).unwrap().1, 126);
         let other = rtp(0, 12, 1120, b"pcmu");
         let v = leg.receive(from, &other, now).unwrap();
-        assert!(leg.to_browser(v, 0xabcd, now).is_none());
+        assert!(leg.to_browser(&v).is_none());
         // Browser -> SIP.
         let mut buf = Vec::new();
         let p = rtc::rtp::Packet {
@@ -511,7 +491,7 @@ mod tests {
                 ssrc: 99,
                 ..Default::default()
             },
-            payload: Bytes::from_static(&[1, 0x0a, 0, 160]),
+            payload: bytes::Bytes::from_static(&[1, 0x0a, 0, 160]),
         };
         assert_eq!(leg.to_sip(&p, &mut buf), Some(from));
         let v = parse_rtp(&buf).unwrap();

@@ -19,6 +19,7 @@ use rtc::peer_connection::state::RTCPeerConnectionState;
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
+use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
 use rtc::rtp_transceiver::RTCRtpReceiverId;
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
@@ -34,6 +35,9 @@ use crate::sdp_plain::Offered;
 use crate::{stun, vp8, MediaError};
 
 mod calls;
+mod fast;
+
+use fast::{Clock, Fast, FastOut};
 
 /// Where the core's datagrams go.
 pub trait Transmit {
@@ -104,6 +108,10 @@ struct Entry {
     last_consent: Instant,
     addrs: Vec<SocketAddr>,
     timeout: Option<Instant>,
+    /// Subscribers and bridged calls: the allocation-free send path of media to the browser.
+    fast: Fast,
+    /// Where `rtc` last sent DTLS or SRTP to (the selected candidate pair's remote side).
+    media_addr: Option<SocketAddr>,
 }
 
 pub struct Sfu {
@@ -125,8 +133,10 @@ pub struct Sfu {
     pending_incoming: HashMap<PeerId, (String, Vec<Leg>)>,
     /// Plain RTP leg sockets (local address) -> their call.
     by_plain: HashMap<SocketAddr, PeerId>,
-    /// Reused buffer for plain RTP/RTCP out (no allocation per packet).
+    /// Reused buffer for plain RTP/RTCP and forwarded SRTP out (no allocation per packet).
     out_buf: Vec<u8>,
+    /// Wall-clock time of sender reports.
+    clock: Clock,
 }
 
 impl Sfu {
@@ -152,7 +162,9 @@ impl Sfu {
             pending_calls: HashMap::new(),
             pending_incoming: HashMap::new(),
             by_plain: HashMap::new(),
-            out_buf: Vec::with_capacity(1500),
+            // Room for the largest datagram plus an RTX prefix and an SRTP tag.
+            out_buf: Vec::with_capacity(2048),
+            clock: Clock::new(Instant::now()),
         }
     }
 
@@ -350,6 +362,8 @@ impl Sfu {
                 last_consent: now,
                 addrs: Vec::new(),
                 timeout: None,
+                fast: Fast::default(),
+                media_addr: None,
             },
         );
     }
@@ -486,6 +500,7 @@ impl Sfu {
         if self.next_layer_tick.is_none_or(|t| t <= now) {
             self.tick_layers(now, tx);
             self.send_plain_reports(now, tx);
+            self.send_forwarding_reports(now, tx);
             self.next_layer_tick = Some(now + LAYER_WINDOW);
         }
     }
@@ -526,6 +541,11 @@ impl Sfu {
             };
             let pc = &mut entry.peer.pc;
             while let Some(out) = pc.poll_write() {
+                // Not STUN (answered wherever a check came from): DTLS or SRTP, sent on the
+                // selected pair.
+                if out.message.first().is_some_and(|b| *b >= 20) {
+                    entry.media_addr = Some(out.transport.peer_addr);
+                }
                 if !tx.send(self.local_addr, out.transport.peer_addr, &out.message) {
                     self.stats.datagrams_dropped += 1;
                 }
@@ -615,6 +635,21 @@ impl Sfu {
                                 &mut entry.role,
                             ) {
                                 video.remb = Some(remb.bitrate as u64);
+                            }
+                            if let (Some(nack), Some(fast), Some(track), Some(to)) = (
+                                any.downcast_ref::<TransportLayerNack>(),
+                                entry.fast.get(),
+                                entry.peer.out_video,
+                                entry.media_addr,
+                            ) {
+                                for seq in FastOut::lost(nack, &track) {
+                                    if fast.retransmission(&track, seq, &mut self.out_buf) {
+                                        self.stats.retransmissions += 1;
+                                        if !tx.send(self.local_addr, to, &self.out_buf) {
+                                            self.stats.datagrams_dropped += 1;
+                                        }
+                                    }
+                                }
                             }
                         }
                     }
@@ -798,28 +833,47 @@ impl Sfu {
             ) else {
                 continue;
             };
-            let out = rtc::rtp::Packet {
-                header: rtc::rtp::header::Header {
-                    version: 2,
-                    marker: packet.header.marker,
-                    payload_type: track.payload_type,
-                    sequence_number: seq,
-                    timestamp: ts,
-                    ssrc: track.ssrc,
-                    ..Default::default()
-                },
-                // Reference-counted: the payload is shared, not copied.
-                payload: packet.payload.clone(),
+            // The one send path (media::srtp); nothing to send with before DTLS has completed.
+            let (Some(fast), Some(to)) = (entry.fast.ready(&entry.peer.pc), entry.media_addr)
+            else {
+                self.stats.datagrams_dropped += 1;
+                continue;
+            };
+            let marker = packet.header.marker;
+            let out = &mut self.out_buf;
+            match fast.packet(kind, &track, marker, seq, ts, &packet.payload, now, out) {
+                Ok(()) if tx.send(self.local_addr, to, out) => self.stats.rtp_forwarded += 1,
+                Ok(()) => self.stats.datagrams_dropped += 1,
+                Err(e) => debug!(peer = sid.0, error = %e, "forward failed"),
+            }
+        }
+        if let Some(layer) = wants_keyframe {
+            self.request_keyframe(publisher, Some(layer), now, tx);
+        }
+    }
+
+    /// RTCP sender reports of the media forwarded on the allocation-free path (`rtc` counts
+    /// only what goes through its own send path).
+    fn send_forwarding_reports(&mut self, now: Instant, tx: &mut impl Transmit) {
+        for (id, entry) in self.peers.iter_mut() {
+            let Some(fast) = entry.fast.get() else {
+                continue;
             };
             let pc = &mut entry.peer.pc;
-            match pc.rtp_sender(track.sender) {
-                Some(mut sender) => {
-                    if let Err(e) = sender.write_rtp(now, out) {
-                        debug!(peer = sid.0, error = %e, "forward failed");
-                        continue;
+            for kind in [Kind::Audio, Kind::Video] {
+                let track = match kind {
+                    Kind::Audio => entry.peer.out_audio,
+                    Kind::Video => entry.peer.out_video,
+                };
+                let Some(track) = track else { continue };
+                let Some(sr) = fast.sender_report(kind, &track, &self.clock, now) else {
+                    continue;
+                };
+                if let Some(mut sender) = pc.rtp_sender(track.sender) {
+                    if let Err(e) = sender.write_rtcp(now, vec![Box::new(sr)]) {
+                        debug!(peer = id.0, error = %e, "sender report not sent");
                     }
                 }
-                None => continue,
             }
             while let Some(out) = pc.poll_write() {
                 if !tx.send(self.local_addr, out.transport.peer_addr, &out.message) {
@@ -827,10 +881,6 @@ impl Sfu {
                 }
             }
             entry.timeout = pc.poll_timeout();
-            self.stats.rtp_forwarded += 1;
-        }
-        if let Some(layer) = wants_keyframe {
-            self.request_keyframe(publisher, Some(layer), now, tx);
         }
     }
 

@@ -5,7 +5,6 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use rtc::sansio::Protocol;
 use tokio::sync::mpsc;
 use tracing::debug;
 
@@ -103,7 +102,9 @@ impl Sfu {
         };
         entry.peer.set_answer(browser_answer, now)?;
         for c in &chosen {
-            entry.peer.set_send_payload_type(c.kind, c.webrtc_pt);
+            entry
+                .peer
+                .set_send_payload_type(c.kind, c.webrtc_pt, c.codec.clock);
             self.by_plain.insert(c.local, id);
         }
         if let Role::Bridged { legs } = &mut entry.role {
@@ -210,24 +211,20 @@ impl Sfu {
         let Some(track) = entry.peer.out_track(leg.kind) else {
             return;
         };
-        let Some(out) = leg.to_browser(packet, track.ssrc, now) else {
+        let Some(header) = leg.to_browser(&packet) else {
             self.stats.datagrams_dropped += 1;
             return;
         };
-        let pc = &mut entry.peer.pc;
-        if let Some(mut sender) = pc.rtp_sender(track.sender) {
-            if let Err(e) = sender.write_rtp(now, out) {
-                debug!(peer = id.0, error = %e, "bridge to browser failed");
-                return;
-            }
+        let (Some(fast), Some(to)) = (entry.fast.ready(&entry.peer.pc), entry.media_addr) else {
+            self.stats.datagrams_dropped += 1;
+            return;
+        };
+        let out = &mut self.out_buf;
+        match fast.bridged(leg.kind, &track, header, packet.payload, now, out) {
+            Ok(()) if tx.send(self.local_addr, to, out) => self.stats.rtp_forwarded += 1,
+            Ok(()) => self.stats.datagrams_dropped += 1,
+            Err(e) => debug!(peer = id.0, error = %e, "bridge to browser failed"),
         }
-        while let Some(out) = pc.poll_write() {
-            if !tx.send(self.local_addr, out.transport.peer_addr, &out.message) {
-                self.stats.datagrams_dropped += 1;
-            }
-        }
-        entry.timeout = pc.poll_timeout();
-        self.stats.rtp_forwarded += 1;
     }
 
     /// A packet from a bridged browser goes to its plain leg (if it is a bridged peer).

@@ -1,0 +1,274 @@
+//! The send path of media toward a browser (forwarded room media, a call's bridged RTP): each
+//! packet is written into the SFU's one reused buffer and protected there with the session's
+//! own SRTP keys ([`crate::srtp`]), with no lock and no heap allocation per packet. `rtc` is
+//! bypassed for these RTP packets only (RTCP, DTLS and STUN still go through it), so this
+//! module also does what its interceptors did for them: RTCP sender reports with the packet
+//! and octet counts, and retransmission of NACKed video over RTX (RFC 4588) from a history
+//! of recent packets (reference-counted payloads, shared with the other subscribers).
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use rtc::peer_connection::RTCPeerConnection;
+use rtc::rtcp::sender_report::SenderReport;
+use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
+
+use crate::peer::{Kind, OutTrack, RTX_PT};
+use crate::plain::write_rtp;
+use crate::srtp::{OutStream, ProtectError, SrtpOut};
+
+/// Video packets kept for retransmission (about 2 s of a 2.5 Mbit/s stream).
+const HISTORY: usize = 512;
+
+/// One video packet as sent to this subscriber.
+#[derive(Clone)]
+struct Sent {
+    seq: u16,
+    ts: u32,
+    marker: bool,
+    payload: Bytes,
+}
+
+/// A subscriber's send path once its DTLS handshake has given the keys.
+pub(super) struct FastOut {
+    srtp: SrtpOut,
+    audio: OutStream,
+    video: OutStream,
+    rtx: OutStream,
+    history: Box<[Option<Sent>]>,
+}
+
+/// A peer's send path: not there before DTLS has completed; off if the negotiated profile
+/// were one [`SrtpOut`] does not implement (it implements every one `rtc` negotiates).
+#[derive(Default)]
+pub(super) enum Fast {
+    #[default]
+    Pending,
+    Ready(Box<FastOut>),
+    Off,
+}
+
+impl Fast {
+    /// The send path, set up on first use after the DTLS handshake.
+    pub(super) fn ready(&mut self, pc: &RTCPeerConnection) -> Option<&mut FastOut> {
+        if let Fast::Pending = self {
+            let keys = pc.local_srtp_keys()?;
+            *self = match SrtpOut::new(keys) {
+                Some(srtp) => Fast::Ready(Box::new(FastOut {
+                    srtp,
+                    audio: OutStream::default(),
+                    video: OutStream::default(),
+                    rtx: OutStream::numbered_from(rand::random()),
+                    history: vec![None; HISTORY].into_boxed_slice(),
+                })),
+                None => {
+                    tracing::warn!(profile = ?keys.profile, "no SRTP send path for this profile");
+                    Fast::Off
+                }
+            };
+        }
+        match self {
+            Fast::Ready(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    pub(super) fn get(&mut self) -> Option<&mut FastOut> {
+        match self {
+            Fast::Ready(f) => Some(f),
+            _ => None,
+        }
+    }
+}
+
+impl FastOut {
+    /// Writes one forwarded packet to `buf`, protected, ready to send.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn packet(
+        &mut self,
+        kind: Kind,
+        track: &OutTrack,
+        marker: bool,
+        seq: u16,
+        ts: u32,
+        payload: &Bytes,
+        now: Instant,
+        buf: &mut Vec<u8>,
+    ) -> Result<(), ProtectError> {
+        if kind == Kind::Video {
+            // A reference to the publisher's payload: no copy, no allocation.
+            self.history[usize::from(seq) % HISTORY] = Some(Sent {
+                seq,
+                ts,
+                marker,
+                payload: payload.clone(),
+            });
+        }
+        let header = (marker, track.payload_type, seq, ts);
+        self.bridged(kind, track, header, payload, now, buf)
+    }
+
+    /// Writes one packet of a bridged call to `buf` (`header`: marker, payload type, sequence
+    /// number, timestamp), protected, ready to send.
+    pub(super) fn bridged(
+        &mut self,
+        kind: Kind,
+        track: &OutTrack,
+        (marker, pt, seq, ts): (bool, u8, u16, u32),
+        payload: &[u8],
+        now: Instant,
+        buf: &mut Vec<u8>,
+    ) -> Result<(), ProtectError> {
+        write_rtp(buf, marker, pt, seq, ts, track.ssrc, payload);
+        let stream = match kind {
+            Kind::Audio => &mut self.audio,
+            Kind::Video => &mut self.video,
+        };
+        let roc = stream.roc_for(seq);
+        stream.sent(ts, payload.len(), now);
+        self.srtp.protect(buf, roc)
+    }
+
+    /// The sequence numbers a NACK of this subscriber's video asks for.
+    pub(super) fn lost<'a>(
+        nack: &'a TransportLayerNack,
+        video: &OutTrack,
+    ) -> impl Iterator<Item = u16> + 'a {
+        let mine = nack.media_ssrc == video.ssrc;
+        nack.nacks.iter().filter(move |_| mine).flat_map(|pair| {
+            let bits = pair.lost_packets;
+            std::iter::once(pair.packet_id).chain(
+                (0..16u16)
+                    .filter(move |i| bits & (1 << i) != 0)
+                    .map(move |i| pair.packet_id.wrapping_add(i + 1)),
+            )
+        })
+    }
+
+    /// Writes the RTX retransmission of video packet `seq` to `buf` (RFC 4588: the original
+    /// sequence number, then the payload, on the RTX SSRC); false when it is no longer kept
+    /// or the subscriber has no RTX stream.
+    pub(super) fn retransmission(&mut self, video: &OutTrack, seq: u16, buf: &mut Vec<u8>) -> bool {
+        let Some(rtx_ssrc) = video.rtx_ssrc else {
+            return false;
+        };
+        let Some(sent) = self.history[usize::from(seq) % HISTORY]
+            .as_ref()
+            .filter(|s| s.seq == seq)
+        else {
+            return false;
+        };
+        let rtx_seq = self.rtx.next_seq;
+        self.rtx.next_seq = rtx_seq.wrapping_add(1);
+        let osn = sent.seq.to_be_bytes();
+        write_rtp(buf, sent.marker, RTX_PT, rtx_seq, sent.ts, rtx_ssrc, &osn);
+        buf.extend_from_slice(&sent.payload);
+        let roc = self.rtx.roc_for(rtx_seq);
+        self.srtp.protect(buf, roc).is_ok()
+    }
+
+    /// An RTCP sender report for one kind, once something was sent on it.
+    pub(super) fn sender_report(
+        &self,
+        kind: Kind,
+        track: &OutTrack,
+        clock: &Clock,
+        now: Instant,
+    ) -> Option<SenderReport> {
+        let stream = match kind {
+            Kind::Audio => &self.audio,
+            Kind::Video => &self.video,
+        };
+        let rate = f64::from(track.clock_rate);
+        let (ts, at) = stream.last_ts?;
+        Some(SenderReport {
+            ssrc: track.ssrc,
+            ntp_time: clock.ntp(now),
+            rtp_time: ts
+                .wrapping_add((now.saturating_duration_since(at).as_secs_f64() * rate) as u32),
+            packet_count: stream.packets,
+            octet_count: stream.octets,
+            ..Default::default()
+        })
+    }
+}
+
+/// Wall-clock time for the engine's monotonic instants (NTP timestamps of sender reports).
+pub(super) struct Clock {
+    instant: Instant,
+    since_epoch: Duration,
+}
+
+impl Clock {
+    pub(super) fn new(now: Instant) -> Clock {
+        Clock {
+            instant: now,
+            since_epoch: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default(),
+        }
+    }
+
+    /// NTP time (RFC 3550: seconds since 1900 in 32.32 fixed point) at `now`.
+    pub(super) fn ntp(&self, now: Instant) -> u64 {
+        const NTP_EPOCH_OFFSET: u64 = 2_208_988_800;
+        let t = self.since_epoch + now.saturating_duration_since(self.instant);
+        let secs = t.as_secs() + NTP_EPOCH_OFFSET;
+        let frac = (u64::from(t.subsec_nanos()) << 32) / 1_000_000_000;
+        (secs << 32) | frac
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rtc::rtcp::transport_feedbacks::transport_layer_nack::NackPair;
+
+    fn video() -> OutTrack {
+        OutTrack {
+            sender: Default::default(),
+            ssrc: 7,
+            payload_type: 96,
+            rtx_ssrc: Some(8),
+            clock_rate: 90_000,
+        }
+    }
+
+    #[test]
+    fn a_nack_names_its_packet_and_the_bitmap() {
+        let nack = TransportLayerNack {
+            sender_ssrc: 1,
+            media_ssrc: 7,
+            nacks: vec![
+                NackPair {
+                    packet_id: 65534,
+                    lost_packets: 0b101,
+                },
+                NackPair {
+                    packet_id: 10,
+                    lost_packets: 0,
+                },
+            ],
+        };
+        let got: Vec<u16> = FastOut::lost(&nack, &video()).collect();
+        assert_eq!(got, vec![65534, 65535, 1, 10]);
+        let other = TransportLayerNack {
+            media_ssrc: 9,
+            ..nack
+        };
+        assert_eq!(FastOut::lost(&other, &video()).count(), 0);
+    }
+
+    #[test]
+    fn ntp_time_is_wall_clock_in_32_32() {
+        let now = Instant::now();
+        let clock = Clock::new(now);
+        let a = clock.ntp(now);
+        let b = clock.ntp(now + Duration::from_millis(1500));
+        let diff = b - a;
+        // 1.5 s in 32.32 fixed point, within rounding.
+        assert!((diff as i64 - (3u64 << 31) as i64).abs() < 4, "{diff}");
+        // After 2020 in NTP seconds.
+        assert!(a >> 32 > 3_786_825_600);
+    }
+}
