@@ -133,6 +133,23 @@ async function main() {
       return { done, detail };
     });
     summary.all_media_after_last_join_ms = Date.now() - tMedia;
+
+    // --- the gateway's own RTCP sender reports reach the browsers (remote-outbound-rtp) --
+    const reports = await until('every participant to get sender reports for the audio of both others', 10000, async () => {
+      const detail = {};
+      let done = true;
+      for (const user of USERS) {
+        const st = await pages[user].evaluate(() => sylk.stats());
+        detail[user] = {};
+        for (const other of USERS.filter(u => u !== user)) {
+          const f = st.feeds[sessionOf(other)];
+          detail[user][other] = f && { sr_audio: f.sr_audio, sr_video: f.sr_video, audio: f.audio };
+          if (!(f && f.sr_audio && f.sr_audio.packetsSent > 0 && f.sr_audio.bytesSent > 0)) done = false;
+        }
+      }
+      return { done, detail };
+    });
+    summary.sender_reports = reports.detail;
     for (const user of USERS) {
       const st = await pages[user].evaluate(() => sylk.stats());
       const p = summary.participants[user];
