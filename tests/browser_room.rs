@@ -16,9 +16,17 @@
 //! anything but 127.0.0.1. The namespace disappears with its processes. Where namespaces cannot
 //! be created (not root, no CAP_SYS_ADMIN, no `ip`), it says so and runs on the host network:
 //! the gateway still advertises only 127.0.0.1 and the page uses `iceServers: []`.
+//!
+//! The third test puts a lossy UDP relay in front of the gateway's media port (the gateway
+//! advertises the relay's 127.0.0.2): one VP8 packet in 20 toward the browsers is dropped, and
+//! each Chromium must NACK and get the packet back over RTX from the gateway.
 mod common;
 
+use std::collections::HashMap;
+use std::net::{SocketAddr, UdpSocket};
 use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::browser::*;
@@ -38,7 +46,67 @@ fn browser_room_three_chromium_participants() {
         "chromium,chromium,chromium",
         "browser_room",
         CONSENT_TIMEOUT_S,
+        None,
     );
+}
+
+/// Three Chromium participants behind a relay that loses one VP8 packet in 20 on the way to
+/// them: every feed shows NACKs sent and packets retransmitted (RTX) by the gateway's own
+/// send path, and the video keeps decoding.
+#[test]
+fn browser_room_recovers_lost_video_by_rtx() {
+    room_with(
+        "chromium,chromium,chromium",
+        "browser_room_lossy",
+        CONSENT_TIMEOUT_S,
+        Some(20),
+    );
+}
+
+/// A UDP relay in front of the gateway's media port, as a NAT would be: each browser address
+/// gets its own socket toward the gateway; every `drop_every`-th VP8 packet (payload type 96,
+/// visible in the SRTP header) toward the browsers is dropped.
+struct LossyRelay {
+    dropped: Arc<AtomicU64>,
+}
+
+impl LossyRelay {
+    fn start(front: SocketAddr, gateway: SocketAddr, drop_every: u64) -> LossyRelay {
+        let socket = UdpSocket::bind(front).expect("relay bind");
+        let dropped = Arc::new(AtomicU64::new(0));
+        let video = Arc::new(AtomicU64::new(0));
+        let upstream: Arc<Mutex<HashMap<SocketAddr, UdpSocket>>> = Default::default();
+        let d = dropped.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 2048];
+            while let Ok((n, browser)) = socket.recv_from(&mut buf) {
+                let mut map = upstream.lock().expect("relay map");
+                let up = map.entry(browser).or_insert_with(|| {
+                    let up = UdpSocket::bind("127.0.0.1:0").expect("upstream bind");
+                    up.connect(gateway).expect("upstream connect");
+                    let (back, from_gw) = (socket.try_clone().expect("clone"), up.try_clone());
+                    let from_gw = from_gw.expect("clone");
+                    let (d, video) = (d.clone(), video.clone());
+                    std::thread::spawn(move || {
+                        let mut buf = [0u8; 2048];
+                        while let Ok(n) = from_gw.recv(&mut buf) {
+                            let data = &buf[..n];
+                            let vp8 = n > 12 && data[0] >> 6 == 2 && data[1] & 0x7f == 96;
+                            if vp8 && (video.fetch_add(1, Ordering::Relaxed) + 1) % drop_every == 0
+                            {
+                                d.fetch_add(1, Ordering::Relaxed);
+                                continue;
+                            }
+                            let _ = back.send_to(data, browser);
+                        }
+                    });
+                    up
+                });
+                let _ = up.send(&buf[..n]);
+            }
+        });
+        LossyRelay { dropped }
+    }
 }
 
 /// The same room with alice in Chromium and bob and carol in Firefox ESR (puppeteer-core over
@@ -51,10 +119,12 @@ fn browser_room_chromium_and_firefox_participants() {
         "chromium,firefox,firefox",
         "browser_room_firefox",
         FIREFOX_CONSENT_TIMEOUT_S,
+        None,
     );
 }
 
-fn room_with(browsers: &str, shots: &str, consent_timeout: &str) {
+/// `lossy`: a [`LossyRelay`] dropping one VP8 packet in this many toward the browsers.
+fn room_with(browsers: &str, shots: &str, consent_timeout: &str, lossy: Option<u64>) {
     let tools = peers_tools();
     let chromium = chromium();
     require_peers(&tools, &chromium);
@@ -66,7 +136,17 @@ fn room_with(browsers: &str, shots: &str, consent_timeout: &str) {
         ),
     }
 
-    let gw = Gateway::start(&["--ice-consent-timeout", consent_timeout]);
+    let relay_ip = "127.0.0.2";
+    let mut flags = vec!["--ice-consent-timeout", consent_timeout];
+    if lossy.is_some() {
+        flags.extend(["--advertise-ip", relay_ip]);
+    }
+    let gw = Gateway::start(&flags);
+    let relay = lossy.map(|every| {
+        let media = gw.media_addr();
+        let front = SocketAddr::new(relay_ip.parse().expect("ip"), media.port());
+        LossyRelay::start(front, media, every)
+    });
     let shots = repo().join("target").join("test-output").join(shots);
     let _ = std::fs::remove_dir_all(&shots);
     std::fs::create_dir_all(&shots).expect("screenshot dir");
@@ -80,6 +160,15 @@ fn room_with(browsers: &str, shots: &str, consent_timeout: &str) {
         .env("FIREFOX", firefox())
         .env("BROWSERS", browsers)
         .env("CONSENT_TIMEOUT", consent_timeout)
+        .env(
+            "MEDIA_IP",
+            if relay.is_some() {
+                relay_ip
+            } else {
+                "127.0.0.1"
+            },
+        )
+        .env("EXPECT_RTX", if relay.is_some() { "1" } else { "0" })
         .env("SHOT_DIR", &shots);
     let (ok, stdout, stderr) = run_with_timeout(cmd, NODE_TIMEOUT);
     let log = gw.log();
@@ -100,6 +189,11 @@ fn room_with(browsers: &str, shots: &str, consent_timeout: &str) {
     );
     let summary: serde_json::Value = serde_json::from_str(&stdout).expect("node printed JSON");
     assert_eq!(summary["ok"], true, "{summary}");
+    if let Some(relay) = relay {
+        let dropped = relay.dropped.load(Ordering::Relaxed);
+        println!("relay: {dropped} VP8 packets dropped toward the browsers");
+        assert!(dropped > 0, "the relay dropped nothing");
+    }
     for user in ["alice", "bob"] {
         let ms = summary["closed"]["publishers_left_ms"][user]
             .as_f64()

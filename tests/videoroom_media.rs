@@ -184,3 +184,19 @@ async fn room_forwards_media_keyframe_first_and_announces_leaving() {
         assert_eq!(left["publishers"], json!([alice.session]));
     }
 }
+
+/// The gateway's default bind is the wildcard address (0.0.0.0), which is never an ICE
+/// candidate itself (the advertised addresses are): a publisher and a subscriber connect and
+/// the media flows all the same. (rtc's ICE agent dropped every check here until the SFU
+/// handed it a candidate address as the local one.)
+#[tokio::test]
+async fn media_flows_with_the_socket_on_the_wildcard_address() {
+    let gw = Gateway::start(&["--listen", "0.0.0.0:0"]);
+    assert!(gw.media_addr().ip().is_unspecified(), "{}", gw.media_addr());
+    let alice = join(&gw, "alice").await;
+    let _sending = alice.publisher.start_sending().await.unwrap();
+    let mut bob = join(&gw, "bob").await;
+    let (_, sub) = attach(&mut bob, &alice.session.clone()).await;
+    let video = sub.wait_received(Kind::Video, 10, T).await.unwrap();
+    check_stream(Kind::Video, &video);
+}

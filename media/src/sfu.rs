@@ -451,7 +451,7 @@ impl Sfu {
         let msg = TaggedBytesMut {
             now,
             transport: TransportContext {
-                local_addr: self.local_addr,
+                local_addr: ice_local_addr(&self.candidates, self.local_addr, from),
                 peer_addr: from,
                 ecn: None,
                 transport_protocol: TransportProtocol::UDP,
@@ -900,6 +900,19 @@ impl Sfu {
             self.remove(id, Some("ICE consent expired".into()), tx);
         }
     }
+}
+
+/// The local address a datagram from `from` is handed to rtc with. rtc's ICE agent accepts a
+/// check only when that address is one of its local candidates, but the socket's own address
+/// is not one whenever the advertised addresses differ from it: a wildcard bind (0.0.0.0, the
+/// default) or a public address in front of a NAT (`--advertise-ip`). Every peer has the same
+/// candidates, so the first one of the sender's address family stands for the socket.
+fn ice_local_addr(candidates: &[SocketAddr], socket: SocketAddr, from: SocketAddr) -> SocketAddr {
+    candidates
+        .iter()
+        .find(|c| c.is_ipv4() == from.is_ipv4())
+        .copied()
+        .unwrap_or(socket)
 }
 
 fn notify(events: &mpsc::Sender<MediaEvent>, peer: PeerId, event: PeerEvent) {

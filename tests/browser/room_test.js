@@ -15,7 +15,10 @@
 // Every selected ICE pair must end at the gateway's 127.0.0.1; when this process sees only
 // loopback interfaces (a network namespace, see tests/browser_room.rs), it must start there too.
 // Prints a JSON summary on stdout; exit 0 on success, 1 with the reason on stderr otherwise.
-// Env: CONSENT_TIMEOUT (s, default 5), MEDIA_TIMEOUT (s, default 30), SHOT_DIR (screenshots).
+// Env: CONSENT_TIMEOUT (s, default 5), MEDIA_TIMEOUT (s, default 30), SHOT_DIR (screenshots),
+// MEDIA_IP (the gateway's advertised media address, default 127.0.0.1), EXPECT_RTX=1 (video is
+// lost on the way to the browsers: every feed must show NACKs sent and retransmissions
+// received, and keep decoding).
 'use strict';
 const { chromium } = require('playwright-core');
 const { FIREFOX_PREFS, FLAGS, Failure, serve, until } = require('./util');
@@ -40,6 +43,8 @@ const FIREFOX = process.env.FIREFOX || '/usr/bin/firefox-esr';
 const VICTIM = 'carol'; // the one whose tab is closed
 // Sealed: this process sees no network interface but loopback (a network namespace).
 const SEALED = Object.values(os.networkInterfaces()).flat().every(a => a.internal);
+const MEDIA_IP = process.env.MEDIA_IP || '127.0.0.1';
+const EXPECT_RTX = process.env.EXPECT_RTX === '1';
 
 
 
@@ -134,8 +139,9 @@ async function main() {
     });
     summary.all_media_after_last_join_ms = Date.now() - tMedia;
 
-    // --- the gateway's own RTCP sender reports reach the browsers (remote-outbound-rtp) --
-    const reports = await until('every participant to get sender reports for the audio of both others', 10000, async () => {
+    // Waits until `ok(feed)` holds for every participant's feed of each other one; the detail
+    // shows `pick(feed)` per participant and publisher.
+    const everyFeed = (what, timeoutMs, pick, ok) => until(what, timeoutMs, async () => {
       const detail = {};
       let done = true;
       for (const user of USERS) {
@@ -143,12 +149,24 @@ async function main() {
         detail[user] = {};
         for (const other of USERS.filter(u => u !== user)) {
           const f = st.feeds[sessionOf(other)];
-          detail[user][other] = f && { sr_audio: f.sr_audio, sr_video: f.sr_video, audio: f.audio };
-          if (!(f && f.sr_audio && f.sr_audio.packetsSent > 0 && f.sr_audio.bytesSent > 0)) done = false;
+          detail[user][other] = f && pick(f);
+          if (!(f && ok(f))) done = false;
         }
       }
       return { done, detail };
     });
+
+    // --- lost video comes back: NACKs from the browsers, RTX from the gateway ------------
+    if (EXPECT_RTX) {
+      const rtx = await everyFeed('every feed to have video retransmitted after NACKs', 20000,
+        f => f.video, f => f.video && f.video.nackCount > 0 && f.video.retransmittedPacketsReceived > 0);
+      summary.retransmissions = rtx.detail;
+    }
+
+    // --- the gateway's own RTCP sender reports reach the browsers (remote-outbound-rtp) --
+    const reports = await everyFeed('every participant to get sender reports for the audio of both others', 10000,
+      f => ({ sr_audio: f.sr_audio, sr_video: f.sr_video, audio: f.audio }),
+      f => f.sr_audio && f.sr_audio.packetsSent > 0 && f.sr_audio.bytesSent > 0);
     summary.sender_reports = reports.detail;
     for (const user of USERS) {
       const st = await pages[user].evaluate(() => sylk.stats());
@@ -164,11 +182,12 @@ async function main() {
         };
       }
     }
-    // Every selected candidate pair goes to the gateway's advertised 127.0.0.1. In a sealed
-    // namespace (only lo) the local side is 127.0.0.1 too; on the host network Chromium may
-    // pick another local address of this machine as the source (still delivered over lo).
+    // Every selected candidate pair goes to the gateway's advertised address (MEDIA_IP). In a
+    // sealed namespace (only lo) the local side is 127.0.0.1 too; on the host network Chromium
+    // may pick another local address of this machine as the source (still delivered over lo).
     const localRe = SEALED ? '127\\.0\\.0\\.1' : '[0-9.]+';
-    const pairRe = new RegExp(`^${localRe}:\\d+ -> 127\\.0\\.0\\.1:\\d+/udp$`);
+    const mediaRe = MEDIA_IP.replace(/\./g, '\\.');
+    const pairRe = new RegExp(`^${localRe}:\\d+ -> ${mediaRe}:\\d+/udp$`);
     for (const user of USERS) {
       const p = summary.participants[user];
       for (const [what, pair] of [['publisher', p.publisher.pair], ...Object.entries(p.received).map(([o, r]) => ['feed of ' + o, r.pair])]) {

@@ -82,6 +82,12 @@ impl Gateway {
             "--sip-listen".into(),
             "127.0.0.1:0".into(),
         ];
+        if args.contains(&"--advertise-ip") {
+            // The caller's addresses instead (a relay in front of the media port).
+            if let Some(i) = full.iter().position(|a| a == "--advertise-ip") {
+                full.drain(i..i + 2);
+            }
+        }
         if args.contains(&"--listen") {
             // The caller's address instead (a restart on the same port).
             full.drain(0..2);
