@@ -26,15 +26,52 @@ fn a_chromium_and_a_firefox_user_meet_in_the_web_app() {
     meeting("chromium,firefox", "web_app_firefox");
 }
 
+/// The gateway as `cargo run --release` starts it, with no flag at all: HTTPS with the
+/// certificate it generates, every socket on the wildcard address (WebSocket 10888, media
+/// 10888/udp, SIP 5060), its own interface addresses advertised, `./data` for the store. In the
+/// loopback-only namespace those ports are the namespace's own; without one, the listen port
+/// is any and 127.0.0.1 is advertised, still on the wildcard address.
+#[test]
+fn the_zero_config_gateway_serves_a_working_meeting() {
+    let sealed = seal_network().is_ok();
+    let flags: &[&str] = if sealed {
+        &["--zero-config"]
+    } else {
+        &[
+            "--zero-config",
+            "--listen",
+            "0.0.0.0:0",
+            "--sip-listen",
+            "127.0.0.1:0",
+            "--media-port",
+            "0",
+            "--advertise-ip",
+            "127.0.0.1",
+        ]
+    };
+    let gw = Gateway::start_with(flags, None, &[]);
+    assert!(gw.tls && gw.addr.ip().is_unspecified(), "{}", gw.addr);
+    assert!(gw.media_addr().ip().is_unspecified());
+    assert!(gw.data_dir.join("data/tls/cert.pem").is_file());
+    let base = format!("https://127.0.0.1:{}", gw.addr.port());
+    check_meeting(&gw, &base, "chromium,chromium", "web_app_zero_config");
+    assert!(gw.data_dir.join("data/storage.sqlite").is_file());
+}
+
 fn meeting(browsers: &str, shots: &str) {
     loopback_only();
     let gw = Gateway::start(&[]);
     let base = format!("http://{}", gw.addr);
+    check_meeting(&gw, &base, browsers, shots);
+}
+
+/// Two users meet in the web app at `base`, and everything of the meeting works.
+fn check_meeting(gw: &Gateway, base: &str, browsers: &str, shots: &str) {
     let env = [
         ("BROWSERS", browsers.to_string()),
         ("FIREFOX", firefox().display().to_string()),
     ];
-    let summary = run_driver("app_test.js", &base, shots, &env, || {
+    let summary = run_driver("app_test.js", base, shots, &env, || {
         format!("--- gateway (tail):\n{}", tail(&gw.log(), 80))
     });
     assert_eq!(summary["hand_label"], "Lower hand", "{summary}");

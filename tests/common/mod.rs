@@ -69,6 +69,15 @@ impl Gateway {
                 (Some(t), p)
             }
         };
+        // `--zero-config` (the harness's, not the gateway's): no flags at all, as `cargo run`
+        // does, with the working directory in the fresh data dir (so `data/` lands there).
+        let zero = args.contains(&"--zero-config");
+        let args: Vec<&str> = args
+            .iter()
+            .copied()
+            .filter(|a| *a != "--zero-config")
+            .collect();
+        let args = &args[..];
         let mut full: Vec<String> = vec![
             "--listen".into(),
             "127.0.0.1:0".into(),
@@ -82,6 +91,9 @@ impl Gateway {
             "--sip-listen".into(),
             "127.0.0.1:0".into(),
         ];
+        if zero {
+            full.clear();
+        }
         if args.contains(&"--advertise-ip") {
             // The caller's addresses instead (a relay in front of the media port).
             if let Some(i) = full.iter().position(|a| a == "--advertise-ip") {
@@ -101,6 +113,9 @@ impl Gateway {
             .stderr(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);
+        }
+        if zero {
+            cmd.current_dir(&data_dir);
         }
         let mut child = cmd.spawn().expect("spawn sylk-gateway");
         let stderr = child.stderr.take().expect("stderr");
