@@ -64,8 +64,8 @@ fn browser_room_recovers_lost_video_by_rtx() {
 }
 
 /// A UDP relay in front of the gateway's media port, as a NAT would be: each browser address
-/// gets its own socket toward the gateway; every `drop_every`-th VP8 packet (payload type 96,
-/// visible in the SRTP header) toward the browsers is dropped.
+/// gets its own socket toward the gateway; on each of those paths, every `drop_every`-th VP8
+/// packet (payload type 96, visible in the SRTP header) toward the browser is dropped.
 struct LossyRelay {
     dropped: Arc<AtomicU64>,
 }
@@ -74,7 +74,6 @@ impl LossyRelay {
     fn start(front: SocketAddr, gateway: SocketAddr, drop_every: u64) -> LossyRelay {
         let socket = UdpSocket::bind(front).expect("relay bind");
         let dropped = Arc::new(AtomicU64::new(0));
-        let video = Arc::new(AtomicU64::new(0));
         let upstream: Arc<Mutex<HashMap<SocketAddr, UdpSocket>>> = Default::default();
         let d = dropped.clone();
         std::thread::spawn(move || {
@@ -86,14 +85,15 @@ impl LossyRelay {
                     up.connect(gateway).expect("upstream connect");
                     let (back, from_gw) = (socket.try_clone().expect("clone"), up.try_clone());
                     let from_gw = from_gw.expect("clone");
-                    let (d, video) = (d.clone(), video.clone());
+                    let d = d.clone();
                     std::thread::spawn(move || {
                         let mut buf = [0u8; 2048];
+                        let mut video = 0u64;
                         while let Ok(n) = from_gw.recv(&mut buf) {
                             let data = &buf[..n];
                             let vp8 = n > 12 && data[0] >> 6 == 2 && data[1] & 0x7f == 96;
-                            if vp8 && (video.fetch_add(1, Ordering::Relaxed) + 1) % drop_every == 0
-                            {
+                            video += u64::from(vp8);
+                            if vp8 && video.is_multiple_of(drop_every) {
                                 d.fetch_add(1, Ordering::Relaxed);
                                 continue;
                             }
