@@ -19,6 +19,9 @@ use crate::srtp::{OutStream, ProtectError, SrtpOut};
 
 /// Video packets kept for retransmission (about 2 s of a 2.5 Mbit/s stream).
 const HISTORY: usize = 512;
+/// At most this many packets are sent again for one NACK message: a subscriber cannot make
+/// the gateway send its whole history again and again with a few bytes of RTCP.
+const MAX_PER_NACK: usize = 128;
 
 /// One video packet as sent to this subscriber.
 #[derive(Clone)]
@@ -129,20 +132,22 @@ impl FastOut {
         self.srtp.protect(buf, roc)
     }
 
-    /// The sequence numbers a NACK of this subscriber's video asks for.
+    /// The sequence numbers a NACK of this subscriber's video asks for (at most
+    /// [`MAX_PER_NACK`]).
     pub(super) fn lost<'a>(
         nack: &'a TransportLayerNack,
         video: &OutTrack,
     ) -> impl Iterator<Item = u16> + 'a {
         let mine = nack.media_ssrc == video.ssrc;
-        nack.nacks.iter().filter(move |_| mine).flat_map(|pair| {
+        let seqs = nack.nacks.iter().filter(move |_| mine).flat_map(|pair| {
             let bits = pair.lost_packets;
             std::iter::once(pair.packet_id).chain(
                 (0..16u16)
                     .filter(move |i| bits & (1 << i) != 0)
                     .map(move |i| pair.packet_id.wrapping_add(i + 1)),
             )
-        })
+        });
+        seqs.take(MAX_PER_NACK)
     }
 
     /// Writes the RTX retransmission of video packet `seq` to `buf` (RFC 4588: the original
@@ -257,6 +262,18 @@ mod tests {
             ..nack
         };
         assert_eq!(FastOut::lost(&other, &video()).count(), 0);
+        // A NACK naming 17 x 100 packets gets at most MAX_PER_NACK of them sent again.
+        let flood = TransportLayerNack {
+            sender_ssrc: 1,
+            media_ssrc: 7,
+            nacks: (0..100)
+                .map(|i| NackPair {
+                    packet_id: i * 17,
+                    lost_packets: 0xffff,
+                })
+                .collect(),
+        };
+        assert_eq!(FastOut::lost(&flood, &video()).count(), MAX_PER_NACK);
     }
 
     #[test]
