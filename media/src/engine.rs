@@ -372,8 +372,13 @@ pub async fn start(config: EngineConfig) -> std::io::Result<EngineHandle> {
     })
 }
 
-/// A datagram read by a plain leg's reader task: (leg's local address, sender, bytes).
-type PlainDatagram = (SocketAddr, SocketAddr, Vec<u8>);
+/// A datagram read by a plain leg's reader task: (leg's local address, sender, bytes, where
+/// the buffer goes back to once handled).
+type PlainDatagram = (SocketAddr, SocketAddr, Vec<u8>, mpsc::Sender<Vec<u8>>);
+
+/// Buffers a plain leg's reader keeps in circulation with the engine task.
+const LEG_BUFFERS: usize = 8;
+const DATAGRAM_MAX: usize = 2048;
 
 /// The sockets: the shared WebRTC one, and one per plain RTP leg of a call.
 struct Io {
@@ -414,9 +419,19 @@ impl Io {
                 let socket = socket.clone();
                 let tx = self.plain_tx.clone();
                 tokio::spawn(async move {
-                    let mut buf = vec![0u8; 2048];
-                    while let Ok((n, from)) = socket.recv_from(&mut buf).await {
-                        let _ = tx.try_send((local, from, buf[..n].to_vec()));
+                    // Buffers come back from the engine task after each datagram: a few are
+                    // allocated when the leg starts, then none per packet.
+                    let (back_tx, mut back_rx) = mpsc::channel::<Vec<u8>>(LEG_BUFFERS);
+                    loop {
+                        let mut buf = back_rx
+                            .try_recv()
+                            .unwrap_or_else(|_| Vec::with_capacity(DATAGRAM_MAX));
+                        buf.resize(DATAGRAM_MAX, 0);
+                        let Ok((n, from)) = socket.recv_from(&mut buf).await else {
+                            break;
+                        };
+                        buf.truncate(n);
+                        let _ = tx.try_send((local, from, buf, back_tx.clone()));
                     }
                 })
             };
@@ -456,7 +471,7 @@ async fn run(
     mut plain_rx: mpsc::Receiver<PlainDatagram>,
 ) {
     info!(addr = %io.main_addr, "media engine listening");
-    let mut buf = vec![0u8; 2048];
+    let mut buf = vec![0u8; DATAGRAM_MAX];
     loop {
         let wake = sfu
             .poll_timeout()
@@ -470,8 +485,10 @@ async fn run(
                 Ok((n, from)) => sfu.handle_datagram(Instant::now(), from, &buf[..n], &mut io),
                 Err(e) => debug!(error = %e, "media socket receive error"),
             },
-            Some((local, from, data)) = plain_rx.recv() => {
+            Some((local, from, data, back)) = plain_rx.recv() => {
                 sfu.handle_plain_datagram(Instant::now(), local, from, &data, &mut io);
+                // Full (the reader has enough) or gone: the buffer is simply freed.
+                let _ = back.try_send(data);
             }
             _ = tokio::time::sleep_until(wake.into()) => {
                 sfu.handle_timeout(Instant::now(), &mut io);
