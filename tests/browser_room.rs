@@ -63,6 +63,30 @@ fn browser_room_recovers_lost_video_by_rtx() {
     );
 }
 
+/// alice's Chromium publishes two simulcast layers (half and full resolution); bob's feed
+/// follows his requests: layer h, layer l after `videoroom-session-update` asks for 100
+/// kbit/s, layer h again after 10 Mbit/s, each seen in the width bob decodes
+/// (tests/browser/simulcast_test.js).
+#[test]
+fn browser_room_simulcast_layer_follows_the_subscribers_request() {
+    loopback_only();
+    let gw = Gateway::start(&[]);
+    let summary = run_driver(
+        "simulcast_test.js",
+        &gw.ws_url(),
+        "browser_room_simulcast",
+        &[],
+        || format!("--- gateway (tail):\n{}", tail(&gw.log(), 80)),
+    );
+    let rids: Vec<&str> = summary["layers"]
+        .as_array()
+        .expect("layers")
+        .iter()
+        .map(|l| l["rid"].as_str().expect("rid"))
+        .collect();
+    assert_eq!(rids, ["h", "l", "h"], "{summary}");
+}
+
 /// A UDP relay in front of the gateway's media port, as a NAT would be: each browser address
 /// gets its own socket toward the gateway; on each of those paths, every `drop_every`-th VP8
 /// packet (payload type 96, visible in the SRTP header) toward the browser is dropped.

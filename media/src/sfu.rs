@@ -73,15 +73,8 @@ struct Forward {
     /// Video only: the bitrate the subscriber asked for, and its browser's estimate (REMB).
     requested: Option<u64>,
     remb: Option<u64>,
-}
-
-impl Forward {
-    fn limit(&self) -> Option<u64> {
-        match (self.requested, self.remb) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
+    /// How the layer follows the request and the estimate.
+    adaptation: Box<layers::Adaptation>,
 }
 
 enum Role {
@@ -315,22 +308,30 @@ impl Sfu {
 
     /// Re-chooses a subscriber's layer; a change asks the publisher for a keyframe of it.
     fn retarget(&mut self, id: PeerId, now: Instant, tx: &mut impl Transmit) {
-        let (publisher, limit) = match self.peers.get(&id).map(|e| &e.role) {
-            Some(Role::Subscriber {
-                publisher, video, ..
-            }) => (*publisher, video.limit()),
+        let publisher = match self.peers.get(&id).map(|e| &e.role) {
+            Some(Role::Subscriber { publisher, .. }) => *publisher,
             _ => return,
         };
-        let target = match self.peers.get(&publisher).map(|e| &e.role) {
-            Some(Role::Publisher { layers, .. }) => layers::choose(layers, limit),
+        // A copy of a few layers, once a second per subscriber (not per packet).
+        let layers = match self.peers.get(&publisher).map(|e| &e.role) {
+            Some(Role::Publisher { layers, .. }) => layers.clone(),
             _ => return,
         };
         let switch = match self.peers.get_mut(&id).map(|e| &mut e.role) {
-            Some(Role::Subscriber { video, .. }) if video.target != target => {
+            Some(Role::Subscriber { video, .. }) => {
+                let on = video.target.or(video.current);
+                let target = video
+                    .adaptation
+                    .choose(&layers, on, video.requested, video.remb, now);
+                let changed = video.target != target;
                 video.target = target;
-                target.is_some() && video.current != target
+                changed && target.is_some() && video.current != target
             }
             _ => false,
+        };
+        let target = match self.peers.get(&id).map(|e| &e.role) {
+            Some(Role::Subscriber { video, .. }) => video.target,
+            _ => None,
         };
         if let (true, Some(ssrc)) = (switch, target) {
             debug!(peer = id.0, ssrc, "switching simulcast layer");
