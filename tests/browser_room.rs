@@ -69,6 +69,8 @@ fn browser_room_recovers_lost_video_by_rtx() {
 /// (tests/browser/simulcast_test.js).
 #[test]
 fn browser_room_simulcast_layer_follows_the_subscribers_request() {
+    // Alone (see ALONE); nextest gives it both test slots too (.config/nextest.toml).
+    let _alone = ALONE.write().unwrap_or_else(|e| e.into_inner());
     loopback_only();
     let gw = Gateway::start(&[]);
     let summary = run_driver(
@@ -148,7 +150,12 @@ fn browser_room_chromium_and_firefox_participants() {
 }
 
 /// `lossy`: a [`LossyRelay`] dropping one VP8 packet in this many toward the browsers.
+/// Under `cargo test` (tests of one binary in parallel threads) the simulcast test runs with
+/// no other room of this binary beside it.
+static ALONE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
 fn room_with(browsers: &str, shots: &str, consent_timeout: &str, lossy: Option<u64>) {
+    let _shared = ALONE.read().unwrap_or_else(|e| e.into_inner());
     let tools = peers_tools();
     let chromium = chromium();
     require_peers(&tools, &chromium);
