@@ -19,7 +19,9 @@
 //!
 //! The third test puts a lossy UDP relay in front of the gateway's media port (the gateway
 //! advertises the relay's 127.0.0.2): one VP8 packet in 20 toward the browsers is dropped, and
-//! each Chromium must NACK and get the packet back over RTX from the gateway.
+//! each Chromium must NACK and get the packet back over RTX from the gateway. The fourth has a
+//! Chromium publisher send two simulcast layers, and its subscriber's layer follow his
+//! requests down and back up (tests/browser/simulcast_test.js).
 mod common;
 
 use std::collections::HashMap;
