@@ -74,6 +74,15 @@ impl ApiError {
         ApiError::Api(text.into())
     }
 
+    /// A media engine failure as the client sees it (`Invalid SDP: ...`).
+    pub(crate) fn media(e: media::MediaError) -> Self {
+        match e {
+            media::MediaError::BadSdp(detail) => ApiError::Api(format!("Invalid SDP: {detail}")),
+            media::MediaError::EngineGone => ApiError::Internal("media engine is gone".into()),
+            other => ApiError::Api(other.to_string()),
+        }
+    }
+
     pub fn client_text(&self) -> String {
         match self {
             ApiError::Api(t) => t.clone(),

@@ -38,14 +38,6 @@ fn unknown_room_session(id: &str) -> ApiError {
     ApiError::Api(format!("Unknown room session: {id}"))
 }
 
-fn media_error(e: MediaError) -> ApiError {
-    match e {
-        MediaError::BadSdp(detail) => ApiError::Api(format!("Invalid SDP: {detail}")),
-        MediaError::EngineGone => ApiError::Internal("media engine is gone".into()),
-        other => ApiError::Api(other.to_string()),
-    }
-}
-
 /// The current time as ISO 8601 UTC with milliseconds (`2026-07-17T08:41:52.123+00:00`).
 pub fn now_iso() -> String {
     let now = std::time::SystemTime::now()
@@ -126,7 +118,7 @@ impl Connection {
             .engine
             .publish(peer, r.sdp, self.media_tx.clone())
             .await
-            .map_err(media_error)?;
+            .map_err(ApiError::media)?;
         self.send(Event::videoroom(
             r.session.clone(),
             VideoroomEvent::SessionState(RoomSessionState::Progress),
@@ -276,7 +268,7 @@ impl Connection {
                     "Unknown publisher room session to attach to: {}",
                     r.publisher
                 )),
-                other => media_error(other),
+                other => ApiError::media(other),
             })?;
         self.app.rooms().attach(&room, &r.session, &r.publisher);
         self.feeds.insert(
@@ -317,7 +309,7 @@ impl Connection {
             .engine
             .answer(peer, r.sdp)
             .await
-            .map_err(media_error)
+            .map_err(ApiError::media)
     }
 
     pub(crate) async fn videoroom_feed_detach(

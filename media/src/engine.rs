@@ -372,9 +372,15 @@ pub async fn start(config: EngineConfig) -> std::io::Result<EngineHandle> {
     })
 }
 
-/// A datagram read by a plain leg's reader task: (leg's local address, sender, bytes, where
-/// the buffer goes back to once handled).
-type PlainDatagram = (SocketAddr, SocketAddr, Vec<u8>, mpsc::Sender<Vec<u8>>);
+/// A datagram read by a plain leg's reader task: (leg's local address, sender, buffer, its
+/// length in the buffer, where the buffer goes back to once handled).
+type PlainDatagram = (
+    SocketAddr,
+    SocketAddr,
+    Vec<u8>,
+    usize,
+    mpsc::Sender<Vec<u8>>,
+);
 
 /// Buffers a plain leg's reader keeps in circulation with the engine task.
 const LEG_BUFFERS: usize = 8;
@@ -423,15 +429,11 @@ impl Io {
                     // allocated when the leg starts, then none per packet.
                     let (back_tx, mut back_rx) = mpsc::channel::<Vec<u8>>(LEG_BUFFERS);
                     loop {
-                        let mut buf = back_rx
-                            .try_recv()
-                            .unwrap_or_else(|_| Vec::with_capacity(DATAGRAM_MAX));
-                        buf.resize(DATAGRAM_MAX, 0);
+                        let mut buf = back_rx.try_recv().unwrap_or_else(|_| vec![0; DATAGRAM_MAX]);
                         let Ok((n, from)) = socket.recv_from(&mut buf).await else {
                             break;
                         };
-                        buf.truncate(n);
-                        let _ = tx.try_send((local, from, buf, back_tx.clone()));
+                        let _ = tx.try_send((local, from, buf, n, back_tx.clone()));
                     }
                 })
             };
@@ -485,8 +487,8 @@ async fn run(
                 Ok((n, from)) => sfu.handle_datagram(Instant::now(), from, &buf[..n], &mut io),
                 Err(e) => debug!(error = %e, "media socket receive error"),
             },
-            Some((local, from, data, back)) = plain_rx.recv() => {
-                sfu.handle_plain_datagram(Instant::now(), local, from, &data, &mut io);
+            Some((local, from, data, n, back)) = plain_rx.recv() => {
+                sfu.handle_plain_datagram(Instant::now(), local, from, &data[..n], &mut io);
                 // Full (the reader has enough) or gone: the buffer is simply freed.
                 let _ = back.try_send(data);
             }

@@ -853,38 +853,6 @@ impl Sfu {
         }
     }
 
-    /// RTCP sender reports of the media forwarded on the allocation-free path (`rtc` counts
-    /// only what goes through its own send path).
-    fn send_forwarding_reports(&mut self, now: Instant, tx: &mut impl Transmit) {
-        for (id, entry) in self.peers.iter_mut() {
-            let Some(fast) = entry.fast.get() else {
-                continue;
-            };
-            let pc = &mut entry.peer.pc;
-            for kind in [Kind::Audio, Kind::Video] {
-                let track = match kind {
-                    Kind::Audio => entry.peer.out_audio,
-                    Kind::Video => entry.peer.out_video,
-                };
-                let Some(track) = track else { continue };
-                let Some(sr) = fast.sender_report(kind, &track, &self.clock, now) else {
-                    continue;
-                };
-                if let Some(mut sender) = pc.rtp_sender(track.sender) {
-                    if let Err(e) = sender.write_rtcp(now, vec![Box::new(sr)]) {
-                        debug!(peer = id.0, error = %e, "sender report not sent");
-                    }
-                }
-            }
-            while let Some(out) = pc.poll_write() {
-                if !tx.send(self.local_addr, out.transport.peer_addr, &out.message) {
-                    self.stats.datagrams_dropped += 1;
-                }
-            }
-            entry.timeout = pc.poll_timeout();
-        }
-    }
-
     fn check_consent(&mut self, now: Instant, tx: &mut impl Transmit) {
         let expired: Vec<PeerId> = self
             .peers

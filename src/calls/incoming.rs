@@ -1,7 +1,6 @@
 //! Incoming calls: the INVITE for one of the connection's bindings, `session-answer`, and the
 //! SIP events of the call.
 
-use media::MediaError;
 use signaling::sip::{self, IncomingEvent, IncomingUpdate};
 use signaling::sylkrtc::*;
 use tracing::{info, warn};
@@ -162,11 +161,7 @@ impl Connection {
             .engine
             .incoming_answer(s.peer, r.sdp)
             .await
-            .map_err(|e| match e {
-                MediaError::BadSdp(detail) => ApiError::Api(format!("Invalid SDP: {detail}")),
-                MediaError::EngineGone => ApiError::Internal("media engine is gone".into()),
-                other => ApiError::Api(other.to_string()),
-            })?;
+            .map_err(ApiError::media)?;
         call.answer(answer);
         s.state = State::Accepted;
         info!(conn = self.id, session = %r.session, "incoming call answered");

@@ -27,7 +27,7 @@
 
 use std::collections::HashMap;
 
-use media::{MediaError, MediaEvent, PeerEvent, PeerId};
+use media::{MediaEvent, PeerEvent, PeerId};
 use serde_json::{Map, Value};
 use signaling::sip::{self, CallUpdate, IncomingUpdate};
 use signaling::sylkrtc::{
@@ -341,11 +341,7 @@ impl Connection {
             .engine
             .browser_reoffer(s.peer, r.sdp)
             .await
-            .map_err(|e| match e {
-                MediaError::BadSdp(detail) => ApiError::Api(format!("Invalid SDP: {detail}")),
-                MediaError::EngineGone => ApiError::Internal("media engine is gone".into()),
-                other => ApiError::Api(other.to_string()),
-            })?;
+            .map_err(ApiError::media)?;
         match &s.call {
             Leg::Out(call) => call.reinvite(plain),
             Leg::In(call) => call.reinvite(plain),

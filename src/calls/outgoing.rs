@@ -36,12 +36,10 @@ impl Connection {
             .bridge_offer(peer, r.sdp)
             .await
             .map_err(|e| match e {
-                MediaError::BadSdp(detail) => ApiError::Api(format!("Invalid SDP: {detail}")),
                 MediaError::NoCommonCodec => {
                     ApiError::Api("Invalid SDP: no codec that can be sent to SIP".into())
                 }
-                MediaError::EngineGone => ApiError::Internal("media engine is gone".into()),
-                other => ApiError::Api(other.to_string()),
+                other => ApiError::media(other),
             })?;
         let target = match self.app.sip.resolve(&to).await {
             Ok(t) => t,

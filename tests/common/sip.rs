@@ -44,23 +44,31 @@ pub fn own_scenario(name: &str) -> String {
 
 /// A process whose stdout and stderr are collected by threads.
 pub fn collect_output(child: &mut Child) -> Arc<Mutex<String>> {
+    collect_output_joinable(child).0
+}
+
+/// As [`collect_output`], with the reader threads (they end when the process's pipes close).
+pub fn collect_output_joinable(
+    child: &mut Child,
+) -> (Arc<Mutex<String>>, Vec<std::thread::JoinHandle<()>>) {
     let log = Arc::new(Mutex::new(String::new()));
+    let mut readers = Vec::new();
     let streams: Vec<Box<dyn Read + Send>> = vec![
         Box::new(child.stdout.take().unwrap()),
         Box::new(child.stderr.take().unwrap()),
     ];
     for stream in streams {
         let log = log.clone();
-        std::thread::spawn(move || {
+        readers.push(std::thread::spawn(move || {
             for line in BufReader::new(stream).lines() {
                 let Ok(line) = line else { break };
                 let mut l = log.lock().unwrap();
                 l.push_str(&line);
                 l.push('\n');
             }
-        });
+        }));
     }
-    log
+    (log, readers)
 }
 
 pub struct Kamailio {
@@ -152,6 +160,7 @@ impl Drop for Kamailio {
 pub struct Sipp {
     pub child: Child,
     pub log: Arc<Mutex<String>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
     pub _dir: tempfile::TempDir,
 }
 
@@ -168,10 +177,11 @@ impl Sipp {
             .unwrap_or_else(|e| {
                 panic!("cannot start sipp ({e}); run tests/run.sh, which installs it")
             });
-        let log = collect_output(&mut child);
+        let (log, readers) = collect_output_joinable(&mut child);
         Sipp {
             child,
             log,
+            readers,
             _dir: dir,
         }
     }
@@ -215,8 +225,10 @@ impl Sipp {
             let deadline = Instant::now() + limit;
             loop {
                 if let Ok(Some(status)) = self.child.try_wait() {
-                    // Let the output threads finish.
-                    std::thread::sleep(Duration::from_millis(50));
+                    // The whole output: the readers end when the exited process's pipes close.
+                    for reader in std::mem::take(&mut self.readers) {
+                        let _ = reader.join();
+                    }
                     return (status.code(), self.log.lock().unwrap().clone());
                 }
                 if Instant::now() >= deadline {

@@ -220,7 +220,7 @@ impl Sfu {
             return;
         };
         let out = &mut self.out_buf;
-        match fast.bridged(leg.kind, &track, header, packet.payload, now, out) {
+        match fast.rtp(leg.kind, &track, header, packet.payload, now, out) {
             Ok(()) if tx.send(self.local_addr, to, out) => self.stats.rtp_forwarded += 1,
             Ok(()) => self.stats.datagrams_dropped += 1,
             Err(e) => debug!(peer = id.0, error = %e, "bridge to browser failed"),

@@ -12,7 +12,10 @@ use bytes::Bytes;
 use rtc::peer_connection::RTCPeerConnection;
 use rtc::rtcp::sender_report::SenderReport;
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
+use rtc::sansio::Protocol;
+use tracing::debug;
 
+use super::{Sfu, Transmit};
 use crate::peer::{Kind, OutTrack, RTX_PT};
 use crate::plain::write_rtp;
 use crate::srtp::{OutStream, ProtectError, SrtpOut};
@@ -108,12 +111,12 @@ impl FastOut {
             });
         }
         let header = (marker, track.payload_type, seq, ts);
-        self.bridged(kind, track, header, payload, now, buf)
+        self.rtp(kind, track, header, payload, now, buf)
     }
 
-    /// Writes one packet of a bridged call to `buf` (`header`: marker, payload type, sequence
-    /// number, timestamp), protected, ready to send.
-    pub(super) fn bridged(
+    /// Writes one RTP packet to `buf` (`header`: marker, payload type, sequence number,
+    /// timestamp), protected, ready to send: a bridged call's as is, a room's by [`Self::packet`].
+    pub(super) fn rtp(
         &mut self,
         kind: Kind,
         track: &OutTrack,
@@ -195,6 +198,40 @@ impl FastOut {
             octet_count: stream.octets,
             ..Default::default()
         })
+    }
+}
+
+impl Sfu {
+    /// RTCP sender reports of the media forwarded on the allocation-free path (`rtc` counts
+    /// only what goes through its own send path).
+    pub(super) fn send_forwarding_reports(&mut self, now: Instant, tx: &mut impl Transmit) {
+        for (id, entry) in self.peers.iter_mut() {
+            let Some(fast) = entry.fast.get() else {
+                continue;
+            };
+            let pc = &mut entry.peer.pc;
+            for kind in [Kind::Audio, Kind::Video] {
+                let track = match kind {
+                    Kind::Audio => entry.peer.out_audio,
+                    Kind::Video => entry.peer.out_video,
+                };
+                let Some(track) = track else { continue };
+                let Some(sr) = fast.sender_report(kind, &track, &self.clock, now) else {
+                    continue;
+                };
+                if let Some(mut sender) = pc.rtp_sender(track.sender) {
+                    if let Err(e) = sender.write_rtcp(now, vec![Box::new(sr)]) {
+                        debug!(peer = id.0, error = %e, "sender report not sent");
+                    }
+                }
+            }
+            while let Some(out) = pc.poll_write() {
+                if !tx.send(self.local_addr, out.transport.peer_addr, &out.message) {
+                    self.stats.datagrams_dropped += 1;
+                }
+            }
+            entry.timeout = pc.poll_timeout();
+        }
     }
 }
 

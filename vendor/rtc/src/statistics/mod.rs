@@ -29,8 +29,6 @@
 
 use crate::rtp_transceiver::{RTCRtpReceiverId, RTCRtpSenderId};
 
-#[cfg(test)]
-mod statistics_test;
 
 pub(crate) mod accumulator;
 pub mod report;

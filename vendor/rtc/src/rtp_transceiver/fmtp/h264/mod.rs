@@ -1,6 +1,3 @@
-#[cfg(test)]
-mod h264_test;
-
 use super::*;
 
 fn profile_level_id_matches(a: &str, b: &str) -> bool {
