@@ -62,7 +62,6 @@ impl Connection {
         &mut self,
         r: sylkrtc::AccountFetchAddressbookRequest,
     ) -> Result {
-        self.authenticated_account(&r.account)?;
         let account = r.account.clone();
         let addressbook = load(db(&self.app.store, move |s| s.addressbook(&account)).await?);
         self.after_ack.push(Event::account(
@@ -77,7 +76,6 @@ impl Connection {
         &mut self,
         r: sylkrtc::AccountUpdateAddressBookRequest,
     ) -> Result {
-        self.authenticated_account(&r.account)?;
         let (account, action, entry) = (r.account.clone(), r.action.clone(), r.data.clone());
         let outcome = db(&self.app.store, move |s| {
             let mut book = load(s.addressbook(&account)?);
@@ -119,7 +117,8 @@ impl Connection {
                     },
                 );
                 self.app
-                    .deliver_to_account(&r.account, Some(self.id), &event.to_json());
+                    .access
+                    .deliver(&r.account, Some(self.id), &event.to_json());
                 self.after_ack.push(event);
             }
             Err(error) => {

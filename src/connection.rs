@@ -6,21 +6,47 @@
 //! to the connection that created them; when it closes they are forgotten.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Instant;
 
+use futures_util::FutureExt;
 use media::{MediaEvent, PeerId};
+use signaling::rate::TokenBucket;
 use signaling::sip::{self, RegistrationUpdate};
 use signaling::sylkrtc::{self, AccountEvent, Event, Request, Secret};
 use tokio::sync::{mpsc, Notify};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
+use crate::access::{Requirement, Standing};
 use crate::server::App;
+
+/// One thing for the worker to do.
+enum Work {
+    Media(MediaEvent),
+    Registration(RegistrationUpdate),
+    CallMedia(MediaEvent),
+    Call(sip::CallUpdate),
+    Incoming(sip::IncomingUpdate),
+    Request(Request),
+}
+
+/// What a panic said, for the log.
+pub(crate) fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
+}
 use crate::videoroom::{Feed, PeerOwner, RoomSession};
 
 /// What the connection's socket task sends to the client.
 #[derive(Debug)]
 pub enum Outbound {
     Text(String),
+    /// The worker failed (a panic while handling a request or an event): close with 1011.
+    Failed,
 }
 
 /// How other connections and rooms reach this connection without waiting on it.
@@ -64,6 +90,10 @@ pub enum ApiError {
     /// A failure the protocol describes: its text goes to the client as is.
     #[error("{0}")]
     Api(String),
+    /// A refusal by one of the limits (logged apart, once a second): its text goes to the
+    /// client as is.
+    #[error("{0}")]
+    Limit(String),
     /// Anything else: logged in full, the client gets `Internal error`.
     #[error("internal error: {0}")]
     Internal(String),
@@ -85,7 +115,7 @@ impl ApiError {
 
     pub fn client_text(&self) -> String {
         match self {
-            ApiError::Api(t) => t.clone(),
+            ApiError::Api(t) | ApiError::Limit(t) => t.clone(),
             ApiError::Internal(_) => "Internal error".into(),
         }
     }
@@ -113,8 +143,6 @@ pub struct Account {
     pub user_agent: Option<String>,
     pub incoming_header_prefixes: Vec<String>,
     pub contact_params: Option<ContactParams>,
-    /// Set once the account reached `registered` on this connection; messaging needs it.
-    pub authenticated: bool,
 }
 
 impl Account {
@@ -154,6 +182,19 @@ pub struct Connection {
     sip_rx: mpsc::Receiver<RegistrationUpdate>,
     /// Outgoing 1:1 calls ([`crate::calls`]).
     pub(crate) calls: crate::calls::Calls,
+    /// What the client may still send (`limits.request_rate`, `request_burst`)...
+    requests: TokenBucket,
+    /// ...and how many `account-register` of it (`limits.register_per_minute`).
+    registers: TokenBucket,
+    /// Refusals by a limit since the last log line about them (logged once a second).
+    refusals: Refusals,
+}
+
+/// Refused requests, logged in one line a second rather than one line each.
+#[derive(Default)]
+struct Refusals {
+    count: u64,
+    logged: Option<Instant>,
 }
 
 /// Media events queued for one connection (they are few: connected/closed per peer).
@@ -166,7 +207,15 @@ impl Connection {
     pub fn new(handle: ConnHandle, app: Arc<App>, out: mpsc::Sender<Outbound>) -> Self {
         let (media_tx, media_rx) = mpsc::channel(MEDIA_EVENTS);
         let (sip_tx, sip_rx) = mpsc::channel(SIP_EVENTS);
-        app.register_connection(handle.clone());
+        app.access.open(handle.clone());
+        let limits = &app.config.limits;
+        let now = Instant::now();
+        let requests = TokenBucket::new(limits.request_rate, limits.request_burst, now);
+        let registers = TokenBucket::new(
+            f64::from(limits.register_per_minute) / 60.0,
+            limits.register_per_minute,
+            now,
+        );
         Connection {
             id: handle.id,
             app,
@@ -185,49 +234,53 @@ impl Connection {
             sip_tx,
             sip_rx,
             calls: Default::default(),
+            requests,
+            registers,
+            refusals: Refusals::default(),
         }
     }
 
     /// Handles requests in order, and media events between them, until the socket task goes.
+    /// A panic while handling one of them ends this connection only: the client is told
+    /// (close 1011), and what the connection held is released as on any other close.
     pub async fn run(mut self, mut requests: mpsc::Receiver<Request>) {
         loop {
-            tokio::select! {
+            let work = tokio::select! {
                 biased;
                 _ = self.out.closed() => break,
-                event = self.media_rx.recv() => {
-                    // This connection holds a sender, so the channel stays open.
-                    if let Some(event) = event {
-                        self.media_event(event).await;
-                    }
-                }
-                update = self.sip_rx.recv() => {
-                    // Likewise: the connection holds a sender.
-                    if let Some(update) = update {
-                        self.registration_update(update).await;
-                    }
-                }
-                event = self.calls.media_rx.recv() => {
-                    if let Some(event) = event {
-                        self.call_media_event(event).await;
-                    }
-                }
-                update = self.calls.sip_rx.recv() => {
-                    if let Some(update) = update {
-                        self.call_update(update).await;
-                    }
-                }
-                update = self.calls.incoming_rx.recv() => {
-                    if let Some(update) = update {
-                        self.incoming_update(update).await;
-                    }
-                }
+                // This connection holds a sender of each channel, so they stay open.
+                Some(event) = self.media_rx.recv() => Work::Media(event),
+                Some(update) = self.sip_rx.recv() => Work::Registration(update),
+                Some(event) = self.calls.media_rx.recv() => Work::CallMedia(event),
+                Some(update) = self.calls.sip_rx.recv() => Work::Call(update),
+                Some(update) = self.calls.incoming_rx.recv() => Work::Incoming(update),
                 request = requests.recv() => match request {
-                    Some(request) => self.dispatch(request).await,
+                    Some(request) => Work::Request(request),
                     None => break,
                 },
+            };
+            let done = AssertUnwindSafe(self.work(work)).catch_unwind().await;
+            if let Err(panic) = done {
+                error!(conn = self.id, panic = %panic_text(&panic), "request handler panicked: closing the connection");
+                let _ = self.out.try_send(Outbound::Failed);
+                break;
             }
         }
-        self.close().await;
+        if AssertUnwindSafe(self.close()).catch_unwind().await.is_err() {
+            error!(conn = self.id, "panic while releasing the connection's state");
+            self.app.access.close(self.id);
+        }
+    }
+
+    async fn work(&mut self, work: Work) {
+        match work {
+            Work::Media(event) => self.media_event(event).await,
+            Work::Registration(update) => self.registration_update(update).await,
+            Work::CallMedia(event) => self.call_media_event(event).await,
+            Work::Call(update) => self.call_update(update).await,
+            Work::Incoming(update) => self.incoming_update(update).await,
+            Work::Request(request) => self.dispatch(request).await,
+        }
     }
 
     /// Forgets everything the connection held: calls are hung up, rooms are left, peers
@@ -241,7 +294,7 @@ impl Connection {
         for (_, feed) in self.feeds.drain() {
             self.app.engine.close(feed.peer).await;
         }
-        self.app.unregister_connection(self.id);
+        self.app.access.close(self.id);
         if !self.registrations.is_empty() {
             info!(
                 conn = self.id,
@@ -260,9 +313,10 @@ impl Connection {
         }
     }
 
+    /// Queues an event for the client, never waiting: a client whose outbox is full is too
+    /// slow and is disconnected (see [`ConnHandle::deliver`]).
     pub(crate) async fn send(&self, event: Event) {
-        // The socket task drains the outbox until it ends; if it ended, nobody is listening.
-        let _ = self.out.send(Outbound::Text(event.to_json())).await;
+        self.handle.deliver(event.to_json());
     }
 
     pub async fn dispatch(&mut self, request: Request) {
@@ -274,7 +328,11 @@ impl Connection {
         }
         self.after_ack.clear();
         self.after_ack_tasks.clear();
-        let event = match self.handle(request).await {
+        let result = match self.admit(&request) {
+            Ok(()) => self.handle(request).await,
+            Err(e) => Err(e),
+        };
+        let event = match result {
             Ok(()) => Event::ack(transaction),
             Err(e) => {
                 match &e {
@@ -284,6 +342,8 @@ impl Connection {
                     ApiError::Internal(detail) => {
                         warn!(conn = self.id, request = kind, %transaction, error = %detail, "request failed with an internal error")
                     }
+                    // Logged by `refused`, once a second.
+                    ApiError::Limit(_) => {}
                 }
                 self.after_ack.clear();
                 self.after_ack_tasks.clear();
@@ -299,6 +359,59 @@ impl Connection {
         }
     }
 
+    /// The limits and the authorization rule ([`crate::access::requirement`]) of a request,
+    /// checked before its handler runs.
+    fn admit(&mut self, request: &Request) -> Result {
+        let now = Instant::now();
+        let limits = &self.app.config.limits;
+        if !self.requests.take(now) {
+            return Err(self.refused(
+                now,
+                format!(
+                    "Too many requests: at most {} at once and {} per second",
+                    limits.request_burst, limits.request_rate
+                ),
+            ));
+        }
+        if matches!(request, Request::AccountRegister(_)) && !self.registers.take(now) {
+            return Err(self.refused(
+                now,
+                format!(
+                    "Too many registrations: at most {} per minute",
+                    limits.register_per_minute
+                ),
+            ));
+        }
+        match crate::access::requirement(request) {
+            Requirement::None => Ok(()),
+            Requirement::Authenticated(account) => self.authenticated_account(account).map(drop),
+            Requirement::RoomSessionAuthenticated(session) => {
+                match self.room_sessions.get(session) {
+                    Some(rs) => self.authenticated_account(&rs.account.clone()).map(drop),
+                    // The handler answers for an unknown session.
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+
+    /// A request refused by a limit: its error, and a log line at most once a second.
+    pub(crate) fn refused(&mut self, now: Instant, text: String) -> ApiError {
+        self.refusals.count += 1;
+        let due = self
+            .refusals
+            .logged
+            .is_none_or(|t| now.duration_since(t) >= std::time::Duration::from_secs(1));
+        if due {
+            warn!(conn = self.id, refused = self.refusals.count, limit = %text, "requests refused by a limit");
+            self.refusals = Refusals {
+                count: 0,
+                logged: Some(now),
+            };
+        }
+        ApiError::Limit(text)
+    }
+
     pub(crate) fn account(&self, id: &str) -> Result<&Account> {
         self.accounts
             .get(id)
@@ -308,10 +421,15 @@ impl Connection {
     /// The account, which must have been authenticated (registered) on this connection.
     pub(crate) fn authenticated_account(&self, id: &str) -> Result<&Account> {
         let account = self.account(id)?;
-        if !account.authenticated {
-            return Err(ApiError::api("Account not authenticated"));
+        if self.app.access.standing(self.id, id) != Some(Standing::Authenticated) {
+            return Err(ApiError::api(crate::access::NOT_AUTHENTICATED));
         }
         Ok(account)
+    }
+
+    /// Whether `account` is authenticated on this connection.
+    pub(crate) fn is_authenticated(&self, account: &str) -> bool {
+        self.app.access.standing(self.id, account) == Some(Standing::Authenticated)
     }
 
     async fn handle(&mut self, request: Request) -> Result {
@@ -328,7 +446,7 @@ impl Connection {
                 }
                 // Detaching the registration is how its binding goes away (as in SylkServer).
                 self.registrations.remove(&r.account);
-                self.app.set_account(self.id, &r.account, false);
+                self.app.access.remove(self.id, &r.account);
                 info!(conn = self.id, account = %r.account, "removed account");
                 Ok(())
             }
@@ -418,11 +536,13 @@ impl Connection {
             user_agent: r.user_agent,
             incoming_header_prefixes: r.incoming_header_prefixes.unwrap_or_default(),
             contact_params: None,
-            authenticated: false,
         };
         let domain = account.domain();
         if !self.app.config.sip_domain_allowed(domain) {
             return Err(ApiError::api(format!("SIP domain not allowed: {domain}")));
+        }
+        if let Err(e) = self.app.access.add(self.id, &account.id) {
+            return Err(self.refused(std::time::Instant::now(), e.to_string()));
         }
         info!(
             conn = self.id,
@@ -430,7 +550,6 @@ impl Connection {
             user_agent = account.user_agent.as_deref().unwrap_or("-"),
             "added account"
         );
-        self.app.set_account(self.id, &account.id, true);
         self.accounts.insert(account.id.clone(), account);
         Ok(())
     }
@@ -514,9 +633,6 @@ impl Connection {
         let state = match update.state {
             sip::RegistrationState::Registering => sylkrtc::RegistrationState::Registering,
             sip::RegistrationState::Registered => {
-                if let Some(account) = self.accounts.get_mut(&update.account) {
-                    account.authenticated = true;
-                }
                 self.account_registered(&update.account).await;
                 sylkrtc::RegistrationState::Registered
             }

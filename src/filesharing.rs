@@ -17,7 +17,7 @@ use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -140,6 +140,7 @@ async fn preflight(
 
 async fn upload(
     State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     Path((room, session, filename)): Path<(String, String, String)>,
     headers: HeaderMap,
     body: Body,
@@ -157,6 +158,11 @@ async fn upload(
         info!(room = %access.uri, session = %access.session, size, limit, "upload refused: too large");
         return Err(too_large());
     }
+    let _slot = app.uploads.begin(peer.ip())?;
+    if !app.uploads.fits(declared(&headers).unwrap_or(0)) {
+        warn!(room = %access.uri, "upload refused: the disk quota of stored files is reached");
+        return Err(crate::uploads::FULL);
+    }
     info!(room = %access.uri, session = %access.session, account = %access.uploader.uri, filename = %name, "upload started");
 
     let uploads = app.config.filesharing_dir().join(UPLOADS);
@@ -164,35 +170,62 @@ async fn upload(
         .await
         .map_err(|e| internal("cannot create the uploads folder", e))?;
     let mut temp = TempFile(Some(uploads.join(crate::videoroom::uuid4())));
-    let size = receive(body, temp.path(), limit, None).await?;
-    let file = store(&app, &access, &name, &mut temp, size).await?;
+    let size = receive(body, temp.path(), limit, None, &app.uploads).await?;
+    let file = match store(&app, &access, &name, &mut temp, size).await {
+        Ok(file) => file,
+        Err(e) => {
+            app.uploads.release(size);
+            return Err(e);
+        }
+    };
     info!(room = %access.uri, account = %access.uploader.uri, filename = %file.filename, size, "file uploaded");
     Ok("OK".into_response())
 }
 
 /// The request's declared `Content-Length` when it is over `limit`.
 pub(crate) fn declared_over(headers: &HeaderMap, limit: u64) -> Option<u64> {
+    declared(headers).filter(|n| *n > limit)
+}
+
+/// The request's declared `Content-Length`.
+pub(crate) fn declared(headers: &HeaderMap) -> Option<u64> {
     headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
-        .filter(|n| *n > limit)
 }
 
 /// Writes the body to `path`; its size, or 413 past `limit` (also without a Content-Length),
-/// or 400 when `cancel` is notified first.
+/// 507 past the disk quota, or 400 when `cancel` is notified first. What was written counts
+/// toward the quota; after a failure it no longer does (the caller's [`TempFile`] deletes it).
 pub(crate) async fn receive(
     body: Body,
     path: &FsPath,
     limit: u64,
     cancel: Option<&tokio::sync::Notify>,
+    quota: &crate::uploads::UploadLimits,
+) -> Result<u64, Failure> {
+    let mut written = 0;
+    let result = write_body(body, path, limit, cancel, quota, &mut written).await;
+    if result.is_err() {
+        quota.release(written);
+    }
+    result
+}
+
+async fn write_body(
+    body: Body,
+    path: &FsPath,
+    limit: u64,
+    cancel: Option<&tokio::sync::Notify>,
+    quota: &crate::uploads::UploadLimits,
+    written: &mut u64,
 ) -> Result<u64, Failure> {
     let file = tokio::fs::File::create(path)
         .await
         .map_err(|e| internal("cannot create an upload file", e))?;
     let mut out = tokio::io::BufWriter::with_capacity(256 * 1024, file);
     let mut stream = body.into_data_stream();
-    let mut size: u64 = 0;
     loop {
         let next = match cancel {
             Some(cancel) => tokio::select! {
@@ -209,11 +242,16 @@ pub(crate) async fn receive(
             info!(error = %e, "upload aborted");
             (StatusCode::BAD_REQUEST, "Upload aborted")
         })?;
-        size += chunk.len() as u64;
+        let size = *written + chunk.len() as u64;
         if size > limit {
             info!(limit, "upload refused: too large");
             return Err(too_large());
         }
+        if !quota.reserve(chunk.len() as u64) {
+            warn!(used = quota.used(), "upload refused: the disk quota of stored files is reached");
+            return Err(crate::uploads::FULL);
+        }
+        *written = size;
         out.write_all(&chunk)
             .await
             .map_err(|e| internal("cannot write an upload", e))?;
@@ -222,7 +260,7 @@ pub(crate) async fn receive(
     out.flush()
         .await
         .map_err(|e| internal("cannot write an upload", e))?;
-    Ok(size)
+    Ok(*written)
 }
 
 /// Moves a received upload into its room folder under a free name, writes the sidecar and
@@ -420,8 +458,10 @@ pub fn room_destroyed(app: &Arc<App>, room: Room) {
         let _write = app.files.write.lock().await;
         for f in &files {
             for name in [f.filename.clone(), format!("meta-{}", f.filename)] {
-                match tokio::fs::remove_file(dir.join(&name)).await {
-                    Ok(()) => {}
+                let path = dir.join(&name);
+                let size = tokio::fs::metadata(&path).await.map(|m| m.len()).unwrap_or(0);
+                match tokio::fs::remove_file(&path).await {
+                    Ok(()) => app.uploads.release(size),
                     Err(e) if e.kind() == ErrorKind::NotFound => {}
                     Err(e) => {
                         warn!(room = %uri, file = %name, error = %e, "cannot delete a shared file")

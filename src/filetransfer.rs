@@ -120,8 +120,8 @@ async fn upload(
     if !safe_dir_name(&transfer_id) {
         return Err(forbidden());
     }
-    if !app.account_live_from(&sender, peer.ip()) {
-        info!(%sender, peer = %peer.ip(), "file transfer refused: no connection of the sender from this address");
+    if !app.access.may_act_from(&sender, peer.ip()) {
+        info!(%sender, peer = %peer.ip(), "file transfer refused: the sender is not authenticated on a connection from this address");
         return Err(forbidden());
     }
     let name = secure_filename(&filename);
@@ -152,6 +152,14 @@ async fn upload(
         info!(%sender, size, limit, "file transfer refused: too large");
         return Err(crate::filesharing::too_large());
     }
+    let _slot = app.uploads.begin(peer.ip())?;
+    if !app
+        .uploads
+        .fits(crate::filesharing::declared(&headers).unwrap_or(0))
+    {
+        warn!(%sender, "file transfer refused: the disk quota of stored files is reached");
+        return Err(crate::uploads::FULL);
+    }
     let filetype = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -176,11 +184,13 @@ async fn upload(
     let _tracked = Tracked(&app.transfers, transfer_id.clone());
     info!(%sender, %receiver, %transfer_id, filename = %name, "file transfer upload started");
     let mut temp = TempFile(Some(dir.join(format!(".upload-{}", uuid::Uuid::new_v4()))));
-    let size = crate::filesharing::receive(body, temp.path(), limit, Some(&cancel)).await?;
+    let size =
+        crate::filesharing::receive(body, temp.path(), limit, Some(&cancel), &app.uploads).await?;
     let path = dir.join(&name);
-    crate::filesharing::move_file(temp.path(), &path)
-        .await
-        .map_err(|e| internal("cannot move an upload into place", e))?;
+    if let Err(e) = crate::filesharing::move_file(temp.path(), &path).await {
+        app.uploads.release(size);
+        return Err(internal("cannot move an upload into place", e));
+    }
     temp.disarm();
     let hash = {
         let path = path.clone();
@@ -270,7 +280,7 @@ async fn announce(
         "message_id": transfer_id, "content": content, "content_type": FILE_TRANSFER,
         "timestamp": timestamp, "server_generated": true,
     });
-    app.deliver_to_account(
+    app.access.deliver(
         sender,
         None,
         &crate::messaging::sync_event(sender, "message", "add", sync),
@@ -287,7 +297,7 @@ async fn announce(
             direction: None,
         },
     );
-    app.deliver_to_authenticated(receiver, &event.to_json());
+    app.access.deliver(receiver, None, &event.to_json());
     crate::push::notify(
         app,
         receiver,
@@ -431,10 +441,17 @@ pub async fn housekeeping(app: Arc<App>) {
     loop {
         tick.tick().await;
         let root = app.config.file_transfer_dir();
+        let shared = app.config.filesharing_dir();
         let days = app.config.filetransfer_expire_days;
-        let removed = tokio::task::spawn_blocking(move || sweep(&root, SystemTime::now(), days))
-            .await
-            .unwrap_or(0);
+        let (removed, used) = tokio::task::spawn_blocking(move || {
+            let removed = sweep(&root, SystemTime::now(), days);
+            let used = crate::uploads::disk_usage(&root) + crate::uploads::disk_usage(&shared);
+            (removed, used)
+        })
+        .await
+        .unwrap_or((0, app.uploads.used()));
+        // Counted again: deletions of every kind since the last count are caught up with.
+        app.uploads.recount(used);
         if removed > 0 {
             info!(removed, "expired file transfers removed");
         }

@@ -8,6 +8,7 @@
 //! certificate, or plain), [`config`] gathers the settings, [`filesharing`] serves conference
 //! file sharing over HTTP.
 
+pub mod access;
 pub mod addressbook;
 pub mod calls;
 pub mod config;
@@ -20,5 +21,6 @@ pub mod rooms;
 pub mod server;
 pub mod storage;
 pub mod tls;
+pub mod uploads;
 pub mod videoroom;
 pub mod ws;

@@ -136,7 +136,7 @@ pub fn notify(app: &Arc<App>, account: &str, what: Push) {
     let Some(url) = app.config.push_url.as_deref().and_then(PushUrl::parse) else {
         return;
     };
-    if app.authenticated_connections(account) > 0 {
+    if app.access.authenticated_connections(account) > 0 {
         return;
     }
     if let Push::Message { content_type, .. } = &what {

@@ -101,10 +101,23 @@ pub struct Left {
     pub destroyed: Option<Room>,
 }
 
+/// Why a room session could not be reserved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JoinRefused {
+    /// The session id is used by another room session of the gateway (any connection's).
+    InUse,
+    /// The room has `max` participants already (counting joins under way).
+    Full { max: usize },
+}
+
 #[derive(Default)]
 pub struct Rooms {
     rooms: HashMap<String, Room>,
     last_id: u64,
+    /// Every publisher session id of the gateway (joined, or reserved while its join is under
+    /// way), with its room: ids are unique across connections, so one connection can never
+    /// name (and so leave, or be taken for) another's session.
+    sessions: HashMap<String, String>,
 }
 
 impl Rooms {
@@ -124,7 +137,35 @@ impl Rooms {
         self.rooms.is_empty()
     }
 
-    /// Adds a publisher, creating the room if needed; the others get `publishers-joined`.
+    /// Takes `session` for a join of room `uri` (before its media is set up), if the id is free
+    /// and the room has room for one more.
+    pub fn reserve(&mut self, session: &str, uri: &str, max: usize) -> Result<(), JoinRefused> {
+        if self.sessions.contains_key(session) {
+            return Err(JoinRefused::InUse);
+        }
+        let joining = self.sessions.values().filter(|r| *r == uri).count();
+        // `joining` counts the room's participants too (each is in `sessions`).
+        if joining >= max {
+            return Err(JoinRefused::Full { max });
+        }
+        self.sessions.insert(session.to_string(), uri.to_string());
+        Ok(())
+    }
+
+    /// Gives back a reservation whose join failed.
+    pub fn unreserve(&mut self, session: &str) {
+        let joined = self
+            .sessions
+            .get(session)
+            .and_then(|uri| self.rooms.get(uri))
+            .is_some_and(|room| room.get(session).is_some());
+        if !joined {
+            self.sessions.remove(session);
+        }
+    }
+
+    /// Adds a publisher (reserved with [`Rooms::reserve`]), creating the room if needed; the
+    /// others get `publishers-joined`.
     pub fn join(&mut self, uri: &str, audio: bool, video: bool, p: Participant) -> Joined {
         let next_id = self.last_id + 1;
         let room = self.rooms.entry(uri.to_string()).or_insert_with(|| {
@@ -178,6 +219,7 @@ impl Rooms {
             .iter()
             .position(|p| p.session == session)?;
         let gone = room.participants.remove(at);
+        self.sessions.remove(session);
         tracing::info!(room = uri, account = %gone.account, session, "left the room");
         for p in &mut room.participants {
             if p.attached.remove(session) {

@@ -2,7 +2,6 @@
 //! `/webrtcgateway/`, conference file sharing ([`crate::filesharing`]), and the listener (TLS
 //! with the configured or generated certificate, or plain with `--no-tls`).
 
-use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -18,8 +17,8 @@ use axum::Router;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
+use crate::access::{Directory, Refused};
 use crate::config::Config;
-use crate::connection::ConnHandle;
 use crate::rooms::Rooms;
 
 /// The sylkRTC WebSocket subprotocol, the only one accepted.
@@ -36,24 +35,18 @@ pub struct App {
     pub files: crate::filesharing::Store,
     /// 1:1 uploads in progress, by transfer id (so that they can be cancelled).
     pub transfers: crate::filetransfer::Uploads,
+    /// Uploads in progress and the disk quota of stored files.
+    pub uploads: crate::uploads::UploadLimits,
     /// The message store (SQLite at `<data_dir>/storage.sqlite`).
     pub store: Arc<crate::storage::Store>,
     /// `https://HOST:PORT` of this server as SIP devices reach it (history API URLs).
     pub base_url: String,
-    /// Live connections and the accounts each has added (for invitations and sync).
-    connections: Mutex<HashMap<u64, LiveAccounts>>,
+    /// Live connections, their accounts and who may do what ([`crate::access`]).
+    pub access: Arc<Directory>,
     connection_ids: AtomicU64,
     shutdown: watch::Sender<bool>,
     live: std::sync::atomic::AtomicUsize,
     ended: tokio::sync::Notify,
-}
-
-/// A live connection and its accounts: every added one, and those authenticated (registered)
-/// there, which receive messages.
-struct LiveAccounts {
-    handle: ConnHandle,
-    added: HashSet<String>,
-    authenticated: HashSet<String>,
 }
 
 /// Held by a WebSocket task while it runs.
@@ -74,6 +67,13 @@ impl App {
         store: Arc<crate::storage::Store>,
         base_url: String,
     ) -> Arc<App> {
+        let limits = &config.limits;
+        let access = Arc::new(Directory::new(
+            limits.max_connections,
+            limits.max_connections_per_ip,
+            limits.max_accounts_per_connection,
+        ));
+        let uploads = crate::uploads::UploadLimits::new(limits);
         Arc::new(App {
             config,
             engine,
@@ -83,7 +83,8 @@ impl App {
             rooms: Mutex::new(Rooms::default()),
             files: Default::default(),
             transfers: Default::default(),
-            connections: Mutex::new(HashMap::new()),
+            uploads,
+            access,
             connection_ids: AtomicU64::new(1),
             shutdown: watch::channel(false).0,
             live: Default::default(),
@@ -96,82 +97,6 @@ impl App {
         // A panic while holding the lock cannot leave Rooms half-updated in a way later
         // callers could not handle, so a poisoned lock is used as is.
         self.rooms.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn connections(&self) -> MutexGuard<'_, HashMap<u64, LiveAccounts>> {
-        self.connections.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub fn register_connection(&self, handle: ConnHandle) {
-        self.connections().insert(
-            handle.id,
-            LiveAccounts {
-                handle,
-                added: HashSet::new(),
-                authenticated: HashSet::new(),
-            },
-        );
-    }
-
-    pub fn unregister_connection(&self, id: u64) {
-        self.connections().remove(&id);
-    }
-
-    pub fn set_account(&self, conn: u64, account: &str, added: bool) {
-        if let Some(live) = self.connections().get_mut(&conn) {
-            if added {
-                live.added.insert(account.to_string());
-            } else {
-                live.added.remove(account);
-                live.authenticated.remove(account);
-            }
-        }
-    }
-
-    /// Records that `account` registered on `conn` (it receives messages there from now on).
-    pub fn set_authenticated(&self, conn: u64, account: &str) {
-        if let Some(live) = self.connections().get_mut(&conn) {
-            live.authenticated.insert(account.to_string());
-        }
-    }
-
-    /// Sends `text` to every connection holding `account`, except `except`; returns how many.
-    pub fn deliver_to_account(&self, account: &str, except: Option<u64>, text: &str) -> usize {
-        let mut n = 0;
-        for (id, live) in self.connections().iter() {
-            if Some(*id) != except && live.added.contains(account) {
-                live.handle.deliver(text.to_string());
-                n += 1;
-            }
-        }
-        n
-    }
-
-    /// Whether a connection from `ip` has `account` added.
-    pub fn account_live_from(&self, account: &str, ip: std::net::IpAddr) -> bool {
-        self.connections()
-            .values()
-            .any(|live| live.handle.peer == ip && live.added.contains(account))
-    }
-
-    /// How many connections have `account` authenticated.
-    pub fn authenticated_connections(&self, account: &str) -> usize {
-        self.connections()
-            .values()
-            .filter(|live| live.authenticated.contains(account))
-            .count()
-    }
-
-    /// Sends `text` to every connection where `account` is authenticated; returns how many.
-    pub fn deliver_to_authenticated(&self, account: &str, text: &str) -> usize {
-        let mut n = 0;
-        for live in self.connections().values() {
-            if live.authenticated.contains(account) {
-                live.handle.deliver(text.to_string());
-                n += 1;
-            }
-        }
-        n
     }
 
     pub fn next_connection_id(&self) -> u64 {
@@ -306,11 +231,24 @@ async fn websocket(
             "No compatible protocol specified",
         );
     }
+    let admitted = match app.access.admit(peer.ip()) {
+        Ok(a) => a,
+        Err(e) => {
+            warn!(%peer, reason = %e, "websocket refused");
+            return match e {
+                Refused::PerIp(_) => refuse(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many connections from this address",
+                ),
+                _ => refuse(StatusCode::SERVICE_UNAVAILABLE, "Too many connections"),
+            };
+        }
+    };
     let limit = app.config.max_frame_size;
     upgrade
         .max_frame_size(limit)
         .max_message_size(limit)
-        .on_upgrade(move |socket| crate::ws::run(socket, app, peer, origin))
+        .on_upgrade(move |socket| crate::ws::run(socket, app, peer, origin, admitted))
 }
 
 /// Binds the listener, then serves until SIGINT/SIGTERM. Logs `listening on ADDR` once bound
@@ -361,6 +299,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         proxy: config.sip_proxy(),
         register_expires: config.sip_register_expires,
         user_agent: concat!("sylk-gateway/", env!("CARGO_PKG_VERSION")).into(),
+        call_setup_timeout: config.limits.call_setup_timeout(),
+        trusted_peers: config.sip_trusted_peers(),
+        auth_realms: config.sip_auth_realms.clone(),
+        source_limits: signaling::sip::SourceLimits {
+            messages_per_second: config.limits.sip_requests_per_second,
+            burst: config.limits.sip_requests_burst,
+            tcp_per_source: config.limits.sip_tcp_connections_per_source,
+            tcp_total: config.limits.sip_tcp_connections,
+        },
     })
     .await
     .with_context(|| format!("sip_listen: cannot listen on {}", config.sip_listen))?;
@@ -414,18 +361,27 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             handle.graceful_shutdown(Some(Duration::from_secs(3)));
         })
     };
+    // A client that does not finish its request headers in time is closed (hyper enforces
+    // the deadline only with a timer).
+    let header_timeout = app.config.limits.http_header_timeout();
     match tls {
         Some((rustls, _)) => {
-            axum_server::from_tcp_rustls(listener, rustls)
-                .handle(handle)
-                .serve(make)
-                .await?
+            let mut server = axum_server::from_tcp_rustls(listener, rustls);
+            server
+                .http_builder()
+                .http1()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            server.handle(handle).serve(make).await?
         }
         None => {
-            axum_server::from_tcp(listener)
-                .handle(handle)
-                .serve(make)
-                .await?
+            let mut server = axum_server::from_tcp(listener);
+            server
+                .http_builder()
+                .http1()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            server.handle(handle).serve(make).await?
         }
     }
     stopper.abort();

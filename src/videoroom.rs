@@ -5,6 +5,8 @@
 //! through the engine: a publisher peer answers the browser's offer, a feed peer offers the
 //! publisher's media to the browser.
 
+use std::time::Instant;
+
 use media::{ForwardOptions, MediaError, MediaEvent, PeerEvent, PeerId};
 use signaling::sylkrtc::{
     self, AccountEvent, ChatMessageType, Event, Identity, RoomSessionState, VideoroomEvent,
@@ -12,13 +14,17 @@ use signaling::sylkrtc::{
 use tracing::{info, warn};
 
 use crate::connection::{ApiError, Connection};
-use crate::rooms::Participant;
+use crate::rooms::{JoinRefused, Participant};
+use signaling::rate::TokenBucket;
 
 /// A publisher session of this connection.
 pub struct RoomSession {
     pub room: String,
     pub peer: PeerId,
     pub account: String,
+    /// What the participant may still broadcast to the room (chat, composing, hands, mutes,
+    /// configure): `limits.room_broadcast_rate` / `room_broadcast_burst`.
+    pub broadcasts: TokenBucket,
 }
 
 /// A feed (subscription) of this connection.
@@ -87,6 +93,33 @@ impl Connection {
             .ok_or_else(|| unknown_room_session(id))
     }
 
+    /// The room of session `id` for one broadcast to its participants, within the
+    /// participant's broadcast rate.
+    fn broadcast_room(&mut self, id: &str) -> Result<String, ApiError> {
+        self.broadcast_room_n(id, 1)
+    }
+
+    /// As [`Self::broadcast_room`] for `n` broadcasts at once (invitations, one each).
+    fn broadcast_room_n(&mut self, id: &str, n: usize) -> Result<String, ApiError> {
+        let now = Instant::now();
+        let rs = self
+            .room_sessions
+            .get_mut(id)
+            .ok_or_else(|| unknown_room_session(id))?;
+        if rs
+            .broadcasts
+            .take_n(u32::try_from(n).unwrap_or(u32::MAX), now)
+        {
+            return Ok(rs.room.clone());
+        }
+        let limits = &self.app.config.limits;
+        let text = format!(
+            "Too many room messages: at most {} at once and {} per second",
+            limits.room_broadcast_burst, limits.room_broadcast_rate
+        );
+        Err(self.refused(now, text))
+    }
+
     /// The peer of a publisher session or a feed of this connection.
     fn any_room_peer(&self, id: &str) -> Result<PeerId, ApiError> {
         if let Some(s) = self.room_sessions.get(id) {
@@ -112,13 +145,46 @@ impl Connection {
             )));
         }
         let account = self.account(&r.account)?.clone();
+        let limits = &self.app.config.limits;
+        if self.room_sessions.len() >= limits.max_room_sessions_per_connection {
+            let max = limits.max_room_sessions_per_connection;
+            return Err(self.refused(
+                Instant::now(),
+                format!("Too many room sessions on this connection (at most {max})"),
+            ));
+        }
+        let reserved =
+            self.app
+                .rooms()
+                .reserve(&r.session, &r.uri, limits.max_room_participants);
+        match reserved {
+            Ok(()) => {}
+            Err(JoinRefused::InUse) => {
+                return Err(ApiError::Api(format!(
+                    "Session ID {} already in use",
+                    r.session
+                )))
+            }
+            Err(JoinRefused::Full { max }) => {
+                info!(conn = self.id, room = %r.uri, max, "room full: join refused");
+                return Err(ApiError::Api(format!(
+                    "Maximum number of publishers ({max}) already reached"
+                )));
+            }
+        }
         let peer = self.app.engine.new_peer_id();
-        let answer = self
+        let answer = match self
             .app
             .engine
             .publish(peer, r.sdp, self.media_tx.clone())
             .await
-            .map_err(ApiError::media)?;
+        {
+            Ok(answer) => answer,
+            Err(e) => {
+                self.app.rooms().unreserve(&r.session);
+                return Err(ApiError::media(e));
+            }
+        };
         self.send(Event::videoroom(
             r.session.clone(),
             VideoroomEvent::SessionState(RoomSessionState::Progress),
@@ -144,6 +210,11 @@ impl Connection {
                 room: r.uri.clone(),
                 peer,
                 account: account.id.clone(),
+                broadcasts: TokenBucket::new(
+                    self.app.config.limits.room_broadcast_rate,
+                    self.app.config.limits.room_broadcast_burst,
+                    Instant::now(),
+                ),
             },
         );
         self.peers
@@ -225,7 +296,7 @@ impl Connection {
         &mut self,
         r: sylkrtc::VideoroomConfigureRequest,
     ) -> Result<(), ApiError> {
-        let room = self.room_session(&r.session)?.room.clone();
+        let room = self.broadcast_room(&r.session)?;
         self.app
             .rooms()
             .configure(&room, &r.session, r.active_participants)
@@ -242,6 +313,13 @@ impl Connection {
                 "Video room session ID {} already in use",
                 r.feed
             )));
+        }
+        let max = self.app.config.limits.max_feeds_per_connection;
+        if self.feeds.len() >= max {
+            return Err(self.refused(
+                Instant::now(),
+                format!("Too many feeds on this connection (at most {max})"),
+            ));
         }
         let (publisher_peer, audio, video) = {
             let rooms = self.app.rooms();
@@ -336,6 +414,7 @@ impl Connection {
         &mut self,
         r: sylkrtc::VideoroomInviteRequest,
     ) -> Result<(), ApiError> {
+        self.broadcast_room_n(&r.session, r.participants.len())?;
         let rs = self.room_session(&r.session)?;
         let originator = {
             let account = self.accounts.get(&rs.account);
@@ -354,7 +433,8 @@ impl Connection {
             );
             let n = self
                 .app
-                .deliver_to_account(invited, Some(self.id), &event.to_json());
+                .access
+                .deliver(invited, Some(self.id), &event.to_json());
             info!(conn = self.id, room = %room, invited = %invited, connections = n, "conference invitation");
             crate::push::notify(
                 &self.app,
@@ -405,7 +485,7 @@ impl Connection {
         &mut self,
         r: sylkrtc::VideoroomMessageRequest,
     ) -> Result<(), ApiError> {
-        let room = self.room_session(&r.session)?.room.clone();
+        let room = self.broadcast_room(&r.session)?;
         let sender = self.sender_identity(&r.session);
         let kind = if r.content_type == "application/sylk-status" {
             ChatMessageType::Status
@@ -448,7 +528,7 @@ impl Connection {
         &mut self,
         r: sylkrtc::VideoroomComposingIndicationRequest,
     ) -> Result<(), ApiError> {
-        let room = self.room_session(&r.session)?.room.clone();
+        let room = self.broadcast_room(&r.session)?;
         let event = VideoroomEvent::ComposingIndication {
             state: r.state,
             refresh: r.refresh.unwrap_or(120),
@@ -462,7 +542,7 @@ impl Connection {
     }
 
     pub(crate) fn videoroom_mute_audio(&mut self, session: &str) -> Result<(), ApiError> {
-        let room = self.room_session(session)?.room.clone();
+        let room = self.broadcast_room(session)?;
         if let Some(room) = self.app.rooms().room(&room) {
             room.broadcast(
                 &VideoroomEvent::MuteAudio {
@@ -478,7 +558,7 @@ impl Connection {
         &mut self,
         r: sylkrtc::VideoroomToggleHandRequest,
     ) -> Result<(), ApiError> {
-        let room = self.room_session(&r.session)?.room.clone();
+        let room = self.broadcast_room(&r.session)?;
         let target = r.session_id.unwrap_or(r.session);
         self.app.rooms().toggle_hand(&room, &target);
         Ok(())
@@ -489,7 +569,7 @@ impl Connection {
         &mut self,
         r: sylkrtc::VideoroomMuteParticipantRequest,
     ) -> Result<(), ApiError> {
-        let room = self.room_session(&r.session)?.room.clone();
+        let room = self.broadcast_room(&r.session)?;
         let rooms = self.app.rooms();
         let target = rooms
             .room(&room)

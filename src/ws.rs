@@ -11,12 +11,19 @@
 //! * WebSocket pings every `websocket_ping_interval`; no pong within half of it drops the
 //!   connection.
 //! * A frame or message over `max_frame_size` closes this connection with 1009.
+//! * A client that stops reading is dropped: every write has a deadline
+//!   (`limits.websocket_write_timeout`), and a full outbox (events pile up faster than the
+//!   client takes them) closes the connection at once, even while a write is under way.
+//! * A client's Close frame is answered with a Close frame (the closing handshake).
+//! * Whatever the connection held (calls with BYE, registrations, room sessions, ports) is
+//!   released by its worker when the connection ends, however it ends.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::SinkExt;
 use signaling::sylkrtc::{self, Event, Parsed, Request};
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, timeout, Instant};
@@ -35,6 +42,7 @@ const CLOSE_GOING_AWAY: u16 = 1001;
 const CLOSE_PROTOCOL_ERROR: u16 = 1002;
 const CLOSE_TOO_BIG: u16 = 1009;
 const CLOSE_POLICY: u16 = 1008;
+const CLOSE_INTERNAL: u16 = 1011;
 
 /// Why a connection ended (for the log).
 enum End {
@@ -45,6 +53,8 @@ enum End {
     Protocol(String),
     Shutdown,
     TooSlow,
+    WriteTimeout,
+    HandlerFailed,
 }
 
 impl std::fmt::Display for End {
@@ -57,11 +67,19 @@ impl std::fmt::Display for End {
             End::Protocol(e) => write!(f, "protocol error: {e}"),
             End::Shutdown => f.write_str("server shutting down"),
             End::TooSlow => f.write_str("client too slow to take its events"),
+            End::WriteTimeout => f.write_str("a write did not complete in time"),
+            End::HandlerFailed => f.write_str("internal error in the request handler"),
         }
     }
 }
 
-pub async fn run(socket: WebSocket, app: Arc<App>, peer: SocketAddr, origin: Option<String>) {
+pub async fn run(
+    socket: WebSocket,
+    app: Arc<App>,
+    peer: SocketAddr,
+    origin: Option<String>,
+    _admitted: crate::access::Admitted,
+) {
     let _live = app.connection_started();
     let id = app.next_connection_id();
     let started = Instant::now();
@@ -80,6 +98,7 @@ pub async fn run(socket: WebSocket, app: Arc<App>, peer: SocketAddr, origin: Opt
         req_tx,
         out_rx,
         kick,
+        write_timeout: app.config.limits.websocket_write_timeout(),
     }
     .drive(&mut socket)
     .await;
@@ -101,6 +120,7 @@ struct Actor<'a> {
     req_tx: mpsc::Sender<Request>,
     out_rx: mpsc::Receiver<Outbound>,
     kick: std::sync::Arc<tokio::sync::Notify>,
+    write_timeout: Duration,
 }
 
 impl Actor<'_> {
@@ -111,9 +131,47 @@ impl Actor<'_> {
             close(socket, CLOSE_GOING_AWAY, "server shutting down").await;
             return End::Shutdown;
         }
-        if let Err(e) = send_event(socket, &Event::Ready).await {
-            return End::Lost(e.to_string());
+        match self.drive_open(socket, &mut shutdown).await {
+            Ok(end) => end,
+            Err(end) => {
+                let (code, reason) = match end {
+                    End::TooSlow => (CLOSE_POLICY, "too slow: events could not be delivered"),
+                    End::HandlerFailed => (CLOSE_INTERNAL, "internal error"),
+                    // Nothing more can be written (the write timed out, or the socket failed).
+                    _ => return end,
+                };
+                close(socket, code, reason).await;
+                end
+            }
         }
+    }
+
+    /// One write to the client, within the write deadline; a full outbox (`kick`) ends it
+    /// early, since the worker must never wait on a client that does not read.
+    async fn write(&self, socket: &mut WebSocket, message: Message) -> Result<(), End> {
+        tokio::select! {
+            biased;
+            _ = self.kick.notified() => Err(End::TooSlow),
+            sent = timeout(self.write_timeout, socket.send(message)) => match sent {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(End::Lost(e.to_string())),
+                Err(_) => {
+                    warn!(conn = self.id, timeout_s = self.write_timeout.as_secs_f64(), "websocket write timed out, dropping the client");
+                    Err(End::WriteTimeout)
+                }
+            },
+        }
+    }
+
+    /// Runs until the connection ends: `Ok` when it is closed already, `Err` when a close
+    /// frame may still be sent.
+    async fn drive_open(
+        &mut self,
+        socket: &mut WebSocket,
+        shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    ) -> Result<End, End> {
+        self.write(socket, Message::Text(Event::Ready.to_json().into()))
+            .await?;
         let ping_every = self.app.config.ping_interval();
         let mut next_ping = Instant::now() + ping_every;
         let mut pong_deadline: Option<Instant> = None;
@@ -125,46 +183,40 @@ impl Actor<'_> {
                 biased;
                 _ = shutdown.changed() => {
                     close(socket, CLOSE_GOING_AWAY, "server shutting down").await;
-                    return End::Shutdown;
+                    return Ok(End::Shutdown);
                 }
-                _ = self.kick.notified() => {
-                    close(socket, CLOSE_POLICY, "too slow: events could not be delivered").await;
-                    return End::TooSlow;
-                }
-                out = self.out_rx.recv() => {
-                    // The worker holds a sender until this actor is dropped.
-                    let Some(Outbound::Text(text)) = out else { continue };
-                    if let Err(e) = socket.send(Message::Text(text.into())).await {
-                        return End::Lost(e.to_string());
+                _ = self.kick.notified() => return Err(End::TooSlow),
+                out = self.out_rx.recv() => match out {
+                    Some(Outbound::Text(text)) => {
+                        self.write(socket, Message::Text(text.into())).await?
                     }
-                }
+                    Some(Outbound::Failed) => return Err(End::HandlerFailed),
+                    // The worker holds a sender until this actor is dropped.
+                    None => {}
+                },
                 permit = self.req_tx.reserve(), if pending.is_some() => {
                     match (permit, pending.take()) {
                         (Ok(permit), Some(request)) => permit.send(request),
-                        _ => return End::Lost("request handler ended".into()),
+                        _ => return Ok(End::Lost("request handler ended".into())),
                     }
                 }
                 frame = socket.recv(), if pending.is_none() => {
                     let frame = match frame {
-                        None => return End::Lost("end of stream".into()),
-                        Some(Err(e)) => return self.read_error(socket, e).await,
+                        None => return Ok(End::Lost("end of stream".into())),
+                        Some(Err(e)) => return Ok(self.read_error(socket, e).await),
                         Some(Ok(frame)) => frame,
                     };
                     match frame {
                         Message::Text(text) => {
-                            match self.on_text(socket, text.as_str()).await {
-                                Ok(Some(request)) => {
-                                    if let Err(e) = self.req_tx.try_send(request) {
-                                        match e {
-                                            mpsc::error::TrySendError::Full(r) => pending = Some(r),
-                                            mpsc::error::TrySendError::Closed(_) => {
-                                                return End::Lost("request handler ended".into())
-                                            }
+                            if let Some(request) = self.on_text(socket, text.as_str()).await? {
+                                if let Err(e) = self.req_tx.try_send(request) {
+                                    match e {
+                                        mpsc::error::TrySendError::Full(r) => pending = Some(r),
+                                        mpsc::error::TrySendError::Closed(_) => {
+                                            return Ok(End::Lost("request handler ended".into()))
                                         }
                                     }
                                 }
-                                Ok(None) => {}
-                                Err(e) => return End::Lost(e.to_string()),
                             }
                         }
                         Message::Binary(data) => {
@@ -173,19 +225,22 @@ impl Actor<'_> {
                         Message::Pong(_) => pong_deadline = None,
                         // tungstenite answers pings itself.
                         Message::Ping(_) => {}
-                        Message::Close(_) => return End::ClientClosed,
+                        Message::Close(_) => {
+                            // tungstenite queued the answering Close frame when it read this
+                            // one; flushing sends it, which completes the closing handshake.
+                            let _ = timeout(Duration::from_secs(2), socket.flush()).await;
+                            return Ok(End::ClientClosed);
+                        }
                     }
                 }
                 _ = sleep_until(wake) => {
                     let now = Instant::now();
                     if pong_deadline.is_some_and(|d| now >= d) {
                         close(socket, CLOSE_POLICY, "ping timeout").await;
-                        return End::PingTimeout;
+                        return Ok(End::PingTimeout);
                     }
                     if now >= next_ping {
-                        if let Err(e) = socket.send(Message::Ping(Default::default())).await {
-                            return End::Lost(e.to_string());
-                        }
+                        self.write(socket, Message::Ping(Default::default())).await?;
                         if pong_deadline.is_none() {
                             pong_deadline = Some(now + ping_every / 2);
                         }
@@ -198,14 +253,11 @@ impl Actor<'_> {
 
     /// Parses one text frame; returns a request for the worker, after answering what is
     /// answered here.
-    async fn on_text(
-        &self,
-        socket: &mut WebSocket,
-        text: &str,
-    ) -> Result<Option<Request>, axum::Error> {
+    async fn on_text(&self, socket: &mut WebSocket, text: &str) -> Result<Option<Request>, End> {
         match sylkrtc::parse(text) {
             Parsed::Request(Request::Ping(ping)) => {
-                send_event(socket, &Event::ack(ping.transaction)).await?;
+                self.send_event(socket, &Event::ack(ping.transaction))
+                    .await?;
                 Ok(None)
             }
             Parsed::Request(request) => {
@@ -223,7 +275,8 @@ impl Actor<'_> {
                 error,
             } => {
                 warn!(conn = self.id, request = %kind, transaction = %transaction, error = %redacted(&error), "request failed validation");
-                send_event(socket, &Event::error(transaction, error)).await?;
+                self.send_event(socket, &Event::error(transaction, error))
+                    .await?;
                 Ok(None)
             }
             Parsed::Ignored(why) => {
@@ -231,6 +284,11 @@ impl Actor<'_> {
                 Ok(None)
             }
         }
+    }
+
+    async fn send_event(&self, socket: &mut WebSocket, event: &Event) -> Result<(), End> {
+        self.write(socket, Message::Text(event.to_json().into()))
+            .await
     }
 
     async fn read_error(&self, socket: &mut WebSocket, e: axum::Error) -> End {
@@ -274,9 +332,6 @@ fn redacted(error: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-async fn send_event(socket: &mut WebSocket, event: &Event) -> Result<(), axum::Error> {
-    socket.send(Message::Text(event.to_json().into())).await
-}
 
 /// Sends a close frame, not waiting long for a peer that may be gone.
 async fn close(socket: &mut WebSocket, code: u16, reason: &str) {

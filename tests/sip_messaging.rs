@@ -441,7 +441,12 @@ async fn offline_messages_come_back_in_order_also_after_a_restart() {
 
 /// One SIP request over UDP straight to `to`; returns the final response's status line.
 async fn sip_udp(to: SocketAddr, request: impl Fn(u16) -> String) -> String {
-    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    sip_udp_from("127.0.0.1", to, request).await
+}
+
+/// As [`sip_udp`], from a socket on `ip` (127.0.0.2 is loopback, but not the proxy).
+async fn sip_udp_from(ip: &str, to: SocketAddr, request: impl Fn(u16) -> String) -> String {
+    let socket = tokio::net::UdpSocket::bind((ip, 0)).await.unwrap();
     let port = socket.local_addr().unwrap().port();
     socket.send_to(request(port).as_bytes(), to).await.unwrap();
     let mut buf = vec![0u8; 65536];
@@ -789,7 +794,9 @@ async fn messages_from_untrusted_sources_are_refused() {
     let gw = Gateway::start(&["--sip-proxy", PROXY, "--sip-trusted-peer", "10.255.0.0/16"]);
     let mut c = gw.ready_client().await;
     add_and_register(&mut c, ALICE, ALICE_HA1).await;
-    let status = sip_udp(
+    // The proxy (127.0.0.1) stays trusted; 127.0.0.2 is neither it nor a configured peer.
+    let status = sip_udp_from(
+        "127.0.0.2",
         gw.sip_addr(),
         bob_message("alice", "text/plain", "let me in"),
     )

@@ -137,31 +137,19 @@ async fn room_events_follow_the_spec() {
         json!({"uri": "bob@example.com", "display_name": "Bob"})
     );
 
-    // invitations: every other connection holding the account; not the requester's.
-    let mut carol1 = gw.ready_client().await;
-    let mut carol2 = gw.ready_client().await;
-    for c in [&mut carol1, &mut carol2] {
-        ack(&c
-            .request(
-                json!({"sylkrtc": "account-add", "account": "carol@example.com", "password": HA1}),
-            )
-            .await);
-    }
-    ack(&a.ws.request(json!({"sylkrtc": "videoroom-invite", "session": a.session, "participants": ["sip:carol@example.com", "carol@example.com", "alice@example.com"]})).await);
-    for c in [&mut carol1, &mut carol2] {
-        let inv = c
-            .wait_for("conference-invite", |m| m["event"] == "conference-invite")
-            .await;
-        assert_eq!(inv["account"], "carol@example.com");
-        assert_eq!(inv["room"], ROOM);
-        assert_eq!(
-            inv["originator"],
-            json!({"uri": "alice@example.com", "display_name": "Alice"})
-        );
-        assert_eq!(inv["session_id"].as_str().unwrap().len(), 36);
-        c.expect_silence(std::time::Duration::from_millis(200))
-            .await;
-    }
+    // invitations act in the inviter's name: an account that never registered here may not
+    // send them (tests/abuse_sip_authorization.rs shows them delivered between registered
+    // accounts, and never to a connection where the invitee is merely added).
+    let mut carol = gw.ready_client().await;
+    ack(&carol
+        .request(json!({"sylkrtc": "account-add", "account": "carol@example.com", "password": HA1}))
+        .await);
+    let refused = a.ws.request(json!({"sylkrtc": "videoroom-invite", "session": a.session, "participants": ["carol@example.com"]})).await;
+    assert_eq!(refused["sylkrtc"], "error", "{refused}");
+    assert_eq!(refused["error"], "Account not authenticated");
+    carol
+        .expect_silence(std::time::Duration::from_millis(200))
+        .await;
 
     // A late joiner: accepted, initial-publishers, configure, raised-hands, then the chat history.
     let mut d = member(&gw, "dave", "Dave").await;

@@ -2,6 +2,8 @@
 //!
 //! * [`sylkrtc`]: the sylkRTC-2 WebSocket protocol spoken by sylkrtc.js clients.
 //! * [`sip`]: the SIP user agent (registration with HA1 digest) over rsipstack.
+//! * [`rate`]: token buckets (pure), for the limits on requests and SIP sources.
 
+pub mod rate;
 pub mod sip;
 pub mod sylkrtc;

@@ -73,6 +73,12 @@ impl Connection {
             invite.call.reject(482);
             return;
         }
+        let max = self.app.config.limits.max_calls_per_connection;
+        if self.calls.len() >= max {
+            info!(conn = self.id, %call_id, max, "incoming call refused: the connection has too many calls");
+            invite.call.reject(486);
+            return;
+        }
         let Some(sip_sdp) = invite.sdp.clone() else {
             invite.call.reject(488);
             return;

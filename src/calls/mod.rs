@@ -152,6 +152,15 @@ impl Calls {
         self.sessions.contains_key(session)
     }
 
+    /// The calls of the connection (each holds at most two RTP ports).
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+
     /// The call `id`, or the protocol's `Unknown session <id>`.
     fn session_mut(&mut self, id: &str) -> Result<&mut CallSession, ApiError> {
         self.sessions.get_mut(id).ok_or_else(|| unknown_session(id))
@@ -288,6 +297,14 @@ impl Connection {
         &mut self,
         r: sylkrtc::SessionDtmfInfoRequest,
     ) -> Result<(), ApiError> {
+        let max = self.app.config.limits.max_dtmf_digits;
+        let digits = r.digit.chars().count();
+        if digits > max {
+            return Err(self.refused(
+                std::time::Instant::now(),
+                format!("Too many DTMF digits: {digits} (at most {max})"),
+            ));
+        }
         let s = self
             .calls
             .sessions

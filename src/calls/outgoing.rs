@@ -26,6 +26,13 @@ impl Connection {
             )));
         }
         let account = self.account(&r.account)?.clone();
+        let max = self.app.config.limits.max_calls_per_connection;
+        if self.calls.len() >= max {
+            return Err(self.refused(
+                std::time::Instant::now(),
+                format!("Too many calls on this connection (at most {max})"),
+            ));
+        }
         let from = sip::Aor::parse(&account.id)
             .ok_or_else(|| ApiError::Api(format!("invalid SIP URI: {}", account.id)))?;
         let to = sip::Aor::parse(&r.uri)

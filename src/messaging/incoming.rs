@@ -18,11 +18,18 @@ use super::*;
 
 /// Handles the MESSAGEs the user agent receives outside dialogs, one at a time.
 pub async fn serve_sip_messages(app: Arc<App>, mut rx: mpsc::Receiver<IncomingMessage>) {
-    let trusted = app.config.sip_trusted_peers();
     while let Some(message) = rx.recv().await {
-        let code = incoming(&app, &trusted, &message).await;
+        let code = incoming(&app, &message).await;
         message.reply(code);
     }
+}
+
+/// Whether a MESSAGE changes stored data in a user's name beyond receiving a chat message:
+/// only a trusted source may send those ([`signaling::sip::trust`]).
+fn changes_storage(m: &IncomingMessage, content_type: &str) -> bool {
+    m.header("X-Sylk-From-Sip").is_some()
+        || content_type == cpim::IMDN
+        || content_type.starts_with("application/sylk-api-")
 }
 
 /// What an incoming MESSAGE carries, CPIM unwrapped.
@@ -86,11 +93,7 @@ fn parse_incoming(m: &IncomingMessage) -> std::result::Result<Parsed, (u16, &'st
 }
 
 /// One incoming MESSAGE; returns the SIP status to answer.
-async fn incoming(app: &Arc<App>, trusted: &[(std::net::IpAddr, u8)], m: &IncomingMessage) -> u16 {
-    if !sip::message::trusted(m.source, trusted) {
-        warn!(source = ?m.source, from = %m.from, "MESSAGE from an untrusted source refused");
-        return 403;
-    }
+async fn incoming(app: &Arc<App>, m: &IncomingMessage) -> u16 {
     if m.header("X-Sylk-To-Sip")
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("yes"))
     {
@@ -104,6 +107,10 @@ async fn incoming(app: &Arc<App>, trusted: &[(std::net::IpAddr, u8)], m: &Incomi
             return code;
         }
     };
+    if changes_storage(m, &p.content_type) && !m.may_change_storage {
+        warn!(source = ?m.source, from = %m.from, to = %m.to, content_type = %p.content_type, "MESSAGE that would change stored data refused: its source is not trusted (403)");
+        return 403;
+    }
     let account = p.account.clone();
     let known = {
         let account = account.clone();
@@ -118,7 +125,7 @@ async fn incoming(app: &Arc<App>, trusted: &[(std::net::IpAddr, u8)], m: &Incomi
     match p.content_type.as_str() {
         cpim::IMDN => incoming_imdn(app, p, known).await,
         ISCOMPOSING => {
-            let n = app.deliver_to_authenticated(&account, &message_event(&p).to_json());
+            let n = app.access.deliver(&account, None, &message_event(&p).to_json());
             if n == 0 && !known {
                 404
             } else {
@@ -239,13 +246,13 @@ fn message_event(p: &Parsed) -> Event {
 
 /// A chat message: stored (account known), then delivered to the account's connections.
 async fn incoming_message(app: &Arc<App>, p: Parsed, known: bool) -> u16 {
-    let live = app.authenticated_connections(&p.account);
+    let live = app.access.authenticated_connections(&p.account);
     if !known {
         if live == 0 {
             info!(account = %p.account, "MESSAGE for an account unknown to storage and offline");
             return 404;
         }
-        app.deliver_to_authenticated(&p.account, &message_event(&p).to_json());
+        app.access.deliver(&p.account, None, &message_event(&p).to_json());
         return 200;
     }
     let entry = storage::Entry {
@@ -276,7 +283,7 @@ async fn incoming_message(app: &Arc<App>, p: Parsed, known: bool) -> u16 {
     match added {
         Ok(true) => {
             info!(account = %p.account, from = %p.sender.uri, message_id = %p.message_id, content_type = %p.content_type, live, "message received");
-            app.deliver_to_authenticated(&p.account, &message_event(&p).to_json());
+            app.access.deliver(&p.account, None, &message_event(&p).to_json());
             crate::push::notify(
                 app,
                 &p.account,
@@ -343,7 +350,7 @@ async fn sent_from_sip_device(
                 "uri": receiver, "message_id": id, "content": content,
                 "content_type": content_type, "timestamp": timestamp, "server_generated": true,
             });
-            app.deliver_to_account(
+            app.access.deliver(
                 &sender,
                 None,
                 &sync_event(&sender, "message", "add", content),
@@ -417,7 +424,7 @@ async fn incoming_imdn(app: &Arc<App>, p: Parsed, known: bool) -> u16 {
                     reason: String::new(),
                 },
             );
-            app.deliver_to_authenticated(&p.account, &event.to_json());
+            app.access.deliver(&p.account, None, &event.to_json());
             200
         }
         Ok(None) => {

@@ -32,7 +32,6 @@ impl Connection {
     /// `account-message`: store (pending), fork `sync` to the other connections, ack; then
     /// send the CPIM MESSAGE and report `disposition-notification` accepted/failed.
     pub(crate) async fn account_message(&mut self, r: sylkrtc::AccountMessageRequest) -> Result {
-        self.authenticated_account(&r.account)?;
         if !r.content_type.starts_with("text") && r.content.chars().any(|c| u32::from(c) > 0xff) {
             // SylkServer encodes such content as latin-1, which fails (§2.2).
             return Err(ApiError::Internal(format!(
@@ -99,7 +98,7 @@ impl Connection {
         if let Some(generated) = r.server_generated {
             content["server_generated"] = Value::Bool(generated);
         }
-        self.app.deliver_to_account(
+        self.app.access.deliver(
             &r.account,
             Some(self.id),
             &sync_event(&r.account, "message", "add", content),
@@ -132,7 +131,7 @@ impl Connection {
                     reason: response.reason,
                 },
             );
-            app.deliver_to_account(&r.account, None, &event.to_json());
+            app.access.deliver(&r.account, None, &event.to_json());
         })));
         Ok(())
     }
@@ -142,7 +141,6 @@ impl Connection {
         &mut self,
         r: sylkrtc::AccountDispositionNotificationRequest,
     ) -> Result {
-        self.authenticated_account(&r.account)?;
         if matches!(r.state.as_str(), "failed" | "forbidden") {
             // SylkServer's handler has no IMDN for these and fails (§2.2 quirk).
             return Err(ApiError::Internal(format!("no IMDN for state {}", r.state)));
@@ -185,7 +183,6 @@ impl Connection {
         &mut self,
         r: sylkrtc::AccountSyncConversationsRequest,
     ) -> Result {
-        self.authenticated_account(&r.account)?;
         let since = match r.since.as_deref() {
             Some(text) => Some(format_utc(parse_timestamp(text).ok_or_else(|| {
                 ApiError::Api(format!("Invalid since timestamp: {text}"))
@@ -198,8 +195,10 @@ impl Connection {
             s.journal(&account, id.as_deref(), since.as_deref(), limit)
         })
         .await?;
-        let messages: Vec<JournalEntry> = entries.into_iter().filter_map(journal_entry).collect();
-        debug!(conn = self.id, account = %r.account, entries = messages.len(), "sync");
+        let all: Vec<JournalEntry> = entries.into_iter().filter_map(journal_entry).collect();
+        let found = all.len();
+        let messages = first_page(all, self.app.config.limits.sync_page_bytes);
+        debug!(conn = self.id, account = %r.account, entries = messages.len(), found, "sync");
         self.after_ack.push(Event::account(
             r.account,
             AccountEvent::SyncConversations { messages },
@@ -212,7 +211,6 @@ impl Connection {
         &mut self,
         r: sylkrtc::AccountMarkConversationReadRequest,
     ) -> Result {
-        self.authenticated_account(&r.account)?;
         let echo = mark_read(&self.app, &r.account, &r.contact, Some(self.id)).await?;
         self.after_ack_tasks.push(echo);
         Ok(())
@@ -223,7 +221,6 @@ impl Connection {
         &mut self,
         r: sylkrtc::AccountMessageRemoveRequest,
     ) -> Result {
-        self.authenticated_account(&r.account)?;
         let echo = remove_message(
             &self.app,
             &r.account,
@@ -241,7 +238,6 @@ impl Connection {
         &mut self,
         r: sylkrtc::AccountConversationRemoveRequest,
     ) -> Result {
-        self.authenticated_account(&r.account)?;
         let echo = remove_conversation(&self.app, &r.account, &r.contact, Some(self.id)).await?;
         self.after_ack_tasks.push(echo);
         Ok(())
@@ -262,7 +258,7 @@ impl Connection {
     /// On `registered`: the account becomes known to storage (it gets messages stored from
     /// now on) and its device token, if any, is stored.
     pub(crate) async fn account_registered(&mut self, account: &str) {
-        self.app.set_authenticated(self.id, account);
+        self.app.access.authenticate(self.id, account);
         let token = self
             .accounts
             .get(account)
@@ -283,7 +279,11 @@ impl Connection {
 
     /// Stores the token of `account-devicetoken` when the account is authenticated already.
     pub(crate) async fn store_device_token(&self, account: &str) -> Result {
-        let Some(a) = self.accounts.get(account).filter(|a| a.authenticated) else {
+        let Some(a) = self
+            .accounts
+            .get(account)
+            .filter(|_| self.is_authenticated(account))
+        else {
             return Ok(());
         };
         let Some(p) = a.contact_params.clone() else {
@@ -334,7 +334,7 @@ pub(super) async fn mark_read(
     })
     .await?;
     let content = json!({ "contact": contact });
-    app.deliver_to_account(
+    app.access.deliver(
         account,
         except,
         &sync_event(account, "conversation", "read", content.clone()),
@@ -385,13 +385,13 @@ pub(super) async fn remove_message(
         Ok(incoming.is_some())
     })
     .await?;
-    app.deliver_to_account(
+    app.access.deliver(
         account,
         except,
         &sync_event(account, "message", "remove", own),
     );
     if removed_theirs {
-        app.deliver_to_account(
+        app.access.deliver(
             contact,
             None,
             &sync_event(contact, "message", "remove", theirs),
@@ -427,7 +427,7 @@ pub(super) async fn remove_conversation(
     })
     .await?;
     let content = json!({ "contact": contact, "timestamp": timestamp });
-    app.deliver_to_account(
+    app.access.deliver(
         account,
         except,
         &sync_event(account, "conversation", "remove", content.clone()),
@@ -487,4 +487,52 @@ fn own_devices(
             }
         })
     })
+}
+
+/// The oldest entries whose JSON fits in `page_bytes` (at least one, so a client paging by
+/// the last `message_id` it got always moves on); the client asks again for the rest.
+fn first_page(entries: Vec<JournalEntry>, page_bytes: usize) -> Vec<JournalEntry> {
+    let mut size = 0;
+    let mut page = Vec::new();
+    for entry in entries {
+        let bytes = serde_json::to_vec(&entry).map(|v| v.len() + 1).unwrap_or(0);
+        if !page.is_empty() && size + bytes > page_bytes {
+            break;
+        }
+        size += bytes;
+        page.push(entry);
+    }
+    page
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(i: usize, content: &str) -> JournalEntry {
+        JournalEntry {
+            contact: "bob@example.com".into(),
+            timestamp: "2026-07-17T08:41:52.000Z".into(),
+            disposition: None,
+            message_id: format!("m{i}"),
+            content_type: "text/plain".into(),
+            content: content.into(),
+            direction: Some("incoming".into()),
+            state: Some("received".into()),
+        }
+    }
+
+    #[test]
+    fn a_sync_answer_is_cut_into_pages() {
+        let big = "x".repeat(1000);
+        let entries: Vec<JournalEntry> = (0..10).map(|i| entry(i, &big)).collect();
+        let page = first_page(entries.clone(), 4000);
+        assert_eq!(page.len(), 3);
+        assert_eq!(page[2].message_id, "m2");
+        assert_eq!(first_page(entries.clone(), usize::MAX).len(), 10);
+        // One entry larger than a page still goes, alone.
+        let huge = vec![entry(0, &"y".repeat(10_000)), entry(1, "z")];
+        assert_eq!(first_page(huge, 4096).len(), 1);
+        assert!(first_page(Vec::new(), 4096).is_empty());
+    }
 }

@@ -223,6 +223,24 @@ pub fn uri_hop(uri: &str) -> Option<(Host, Option<u16>, Option<Transport>)> {
     Some((host, port, transport))
 }
 
+/// The host of a SIP URI (`sip:` or `sips:`, with or without a user and port): a name in
+/// lower case, or an IP address as text.
+pub fn uri_host(uri: &str) -> Option<String> {
+    let (scheme, rest) = uri.trim().split_once(':')?;
+    if !scheme.eq_ignore_ascii_case("sip") && !scheme.eq_ignore_ascii_case("sips") {
+        return None;
+    }
+    let userhost = rest.split([';', '?']).next().unwrap_or_default();
+    let hostport = userhost
+        .rsplit_once('@')
+        .map(|(_, h)| h)
+        .unwrap_or(userhost);
+    Some(match split_hostport(hostport)?.0 {
+        Host::Ip(ip) => ip.to_string(),
+        Host::Name(name) => name,
+    })
+}
+
 /// An account's AOR (`user@host[:port]`, as normalised by the sylkRTC validator, without
 /// scheme) split for a REGISTER.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -35,7 +35,7 @@ use tracing::{debug, info, warn};
 use super::addr::{Aor, Target};
 use super::invite::{sdp_body, InviteCore, InviteOutcome, InviteParams};
 use super::register::{status_text, Ha1, ResponseInfo};
-use super::ua::{local_response, response_info, LiveTask, SipUa, UaInner};
+use super::ua::{local_response, LiveTask, SipUa, UaInner};
 
 /// What to call.
 #[derive(Debug, Clone)]
@@ -315,12 +315,14 @@ impl SipUa {
         };
         info!(account = %request.account, %to, %target, %call_id, "calling");
         let (responses_tx, responses_rx) = mpsc::unbounded_channel();
-        read_responses(tx, responses_tx.clone());
+        read_responses(inner.clone(), tx, responses_tx.clone());
         let (stop_tx, stop_rx) = oneshot::channel();
         let (info_tx, info_rx) = mpsc::unbounded_channel();
         let (reinvite_tx, reinvite_rx) = mpsc::unbounded_channel();
         let (message_tx, message_rx) = mpsc::unbounded_channel();
         let task = Task {
+            setup_deadline: tokio::time::Instant::now() + inner.config.call_setup_timeout,
+            timed_out: false,
             message: message_rx,
             info: info_rx,
             reinvite: reinvite_rx,
@@ -349,11 +351,15 @@ impl SipUa {
 /// Reads one INVITE transaction to its final response, in a task of its own (`receive` is
 /// not cancel-safe). Dropping the transaction afterwards leaves rsipstack the ACK it sent, to
 /// repeat for retransmitted final responses.
-pub(crate) fn read_responses(mut tx: Transaction, out: mpsc::UnboundedSender<ResponseInfo>) {
+pub(crate) fn read_responses(
+    ua: Arc<UaInner>,
+    mut tx: Transaction,
+    out: mpsc::UnboundedSender<ResponseInfo>,
+) {
     tokio::spawn(async move {
         while let Some(message) = tx.receive().await {
             if let SipMessage::Response(response) = message {
-                let info = response_info(&response);
+                let info = ua.response_info(&response, tx.response_source.as_ref());
                 let done = info.code >= 200;
                 let _ = out.send(info);
                 if done {
@@ -369,6 +375,10 @@ struct Task {
     ua: SipUa,
     live: LiveTask,
     core: InviteCore,
+    /// When the call is cancelled if no final answer came.
+    setup_deadline: tokio::time::Instant,
+    /// The setup deadline passed: the CANCEL was ours, the call ends `408 Request Timeout`.
+    timed_out: bool,
     /// Where the INVITE (and its CANCEL) went.
     target: Target,
     id: u64,
@@ -387,7 +397,10 @@ struct Task {
 
 impl Task {
     async fn run(mut self, stop: oneshot::Receiver<()>) {
-        let reason = self.drive(stop).await;
+        let mut reason = self.drive(stop).await;
+        if self.timed_out && reason.starts_with("487 ") {
+            reason = "408 Request Timeout".into();
+        }
         info!(account = %self.account, call_id = %self.core.call_id(), %reason, "call ended");
         self.inner()
             .calls
@@ -424,6 +437,17 @@ impl Task {
                         cancel_deadline = Some(tokio::time::Instant::now() + CANCEL_WAIT);
                     }
                 }
+                _ = tokio::time::sleep_until(self.setup_deadline), if !hangup => {
+                    info!(call_id = %self.core.call_id(), "no final answer within the call setup timeout: cancelling");
+                    hangup = true;
+                    self.timed_out = true;
+                    // Without a provisional response yet, the CANCEL goes with the first
+                    // one (a CANCEL may not precede it, RFC 3261 §9.1).
+                    if may_cancel {
+                        self.cancel();
+                        cancel_deadline = Some(tokio::time::Instant::now() + CANCEL_WAIT);
+                    }
+                }
                 response = self.responses_rx.recv() => {
                     // The task holds a sender: the channel stays open.
                     let Some(response) = response else {
@@ -452,7 +476,11 @@ impl Task {
                             debug!(call_id = %self.core.call_id(), code = response.code, "answering the challenge");
                             match self.inner().start_client(&text, self.target).await {
                                 Ok(tx) => {
-                                    read_responses(tx, self.responses_tx.clone());
+                                    read_responses(
+                                        self.inner().clone(),
+                                        tx,
+                                        self.responses_tx.clone(),
+                                    );
                                     may_cancel = false;
                                 }
                                 Err(r) => return status_text(r.code, &r.reason),
@@ -554,7 +582,7 @@ impl Task {
                 Err(r) => return failed(r.code, &r.reason),
             };
             let (out, mut responses) = mpsc::unbounded_channel();
-            read_responses(tx, out);
+            read_responses(self.inner().clone(), tx, out);
             while let Some(r) = responses.recv().await {
                 if r.code < 200 {
                     continue;

@@ -245,7 +245,12 @@ fn notice_missed(ua: &SipUa, request: &rsipstack::sip::Request) {
 }
 
 /// Serves a new INVITE (no To tag): finds the owner of the binding, or answers 404/480.
-pub(crate) async fn serve_invite(ua: SipUa, mut tx: Transaction) {
+pub(crate) async fn serve_invite(
+    ua: SipUa,
+    mut tx: Transaction,
+    source: Option<std::net::SocketAddr>,
+) {
+    let trusted = source.is_some_and(|s| ua.inner.sources.trusts(s.ip()));
     let uri = tx.original.uri.to_string();
     let token = super::register::contact_token(&uri).map(str::to_string);
     let account = token.as_ref().and_then(|t| {
@@ -281,12 +286,20 @@ pub(crate) async fn serve_invite(ua: SipUa, mut tx: Transaction) {
         } else {
             StatusCode::NotFound
         };
-        debug!(%uri, %status, "INVITE for no live binding");
-        notice_missed(&ua, &tx.original);
+        debug!(%uri, %status, source = ?source, "INVITE for no live binding");
+        // Waking the account's devices acts in its name: only for a trusted source (the
+        // proxy that forks INVITEs to the gateway), never for anyone who can reach the port.
+        if trusted {
+            notice_missed(&ua, &tx.original);
+        }
         if let Err(e) = tx.reply(status).await {
             info!(error = %e, "cannot answer an INVITE");
         }
-        drain(tx).await;
+        // Retransmitting the failure until an ACK (Timer G) is for real callers; to a source
+        // we do not know it would turn us into an amplifier toward whoever the request named.
+        if trusted {
+            drain(tx).await;
+        }
         return;
     };
     let mut headers = Vec::new();
@@ -461,8 +474,15 @@ impl Task {
     ) -> (String, bool) {
         let mut answered = false;
         let mut reader_open = true;
+        let setup_deadline =
+            tokio::time::Instant::now() + self.ua.inner.config.call_setup_timeout;
         loop {
             tokio::select! {
+                _ = tokio::time::sleep_until(setup_deadline), if !answered => {
+                    info!(call_id = %self.call_id, "not answered within the call setup timeout: declining");
+                    self.reply(StatusCode::TemporarilyUnavailable, None);
+                    return ("408 Request Timeout".into(), true);
+                }
                 command = commands.recv() => match command {
                     Some(Command::Ringing) if !answered => self.reply(StatusCode::Ringing, None),
                     Some(Command::Answer(sdp)) if !answered => {
@@ -576,7 +596,7 @@ impl Task {
                 Err(r) => return failed(r.code, &r.reason),
             };
             let (out, mut responses) = mpsc::unbounded_channel();
-            super::call::read_responses(tx, out);
+            super::call::read_responses(self.ua.inner.clone(), tx, out);
             let mut last = None;
             while let Some(r) = responses.recv().await {
                 if r.code >= 200 {

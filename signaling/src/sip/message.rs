@@ -9,7 +9,7 @@
 //!
 //! The request text is built by [`build`] (pure); [`SipUa::send_message`] is the shell.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use rand::rngs::StdRng;
@@ -156,8 +156,11 @@ pub struct IncomingMessage {
     pub body: Vec<u8>,
     /// Every header, in order.
     pub headers: Vec<(String, String)>,
-    /// The sender's address as the top Via says (its `received`, else its host).
-    pub source: Option<IpAddr>,
+    /// The socket address it came from (never what its Via says).
+    pub source: Option<SocketAddr>,
+    /// Whether that source may change stored data ([`Privilege::StoredChange`]): API
+    /// messages, copies from the user's SIP devices, IMDNs, API tokens.
+    pub may_change_storage: bool,
     reply: oneshot::Sender<u16>,
 }
 
@@ -225,25 +228,9 @@ impl SipUa {
     }
 }
 
-/// The sender's IP as the top Via gives it.
-fn via_source(value: &str) -> Option<IpAddr> {
-    if let Some(received) = super::invite::header_param(value, "received") {
-        if let Ok(ip) = received.trim().parse() {
-            return Some(ip);
-        }
-    }
-    // `SIP/2.0/UDP host:port;params`
-    let sent_by = value.split_whitespace().nth(1)?.split(';').next()?;
-    let (host, _) = super::addr::split_hostport(sent_by)?;
-    match host {
-        super::addr::Host::Ip(ip) => Some(ip),
-        super::addr::Host::Name(_) => None,
-    }
-}
-
 /// Hands a MESSAGE outside any dialog to the application and answers what it says (a body
 /// over [`MAX_BODY`] gets 413 first; no application 501).
-pub(crate) async fn serve_message(ua: SipUa, mut tx: Transaction) {
+pub(crate) async fn serve_message(ua: SipUa, mut tx: Transaction, source: Option<SocketAddr>) {
     let sink = ua
         .inner
         .messages
@@ -259,21 +246,22 @@ pub(crate) async fn serve_message(ua: SipUa, mut tx: Transaction) {
         Some(sink) => {
             let (reply, answer) = oneshot::channel();
             let mut headers = Vec::new();
-            let (mut from, mut to, mut content_type, mut source) =
-                (String::new(), String::new(), String::new(), None);
+            let (mut from, mut to, mut content_type) = (String::new(), String::new(), String::new());
             for header in tx.original.headers.iter() {
                 let (name, value) = (header.name().to_string(), header.value().to_string());
                 match header {
                     Header::From(_) => from = value.clone(),
                     Header::To(_) => to = value.clone(),
                     Header::ContentType(_) => content_type = value.trim().to_string(),
-                    Header::Via(_) if source.is_none() => {
-                        source = Some(via_source(&value));
-                    }
                     _ => {}
                 }
                 headers.push((name, value));
             }
+            let may_change_storage = source.is_some_and(|s| {
+                ua.inner
+                    .sources
+                    .admits(s.ip(), super::trust::Privilege::StoredChange)
+            });
             let message = IncomingMessage {
                 from,
                 to,
@@ -281,7 +269,8 @@ pub(crate) async fn serve_message(ua: SipUa, mut tx: Transaction) {
                 content_type,
                 body: tx.original.body.clone(),
                 headers,
-                source: source.flatten(),
+                source,
+                may_change_storage,
                 reply,
             };
             match sink.try_send(message) {
@@ -296,39 +285,6 @@ pub(crate) async fn serve_message(ua: SipUa, mut tx: Transaction) {
     let status = StatusCode::from(code);
     if let Err(e) = tx.reply_with(status, Vec::new(), None).await {
         info!(error = %e, "cannot answer a MESSAGE");
-    }
-}
-
-/// The address of a MESSAGE's sender that [`IncomingMessage::source`] is compared with.
-pub fn trusted(source: Option<IpAddr>, peers: &[(IpAddr, u8)]) -> bool {
-    if peers.is_empty() {
-        return true;
-    }
-    let Some(ip) = source else { return false };
-    peers.iter().any(|(net, bits)| in_network(ip, *net, *bits))
-}
-
-fn in_network(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
-    match (ip, net) {
-        (IpAddr::V4(a), IpAddr::V4(b)) => {
-            let bits = u32::from(bits.min(32));
-            let mask = if bits == 0 {
-                0
-            } else {
-                u32::MAX << (32 - bits)
-            };
-            u32::from(a) & mask == u32::from(b) & mask
-        }
-        (IpAddr::V6(a), IpAddr::V6(b)) => {
-            let bits = u32::from(bits.min(128));
-            let mask = if bits == 0 {
-                0
-            } else {
-                u128::MAX << (128 - bits)
-            };
-            u128::from(a) & mask == u128::from(b) & mask
-        }
-        _ => false,
     }
 }
 
@@ -417,25 +373,5 @@ mod tests {
             "cn"
         )
         .is_none());
-    }
-
-    #[test]
-    fn via_source_and_trust() {
-        assert_eq!(
-            via_source("SIP/2.0/UDP 10.0.0.1:5060;branch=z9;received=127.0.0.1"),
-            Some("127.0.0.1".parse().unwrap())
-        );
-        assert_eq!(
-            via_source("SIP/2.0/UDP 10.0.0.1:5060;branch=z9"),
-            Some("10.0.0.1".parse().unwrap())
-        );
-        assert_eq!(via_source("SIP/2.0/UDP proxy.example.com;branch=z9"), None);
-        assert_eq!(via_source("garbage"), None);
-        let peers = [("127.0.0.0".parse().unwrap(), 8)];
-        assert!(trusted(Some("127.0.0.5".parse().unwrap()), &peers));
-        assert!(!trusted(Some("10.0.0.1".parse().unwrap()), &peers));
-        assert!(!trusted(None, &peers));
-        assert!(trusted(None, &[]));
-        assert!(!trusted(Some("::1".parse().unwrap()), &peers));
     }
 }

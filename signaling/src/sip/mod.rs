@@ -13,6 +13,9 @@
 //! * [`incoming`]: incoming calls: an INVITE for one of our bindings goes to the owner that
 //!   [`SipUa::route_incoming`] named for it ([`IncomingUpdate`]s: the invite, re-INVITEs, the
 //!   end); 180, 200 with the answer, decline, CANCEL (487, missed), BYE both ways, DTMF INFO.
+//! * [`trust`]: which sources are trusted with what (by socket address, never by headers),
+//!   and whose digest challenges are answered (pure); a per-source guard in the endpoint loop
+//!   bounds what one untrusted source may send and how many TCP connections it may hold.
 //! * [`message`]: MESSAGE outside dialogs: [`SipUa::send_message`] (one challenge answered
 //!   from the HA1) and [`SipUa::route_messages`] (incoming ones, answered by the application).
 //! * [`call`]: one outgoing call's task ([`SipUa::call`] -> [`OutgoingCall`]; hanging up or
@@ -29,11 +32,13 @@ pub mod addr;
 pub mod call;
 pub mod cpim;
 pub mod digest;
+mod guard;
 pub mod incoming;
 pub mod invite;
 pub mod message;
 pub mod register;
 pub mod registration;
+pub mod trust;
 pub mod ua;
 
 pub use addr::{Aor, ProxyUri, Target, Transport};
@@ -44,4 +49,6 @@ pub use incoming::{IncomingCall, IncomingEvent, IncomingInvite, IncomingUpdate, 
 pub use message::{IncomingMessage, OutgoingMessage};
 pub use register::Ha1;
 pub use registration::{RegisterAccount, Registration, RegistrationState, RegistrationUpdate};
+pub use guard::SourceLimits;
+pub use trust::{Privilege, RealmPolicy, Sources};
 pub use ua::{ResolveError, SipUa, StartError, UaConfig};

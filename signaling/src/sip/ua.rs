@@ -25,7 +25,9 @@ use tracing::{debug, info, warn};
 
 use super::addr::{Aor, Host, ProxyUri, Target, Transport};
 use super::call::CallRoute;
+use super::guard::{GuardRef, SourceGuard, SourceLimits};
 use super::register::{contact_token, ResponseInfo};
+use super::trust::{Privilege, RealmPolicy, Sources};
 
 /// How the user agent is set up.
 #[derive(Debug, Clone)]
@@ -38,7 +40,23 @@ pub struct UaConfig {
     pub register_expires: u32,
     /// User-Agent of our responses, and of REGISTERs whose account has none.
     pub user_agent: String,
+    /// How long a call may wait for its final answer: our INVITE is then cancelled, an
+    /// incoming one the owner did not answer is declined (480); either way its media ports
+    /// are released by the owner on `Ended`.
+    pub call_setup_timeout: Duration,
+    /// `sip_trusted_peers`: networks trusted for requests outside dialogs (see
+    /// [`super::trust`]); empty: the outbound proxy, or loopback without one.
+    pub trusted_peers: Vec<(IpAddr, u8)>,
+    /// Realms answered besides the account's domain (`*`: all).
+    pub auth_realms: Vec<String>,
+    /// What one untrusted source may send, and TCP connections.
+    pub source_limits: SourceLimits,
 }
+
+/// A stream (TCP) connection that receives nothing for this long is closed.
+const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+/// How often the outbound proxy's name is resolved again (its addresses are trusted).
+const PROXY_REFRESH: Duration = Duration::from_secs(300);
 
 /// Why the user agent could not start.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +98,12 @@ pub(crate) struct UaInner {
     pub(crate) messages: Mutex<Option<tokio::sync::mpsc::Sender<super::message::IncomingMessage>>>,
     live: AtomicUsize,
     idle: Notify,
+    /// Trusted sources ([`super::trust`]).
+    pub(crate) sources: Arc<Sources>,
+    /// Whose digest challenges are answered.
+    pub(crate) realms: RealmPolicy,
+    /// Per-source budgets and TCP counts.
+    pub(crate) guard: Arc<SourceGuard>,
 }
 
 /// Counts a live registration task until dropped.
@@ -101,18 +125,30 @@ impl SipUa {
             .map_err(|e| StartError::Udp(config.listen, e.to_string()))?;
         let cancel = rsipstack::platform::CancellationToken::new();
         let transport_layer = TransportLayer::new(cancel.child_token());
+        transport_layer.set_stream_idle_timeout(TCP_IDLE_TIMEOUT);
         let udp = UdpConnection::from_socket(Arc::new(udp), None, Some(cancel.child_token()))
             .await
             .map_err(|e| StartError::Udp(config.listen, e.to_string()))?;
         transport_layer.add_transport(udp.into());
+        let sources = Arc::new(Sources::new(
+            config.trusted_peers.clone(),
+            config.proxy.is_some(),
+        ));
+        let guard = Arc::new(SourceGuard::new(sources.clone(), config.source_limits));
+        if let Ok(local) = tcp.local_addr() {
+            let _ = guard.tcp_local.set(local);
+        }
         let endpoint = EndpointBuilder::new()
             .with_user_agent(&config.user_agent)
             .with_transport_layer(transport_layer)
             .with_cancel_token(cancel.clone())
+            .with_transport_inspector(Box::new(GuardRef(guard.clone())))
             .build();
+        let _ = guard.endpoint.set(Arc::downgrade(&endpoint.inner));
         let incoming = endpoint
             .incoming_transactions()
             .map_err(|e| StartError::Endpoint(e.to_string()))?;
+        let config_realms = config.auth_realms.clone();
         let inner = Arc::new(UaInner {
             endpoint,
             udp_addr,
@@ -125,6 +161,9 @@ impl SipUa {
             missed: Mutex::new(None),
             live: AtomicUsize::new(0),
             idle: Notify::new(),
+            realms: RealmPolicy::new(&config_realms),
+            sources,
+            guard,
         });
         {
             let endpoint = inner.endpoint.inner.clone();
@@ -136,7 +175,62 @@ impl SipUa {
         }
         tokio::spawn(accept_tcp(tcp, Arc::downgrade(&inner), cancel));
         tokio::spawn(serve_incoming(incoming, Arc::downgrade(&inner)));
-        Ok(SipUa { inner })
+        let ua = SipUa { inner };
+        ua.refresh_proxy_addresses().await;
+        if ua.inner.config.proxy.is_some() {
+            let weak = Arc::downgrade(&ua.inner);
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(PROXY_REFRESH).await;
+                    let Some(inner) = weak.upgrade() else { return };
+                    SipUa { inner }.refresh_proxy_addresses().await;
+                }
+            });
+        }
+        Ok(ua)
+    }
+
+    /// Resolves the outbound proxy again: requests from its addresses are trusted.
+    async fn refresh_proxy_addresses(&self) {
+        let Some(proxy) = self.inner.config.proxy.clone() else {
+            return;
+        };
+        let ips = match &proxy.host {
+            Host::Ip(ip) => vec![*ip],
+            Host::Name(name) => {
+                let resolver = self
+                    .inner
+                    .resolver
+                    .get_or_init(rsipstack::resolver::SipResolver::new);
+                let found = resolver
+                    .lookup(
+                        &rsipstack::sip::Domain(name.clone()),
+                        proxy.port.map(rsipstack::sip::Port::from),
+                        proxy.transport.map(to_rsip_transport),
+                        false,
+                    )
+                    .await;
+                match found {
+                    Ok(targets) => targets.iter().map(|t| t.addr.ip()).collect(),
+                    Err(e) => {
+                        warn!(proxy = %proxy, error = %e, "cannot resolve the outbound proxy: its requests are not trusted until it resolves");
+                        return;
+                    }
+                }
+            }
+        };
+        debug!(proxy = %proxy, addresses = ?ips, "outbound proxy addresses (trusted)");
+        self.inner.sources.set_proxy_addresses(ips);
+    }
+
+    /// The trusted SIP sources.
+    pub fn sources(&self) -> &Sources {
+        &self.inner.sources
+    }
+
+    /// Inbound SIP TCP connections open now.
+    pub fn tcp_connections(&self) -> usize {
+        self.inner.guard.tcp_connections()
     }
 
     /// The bound address (UDP and TCP), with the real port when 0 was asked for.
@@ -298,7 +392,7 @@ impl UaInner {
         while let Some(message) = tx.receive().await {
             if let SipMessage::Response(response) = message {
                 if response.status_code.code() >= 200 {
-                    return response_info(&response);
+                    return self.response_info(&response, tx.response_source.as_ref());
                 }
             }
         }
@@ -356,8 +450,47 @@ fn to_rsip_transport(t: Transport) -> rsipstack::sip::Transport {
     }
 }
 
+impl UaInner {
+    /// The parts of a response the protocol cores read, with only the challenges that may
+    /// be answered ([`RealmPolicy`]): the account is the request's From, `source` where the
+    /// response came from.
+    pub(crate) fn response_info(
+        &self,
+        response: &rsipstack::sip::Response,
+        source: Option<&SipAddr>,
+    ) -> ResponseInfo {
+        let mut info = response_info(response);
+        if info.www_authenticate.is_empty() && info.proxy_authenticate.is_empty() {
+            return info;
+        }
+        let from_proxy = source
+            .and_then(|a| a.get_socketaddr().ok())
+            .is_some_and(|a| self.sources.is_proxy(a.ip()));
+        let from = info
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("From") || n == "f")
+            .map(|(_, v)| super::invite::entry_uri(v).to_string())
+            .unwrap_or_default();
+        let domain = super::addr::uri_host(&from).unwrap_or_default();
+        let realms = &self.realms;
+        let keep = |value: &String| match super::digest::Challenge::parse(value) {
+            Ok(c) if !realms.answers(&c.realm, &domain, from_proxy) => {
+                warn!(realm = %c.realm, account_domain = %domain, code = info.code, "digest challenge not answered: not the account's realm, not from the outbound proxy (sip_auth_realms widens this)");
+                false
+            }
+            _ => true,
+        };
+        let www: Vec<String> = info.www_authenticate.iter().filter(|v| keep(v)).cloned().collect();
+        let proxy: Vec<String> = info.proxy_authenticate.iter().filter(|v| keep(v)).cloned().collect();
+        info.www_authenticate = www;
+        info.proxy_authenticate = proxy;
+        info
+    }
+}
+
 /// The parts of a response the protocol cores read.
-pub(crate) fn response_info(response: &rsipstack::sip::Response) -> ResponseInfo {
+fn response_info(response: &rsipstack::sip::Response) -> ResponseInfo {
     let mut info = ResponseInfo {
         code: response.status_code.code(),
         // rsipstack keeps the received phrase only when it differs from the standard one.
@@ -449,6 +582,11 @@ async fn accept_tcp(
             }
         };
         let Some(ua) = ua.upgrade() else { return };
+        if !ua.guard.admit_tcp(peer.ip()) {
+            debug!(%peer, "sip tcp connection refused: too many from this source or in total");
+            drop(stream);
+            continue;
+        }
         match TcpConnection::from_stream(stream, local.clone(), Some(cancel.child_token())) {
             Ok(connection) => {
                 debug!(%peer, "sip tcp connection");
@@ -457,9 +595,20 @@ async fn accept_tcp(
                     .transport_layer
                     .add_connection(SipConnection::Tcp(connection));
             }
-            Err(e) => warn!(%peer, error = %e, "sip tcp connection failed"),
+            Err(e) => {
+                ua.guard.tcp_closed(peer.ip());
+                warn!(%peer, error = %e, "sip tcp connection failed")
+            }
         }
     }
+}
+
+/// The socket address a request came from (never what its Via says).
+pub(crate) fn request_source(tx: &Transaction) -> Option<SocketAddr> {
+    tx.connection
+        .as_ref()
+        .and_then(|c| c.get_remote_addr())
+        .and_then(|a| a.get_socketaddr().ok())
 }
 
 /// Answers requests that reach us.
@@ -492,12 +641,24 @@ async fn serve_incoming(
                 _ => {}
             }
         }
+        let source = request_source(&tx);
+        if to_tag.is_none()
+            && !matches!(method, Method::Options | Method::Ack | Method::Cancel)
+            && !source.is_some_and(|s| ua.sources.admits(s.ip(), Privilege::Ordinary))
+        {
+            // sip_trusted_peers is set and this source is not one of them (or unknown).
+            info!(%method, source = ?source, "SIP request from an untrusted source refused (403)");
+            tokio::spawn(async move {
+                let _ = tx.reply(StatusCode::Forbidden).await;
+            });
+            continue;
+        }
         if method == Method::Invite && to_tag.is_none() {
-            tokio::spawn(super::incoming::serve_invite(SipUa { inner: ua }, tx));
+            tokio::spawn(super::incoming::serve_invite(SipUa { inner: ua }, tx, source));
             continue;
         }
         if method == Method::Message && to_tag.is_none() {
-            tokio::spawn(super::message::serve_message(SipUa { inner: ua }, tx));
+            tokio::spawn(super::message::serve_message(SipUa { inner: ua }, tx, source));
             continue;
         }
         tokio::spawn(async move {

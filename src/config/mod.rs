@@ -9,6 +9,9 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use serde::Deserialize;
 
+pub mod limits;
+pub use limits::Limits;
+
 /// Default of `max_upload_size`: 100 MiB.
 pub const DEFAULT_MAX_UPLOAD_SIZE: u64 = 100 * 1024 * 1024;
 /// Largest accepted `max_upload_size`: 1 TiB.
@@ -67,9 +70,18 @@ pub struct Config {
     /// Outbound SIP proxy (`sip:host[:port][;transport=udp|tcp]`) for every SIP request; unset
     /// (or empty): RFC 3263 lookup of the target's domain.
     pub sip_proxy: Option<String>,
-    /// Sources (`IP` or `IP/BITS`) whose MESSAGEs outside dialogs are accepted (the proxy that
-    /// forks messages to the gateway); others get 403. Empty: any source.
+    /// Sources (`IP` or `IP/BITS`) trusted for SIP requests outside dialogs, by the socket
+    /// address they came from. Set: only these may send such requests (others get 403).
+    /// Empty (the default): anyone may send chat messages and calls, but requests that change
+    /// stored data (API messages, copies from the user's SIP devices, IMDNs, API tokens) and
+    /// INVITE-triggered pushes are taken only from the outbound proxy's addresses (from
+    /// loopback when no proxy is set).
     pub sip_trusted_peers: Vec<String>,
+    /// Realms whose digest challenges are answered besides the account's own domain (and
+    /// any challenge that came from the outbound proxy); `*` answers every realm.
+    pub sip_auth_realms: Vec<String>,
+    /// What one client, one source or one room may cost ([`Limits`]).
+    pub limits: Limits,
     /// sylk-push server (`http://host[:port]/path`) told about messages and conference
     /// invitations for accounts with no live connection; unset: no push.
     pub push_url: Option<String>,
@@ -81,6 +93,10 @@ pub struct Config {
     /// Testing aid (fault injection): delay each queued request by this many milliseconds
     /// before handling it, to make a slow request queue observable. 0 in production.
     pub debug_request_delay_ms: u64,
+    /// Testing aid (fault injection): the media engine panics while forwarding an RTP packet
+    /// whose payload starts with these bytes (hex), to show that a panic ends only that peer.
+    /// Unset in production.
+    pub debug_panic_payload: Option<String>,
 }
 
 impl Default for Config {
@@ -105,6 +121,8 @@ impl Default for Config {
             sip_listen: SocketAddr::from(([0, 0, 0, 0], 5060)),
             sip_proxy: None,
             sip_trusted_peers: Vec::new(),
+            sip_auth_realms: Vec::new(),
+            limits: Limits::default(),
             file_transfer_dir: None,
             web_config: None,
             filetransfer_expire_days: 15,
@@ -112,6 +130,7 @@ impl Default for Config {
             sip_register_expires: 600,
             decline_code: 486,
             debug_request_delay_ms: 0,
+            debug_panic_payload: None,
         }
     }
 }
@@ -208,7 +227,7 @@ pub struct Cli {
     /// Outbound SIP proxy, e.g. sip:proxy.example.com:5060;transport=udp [default: RFC 3263 lookup of the domain]
     #[arg(long, env = "SYLK_SIP_PROXY", value_name = "URI")]
     pub sip_proxy: Option<String>,
-    /// Source allowed to send SIP MESSAGEs (IP or IP/BITS); repeat for several [default: any]
+    /// Trusted SIP source (IP or IP/BITS); repeat for several [default: the outbound proxy, or loopback]
     #[arg(
         long = "sip-trusted-peer",
         env = "SYLK_SIP_TRUSTED_PEER",
@@ -216,6 +235,22 @@ pub struct Cli {
         value_delimiter = ','
     )]
     pub sip_trusted_peers: Option<Vec<String>>,
+    /// Realm whose digest challenges are answered besides the account's domain; repeat; * for any [default: none]
+    #[arg(
+        long = "sip-auth-realm",
+        env = "SYLK_SIP_AUTH_REALM",
+        value_name = "REALM",
+        value_delimiter = ','
+    )]
+    pub sip_auth_realms: Option<Vec<String>>,
+    /// A limit, NAME=VALUE (see the README's Security section); repeat for several
+    #[arg(
+        long = "limit",
+        env = "SYLK_LIMIT",
+        value_name = "NAME=VALUE",
+        value_delimiter = ','
+    )]
+    pub limits: Option<Vec<String>>,
     /// sylk-push server URL (http://host[:port]/path) for accounts with no live connection [default: none]
     #[arg(long, env = "SYLK_PUSH_URL", value_name = "URL")]
     pub push_url: Option<String>,
@@ -238,6 +273,14 @@ pub struct Cli {
         hide = true
     )]
     pub debug_request_delay_ms: Option<u64>,
+    /// Testing aid: the media engine panics on an RTP payload starting with these bytes (hex)
+    #[arg(
+        long,
+        env = "SYLK_DEBUG_PANIC_PAYLOAD",
+        value_name = "HEX",
+        hide = true
+    )]
+    pub debug_panic_payload: Option<String>,
 }
 
 impl Config {
@@ -313,6 +356,12 @@ impl Config {
         if let Some(v) = cli.sip_trusted_peers {
             cfg.sip_trusted_peers = v;
         }
+        if let Some(v) = cli.sip_auth_realms {
+            cfg.sip_auth_realms = v;
+        }
+        for assignment in cli.limits.unwrap_or_default() {
+            cfg.limits.set(&assignment)?;
+        }
         if let Some(v) = cli.push_url {
             cfg.push_url = Some(v).filter(|u| !u.trim().is_empty());
         }
@@ -324,6 +373,9 @@ impl Config {
         }
         if let Some(v) = cli.debug_request_delay_ms {
             cfg.debug_request_delay_ms = v;
+        }
+        if let Some(v) = cli.debug_panic_payload {
+            cfg.debug_panic_payload = Some(v);
         }
         cfg.validate()?;
         Ok(cfg)
@@ -421,6 +473,15 @@ impl Config {
                 self.sip_register_expires
             );
         }
+        if self.sip_auth_realms.iter().any(|r| r.trim().is_empty()) {
+            bail!("sip_auth_realms must not contain empty entries");
+        }
+        if let Some(hex) = &self.debug_panic_payload {
+            if self.debug_panic_bytes().is_none() {
+                bail!("debug_panic_payload must be non-empty hex, got {hex:?}");
+            }
+        }
+        self.limits.validate()?;
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(self.log_filter()) {
             bail!(
                 "log_level {:?} is not a valid level or filter: {e}",
@@ -481,6 +542,18 @@ impl Config {
         self.sip_trusted_peers
             .iter()
             .filter_map(|p| parse_network(p))
+            .collect()
+    }
+
+    /// The bytes of `debug_panic_payload` (validated at start).
+    pub fn debug_panic_bytes(&self) -> Option<Vec<u8>> {
+        let hex = self.debug_panic_payload.as_deref()?.trim();
+        if hex.is_empty() || hex.len() % 2 != 0 {
+            return None;
+        }
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
             .collect()
     }
 
