@@ -236,8 +236,7 @@ impl Directory {
         let inner = self.lock();
         let mut n = 0;
         for (id, live) in &inner.live {
-            if Some(*id) != except && live.accounts.get(account) == Some(&Standing::Authenticated)
-            {
+            if Some(*id) != except && live.accounts.get(account) == Some(&Standing::Authenticated) {
                 live.handle.deliver(text.to_string());
                 n += 1;
             }
@@ -268,7 +267,13 @@ mod tests {
     use super::*;
     use signaling::sylkrtc::{parse, Parsed};
 
-    fn handle(id: u64, ip: [u8; 4]) -> (ConnHandle, tokio::sync::mpsc::Receiver<crate::connection::Outbound>) {
+    fn handle(
+        id: u64,
+        ip: [u8; 4],
+    ) -> (
+        ConnHandle,
+        tokio::sync::mpsc::Receiver<crate::connection::Outbound>,
+    ) {
         let (tx, rx) = tokio::sync::mpsc::channel(8);
         (ConnHandle::new(id, IpAddr::from(ip), tx), rx)
     }
@@ -329,11 +334,16 @@ mod tests {
             Parsed::Request(r) => r,
             other => panic!("{json}: {other:?}"),
         };
-        let r = request(r#"{"sylkrtc":"account-sync-conversations","transaction":"t","account":"a@x"}"#);
+        let r = request(
+            r#"{"sylkrtc":"account-sync-conversations","transaction":"t","account":"a@x"}"#,
+        );
         assert_eq!(requirement(&r), Requirement::Authenticated("a@x"));
-        let r = request(r#"{"sylkrtc":"account-fetch-addressbook","transaction":"t","account":"a@x"}"#);
+        let r =
+            request(r#"{"sylkrtc":"account-fetch-addressbook","transaction":"t","account":"a@x"}"#);
         assert_eq!(requirement(&r), Requirement::Authenticated("a@x"));
-        let r = request(r#"{"sylkrtc":"videoroom-invite","transaction":"t","session":"s","participants":["b@x"]}"#);
+        let r = request(
+            r#"{"sylkrtc":"videoroom-invite","transaction":"t","session":"s","participants":["b@x"]}"#,
+        );
         assert_eq!(requirement(&r), Requirement::RoomSessionAuthenticated("s"));
         let r = request(r#"{"sylkrtc":"account-register","transaction":"t","account":"a@x"}"#);
         assert_eq!(requirement(&r), Requirement::None);

@@ -109,6 +109,9 @@ impl ApiError {
         match e {
             media::MediaError::BadSdp(detail) => ApiError::Api(format!("Invalid SDP: {detail}")),
             media::MediaError::EngineGone => ApiError::Internal("media engine is gone".into()),
+            media::MediaError::Failed => {
+                ApiError::Internal("the media engine failed on this request".into())
+            }
             other => ApiError::Api(other.to_string()),
         }
     }
@@ -267,7 +270,10 @@ impl Connection {
             }
         }
         if AssertUnwindSafe(self.close()).catch_unwind().await.is_err() {
-            error!(conn = self.id, "panic while releasing the connection's state");
+            error!(
+                conn = self.id,
+                "panic while releasing the connection's state"
+            );
             self.app.access.close(self.id);
         }
     }

@@ -248,7 +248,10 @@ async fn write_body(
             return Err(too_large());
         }
         if !quota.reserve(chunk.len() as u64) {
-            warn!(used = quota.used(), "upload refused: the disk quota of stored files is reached");
+            warn!(
+                used = quota.used(),
+                "upload refused: the disk quota of stored files is reached"
+            );
             return Err(crate::uploads::FULL);
         }
         *written = size;
@@ -459,7 +462,10 @@ pub fn room_destroyed(app: &Arc<App>, room: Room) {
         for f in &files {
             for name in [f.filename.clone(), format!("meta-{}", f.filename)] {
                 let path = dir.join(&name);
-                let size = tokio::fs::metadata(&path).await.map(|m| m.len()).unwrap_or(0);
+                let size = tokio::fs::metadata(&path)
+                    .await
+                    .map(|m| m.len())
+                    .unwrap_or(0);
                 match tokio::fs::remove_file(&path).await {
                     Ok(()) => app.uploads.release(size),
                     Err(e) if e.kind() == ErrorKind::NotFound => {}

@@ -286,6 +286,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         consent_timeout: Duration::from_secs_f64(config.ice_consent_timeout),
         srtp: media::SrtpPolicy::Default,
         rtp_ports: config.rtp_ports(),
+        rtx: media::RtxLimits {
+            per_datagram: config.limits.max_rtx_per_nack,
+            per_second: config.limits.rtx_per_second,
+        },
+        panic_payload: config.debug_panic_bytes(),
     })
     .await
     .with_context(|| format!("media_port: cannot bind UDP {media_bind}"))?;

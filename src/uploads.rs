@@ -18,7 +18,10 @@ use crate::config::Limits;
 /// Why an upload was refused, as the HTTP status and text the client gets.
 pub type Refusal = (StatusCode, &'static str);
 
-pub const BUSY: Refusal = (StatusCode::SERVICE_UNAVAILABLE, "Too many uploads in progress");
+pub const BUSY: Refusal = (
+    StatusCode::SERVICE_UNAVAILABLE,
+    "Too many uploads in progress",
+);
 pub const FULL: Refusal = (StatusCode::INSUFFICIENT_STORAGE, "Insufficient Storage");
 
 #[derive(Default)]

@@ -153,10 +153,10 @@ impl Connection {
                 format!("Too many room sessions on this connection (at most {max})"),
             ));
         }
-        let reserved =
-            self.app
-                .rooms()
-                .reserve(&r.session, &r.uri, limits.max_room_participants);
+        let reserved = self
+            .app
+            .rooms()
+            .reserve(&r.session, &r.uri, limits.max_room_participants);
         match reserved {
             Ok(()) => {}
             Err(JoinRefused::InUse) => {

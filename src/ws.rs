@@ -332,7 +332,6 @@ fn redacted(error: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-
 /// Sends a close frame, not waiting long for a peer that may be gone.
 async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
     let frame = CloseFrame {

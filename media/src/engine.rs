@@ -16,13 +16,13 @@ use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
-use tracing::{debug, info};
+use tracing::{debug, error, info, warn};
 
 use std::collections::HashMap;
 
 use crate::peer::{Kind, SrtpPolicy};
 use crate::sdp_plain;
-use crate::sfu::{Sfu, CONSENT_CHECK_PERIOD};
+use crate::sfu::{RtxLimits, Sfu, CONSENT_CHECK_PERIOD};
 use crate::MediaError;
 
 /// Identifies a peer (a publisher's or a subscriber's transport).
@@ -56,6 +56,10 @@ pub struct EngineConfig {
     pub srtp: SrtpPolicy,
     /// UDP ports for the plain RTP legs of calls (one per media line), inclusive.
     pub rtp_ports: (u16, u16),
+    /// What subscribers' NACKs may make the engine send again.
+    pub rtx: RtxLimits,
+    /// Testing aid (fault injection, [`Sfu::set_panic_payload`]); `None` in production.
+    pub panic_payload: Option<Vec<u8>>,
 }
 
 /// What a subscriber gets forwarded.
@@ -142,6 +146,28 @@ enum Command {
     },
 }
 
+impl Command {
+    /// The peer a command is about (its work, should it panic).
+    fn peer(&self) -> Option<PeerId> {
+        match self {
+            Command::Publish { id, .. }
+            | Command::Subscribe { id, .. }
+            | Command::Answer { id, .. }
+            | Command::Candidate { id, .. }
+            | Command::Forward { id, .. }
+            | Command::Close { id }
+            | Command::BridgeOffer { id, .. }
+            | Command::SipReoffer { id, .. }
+            | Command::SipReanswer { id, .. }
+            | Command::BrowserReoffer { id, .. }
+            | Command::IncomingOffer { id, .. }
+            | Command::IncomingAnswer { id, .. }
+            | Command::BridgeAnswer { id, .. } => Some(*id),
+            Command::Stats { .. } => None,
+        }
+    }
+}
+
 /// Counters, for tests and metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct EngineStats {
@@ -181,7 +207,8 @@ impl EngineHandle {
             .send(make(reply))
             .await
             .map_err(|_| MediaError::EngineGone)?;
-        rx.await.map_err(|_| MediaError::EngineGone)?
+        // No reply: the command's work panicked (the engine took that peer out, and went on).
+        rx.await.map_err(|_| MediaError::Failed)?
     }
 
     /// Answers a browser's publish offer; returns the SDP answer.
@@ -351,7 +378,9 @@ pub async fn start(config: EngineConfig) -> std::io::Result<EngineHandle> {
         .map(|ip| SocketAddr::new(*ip, local_addr.port()))
         .collect();
     let (tx, rx) = mpsc::channel(1024);
-    let sfu = Sfu::new(local_addr, candidates, config.consent_timeout, config.srtp);
+    let mut sfu = Sfu::new(local_addr, candidates, config.consent_timeout, config.srtp);
+    sfu.set_rtx_limits(config.rtx);
+    sfu.set_panic_payload(config.panic_payload.clone());
     let (plain_tx, plain_rx) = mpsc::channel(4096);
     let io = Io {
         main: socket,
@@ -364,7 +393,12 @@ pub async fn start(config: EngineConfig) -> std::io::Result<EngineHandle> {
         bind_ip: config.bind.ip(),
         advertise: config.advertise.first().copied().unwrap_or(local_addr.ip()),
     };
-    tokio::spawn(run(io, sfu, rx, plain_rx));
+    tokio::spawn(supervise(Engine {
+        io,
+        sfu,
+        rx,
+        plain_rx,
+    }));
     Ok(EngineHandle {
         tx,
         local_addr,
@@ -466,13 +500,38 @@ impl crate::sfu::Transmit for Io {
     }
 }
 
-async fn run(
-    mut io: Io,
-    mut sfu: Sfu,
-    mut rx: mpsc::Receiver<Command>,
-    mut plain_rx: mpsc::Receiver<PlainDatagram>,
-) {
-    info!(addr = %io.main_addr, "media engine listening");
+/// Everything the engine task owns.
+struct Engine {
+    io: Io,
+    sfu: Sfu,
+    rx: mpsc::Receiver<Command>,
+    plain_rx: mpsc::Receiver<PlainDatagram>,
+}
+
+/// Runs the engine, and runs it again if its loop ever panics outside the work of one peer
+/// (which [`isolated`] contains): media must not stop for everyone while the server looks
+/// alive.
+async fn supervise(mut engine: Engine) {
+    info!(addr = %engine.io.main_addr, "media engine listening");
+    loop {
+        match CatchUnwind(Box::pin(run(&mut engine))).await {
+            Ok(()) => break,
+            Err(panic) => {
+                error!(panic = %panic_text(&panic), "media engine loop panicked: recovering and going on");
+                isolated_recovery(&mut engine.sfu, &mut engine.io);
+            }
+        }
+    }
+    info!("media engine stopped");
+}
+
+async fn run(engine: &mut Engine) {
+    let Engine {
+        io,
+        sfu,
+        rx,
+        plain_rx,
+    } = engine;
     let mut buf = vec![0u8; DATAGRAM_MAX];
     loop {
         let wake = sfu
@@ -480,24 +539,81 @@ async fn run(
             .unwrap_or_else(|| Instant::now() + CONSENT_CHECK_PERIOD);
         tokio::select! {
             cmd = rx.recv() => match cmd {
-                Some(cmd) => command(&mut sfu, cmd, &mut io),
+                Some(cmd) => isolated(sfu, io, |sfu, io| command(sfu, cmd, io)),
                 None => break,
             },
             res = io.main.recv_from(&mut buf) => match res {
-                Ok((n, from)) => sfu.handle_datagram(Instant::now(), from, &buf[..n], &mut io),
+                Ok((n, from)) => {
+                    let data = &buf[..n];
+                    isolated(sfu, io, |sfu, io| sfu.handle_datagram(Instant::now(), from, data, io))
+                }
                 Err(e) => debug!(error = %e, "media socket receive error"),
             },
             Some((local, from, data, n, back)) = plain_rx.recv() => {
-                sfu.handle_plain_datagram(Instant::now(), local, from, &data[..n], &mut io);
+                isolated(sfu, io, |sfu, io| {
+                    sfu.handle_plain_datagram(Instant::now(), local, from, &data[..n], io)
+                });
                 // Full (the reader has enough) or gone: the buffer is simply freed.
                 let _ = back.try_send(data);
             }
             _ = tokio::time::sleep_until(wake.into()) => {
-                sfu.handle_timeout(Instant::now(), &mut io);
+                isolated(sfu, io, |sfu, io| sfu.handle_timeout(Instant::now(), io));
             }
         }
     }
-    info!("media engine stopped");
+}
+
+/// Runs one piece of the engine's work; a panic in it ends only the peer whose work it was
+/// (told `Closed("internal error")`), and the engine goes on.
+fn isolated(sfu: &mut Sfu, io: &mut Io, work: impl FnOnce(&mut Sfu, &mut Io)) {
+    let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(sfu, io)));
+    if let Err(panic) = done {
+        error!(panic = %panic_text(&panic), "panic in the media engine");
+        isolated_recovery(sfu, io);
+    }
+}
+
+fn isolated_recovery(sfu: &mut Sfu, io: &mut Io) {
+    let recovered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sfu.recover()));
+    match recovered {
+        Ok(Some(peer)) => {
+            io.release(peer);
+            warn!(
+                peer = peer.0,
+                "peer removed after a panic in its media work; the others go on"
+            );
+        }
+        Ok(None) => warn!("a panic outside any peer's media work; nothing removed"),
+        Err(_) => error!("panic while recovering from a panic in the media engine"),
+    }
+}
+
+/// What a panic said, for the log.
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
+}
+
+/// A future whose panics come out as `Err` (the supervisor's catch).
+struct CatchUnwind<F>(std::pin::Pin<Box<F>>);
+
+impl<F: std::future::Future> std::future::Future for CatchUnwind<F> {
+    type Output = Result<F::Output, Box<dyn std::any::Any + Send>>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let future = self.0.as_mut();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| future.poll(cx))) {
+            Ok(std::task::Poll::Ready(v)) => std::task::Poll::Ready(Ok(v)),
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Err(panic) => std::task::Poll::Ready(Err(panic)),
+        }
+    }
 }
 
 /// Binds one plain leg per media kind of an SDP (kind, socket address, advertised address).
@@ -532,6 +648,7 @@ fn bridge_offer(sfu: &mut Sfu, io: &mut Io, id: PeerId, offer: &str) -> Result<S
 
 fn command(sfu: &mut Sfu, cmd: Command, tx: &mut Io) {
     let now = Instant::now();
+    sfu.working_on(cmd.peer());
     match cmd {
         Command::Publish {
             id,

@@ -27,7 +27,7 @@ pub use engine::{
     EngineConfig, EngineHandle, EngineStats, ForwardOptions, MediaEvent, PeerEvent, PeerId,
 };
 pub use peer::SrtpPolicy;
-pub use sfu::{Sfu, Transmit};
+pub use sfu::{RtxLimits, Sfu, Transmit};
 
 /// Media failures a caller can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,6 +41,9 @@ pub enum MediaError {
     Rtc(String),
     #[error("the media engine is not running")]
     EngineGone,
+    /// The engine failed while doing this (a panic in this peer's work): the peer is gone.
+    #[error("internal error in the media engine")]
+    Failed,
     /// The two sides of a call have no codec in common (SIP 488).
     #[error("no common codec")]
     NoCommonCodec,

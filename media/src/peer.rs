@@ -46,6 +46,20 @@ pub enum SrtpPolicy {
     AesGcm,
     /// Only AES-CM 128 with HMAC-SHA1-80.
     AesCm,
+    /// Only AES-GCM 256 (tests: every profile rtc negotiates).
+    AesGcm256,
+    /// Only AES-CM 128 with HMAC-SHA1-32 (tests: every profile rtc negotiates).
+    AesCm32,
+}
+
+impl SrtpPolicy {
+    /// Every single-profile policy: each SRTP profile rtc can negotiate.
+    pub const EACH_PROFILE: [SrtpPolicy; 4] = [
+        SrtpPolicy::AesGcm,
+        SrtpPolicy::AesGcm256,
+        SrtpPolicy::AesCm,
+        SrtpPolicy::AesCm32,
+    ];
 }
 
 /// Audio or video.
@@ -324,6 +338,15 @@ fn build_pc(
         SrtpPolicy::AesCm => {
             settings = settings.with_srtp_protection_profiles(vec![
                 SrtpProtectionProfile::Srtp_Aes128_Cm_Hmac_Sha1_80,
+            ])
+        }
+        SrtpPolicy::AesGcm256 => {
+            settings = settings
+                .with_srtp_protection_profiles(vec![SrtpProtectionProfile::Srtp_Aead_Aes_256_Gcm])
+        }
+        SrtpPolicy::AesCm32 => {
+            settings = settings.with_srtp_protection_profiles(vec![
+                SrtpProtectionProfile::Srtp_Aes128_Cm_Hmac_Sha1_32,
             ])
         }
     }

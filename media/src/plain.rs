@@ -195,7 +195,7 @@ impl PlainLeg {
         if self.latched.is_none() {
             self.latched = Some(from);
         }
-        self.received += 1;
+        self.received = self.received.wrapping_add(1);
         self.remote_ssrc = v.ssrc;
         // Interarrival jitter (RFC 3550 A.8), in timestamp units.
         let arrival = now
@@ -217,7 +217,8 @@ impl PlainLeg {
                 let diff = v.sequence_number.wrapping_sub(h) as i16;
                 if diff > 0 {
                     if v.sequence_number < h {
-                        self.cycles += 1 << 16;
+                        // A remote sender controls the sequence numbers: wrap, never overflow.
+                        self.cycles = self.cycles.wrapping_add(1 << 16);
                     }
                     self.highest_seq = Some(v.sequence_number);
                 }

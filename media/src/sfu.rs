@@ -55,6 +55,53 @@ impl<F: FnMut(SocketAddr, SocketAddr, &[u8]) -> bool> Transmit for F {
 /// A plain leg to be: (kind, socket address, advertised address).
 pub type Leg = (Kind, SocketAddr, SocketAddr);
 
+/// Remote addresses one peer may be reached from at once (ICE may try a few candidate
+/// pairs); a new one beyond it replaces the oldest.
+const MAX_ADDRS_PER_PEER: usize = 8;
+
+/// What a subscriber's NACKs may make the SFU send again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RtxLimits {
+    /// Packets sent again for one RTCP datagram (however many NACKs it carries).
+    pub per_datagram: usize,
+    /// Packets sent again to one subscriber per second.
+    pub per_second: u32,
+}
+
+impl Default for RtxLimits {
+    fn default() -> Self {
+        RtxLimits {
+            per_datagram: 128,
+            per_second: 200,
+        }
+    }
+}
+
+/// A subscriber's retransmissions in the current one-second window.
+#[derive(Debug, Default)]
+struct RtxBudget {
+    window: Option<Instant>,
+    sent: u32,
+}
+
+impl RtxBudget {
+    /// Takes one retransmission at `now` if the window has room.
+    fn take(&mut self, now: Instant, per_second: u32) -> bool {
+        if self
+            .window
+            .is_none_or(|w| now.saturating_duration_since(w) >= Duration::from_secs(1))
+        {
+            self.window = Some(now);
+            self.sent = 0;
+        }
+        if self.sent >= per_second {
+            return false;
+        }
+        self.sent += 1;
+        true
+    }
+}
+
 /// How long to wait between keyframe requests to one publisher.
 const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(500);
 /// How often ICE consent is checked.
@@ -105,6 +152,8 @@ struct Entry {
     fast: Fast,
     /// Where `rtc` last sent DTLS or SRTP to (the selected candidate pair's remote side).
     media_addr: Option<SocketAddr>,
+    /// Subscribers: what their NACKs may still make us send again this second.
+    rtx_budget: RtxBudget,
 }
 
 pub struct Sfu {
@@ -130,6 +179,14 @@ pub struct Sfu {
     out_buf: Vec<u8>,
     /// Wall-clock time of sender reports.
     clock: Clock,
+    /// The peer whose work is under way: a panic there ends that peer only
+    /// ([`Sfu::recover`]).
+    current: Option<PeerId>,
+    /// Computes STUN MESSAGE-INTEGRITY.
+    crypto: std::sync::Arc<dyn rtc::crypto::RTCCryptoProvider>,
+    rtx_limits: RtxLimits,
+    /// Testing aid: forwarding a payload that starts with these bytes panics.
+    panic_payload: Option<Vec<u8>>,
 }
 
 impl Sfu {
@@ -158,7 +215,73 @@ impl Sfu {
             // Room for the largest datagram plus an RTX prefix and an SRTP tag.
             out_buf: Vec::with_capacity(2048),
             clock: Clock::new(Instant::now()),
+            current: None,
+            // rtc is built with its ring provider (its default feature): there is one.
+            crypto: rtc::crypto::default_provider().expect("rtc's default crypto provider"),
+            rtx_limits: RtxLimits::default(),
+            panic_payload: None,
         }
+    }
+
+    /// What subscribers' NACKs may make the SFU send again.
+    pub fn set_rtx_limits(&mut self, limits: RtxLimits) {
+        self.rtx_limits = limits;
+    }
+
+    /// Testing aid (fault injection): forwarding an RTP payload that starts with `prefix`
+    /// panics, as a bug would, inside that publisher's work.
+    pub fn set_panic_payload(&mut self, prefix: Option<Vec<u8>>) {
+        self.panic_payload = prefix.filter(|p| !p.is_empty());
+    }
+
+    /// Marks the start of work for `id` (a command about it): a panic before
+    /// [`Sfu::recover`] is that peer's.
+    pub fn working_on(&mut self, id: Option<PeerId>) {
+        self.current = id;
+    }
+
+    /// After a panic under any `handle_*` or command: the peer whose work it was is taken out
+    /// (its owner told, `Closed("internal error")`) without calling into it again, since its
+    /// state may be half updated; every other peer goes on. Returns that peer.
+    pub fn recover(&mut self) -> Option<PeerId> {
+        self.scratch.clear();
+        let id = self.current.take()?;
+        self.pending_calls.remove(&id);
+        self.pending_incoming.remove(&id);
+        let entry = self.peers.remove(&id)?;
+        self.by_ufrag.remove(&entry.peer.ice.ufrag);
+        for addr in &entry.addrs {
+            self.by_addr.remove(addr);
+        }
+        match &entry.role {
+            Role::Subscriber { publisher, .. } => self.unlink_subscriber(*publisher, id),
+            Role::Bridged { legs } => {
+                for leg in legs {
+                    self.by_plain.remove(&leg.local);
+                }
+            }
+            Role::Publisher { .. } => {}
+        }
+        notify(
+            &entry.events,
+            id,
+            PeerEvent::Closed("internal error".into()),
+        );
+        Some(id)
+    }
+
+    /// The remote addresses a peer is reached from (those its authenticated checks came
+    /// from; tests and diagnostics).
+    pub fn peer_addresses(&self, id: PeerId) -> Vec<SocketAddr> {
+        self.peers
+            .get(&id)
+            .map(|e| e.addrs.clone())
+            .unwrap_or_default()
+    }
+
+    /// The local ICE ufrag of a peer (its `a=ice-ufrag`).
+    pub fn ice_ufrag(&self, id: PeerId) -> Option<&str> {
+        self.peers.get(&id).map(|e| e.peer.ice.ufrag.as_str())
     }
 
     pub fn stats(&self) -> EngineStats {
@@ -365,6 +488,7 @@ impl Sfu {
                 timeout: None,
                 fast: Fast::default(),
                 media_addr: None,
+                rtx_budget: RtxBudget::default(),
             },
         );
     }
@@ -420,34 +544,57 @@ impl Sfu {
         data: &[u8],
         tx: &mut impl Transmit,
     ) {
+        self.current = None;
         self.stats.datagrams_in += 1;
         let is_stun = stun::classify(data) == stun::Class::Stun;
-        let id = match self.by_addr.get(&from) {
-            Some(id) => *id,
-            None => {
-                let found = if is_stun {
-                    stun::local_ufrag(data).and_then(|u| self.by_ufrag.get(u).copied())
-                } else {
-                    None
-                };
-                let Some(id) = found else {
-                    self.stats.datagrams_dropped += 1;
-                    return;
-                };
-                self.by_addr.insert(from, id);
-                if let Some(e) = self.peers.get_mut(&id) {
-                    e.addrs.push(from);
+        let known = self.by_addr.get(&from).copied();
+        let id = match (known, is_stun) {
+            (Some(id), false) => id,
+            // STUN: the peer its USERNAME names (a known address stays with its peer).
+            (_, true) => {
+                let named = stun::local_ufrag(data).and_then(|u| self.by_ufrag.get(u).copied());
+                match known.or(named) {
+                    Some(id) => id,
+                    None => {
+                        self.stats.datagrams_dropped += 1;
+                        return;
+                    }
                 }
-                id
+            }
+            (None, false) => {
+                self.stats.datagrams_dropped += 1;
+                return;
             }
         };
+        self.current = Some(id);
         let Some(entry) = self.peers.get_mut(&id) else {
             self.by_addr.remove(&from);
             self.stats.datagrams_dropped += 1;
             return;
         };
-        if is_stun {
+        if is_stun && stun::is_binding_request(data) {
+            // Only a Binding request signed with the peer's ICE password may move it to a
+            // new address or count as consent: its ufrag and SSRCs travel in clear, so anyone
+            // could name it.
+            if !stun::authentic_binding_request(data, &entry.peer.ice.pwd, self.crypto.crypto()) {
+                self.stats.datagrams_dropped += 1;
+                debug!(peer = id.0, %from, "STUN without valid MESSAGE-INTEGRITY dropped");
+                return;
+            }
             entry.last_consent = now;
+            if known.is_none() {
+                if entry.addrs.len() >= MAX_ADDRS_PER_PEER {
+                    let oldest = entry.addrs.remove(0);
+                    self.by_addr.remove(&oldest);
+                }
+                entry.addrs.push(from);
+                self.by_addr.insert(from, id);
+            }
+        } else if is_stun && known.is_none() {
+            // Answers to rtc's own checks (rtc authenticates them with the remote password)
+            // and indications are taken only from addresses the peer already proved.
+            self.stats.datagrams_dropped += 1;
+            return;
         }
         let msg = TaggedBytesMut {
             now,
@@ -480,6 +627,7 @@ impl Sfu {
 
     /// Runs the timers that are due.
     pub fn handle_timeout(&mut self, now: Instant, tx: &mut impl Transmit) {
+        self.current = None;
         let due: Vec<PeerId> = self
             .peers
             .iter()
@@ -487,6 +635,7 @@ impl Sfu {
             .map(|(id, _)| *id)
             .collect();
         for id in due {
+            self.current = Some(id);
             if let Some(e) = self.peers.get_mut(&id) {
                 if let Err(err) = e.peer.pc.handle_timeout(now) {
                     debug!(peer = id.0, error = %err, "timeout handling failed");
@@ -494,6 +643,7 @@ impl Sfu {
             }
             self.drain(id, now, tx);
         }
+        self.current = None;
         if self.next_consent_check.is_none_or(|t| t <= now) {
             self.check_consent(now, tx);
             self.next_consent_check = Some(now + CONSENT_CHECK_PERIOD);
@@ -627,6 +777,8 @@ impl Sfu {
                         rtp.push((t.kind, packet));
                     }
                     RTCMessage::RtcpPacket(_, packets) => {
+                        // One datagram's packets: its NACKs share one budget.
+                        let mut rtx_left = self.rtx_limits.per_datagram;
                         for p in &packets {
                             let any = p.as_any();
                             keyframe_wanted |=
@@ -644,6 +796,12 @@ impl Sfu {
                                 entry.media_addr,
                             ) {
                                 for seq in FastOut::lost(nack, &track) {
+                                    if rtx_left == 0
+                                        || !entry.rtx_budget.take(now, self.rtx_limits.per_second)
+                                    {
+                                        break;
+                                    }
+                                    rtx_left -= 1;
                                     if fast.retransmission(&track, seq, &mut self.out_buf) {
                                         self.stats.retransmissions += 1;
                                         if !tx.send(self.local_addr, to, &self.out_buf) {
@@ -760,6 +918,14 @@ impl Sfu {
         now: Instant,
         tx: &mut impl Transmit,
     ) {
+        if let Some(prefix) = &self.panic_payload {
+            if packet.payload.starts_with(prefix) {
+                panic!(
+                    "injected panic (debug_panic_payload) in peer {}",
+                    publisher.0
+                );
+            }
+        }
         if self.bridge_to_plain(publisher, kind, packet, tx) {
             return;
         }
@@ -789,6 +955,9 @@ impl Sfu {
             if !entry.connected {
                 continue;
             }
+            // Writing to this subscriber is its work: a panic there ends it, not the
+            // publisher (set back after the loop).
+            self.current = Some(sid);
             let Some(track) = entry.peer.out_track(kind) else {
                 continue;
             };
@@ -848,6 +1017,7 @@ impl Sfu {
                 Err(e) => debug!(peer = sid.0, error = %e, "forward failed"),
             }
         }
+        self.current = Some(publisher);
         if let Some(layer) = wants_keyframe {
             self.request_keyframe(publisher, Some(layer), now, tx);
         }

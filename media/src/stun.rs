@@ -1,5 +1,7 @@
-//! Just enough STUN to route a datagram to its peer: is it STUN, and which local ICE ufrag
-//! does its USERNAME name (`ourUfrag:theirUfrag`)? No allocation, no panic on any input.
+//! Just enough STUN to route a datagram to its peer: is it STUN, which local ICE ufrag does
+//! its USERNAME name (`ourUfrag:theirUfrag`), and is it a Binding request signed with our ICE
+//! password (MESSAGE-INTEGRITY, RFC 8489 §14.5)? The ufrag travels in clear, so only a signed
+//! request may move a peer to a new address or count as consent. No panic on any input.
 
 /// Datagram classes on the shared media port (RFC 7983 first-byte ranges).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,26 +23,72 @@ pub fn classify(packet: &[u8]) -> Class {
 
 const MAGIC_COOKIE: [u8; 4] = [0x21, 0x12, 0xa4, 0x42];
 const ATTR_USERNAME: u16 = 0x0006;
+const ATTR_MESSAGE_INTEGRITY: u16 = 0x0008;
+const BINDING_REQUEST: u16 = 0x0001;
+const HEADER: usize = 20;
+const INTEGRITY_LEN: usize = 20;
+
+/// The attributes of a STUN message: (type, value, offset of the attribute in the packet).
+fn attributes(packet: &[u8]) -> impl Iterator<Item = (u16, &[u8], usize)> {
+    let valid = packet.len() >= HEADER && packet[4..8] == MAGIC_COOKIE && packet[0] & 0xc0 == 0;
+    let len = if valid {
+        usize::from(u16::from_be_bytes([packet[2], packet[3]]))
+    } else {
+        0
+    };
+    let body = packet.get(HEADER..HEADER + len).unwrap_or_default();
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let head = body.get(at..at + 4)?;
+        let kind = u16::from_be_bytes([head[0], head[1]]);
+        let alen = usize::from(u16::from_be_bytes([head[2], head[3]]));
+        let value = body.get(at + 4..at + 4 + alen)?;
+        let offset = HEADER + at;
+        at += 4 + alen.div_ceil(4) * 4;
+        Some((kind, value, offset))
+    })
+}
+
+/// Whether `packet` is a STUN Binding request (signed or not).
+pub fn is_binding_request(packet: &[u8]) -> bool {
+    packet.len() >= HEADER && u16::from_be_bytes([packet[0], packet[1]]) == BINDING_REQUEST
+}
+
+/// Whether `packet` is a STUN Binding request whose MESSAGE-INTEGRITY is an HMAC-SHA1 keyed
+/// with `pwd` (our ICE password, the short-term credential) over the message up to it.
+pub fn authentic_binding_request(
+    packet: &[u8],
+    pwd: &str,
+    crypto: &dyn rtc::crypto::RTCCrypto,
+) -> bool {
+    if !is_binding_request(packet) {
+        return false;
+    }
+    let Some((_, tag, offset)) = attributes(packet).find(|(k, _, _)| *k == ATTR_MESSAGE_INTEGRITY)
+    else {
+        return false;
+    };
+    if tag.len() != INTEGRITY_LEN {
+        return false;
+    }
+    // The length field as it was when the sender computed the HMAC: up to and including the
+    // MESSAGE-INTEGRITY attribute (a FINGERPRINT may follow it).
+    let Ok(signed_len) = u16::try_from(offset + 4 + INTEGRITY_LEN - HEADER) else {
+        return false;
+    };
+    let Ok(mut mac) = crypto.new_hmac(rtc::crypto::HmacAlgorithm::Sha1, pwd.as_bytes()) else {
+        return false;
+    };
+    let length = signed_len.to_be_bytes();
+    let input: [&[u8]; 3] = [&packet[0..2], &length, &packet[4..offset]];
+    mac.verify(&input, tag).is_ok()
+}
 
 /// The local ufrag of a STUN request's USERNAME attribute (the part before `:`).
 pub fn local_ufrag(packet: &[u8]) -> Option<&str> {
-    if packet.len() < 20 || packet[4..8] != MAGIC_COOKIE || packet[0] & 0xc0 != 0 {
-        return None;
-    }
-    let len = u16::from_be_bytes([packet[2], packet[3]]) as usize;
-    let body = packet.get(20..20 + len)?;
-    let mut at = 0;
-    while at + 4 <= body.len() {
-        let kind = u16::from_be_bytes([body[at], body[at + 1]]);
-        let alen = u16::from_be_bytes([body[at + 2], body[at + 3]]) as usize;
-        let value = body.get(at + 4..at + 4 + alen)?;
-        if kind == ATTR_USERNAME {
-            let username = std::str::from_utf8(value).ok()?;
-            return Some(username.split(':').next().unwrap_or(username));
-        }
-        at += 4 + alen.div_ceil(4) * 4;
-    }
-    None
+    let (_, value, _) = attributes(packet).find(|(k, _, _)| *k == ATTR_USERNAME)?;
+    let username = std::str::from_utf8(value).ok()?;
+    Some(username.split(':').next().unwrap_or(username))
 }
 
 #[cfg(test)]
@@ -72,6 +120,65 @@ mod tests {
         assert_eq!(classify(&p), Class::Stun);
         assert_eq!(local_ufrag(&p), Some("abcd1234"));
         assert_eq!(local_ufrag(&binding_request(b"solo")), Some("solo"));
+    }
+
+    /// `binding_request` signed with `pwd` the way a browser signs it (rtc's STUN encoder).
+    fn signed(username: &str, pwd: &str) -> Vec<u8> {
+        use rtc::stun::integrity::MessageIntegrity;
+        use rtc::stun::message::{Message, Setter, BINDING_REQUEST as BINDING};
+        use rtc::stun::textattrs::TextAttribute;
+        let provider = rtc::crypto::default_provider().unwrap();
+        let mut m = Message::new();
+        let setters: Vec<Box<dyn Setter + '_>> = vec![
+            Box::new(BINDING),
+            Box::new(TextAttribute::new(
+                rtc::stun::attributes::ATTR_USERNAME,
+                username.into(),
+            )),
+            Box::new(MessageIntegrity::new_short_term_integrity_with_provider(
+                pwd.into(),
+                provider.crypto(),
+            )),
+            Box::new(rtc::stun::fingerprint::FINGERPRINT),
+        ];
+        m.build(&setters).unwrap();
+        m.raw
+    }
+
+    #[test]
+    fn only_a_request_signed_with_our_password_is_authentic() {
+        let provider = rtc::crypto::default_provider().unwrap();
+        let crypto = provider.crypto();
+        let p = signed("ours:theirs", "the-ice-password-of-this-peer");
+        assert_eq!(local_ufrag(&p), Some("ours"));
+        assert!(authentic_binding_request(
+            &p,
+            "the-ice-password-of-this-peer",
+            crypto
+        ));
+        assert!(!authentic_binding_request(&p, "another-password", crypto));
+        // Unsigned (only the ufrag, which anyone on the path can read).
+        assert!(!authentic_binding_request(
+            &binding_request(b"ours:theirs"),
+            "x",
+            crypto
+        ));
+        // Any bit changed before the tag.
+        for i in [0usize, 3, 8, 21, 25] {
+            let mut bad = p.clone();
+            bad[i] ^= 0x10;
+            assert!(
+                !authentic_binding_request(&bad, "the-ice-password-of-this-peer", crypto),
+                "byte {i}"
+            );
+        }
+        for cut in 0..p.len() {
+            assert!(!authentic_binding_request(
+                &p[..cut],
+                "the-ice-password-of-this-peer",
+                crypto
+            ));
+        }
     }
 
     #[test]

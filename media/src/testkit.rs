@@ -68,6 +68,8 @@ pub struct Client {
     seq: [u16; 2],
     ts: [u32; 2],
     track_kinds: Vec<(String, Kind)>,
+    /// Subscriber clients: the video receiver (to send keyframe requests on).
+    video_receiver: Option<rtc::rtp_transceiver::RTCRtpReceiverId>,
 }
 
 fn codecs() -> [(RtpCodecKind, RTCRtpCodecParameters); 2] {
@@ -212,6 +214,25 @@ impl Client {
             seq: [1000, 5000],
             ts: [0, 0],
             track_kinds: Vec::new(),
+            video_receiver: None,
+        }
+    }
+
+    /// A subscriber client asks for a keyframe of the video it receives (a PLI, as a
+    /// browser's decoder does).
+    pub fn request_keyframe(&mut self, now: Instant) {
+        let (Some(receiver), Some(media_ssrc)) = (
+            self.video_receiver,
+            self.video.last().map(|p| p.header.ssrc),
+        ) else {
+            return;
+        };
+        let pli = rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication {
+            sender_ssrc: 0,
+            media_ssrc,
+        };
+        if let Some(mut r) = self.pc.rtp_receiver(receiver) {
+            let _ = r.write_rtcp(now, vec![Box::new(pli)]);
         }
     }
 
@@ -547,6 +568,9 @@ impl Net {
                         c.pc.rtp_receiver(init.receiver_id)
                             .map(|r| Kind::from(r.track().kind()))
                             .unwrap_or(Kind::Audio);
+                    if kind == Kind::Video {
+                        c.video_receiver = Some(init.receiver_id);
+                    }
                     c.track_kinds.push((init.track_id.to_string(), kind));
                 }
                 _ => {}
@@ -837,6 +861,11 @@ impl Net {
     ) {
         self.sfu
             .handle_plain_datagram(self.now, local, from, data, tx);
+    }
+
+    /// Puts a datagram on the network as if `from` sent it (a forged source, a replay...).
+    pub fn send_raw(&mut self, from: SocketAddr, to: SocketAddr, data: Vec<u8>) {
+        self.queue.push_back((from, to, data));
     }
 
     /// Queues datagrams the SFU sent (from [`Net::inject`]) for delivery to the clients.

@@ -188,7 +188,11 @@ impl Limits {
             }
         }
         let seconds = [
-            ("websocket_write_timeout", self.websocket_write_timeout, 30.0),
+            (
+                "websocket_write_timeout",
+                self.websocket_write_timeout,
+                30.0,
+            ),
             ("http_header_timeout", self.http_header_timeout, 300.0),
             ("call_setup_timeout", self.call_setup_timeout, 3600.0),
         ];
@@ -243,7 +247,10 @@ mod tests {
         assert_eq!(l.upload_quota, 1 << 20);
         let e = l.set("max_call=2").unwrap_err().to_string();
         assert!(e.contains("unknown limit"), "{e}");
-        let e = l.set("max_calls_per_connection=lots").unwrap_err().to_string();
+        let e = l
+            .set("max_calls_per_connection=lots")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("max_calls_per_connection"), "{e}");
         assert!(l.set("max_calls_per_connection").is_err());
         l.set("max_calls_per_connection=0").unwrap();

@@ -125,7 +125,9 @@ async fn incoming(app: &Arc<App>, m: &IncomingMessage) -> u16 {
     match p.content_type.as_str() {
         cpim::IMDN => incoming_imdn(app, p, known).await,
         ISCOMPOSING => {
-            let n = app.access.deliver(&account, None, &message_event(&p).to_json());
+            let n = app
+                .access
+                .deliver(&account, None, &message_event(&p).to_json());
             if n == 0 && !known {
                 404
             } else {
@@ -252,7 +254,8 @@ async fn incoming_message(app: &Arc<App>, p: Parsed, known: bool) -> u16 {
             info!(account = %p.account, "MESSAGE for an account unknown to storage and offline");
             return 404;
         }
-        app.access.deliver(&p.account, None, &message_event(&p).to_json());
+        app.access
+            .deliver(&p.account, None, &message_event(&p).to_json());
         return 200;
     }
     let entry = storage::Entry {
@@ -283,7 +286,8 @@ async fn incoming_message(app: &Arc<App>, p: Parsed, known: bool) -> u16 {
     match added {
         Ok(true) => {
             info!(account = %p.account, from = %p.sender.uri, message_id = %p.message_id, content_type = %p.content_type, live, "message received");
-            app.access.deliver(&p.account, None, &message_event(&p).to_json());
+            app.access
+                .deliver(&p.account, None, &message_event(&p).to_json());
             crate::push::notify(
                 app,
                 &p.account,

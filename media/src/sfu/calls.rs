@@ -186,11 +186,13 @@ impl Sfu {
         data: &[u8],
         tx: &mut impl Transmit,
     ) {
+        self.current = None;
         self.stats.datagrams_in += 1;
         let Some(&id) = self.by_plain.get(&local) else {
             self.stats.datagrams_dropped += 1;
             return;
         };
+        self.current = Some(id);
         let Some(entry) = self.peers.get_mut(&id) else {
             self.stats.datagrams_dropped += 1;
             return;

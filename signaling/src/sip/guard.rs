@@ -111,8 +111,7 @@ impl SourceGuard {
         let trusted = self.sources.trusts(ip);
         let mut tcp = lock(&self.tcp);
         let from_ip = tcp.per_source.get(&ip).copied().unwrap_or(0);
-        if tcp.total >= self.limits.tcp_total
-            || (!trusted && from_ip >= self.limits.tcp_per_source)
+        if tcp.total >= self.limits.tcp_total || (!trusted && from_ip >= self.limits.tcp_per_source)
         {
             drop(tcp);
             self.refused(false);
@@ -187,7 +186,10 @@ impl SourceGuard {
         let to = from.clone();
         tokio::spawn(async move {
             // To the socket address it came from, never where its Via points.
-            if let Err(e) = connection.send(SipMessage::Response(response), Some(&to)).await {
+            if let Err(e) = connection
+                .send(SipMessage::Response(response), Some(&to))
+                .await
+            {
                 info!(error = %e, "cannot answer 503 to a refused SIP request");
             }
         });
@@ -269,7 +271,10 @@ mod tests {
         assert!(g.admit_tcp(a) && g.admit_tcp(a));
         assert!(!g.admit_tcp(a), "per source");
         assert!(g.admit_tcp(b));
-        assert!(!g.admit_tcp("192.0.2.1".parse().unwrap()), "in total, even trusted");
+        assert!(
+            !g.admit_tcp("192.0.2.1".parse().unwrap()),
+            "in total, even trusted"
+        );
         g.tcp_closed(a);
         assert_eq!(g.tcp_connections(), 2);
         assert!(g.admit_tcp(a));

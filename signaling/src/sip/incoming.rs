@@ -474,8 +474,7 @@ impl Task {
     ) -> (String, bool) {
         let mut answered = false;
         let mut reader_open = true;
-        let setup_deadline =
-            tokio::time::Instant::now() + self.ua.inner.config.call_setup_timeout;
+        let setup_deadline = tokio::time::Instant::now() + self.ua.inner.config.call_setup_timeout;
         loop {
             tokio::select! {
                 _ = tokio::time::sleep_until(setup_deadline), if !answered => {

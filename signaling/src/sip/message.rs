@@ -246,7 +246,8 @@ pub(crate) async fn serve_message(ua: SipUa, mut tx: Transaction, source: Option
         Some(sink) => {
             let (reply, answer) = oneshot::channel();
             let mut headers = Vec::new();
-            let (mut from, mut to, mut content_type) = (String::new(), String::new(), String::new());
+            let (mut from, mut to, mut content_type) =
+                (String::new(), String::new(), String::new());
             for header in tx.original.headers.iter() {
                 let (name, value) = (header.name().to_string(), header.value().to_string());
                 match header {

@@ -45,10 +45,10 @@ pub use addr::{Aor, ProxyUri, Target, Transport};
 pub use call::{
     CallError, CallEvent, CallRequest, CallUpdate, OutMessage, OutgoingCall, Reinvite, SipMessageIn,
 };
+pub use guard::SourceLimits;
 pub use incoming::{IncomingCall, IncomingEvent, IncomingInvite, IncomingUpdate, MissedInvite};
 pub use message::{IncomingMessage, OutgoingMessage};
 pub use register::Ha1;
 pub use registration::{RegisterAccount, Registration, RegistrationState, RegistrationUpdate};
-pub use guard::SourceLimits;
 pub use trust::{Privilege, RealmPolicy, Sources};
 pub use ua::{ResolveError, SipUa, StartError, UaConfig};

@@ -116,7 +116,9 @@ fn canonical(ip: IpAddr) -> IpAddr {
 fn in_network(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
     match (ip, net) {
         (IpAddr::V4(a), IpAddr::V4(n)) => {
-            let mask = u32::MAX.checked_shl(32 - u32::from(bits.min(32))).unwrap_or(0);
+            let mask = u32::MAX
+                .checked_shl(32 - u32::from(bits.min(32)))
+                .unwrap_or(0);
             u32::from(a) & mask == u32::from(n) & mask
         }
         (IpAddr::V6(a), IpAddr::V6(n)) => {
@@ -211,7 +213,10 @@ mod tests {
         assert!(s.strict());
         assert!(s.trusts(ip("10.1.2.3")) && s.trusts(ip("2001:db8::5")));
         assert!(s.trusts(ip("192.0.2.1")), "the proxy stays trusted");
-        assert!(!s.trusts(ip("127.0.0.1")), "loopback only when nothing is configured");
+        assert!(
+            !s.trusts(ip("127.0.0.1")),
+            "loopback only when nothing is configured"
+        );
         assert!(!s.admits(ip("11.0.0.1"), Privilege::Ordinary));
         let host = Sources::new(vec![(ip("10.0.0.1"), 32)], false);
         assert!(host.trusts(ip("10.0.0.1")) && !host.trusts(ip("10.0.0.2")));

@@ -481,8 +481,18 @@ impl UaInner {
             }
             _ => true,
         };
-        let www: Vec<String> = info.www_authenticate.iter().filter(|v| keep(v)).cloned().collect();
-        let proxy: Vec<String> = info.proxy_authenticate.iter().filter(|v| keep(v)).cloned().collect();
+        let www: Vec<String> = info
+            .www_authenticate
+            .iter()
+            .filter(|v| keep(v))
+            .cloned()
+            .collect();
+        let proxy: Vec<String> = info
+            .proxy_authenticate
+            .iter()
+            .filter(|v| keep(v))
+            .cloned()
+            .collect();
         info.www_authenticate = www;
         info.proxy_authenticate = proxy;
         info
@@ -654,11 +664,19 @@ async fn serve_incoming(
             continue;
         }
         if method == Method::Invite && to_tag.is_none() {
-            tokio::spawn(super::incoming::serve_invite(SipUa { inner: ua }, tx, source));
+            tokio::spawn(super::incoming::serve_invite(
+                SipUa { inner: ua },
+                tx,
+                source,
+            ));
             continue;
         }
         if method == Method::Message && to_tag.is_none() {
-            tokio::spawn(super::message::serve_message(SipUa { inner: ua }, tx, source));
+            tokio::spawn(super::message::serve_message(
+                SipUa { inner: ua },
+                tx,
+                source,
+            ));
             continue;
         }
         tokio::spawn(async move {
