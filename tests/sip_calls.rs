@@ -36,7 +36,11 @@ async fn gateway_with_alice(ha1: &str) -> (Gateway, Client) {
 }
 
 async fn gateway_with_alice_via(proxy: &str, ha1: &str) -> (Gateway, Client) {
-    let gw = Gateway::start(&["--sip-proxy", proxy]);
+    gateway_with_alice_and(&["--sip-proxy", proxy], ha1).await
+}
+
+async fn gateway_with_alice_and(args: &[&str], ha1: &str) -> (Gateway, Client) {
+    let gw = Gateway::start(args);
     let mut c = gw.ready_client().await;
     let ack = c
         .request(
@@ -310,6 +314,72 @@ async fn sip_closing_the_connection_hangs_up_its_calls() {
     // SIPp gets the BYE and ends cleanly.
     let (code, log) = uas.exit_code(WAIT).await;
     assert_eq!(code, Some(0), "sipp callee:\n{log}\ngateway:\n{}", gw.log());
+    peer.close().await.unwrap();
+}
+
+/// A client that stops reading its WebSocket is dropped within the write deadline, and what
+/// it held goes with it: its answered call is hung up (SIPp gets the BYE and ends cleanly).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sip_a_client_that_stops_reading_is_dropped_and_its_call_hung_up() {
+    let _serial = PEERS.lock().await;
+    let _kamailio = Kamailio::start(&[]);
+    register_bob().await;
+    let uas = Sipp::callee(&shared_scenario("uas_answer.xml"));
+    let (gw, mut c) = gateway_with_alice_and(
+        &["--sip-proxy", PROXY, "--limit", "websocket_write_timeout=1"],
+        ALICE_HA1,
+    )
+    .await;
+    let (peer, _audio, _) = answered_call(&mut c, "slow").await;
+    // From now on the client sends, and reads nothing: each ping's answer echoes a 30 KB
+    // transaction, so the gateway's writes soon block on a full socket.
+    use futures_util::{SinkExt, StreamExt};
+    let (mut sink, _unread) = c.ws.split();
+    let flood = tokio::spawn(async move {
+        let ping = json!({"sylkrtc": "ping", "transaction": "p".repeat(30_000)}).to_string();
+        for _ in 0..10_000 {
+            let text = tokio_tungstenite::tungstenite::Message::text(ping.clone());
+            if sink.send(text).await.is_err() {
+                return;
+            }
+        }
+    });
+    let (code, log) = uas.exit_code(Duration::from_secs(30)).await;
+    assert_eq!(code, Some(0), "sipp callee:\n{log}\ngateway:\n{}", gw.log());
+    let log = gw.log();
+    assert!(log.contains("a write did not complete in time"), "{log}");
+    assert!(log.contains("hanging up the connection's calls"), "{log}");
+    flood.abort();
+    peer.close().await.unwrap();
+}
+
+/// A call that gets no final answer within `limits.call_setup_timeout` is cancelled (its
+/// ports released), and the client is told `terminated "408 Request Timeout"`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sip_a_call_without_a_final_answer_is_cancelled_after_the_setup_timeout() {
+    let _serial = PEERS.lock().await;
+    let kamailio = Kamailio::start(&[]);
+    register_bob().await;
+    let uas = Sipp::callee(&own_scenario("uas_ring_cancel.xml"));
+    let (gw, mut c) = gateway_with_alice_and(
+        &["--sip-proxy", PROXY, "--limit", "call_setup_timeout=2"],
+        ALICE_HA1,
+    )
+    .await;
+    let (peer, _audio) = TestPeer::caller().await.unwrap();
+    let offer = peer.create_offer().await.unwrap();
+    let ack = c.request(create("forever", BOB, &offer)).await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    expect_state(&mut c, "forever", "progress").await;
+    expect_state(&mut c, "forever", "ringing").await;
+    let e = expect_state(&mut c, "forever", "terminated").await;
+    assert_eq!(e["reason"], "408 Request Timeout", "{e}");
+    let (code, log) = uas.exit_code(WAIT).await;
+    assert_eq!(code, Some(0), "sipp callee:\n{log}\ngateway:\n{}", gw.log());
+    assert!(kamailio.log().contains("REQ CANCEL sip:bob@127.0.0.1"));
+    assert!(gw
+        .log()
+        .contains("no final answer within the call setup timeout"));
     peer.close().await.unwrap();
 }
 

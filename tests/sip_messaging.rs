@@ -19,10 +19,10 @@
 //! one at a time and a static lock serialises the tests of this binary.
 mod common;
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use common::messaging::*;
 use common::sip::*;
 use common::*;
 use serde_json::{json, Value};
@@ -68,10 +68,6 @@ async fn bob_sends(
     assert_eq!(code, Some(0), "bob's MESSAGE failed ({scenario}):\n{log}");
 }
 
-fn account_event<'a>(event: &'a str) -> impl Fn(&Value) -> bool + 'a {
-    move |m: &Value| m["sylkrtc"] == "account-event" && m["event"] == event
-}
-
 async fn disposition(c: &mut Client, id: &str, state: &str) -> Value {
     c.wait_for(&format!("disposition {state} of {id}"), |m| {
         m["event"] == "disposition-notification" && m["message_id"] == id && m["state"] == state
@@ -79,39 +75,11 @@ async fn disposition(c: &mut Client, id: &str, state: &str) -> Value {
     .await
 }
 
-fn message(id: &str, text: &str) -> Value {
-    json!({"sylkrtc": "account-message", "account": ALICE, "uri": BOB, "message_id": id,
-           "content": text, "content_type": "text/plain",
-           "timestamp": "2026-11-22T09:00:00.000Z"})
-}
-
-async fn sync(c: &mut Client, after: Option<&str>) -> Vec<Value> {
-    let ack = c
-        .request(
-            json!({"sylkrtc": "account-sync-conversations", "account": ALICE,
-                        "message_id": after}),
-        )
-        .await;
-    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
-    let e = c
-        .wait_for("sync-conversations", account_event("sync-conversations"))
-        .await;
-    e["messages"].as_array().unwrap().clone()
-}
-
 fn ids(journal: &[Value]) -> Vec<&str> {
     journal
         .iter()
         .map(|e| e["message_id"].as_str().unwrap())
         .collect()
-}
-
-/// The first line of `text` starting with `prefix`.
-fn line<'a>(text: &'a str, prefix: &str) -> &'a str {
-    text.lines()
-        .find(|l| l.trim_start().starts_with(prefix))
-        .unwrap_or_else(|| panic!("no {prefix:?} in:\n{text}"))
-        .trim()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -440,69 +408,6 @@ async fn offline_messages_come_back_in_order_also_after_a_restart() {
 }
 
 /// One SIP request over UDP straight to `to`; returns the final response's status line.
-async fn sip_udp(to: SocketAddr, request: impl Fn(u16) -> String) -> String {
-    sip_udp_from("127.0.0.1", to, request).await
-}
-
-/// As [`sip_udp`], from a socket on `ip` (127.0.0.2 is loopback, but not the proxy).
-async fn sip_udp_from(ip: &str, to: SocketAddr, request: impl Fn(u16) -> String) -> String {
-    let socket = tokio::net::UdpSocket::bind((ip, 0)).await.unwrap();
-    let port = socket.local_addr().unwrap().port();
-    socket.send_to(request(port).as_bytes(), to).await.unwrap();
-    let mut buf = vec![0u8; 65536];
-    loop {
-        let (n, _) = tokio::time::timeout(WAIT, socket.recv_from(&mut buf))
-            .await
-            .expect("a SIP response in time")
-            .unwrap();
-        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-        let status = text.lines().next().unwrap_or("").to_string();
-        if !status.starts_with("SIP/2.0 1") {
-            return status;
-        }
-    }
-}
-
-/// A MESSAGE from bob to `to_user` with `content_type` and `body`, as a SIP phone (or the
-/// forking proxy) would send it straight to the gateway.
-fn bob_message(to_user: &str, content_type: &str, body: &str) -> impl Fn(u16) -> String {
-    sip_message("bob", to_user, content_type, body)
-}
-
-/// A MESSAGE from `from_user` to `to_user` (both @127.0.0.1).
-fn sip_message(
-    from_user: &str,
-    to_user: &str,
-    content_type: &str,
-    body: &str,
-) -> impl Fn(u16) -> String {
-    let (from_user, to_user, content_type, body) = (
-        from_user.to_string(),
-        to_user.to_string(),
-        content_type.to_string(),
-        body.to_string(),
-    );
-    let call_id = rand_id();
-    move |port| {
-        format!(
-            "MESSAGE sip:{to_user}@127.0.0.1 SIP/2.0\r\n\
-             Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{call_id}\r\n\
-             From: <sip:{from_user}@127.0.0.1>;tag=t{port}\r\nTo: <sip:{to_user}@127.0.0.1>\r\n\
-             Call-ID: {call_id}\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\n\
-             Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-    }
-}
-
-fn cpim(id: &str, content_type: &str, text: &str) -> String {
-    format!(
-        "From: <sip:bob@127.0.0.1>\r\nTo: <sip:alice@127.0.0.1>\r\nDateTime: 2026-11-22T11:00:00Z\r\n\
-         NS: imdn <urn:ietf:params:imdn>\r\nimdn.Message-ID: {id}\r\n\
-         imdn.Disposition-Notification: positive-delivery\r\n\r\nContent-Type: {content_type}\r\n\r\n{text}"
-    )
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn acknowledged_messages_survive_sigkill_twenty_times() {
     let _peers = PEERS.lock().await;
@@ -934,42 +839,6 @@ async fn addressbooks_are_kept_and_replicated() {
 }
 
 /// A push server: each POST body goes to the channel; the n-th request gets `statuses[n]`.
-async fn push_server(statuses: Vec<u16>) -> (SocketAddr, tokio::sync::mpsc::Receiver<Value>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = tokio::sync::mpsc::channel(16);
-    tokio::spawn(async move {
-        for status in statuses {
-            let (mut s, _) = listener.accept().await.unwrap();
-            let mut raw = Vec::new();
-            let mut buf = [0u8; 4096];
-            let body = loop {
-                let n = s.read(&mut buf).await.unwrap();
-                assert!(n > 0, "connection closed early");
-                raw.extend_from_slice(&buf[..n]);
-                let text = String::from_utf8_lossy(&raw).into_owned();
-                if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                    let length: usize = line(head, "Content-Length:")
-                        .split(':')
-                        .nth(1)
-                        .unwrap()
-                        .trim()
-                        .parse()
-                        .unwrap();
-                    assert!(head.starts_with("POST /push HTTP/1.1"), "{head}");
-                    if body.len() >= length {
-                        break body.to_string();
-                    }
-                }
-            };
-            let reply = format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\n\r\n");
-            s.write_all(reply.as_bytes()).await.unwrap();
-            tx.send(serde_json::from_str(&body).unwrap()).await.unwrap();
-        }
-    });
-    (addr, rx)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn messages_and_calls_for_an_offline_account_are_pushed_to_its_devices() {
     let _peers = PEERS.lock().await;
@@ -1086,32 +955,6 @@ async fn messages_and_calls_for_an_offline_account_are_pushed_to_its_devices() {
     assert!(!gw.log().contains("push failed"), "{}", gw.log());
 }
 
-/// One HTTP/1.1 request with `Connection: close`: (status, head, body).
-async fn http(
-    gw: &Gateway,
-    method: &str,
-    path: &str,
-    content_type: &str,
-    body: &[u8],
-) -> (u16, String, Vec<u8>) {
-    let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).await.unwrap();
-    s.write_all(body).await.unwrap();
-    let mut out = Vec::new();
-    tokio::time::timeout(WAIT, s.read_to_end(&mut out))
-        .await
-        .unwrap()
-        .unwrap();
-    let end = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&out[..end]).into_owned();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, head, out[end + 4..].to_vec())
-}
-
 fn sha1_hex(data: &[u8]) -> String {
     use sha1::Digest;
     sha1::Sha1::digest(data)
@@ -1198,6 +1041,8 @@ async fn file_transfer_upload_download_and_access_rules() {
     let carol = format!("/webrtcgateway/filetransfer/carol@127.0.0.1/{BOB}/t3/a.txt");
     let (status, _, _) = http(&gw, "POST", &carol, "text/plain", b"x").await;
     assert_eq!(status, 403);
+    // Added on a connection from this address, but never authenticated there: that is
+    // nobody's word for dave (any password is taken by account-add).
     let mut d = gw.ready_client().await;
     let ack = d
         .request(
@@ -1207,7 +1052,7 @@ async fn file_transfer_upload_download_and_access_rules() {
     assert_eq!(ack["sylkrtc"], "ack");
     let unknown = "/webrtcgateway/filetransfer/dave@127.0.0.1/erin@127.0.0.1/t4/a.txt";
     let (status, _, _) = http(&gw, "POST", unknown, "text/plain", b"x").await;
-    assert_eq!(status, 404);
+    assert_eq!(status, 403);
 
     // Cancel: nothing in flight, then an upload that stalls.
     let (status, _, body) = http(

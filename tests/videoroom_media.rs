@@ -5,105 +5,16 @@ mod common;
 
 use std::time::Duration;
 
-use common::webrtc_peer::{payload_counter, payload_intact, vp8_is_keyframe, Kind, TestPeer};
+use common::room::{ack, attach, join_room, Member};
+use common::webrtc_peer::{payload_counter, payload_intact, vp8_is_keyframe, Kind};
 use common::*;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const ROOM: &str = "room1@videoconference.example.com";
 const T: Duration = Duration::from_secs(15);
 
-struct Member {
-    ws: Client,
-    session: String,
-    publisher: TestPeer,
-}
-
-fn uuid() -> String {
-    format!("s-{}", rand_id())
-}
-
-fn ack(m: &Value) {
-    assert_eq!(m["sylkrtc"], "ack", "expected an ack, got {m}");
-}
-
-async fn trickle(ws: &mut Client, session: &str, peer: &TestPeer) {
-    let candidates: Vec<Value> = peer
-        .local_candidates()
-        .await
-        .into_iter()
-        .map(|(c, mid, idx)| json!({"candidate": c, "sdpMid": mid, "sdpMLineIndex": idx}))
-        .collect();
-    for c in candidates {
-        ack(&ws.request(json!({"sylkrtc": "videoroom-session-trickle", "session": session, "candidates": [c]})).await);
-    }
-    ack(&ws
-        .request(
-            json!({"sylkrtc": "videoroom-session-trickle", "session": session, "candidates": []}),
-        )
-        .await);
-}
-
 async fn join(gw: &Gateway, user: &str) -> Member {
-    let mut ws = gw.ready_client().await;
-    let account = format!("{user}@example.com");
-    ack(&ws.request(json!({"sylkrtc": "account-add", "account": account, "password": HA1, "display_name": user})).await);
-    let publisher = TestPeer::publisher().await.unwrap();
-    let offer = publisher.create_offer().await.unwrap();
-    let session = uuid();
-    let m = ws
-        .request(json!({"sylkrtc": "videoroom-join", "session": session, "account": account, "uri": ROOM, "sdp": offer}))
-        .await;
-    ack(&m);
-    // progress came before the ack, accepted after it.
-    let first = ws
-        .pending
-        .front()
-        .cloned()
-        .expect("progress before the ack");
-    assert_eq!(first["event"], "session-state");
-    assert_eq!(first["state"], "progress");
-    let accepted = ws
-        .room_event(&session, "session-state", Some("accepted"))
-        .await;
-    assert_eq!(accepted["audio"], true);
-    assert_eq!(accepted["video"], true);
-    ws.room_event(&session, "initial-publishers", None).await;
-    publisher
-        .set_remote_answer(accepted["sdp"].as_str().unwrap())
-        .await
-        .unwrap();
-    trickle(&mut ws, &session, &publisher).await;
-    ws.room_event(&session, "session-state", Some("established"))
-        .await;
-    publisher.wait_connected(T).await.unwrap();
-    Member {
-        ws,
-        session,
-        publisher,
-    }
-}
-
-async fn attach(m: &mut Member, publisher_session: &str) -> (String, TestPeer) {
-    let feed = uuid();
-    let r = m
-        .ws
-        .request(json!({"sylkrtc": "videoroom-feed-attach", "session": m.session, "publisher": publisher_session, "feed": feed}))
-        .await;
-    ack(&r);
-    let attached = m.ws.room_event(&m.session, "feed-attached", None).await;
-    assert_eq!(attached["feed"], json!(feed));
-    let sub = TestPeer::subscriber().await.unwrap();
-    let answer = sub.answer(attached["sdp"].as_str().unwrap()).await.unwrap();
-    let r = m
-        .ws
-        .request(json!({"sylkrtc": "videoroom-feed-answer", "session": m.session, "feed": feed, "sdp": answer}))
-        .await;
-    ack(&r);
-    trickle(&mut m.ws, &feed, &sub).await;
-    let est = m.ws.room_event(&m.session, "feed-established", None).await;
-    assert_eq!(est["feed"], json!(feed));
-    sub.wait_connected(T).await.unwrap();
-    (feed, sub)
+    join_room(gw, user, ROOM).await
 }
 
 fn check_stream(kind: Kind, records: &[common::webrtc_peer::RtpRecord]) {

@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod messaging;
+pub mod room;
 pub mod sip;
 pub mod webrtc_peer;
 

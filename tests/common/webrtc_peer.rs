@@ -686,6 +686,21 @@ impl TestPeer {
     /// publisher's tracks, and starts answering PLI/FIR with keyframes. Call once the peer is
     /// connected (writes before the tracks are bound fail and are counted in
     /// [`SendHandle::write_errors`]). Sending stops when the handle is dropped.
+    /// Sends one audio RTP packet with `payload` (a sequence number of its own), apart from
+    /// [`start_sending`](Self::start_sending)'s stream.
+    pub async fn send_audio_payload(&self, payload: Vec<u8>) -> anyhow::Result<()> {
+        let out = self
+            .outbound
+            .as_ref()
+            .ok_or_else(|| anyhow!("send_audio_payload on a peer that has no send tracks"))?;
+        let pt = negotiated_pt(&out.audio_transceiver, MIME_TYPE_OPUS)
+            .await
+            .unwrap_or(OPUS_PT);
+        let packet = rtp_packet(pt, out.audio_ssrc, 40_000, 0, false, payload);
+        out.audio.write_rtp(packet).await?;
+        Ok(())
+    }
+
     pub async fn start_sending(&self) -> anyhow::Result<SendHandle> {
         let out = self
             .outbound

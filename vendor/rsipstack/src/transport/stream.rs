@@ -18,6 +18,8 @@ use tokio_util::codec::{Decoder, Encoder};
 use tracing::{debug, info, warn};
 
 pub(super) const MAX_SIP_MESSAGE_SIZE: usize = 65535;
+/// The largest Content-Length taken (sylk-gateway patch).
+const MAX_CONTENT_LENGTH: usize = 2 * MAX_SIP_MESSAGE_SIZE;
 const CL_FULL_NAME: &[u8] = b"content-length";
 const CL_SHORT_NAME: &[u8] = b"l";
 
@@ -118,9 +120,11 @@ impl Decoder for SipCodec {
                 start = if end < headers.len() { end + 1 } else { end };
             }
 
-            // sylk-gateway patch: a Content-Length past the largest message is refused at
-            // once (it used to overflow this sum in debug builds, and to be buffered for).
-            if content_length > MAX_SIP_MESSAGE_SIZE {
+            // sylk-gateway patch: a Content-Length past what any message of ours may carry is
+            // refused at once (it used to overflow this sum in debug builds, and to be waited
+            // for); up to it, a message arriving whole is still parsed, so the application
+            // can answer an oversized body 413.
+            if content_length > MAX_CONTENT_LENGTH {
                 return Err(crate::Error::Error("SIP message too large".to_string()));
             }
             let total_len = headers_end + 4 + content_length;
