@@ -367,3 +367,76 @@ async fn a_client_that_stops_reading_is_dropped() {
     answers_promptly(&mut other).await;
     flood.abort();
 }
+
+/// Writes an HTTP upload's head and `sent` bytes of its body; returns the open stream.
+async fn start_upload(
+    gw: &Gateway,
+    path: &str,
+    length: usize,
+    sent: usize,
+) -> tokio::net::TcpStream {
+    let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: {length}\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&vec![b'x'; sent]).await.unwrap();
+    s
+}
+
+async fn status_of(mut s: tokio::net::TcpStream) -> u16 {
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out))
+        .await
+        .expect("an answer in time")
+        .unwrap();
+    let text = String::from_utf8_lossy(&out).to_string();
+    text.split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_in_progress_and_stored_bytes_are_bounded() {
+    let gw = Gateway::start(&[
+        "--limit",
+        "max_concurrent_uploads_per_ip=1",
+        "--limit",
+        "upload_quota=5000",
+    ]);
+    let alice = join_room(&gw, "alice", ROOM).await;
+    let path = |name: &str| format!("/webrtcgateway/filesharing/{ROOM}/{}/{name}", alice.session);
+    // One upload in flight from this address: a second one is refused at once.
+    let slow = start_upload(&gw, &path("slow.txt"), 3000, 100).await;
+    gw.wait_log("upload started");
+    let second = start_upload(&gw, &path("second.txt"), 10, 10).await;
+    assert_eq!(status_of(second).await, 503);
+    drop(slow);
+    // The quota: 3000 bytes fit, the next 3000 do not (declared: refused before a byte).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let first = loop {
+        let s = start_upload(&gw, &path("a.txt"), 3000, 3000).await;
+        let status = status_of(s).await;
+        if status != 503 || Instant::now() > deadline {
+            break status;
+        }
+        // The dropped slow upload may not have ended yet.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(first, 200);
+    let over = start_upload(&gw, &path("b.txt"), 3000, 3000).await;
+    assert_eq!(status_of(over).await, 507);
+    // Without a declared length it is cut where it passes the quota.
+    let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n",
+        path("c.txt")
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(format!("{:x}\r\n{}\r\n0\r\n\r\n", 3000, "y".repeat(3000)).as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(status_of(s).await, 507);
+    gw.wait_log("the disk quota of stored files is reached");
+}

@@ -216,7 +216,12 @@ pub struct Peer {
     /// Subscriber: one sender per kind.
     pub out_audio: Option<OutTrack>,
     pub out_video: Option<OutTrack>,
+    /// Remote candidates added so far ([`MAX_REMOTE_CANDIDATES`]).
+    remote_candidates: usize,
 }
+
+/// Trickled remote candidates kept per peer.
+pub const MAX_REMOTE_CANDIDATES: usize = 64;
 
 fn room_media() -> Result<MediaEngine, MediaError> {
     let mut media = MediaEngine::default();
@@ -623,6 +628,7 @@ impl Peer {
             in_tracks: HashMap::new(),
             out_audio: None,
             out_video: None,
+            remote_candidates: 0,
         }
     }
 
@@ -653,6 +659,13 @@ impl Peer {
         mid: Option<String>,
         index: Option<u16>,
     ) {
+        // A browser trickles a handful; the client chooses how many, so they are bounded
+        // (rtc keeps each, and checks pairs against all of them).
+        if self.remote_candidates >= MAX_REMOTE_CANDIDATES {
+            tracing::debug!("remote candidate ignored: too many for this peer");
+            return;
+        }
+        self.remote_candidates += 1;
         let init = RTCIceCandidateInit {
             candidate: candidate.to_owned(),
             sdp_mid: mid,

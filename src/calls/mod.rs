@@ -198,7 +198,9 @@ impl Connection {
             )));
         }
         if !s.bridged {
-            s.candidates.extend(r.candidates);
+            // Kept until the SIP answer, as many as the transport will take.
+            let room = media::peer::MAX_REMOTE_CANDIDATES.saturating_sub(s.candidates.len());
+            s.candidates.extend(r.candidates.into_iter().take(room));
             return Ok(());
         }
         let peer = s.peer;

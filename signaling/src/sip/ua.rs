@@ -499,8 +499,8 @@ impl UaInner {
     }
 }
 
-/// The parts of a response the protocol cores read.
-fn response_info(response: &rsipstack::sip::Response) -> ResponseInfo {
+/// The parts of a response the protocol cores read (pure; all its challenges).
+pub fn response_info(response: &rsipstack::sip::Response) -> ResponseInfo {
     let mut info = ResponseInfo {
         code: response.status_code.code(),
         // rsipstack keeps the received phrase only when it differs from the standard one.
