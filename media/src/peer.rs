@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::Mutex;
 use std::time::Instant;
 
 use rtc::dtls::extension::extension_use_srtp::SrtpProtectionProfile;
@@ -15,6 +16,7 @@ use rtc::peer_connection::configuration::media_engine::{
     MediaEngine, MIME_TYPE_OPUS, MIME_TYPE_RTX, MIME_TYPE_TELEPHONE_EVENT, MIME_TYPE_VP8,
 };
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
+use rtc::peer_connection::certificate::{CertificateParams, RTCCertificate};
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::{
@@ -321,6 +323,34 @@ fn chosen_codecs(chosen: &[Chosen]) -> Vec<(Kind, Codec)> {
     out
 }
 
+/// The DTLS certificate of every peer: one for the process, as Janus has (a browser pins the
+/// fingerprint per connection, not per server). Generating a key pair per peer was most of a
+/// peer's setup time. Made again when it is a day from expiring.
+fn certificate() -> Result<RTCCertificate, MediaError> {
+    static CERTIFICATE: Mutex<Option<RTCCertificate>> = Mutex::new(None);
+    // Only a finished certificate is ever stored: a poisoned lock holds a usable value.
+    let mut held = CERTIFICATE.lock().unwrap_or_else(|e| e.into_inner());
+    let fresh = held.as_ref().filter(|c| {
+        c.expires
+            .duration_since(std::time::SystemTime::now())
+            .is_ok_and(|left| left > std::time::Duration::from_secs(86_400))
+    });
+    if let Some(c) = fresh {
+        return Ok(c.clone());
+    }
+    let provider = rtc::crypto::default_provider().map_err(rtc_err)?;
+    let params =
+        CertificateParams::new(vec!["sylk-gateway".to_owned()]).map_err(rtc_err)?;
+    let made = RTCCertificate::generate(
+        provider.crypto(),
+        rtc::crypto::SignatureScheme::EcdsaP256Sha256,
+        params,
+    )
+    .map_err(rtc_err)?;
+    *held = Some(made.clone());
+    Ok(made)
+}
+
 fn build_pc(
     ice: &IceCredentials,
     srtp: SrtpPolicy,
@@ -358,6 +388,7 @@ fn build_pc(
     let settings = settings.build();
     let config = RTCConfigurationBuilder::new()
         .with_ice_servers(vec![])
+        .with_certificates(vec![certificate()?])
         .build();
     RTCPeerConnectionBuilder::new()
         .with_configuration(config)

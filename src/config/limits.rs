@@ -259,6 +259,21 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_documents_every_limit() {
+        let readme = include_str!("../../README.md");
+        let security = readme
+            .split("### Limits")
+            .nth(1)
+            .expect("the README's Security section has a Limits table");
+        for name in toml::Table::try_from(Limits::default()).unwrap().keys() {
+            assert!(
+                security.contains(&format!("`{name}`")),
+                "limits.{name} is not in the README's Limits table"
+            );
+        }
+    }
+
+    #[test]
     fn rates_and_timeouts_are_checked() {
         for (name, bad) in [
             ("request_rate", "0"),

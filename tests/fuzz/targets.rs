@@ -141,16 +141,14 @@ pub fn sdp_plain(data: &[u8]) {
     if let Ok(codecs) = incoming_codecs(text) {
         let _ = codecs.len();
     }
-    let locals: Vec<(media::peer::Kind, SocketAddr, SocketAddr)> = [
-        media::peer::Kind::Audio,
-        media::peer::Kind::Video,
-    ]
-    .iter()
-    .map(|k| {
-        let a: SocketAddr = "127.0.0.1:30000".parse().unwrap();
-        (*k, a, a)
-    })
-    .collect();
+    let locals: Vec<(media::peer::Kind, SocketAddr, SocketAddr)> =
+        [media::peer::Kind::Audio, media::peer::Kind::Video]
+            .iter()
+            .map(|k| {
+                let a: SocketAddr = "127.0.0.1:30000".parse().unwrap();
+                (*k, a, a)
+            })
+            .collect();
     if let Ok((rendered, offered)) = plain_offer(text, &locals, 1) {
         let _ = render(&offered, 1, Direction::SendRecv);
         if let Ok(chosen) = negotiate(&offered, text) {
@@ -184,8 +182,7 @@ pub fn media_demux(data: &[u8]) {
     let _ = media::stun::classify(data);
     let _ = media::stun::local_ufrag(data);
     let _ = media::stun::is_binding_request(data);
-    static CRYPTO: OnceLock<std::sync::Arc<dyn rtc::crypto::RTCCryptoProvider>> =
-        OnceLock::new();
+    static CRYPTO: OnceLock<std::sync::Arc<dyn rtc::crypto::RTCCryptoProvider>> = OnceLock::new();
     let crypto = CRYPTO.get_or_init(|| rtc::crypto::default_provider().unwrap());
     let _ = media::stun::authentic_binding_request(data, "password", crypto.crypto());
     let _ = media::plain::parse_rtp(data);
@@ -264,7 +261,9 @@ fn http_from_bytes(data: &[u8]) -> Option<http::Request<axum::body::Body>> {
             builder = builder.header(name.trim(), value.trim());
         }
     }
-    let mut request = builder.body(axum::body::Body::from(body.to_string())).ok()?;
+    let mut request = builder
+        .body(axum::body::Body::from(body.to_string()))
+        .ok()?;
     let peer: SocketAddr = "127.0.0.1:50000".parse().unwrap();
     request
         .extensions_mut()
@@ -286,8 +285,8 @@ fn http_app() -> &'static (
         std::sync::Arc<sylk_gateway::server::App>,
     )> = OnceLock::new();
     APP.get_or_init(|| {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
+        // One thread: the gateway's own tasks run while a request is served.
+        let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
@@ -322,9 +321,12 @@ fn http_app() -> &'static (
             })
             .await
             .unwrap();
-            let store =
-                std::sync::Arc::new(sylk_gateway::storage::Store::open(&dir.join("s.sqlite")).unwrap());
-            store.add_account(HTTP_ACCOUNT, "2026-01-01T00:00:00.000000Z").unwrap();
+            let store = std::sync::Arc::new(
+                sylk_gateway::storage::Store::open(&dir.join("s.sqlite")).unwrap(),
+            );
+            store
+                .add_account(HTTP_ACCOUNT, "2026-01-01T00:00:00.000000Z")
+                .unwrap();
             sylk_gateway::server::App::new(config, engine, sip, store, "http://127.0.0.1:1".into())
         });
         let (tx, rx) = tokio::sync::mpsc::channel(1 << 20);
