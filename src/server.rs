@@ -372,20 +372,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     match tls {
         Some((rustls, _)) => {
             let mut server = axum_server::from_tcp_rustls(listener, rustls);
-            server
-                .http_builder()
-                .http1()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(header_timeout);
+            header_deadline(server.http_builder(), header_timeout);
             server.handle(handle).serve(make).await?
         }
         None => {
             let mut server = axum_server::from_tcp(listener);
-            server
-                .http_builder()
-                .http1()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(header_timeout);
+            header_deadline(server.http_builder(), header_timeout);
             server.handle(handle).serve(make).await?
         }
     }
@@ -395,6 +387,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // Their registrations are being removed (REGISTER Expires: 0): give that a moment.
     app.sip.shutdown(Duration::from_secs(3)).await;
     Ok(())
+}
+
+/// A client must send its request headers within `limit`.
+fn header_deadline(
+    builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    limit: Duration,
+) {
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limit);
 }
 
 /// `HOST:PORT` of the web server for URLs given to SIP devices: the listening address, or when

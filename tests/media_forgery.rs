@@ -16,8 +16,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
-use media::peer::Kind;
-use media::testkit::{vp8_payload, Net};
+use media::testkit::Net;
 use media::{PeerEvent, PeerId, SrtpPolicy};
 
 struct Room {
@@ -45,20 +44,8 @@ fn room(srtp: SrtpPolicy) -> Room {
     }
 }
 
-/// Sends video frames `from..from + frames` (frame 0 a keyframe), 33 ms apart.
 fn send_video(net: &mut Net, p: usize, from: u64, frames: u64) {
-    for i in from..from + frames {
-        let mut out = Vec::new();
-        let now = net.now;
-        net.clients[p].make_rtp(now, Kind::Video, vp8_payload(1200, i == 0, i), &mut out);
-        let addr = net.clients[p].addr;
-        for d in out {
-            let sfu = net.sfu_addr;
-            net.send_raw(addr, sfu, d);
-        }
-        let until = net.now + Duration::from_millis(33);
-        net.run_until(Duration::from_millis(40), |net| net.now >= until);
-    }
+    net.send_video(p, from, frames);
 }
 
 fn counters(net: &Net, c: usize) -> Vec<u64> {

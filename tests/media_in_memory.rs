@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use media::peer::Kind;
 use media::testkit::{vp8_payload, Net};
 use media::SrtpPolicy;
 
@@ -21,26 +20,8 @@ fn room(srtp: SrtpPolicy, subscribers: usize) -> (Net, usize, Vec<usize>) {
     (net, p, subs)
 }
 
-/// Sends `frames` video frames (one packet each; the first a keyframe), 33 ms apart.
 fn send_video(net: &mut Net, p: usize, from: u64, frames: u64) {
-    for i in from..from + frames {
-        let mut out = Vec::new();
-        let now = net.now;
-        net.clients[p].make_rtp(now, Kind::Video, vp8_payload(1200, i == 0, i), &mut out);
-        let addr = net.clients[p].addr;
-        for d in out {
-            let sfu = net.sfu_addr;
-            let mut q = Vec::new();
-            net.inject(addr, &d, &mut |_, to, data: &[u8]| {
-                q.push((to, data.to_vec()));
-                true
-            });
-            let _ = sfu;
-            net.deliver(q);
-        }
-        let until = net.now + Duration::from_millis(33);
-        net.run_until(Duration::from_millis(40), |net| net.now >= until);
-    }
+    net.send_video(p, from, frames);
 }
 
 fn counters(net: &Net, c: usize) -> Vec<u64> {

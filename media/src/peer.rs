@@ -11,12 +11,12 @@ use std::time::Instant;
 use rtc::dtls::extension::extension_use_srtp::SrtpProtectionProfile;
 use rtc::interceptor::{Attribute, Interceptor, Packet, Registry, Slot, StreamInfo, TaggedPacket};
 use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::certificate::{CertificateParams, RTCCertificate};
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::configuration::media_engine::{
     MediaEngine, MIME_TYPE_OPUS, MIME_TYPE_RTX, MIME_TYPE_TELEPHONE_EVENT, MIME_TYPE_VP8,
 };
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
-use rtc::peer_connection::certificate::{CertificateParams, RTCCertificate};
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::{
@@ -339,8 +339,7 @@ fn certificate() -> Result<RTCCertificate, MediaError> {
         return Ok(c.clone());
     }
     let provider = rtc::crypto::default_provider().map_err(rtc_err)?;
-    let params =
-        CertificateParams::new(vec!["sylk-gateway".to_owned()]).map_err(rtc_err)?;
+    let params = CertificateParams::new(vec!["sylk-gateway".to_owned()]).map_err(rtc_err)?;
     let made = RTCCertificate::generate(
         provider.crypto(),
         rtc::crypto::SignatureScheme::EcdsaP256Sha256,

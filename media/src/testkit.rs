@@ -863,6 +863,22 @@ impl Net {
             .handle_plain_datagram(self.now, local, from, data, tx);
     }
 
+    /// Publisher client `p` sends video frames `from..from + frames` (one packet each, frame
+    /// 0 a keyframe, the frame counter in the payload), 33 ms apart.
+    pub fn send_video(&mut self, p: usize, from: u64, frames: u64) {
+        for i in from..from + frames {
+            let mut out = Vec::new();
+            let now = self.now;
+            self.clients[p].make_rtp(now, Kind::Video, vp8_payload(1200, i == 0, i), &mut out);
+            let (addr, sfu) = (self.clients[p].addr, self.sfu_addr);
+            for d in out {
+                self.send_raw(addr, sfu, d);
+            }
+            let until = self.now + Duration::from_millis(33);
+            self.run_until(Duration::from_millis(40), |net| net.now >= until);
+        }
+    }
+
     /// Puts a datagram on the network as if `from` sent it (a forged source, a replay...).
     pub fn send_raw(&mut self, from: SocketAddr, to: SocketAddr, data: Vec<u8>) {
         self.queue.push_back((from, to, data));

@@ -8,8 +8,11 @@ use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::Instant;
 
+/// A target: any bytes in, no panic out.
+pub type Target = fn(&[u8]);
+
 /// The targets by name (the corpus folder of each).
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("sylkrtc_request", sylkrtc_request),
     ("sip_message", sip_message),
     ("sdp_plain", sdp_plain),

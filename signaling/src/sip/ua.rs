@@ -198,18 +198,7 @@ impl SipUa {
         let ips = match &proxy.host {
             Host::Ip(ip) => vec![*ip],
             Host::Name(name) => {
-                let resolver = self
-                    .inner
-                    .resolver
-                    .get_or_init(rsipstack::resolver::SipResolver::new);
-                let found = resolver
-                    .lookup(
-                        &rsipstack::sip::Domain(name.clone()),
-                        proxy.port.map(rsipstack::sip::Port::from),
-                        proxy.transport.map(to_rsip_transport),
-                        false,
-                    )
-                    .await;
+                let found = self.lookup(name, proxy.port, proxy.transport).await;
                 match found {
                     Ok(targets) => targets.iter().map(|t| t.addr.ip()).collect(),
                     Err(e) => {
@@ -289,17 +278,8 @@ impl SipUa {
         if name == "invalid" || name.ends_with(".invalid") {
             return Err(ResolveError("no results found".into()));
         }
-        let resolver = self
-            .inner
-            .resolver
-            .get_or_init(rsipstack::resolver::SipResolver::new);
-        let found = resolver
-            .lookup(
-                &rsipstack::sip::Domain(name.clone()),
-                port.map(rsipstack::sip::Port::from),
-                transport.map(to_rsip_transport),
-                false,
-            )
+        let found = self
+            .lookup(&name, port, transport)
             .await
             .map_err(ResolveError)?;
         let usable: Vec<Target> = found
@@ -326,6 +306,27 @@ impl SipUa {
         let pick = *same[rand::rng().random_range(0..same.len())];
         debug!(%name, target = %pick, "resolved SIP target");
         Ok(pick)
+    }
+
+    /// RFC 3263 (SRV, then A/AAAA) on `name`: every target found.
+    async fn lookup(
+        &self,
+        name: &str,
+        port: Option<u16>,
+        transport: Option<Transport>,
+    ) -> Result<Vec<rsipstack::resolver::sip_resolver::Target>, String> {
+        let resolver = self
+            .inner
+            .resolver
+            .get_or_init(rsipstack::resolver::SipResolver::new);
+        resolver
+            .lookup(
+                &rsipstack::sip::Domain(name.to_string()),
+                port.map(rsipstack::sip::Port::from),
+                transport.map(to_rsip_transport),
+                false,
+            )
+            .await
     }
 
     /// Our IP as seen on the way to `target`: the listening IP, or when listening on every
