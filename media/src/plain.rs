@@ -381,6 +381,27 @@ mod tests {
         b
     }
 
+    /// A sender choosing its sequence numbers can wrap the cycle count as often as it likes:
+    /// three packets a wrap, 65,536 wraps overflowed a `u32` (a panic where overflow is
+    /// checked). The count wraps now, and the reports go on.
+    #[test]
+    fn a_remote_sender_cannot_overflow_the_cycle_count() {
+        let from: SocketAddr = "10.0.0.9:4000".parse().unwrap();
+        let mut leg = PlainLeg::new(&chosen("10.0.0.9:4000"));
+        let now = Instant::now();
+        let mut seq = 0u16;
+        for _ in 0..(65_536 * 3 + 30) {
+            seq = seq.wrapping_add(30_000);
+            assert!(leg.receive(from, &rtp(8, seq, 0, b"x"), now).is_some());
+        }
+        let mut buf = Vec::new();
+        // The first call only schedules the first report.
+        let _ = leg.report(now, &mut buf);
+        assert!(leg
+            .report(now + Duration::from_secs(10), &mut buf)
+            .is_some());
+    }
+
     #[test]
     fn parses_headers_extensions_and_padding() {
         let p = rtp(8, 7, 160, b"abc");
