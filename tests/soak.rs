@@ -288,7 +288,7 @@ async fn mixed_malformed_input_on_every_port_leaves_the_gateway_serving() {
     let media = gw.media_addr();
     let sip = gw.sip_addr();
     // The room that must keep working: alice publishes, bob receives her.
-    let alice = join_room(&gw, "alice", ROOM).await;
+    let mut alice = join_room(&gw, "alice", ROOM).await;
     let _sending = alice.publisher.start_sending().await.unwrap();
     let mut bob = join_room(&gw, "bob", ROOM).await;
     let (_, from_alice) = attach(&mut bob, &alice.session.clone()).await;
@@ -336,13 +336,22 @@ async fn mixed_malformed_input_on_every_port_leaves_the_gateway_serving() {
         counts.clone(),
         30,
     )));
-    // Meanwhile the watcher's pings are answered, every few seconds.
+    // Meanwhile the watcher's pings are answered, every few seconds. The room's members ping
+    // too, as their browsers would: reading their sockets is also how they answer the
+    // gateway's WebSocket pings (a client that never reads is dropped after the ping timeout).
     let mut slowest = Duration::ZERO;
     while until(deadline) {
         let started = Instant::now();
         let ack = watcher.request(json!({"sylkrtc": "ping"})).await;
         assert_eq!(ack["sylkrtc"], "ack");
         slowest = slowest.max(started.elapsed());
+        for member in [&mut alice.ws, &mut bob.ws] {
+            assert_eq!(
+                member.request(json!({"sylkrtc": "ping"})).await["sylkrtc"],
+                "ack"
+            );
+            member.pending.clear();
+        }
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
     for t in tasks {
@@ -367,11 +376,19 @@ async fn mixed_malformed_input_on_every_port_leaves_the_gateway_serving() {
         "ack"
     );
     let before = from_alice.received().of(Kind::Audio).len();
-    from_alice
+    let log = gw.log();
+    if let Err(e) = from_alice
         .wait_received(Kind::Audio, before + 25, Duration::from_secs(15))
         .await
-        .expect("the room's media stopped");
-    let log = gw.log();
+    {
+        let closes: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("closed") || l.contains("consent") || l.contains("ended"))
+            .filter(|l| !l.contains("closed by client"))
+            .take(40)
+            .collect();
+        panic!("the room's media stopped: {e}\n{}", closes.join("\n"));
+    }
     for bad in [
         "panicked",
         "panic in the media engine",
