@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::room::{ack, attach, join_room, uuid};
-use common::webrtc_peer::TestPeer;
+use common::webrtc_peer::{Kind, TestPeer};
 use common::*;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -142,6 +142,15 @@ async fn accounts_per_connection_are_limited() {
 #[tokio::test]
 async fn a_flood_of_requests_is_refused_while_others_are_served() {
     let gw = Gateway::start(&["--limit", "request_rate=10", "--limit", "request_burst=20"]);
+    // A room whose media must keep flowing meanwhile.
+    let alice = join_room(&gw, "alice", ROOM).await;
+    let _sending = alice.publisher.start_sending().await.unwrap();
+    let mut bob = join_room(&gw, "bob", ROOM).await;
+    let (_, from_alice) = attach(&mut bob, &alice.session.clone()).await;
+    from_alice
+        .wait_received(Kind::Audio, 10, Duration::from_secs(15))
+        .await
+        .unwrap();
     let mut flooder = gw.ready_client().await;
     let mut other = gw.ready_client().await;
     for i in 0..200 {
@@ -181,6 +190,11 @@ async fn a_flood_of_requests_is_refused_while_others_are_served() {
     );
     answers_promptly(&mut other).await;
     gw.wait_log("requests refused by a limit");
+    let before = from_alice.received().of(Kind::Audio).len();
+    from_alice
+        .wait_received(Kind::Audio, before + 25, Duration::from_secs(15))
+        .await
+        .expect("the room's media kept flowing");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
