@@ -20,6 +20,7 @@ use tracing::{error, info, warn};
 
 use crate::access::{Requirement, Standing};
 use crate::server::App;
+use crate::videoroom::{Feed, PeerOwner, RoomSession};
 
 /// One thing for the worker to do.
 enum Work {
@@ -39,7 +40,6 @@ pub(crate) fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "(no message)".into())
 }
-use crate::videoroom::{Feed, PeerOwner, RoomSession};
 
 /// What the connection's socket task sends to the client.
 #[derive(Debug)]
