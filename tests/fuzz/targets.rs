@@ -241,11 +241,10 @@ pub fn http_request(data: &[u8]) {
     let Some(request) = http_from_bytes(data) else {
         return;
     };
-    let (runtime, app) = http_app();
+    let (runtime, router) = http_app();
     runtime.block_on(async {
         use tower::ServiceExt;
-        let router = sylk_gateway::server::router(app.clone());
-        let _ = router.oneshot(request).await;
+        let _ = router.clone().oneshot(request).await;
     });
 }
 
@@ -279,14 +278,9 @@ pub const HTTP_ROOM: &str = "fuzzroom@videoconference.example.com";
 pub const HTTP_SESSION: &str = "fuzz-session";
 pub const HTTP_ACCOUNT: &str = "alice@example.com";
 
-fn http_app() -> &'static (
-    tokio::runtime::Runtime,
-    std::sync::Arc<sylk_gateway::server::App>,
-) {
-    static APP: OnceLock<(
-        tokio::runtime::Runtime,
-        std::sync::Arc<sylk_gateway::server::App>,
-    )> = OnceLock::new();
+/// The runtime and the router (made once: building the routes per input was most of its cost).
+fn http_app() -> &'static (tokio::runtime::Runtime, axum::Router) {
+    static APP: OnceLock<(tokio::runtime::Runtime, axum::Router)> = OnceLock::new();
     APP.get_or_init(|| {
         // One thread: the gateway's own tasks run while a request is served.
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -299,6 +293,11 @@ fn http_app() -> &'static (
             let config = sylk_gateway::config::Config {
                 data_dir: dir.clone(),
                 no_tls: true,
+                // Millions of uploads: the quota keeps what they store small.
+                limits: sylk_gateway::config::Limits {
+                    upload_quota: 64 << 20,
+                    ..Default::default()
+                },
                 ..Default::default()
             };
             let engine = media::engine::start(media::EngineConfig {
@@ -351,6 +350,6 @@ fn http_app() -> &'static (
         rooms.reserve(HTTP_SESSION, HTTP_ROOM, 10).unwrap();
         rooms.join(HTTP_ROOM, true, true, participant);
         drop(rooms);
-        (runtime, app)
+        (runtime, sylk_gateway::server::router(app))
     })
 }
