@@ -34,7 +34,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -166,6 +166,10 @@ struct Shared {
     /// PLI/FIR packets received about our sent video.
     keyframe_requests: AtomicU64,
     force_keyframe: AtomicBool,
+    /// The next sequence number of our audio stream, shared by the sending task and
+    /// `send_audio_payload` so an injected packet is the stream's next one (SRTP's replay window
+    /// drops one that falls behind it).
+    audio_seq: AtomicU16,
 }
 
 impl Shared {
@@ -180,6 +184,7 @@ impl Shared {
             track_tasks: Mutex::new(Vec::new()),
             keyframe_requests: AtomicU64::new(0),
             force_keyframe: AtomicBool::new(false),
+            audio_seq: AtomicU16::new(random_u64() as u16),
         }
     }
 }
@@ -696,7 +701,8 @@ impl TestPeer {
         let pt = negotiated_pt(&out.audio_transceiver, MIME_TYPE_OPUS)
             .await
             .unwrap_or(OPUS_PT);
-        let packet = rtp_packet(pt, out.audio_ssrc, 40_000, 0, false, payload);
+        let seq = self.shared.audio_seq.fetch_add(1, Ordering::SeqCst);
+        let packet = rtp_packet(pt, out.audio_ssrc, seq, 0, false, payload);
         out.audio.write_rtp(packet).await?;
         Ok(())
     }
@@ -741,8 +747,8 @@ impl TestPeer {
             let track = Arc::clone(&out.audio);
             let ssrc = out.audio_ssrc;
             let counters = Arc::clone(&counters);
+            let shared = Arc::clone(&self.shared);
             tasks.push(tokio::spawn(async move {
-                let seq0 = random_u64() as u16;
                 let ts0 = random_u64() as u32;
                 let mut ticker = tokio::time::interval(AUDIO_INTERVAL);
                 ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -752,7 +758,7 @@ impl TestPeer {
                     let packet = rtp_packet(
                         audio_pt,
                         ssrc,
-                        seq0.wrapping_add(n as u16),
+                        shared.audio_seq.fetch_add(1, Ordering::SeqCst),
                         ts0.wrapping_add((n as u32).wrapping_mul(960)),
                         n == 0,
                         audio_payload(n),
