@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use media::peer::Kind;
-use media::plain::write_rtp;
+use media::rtp::write_rtp;
 use media::testkit::Net;
+use media::Kind;
 use media::SrtpPolicy;
 
 const PAYLOAD: usize = 160;

@@ -8,8 +8,8 @@ use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use media::peer::Kind;
 use media::testkit::{forward_counted, forwarding_room, vp8_payload, CountingAlloc};
+use media::Kind;
 use media::SrtpPolicy;
 
 const PAYLOAD: usize = 1200;

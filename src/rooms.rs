@@ -118,6 +118,9 @@ pub struct Rooms {
     /// way), with its room: ids are unique across connections, so one connection can never
     /// name (and so leave, or be taken for) another's session.
     sessions: HashMap<String, String>,
+    /// The media shard of each room with a participant or a join under way: every peer of a
+    /// room is on it (its router forwards between them without crossing threads).
+    placement: HashMap<String, media::ShardId>,
 }
 
 impl Rooms {
@@ -138,8 +141,15 @@ impl Rooms {
     }
 
     /// Takes `session` for a join of room `uri` (before its media is set up), if the id is free
-    /// and the room has room for one more.
-    pub fn reserve(&mut self, session: &str, uri: &str, max: usize) -> Result<(), JoinRefused> {
+    /// and the room has room for one more; returns the room's media shard (chosen by `place`
+    /// for a room that has none yet).
+    pub fn reserve(
+        &mut self,
+        session: &str,
+        uri: &str,
+        max: usize,
+        place: impl FnOnce() -> media::ShardId,
+    ) -> Result<media::ShardId, JoinRefused> {
         if self.sessions.contains_key(session) {
             return Err(JoinRefused::InUse);
         }
@@ -149,7 +159,15 @@ impl Rooms {
             return Err(JoinRefused::Full { max });
         }
         self.sessions.insert(session.to_string(), uri.to_string());
-        Ok(())
+        let shard = *self.placement.entry(uri.to_string()).or_insert_with(place);
+        Ok(shard)
+    }
+
+    /// Forgets the shard of a room nobody is in or joining.
+    fn unplace(&mut self, uri: &str) {
+        if !self.sessions.values().any(|r| r == uri) {
+            self.placement.remove(uri);
+        }
     }
 
     /// Gives back a reservation whose join failed.
@@ -160,7 +178,9 @@ impl Rooms {
             .and_then(|uri| self.rooms.get(uri))
             .is_some_and(|room| room.get(session).is_some());
         if !joined {
-            self.sessions.remove(session);
+            if let Some(uri) = self.sessions.remove(session) {
+                self.unplace(&uri);
+            }
         }
     }
 
@@ -243,6 +263,7 @@ impl Rooms {
         } else {
             None
         };
+        self.unplace(uri);
         Some(Left {
             participant: gone,
             destroyed,

@@ -290,14 +290,22 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             per_datagram: config.limits.max_rtx_per_nack,
             per_second: config.limits.rtx_per_second,
         },
+        shards: config.media_shards,
+        send_batch: config.media_send_batch,
         panic_payload: config.debug_panic_bytes(),
     })
     .await
-    .with_context(|| format!("media_port: cannot bind UDP {media_bind}"))?;
+    .with_context(|| {
+        format!("media_port: cannot bind UDP {media_bind} (and one port per further shard)")
+    })?;
+    let media_addrs = engine.local_addrs();
     info!(
-        "media on udp {} (advertised as {:?})",
+        "media on udp {} (advertised as {:?}; {} shard{}: {:?})",
         engine.local_addr(),
-        config.advertised_ips()
+        config.advertised_ips(),
+        media_addrs.len(),
+        if media_addrs.len() == 1 { "" } else { "s" },
+        media_addrs.iter().map(|a| a.port()).collect::<Vec<_>>()
     );
     let sip = signaling::sip::SipUa::start(signaling::sip::UaConfig {
         listen: config.sip_listen,

@@ -153,12 +153,15 @@ impl Connection {
                 format!("Too many room sessions on this connection (at most {max})"),
             ));
         }
-        let reserved = self
-            .app
-            .rooms()
-            .reserve(&r.session, &r.uri, limits.max_room_participants);
-        match reserved {
-            Ok(()) => {}
+        let engine = self.app.engine.clone();
+        let reserved =
+            self.app
+                .rooms()
+                .reserve(&r.session, &r.uri, limits.max_room_participants, || {
+                    engine.place_room()
+                });
+        let shard = match reserved {
+            Ok(shard) => shard,
             Err(JoinRefused::InUse) => {
                 return Err(ApiError::Api(format!(
                     "Session ID {} already in use",
@@ -171,8 +174,8 @@ impl Connection {
                     "Maximum number of publishers ({max}) already reached"
                 )));
             }
-        }
-        let peer = self.app.engine.new_peer_id();
+        };
+        let peer = self.app.engine.new_peer_id_on(shard);
         let answer = match self
             .app
             .engine
@@ -335,7 +338,8 @@ impl Connection {
                 }
             }
         };
-        let peer = self.app.engine.new_peer_id();
+        // On the publisher's shard, as every peer of the room.
+        let peer = self.app.engine.new_peer_id_on(publisher_peer.shard());
         let offer = self
             .app
             .engine

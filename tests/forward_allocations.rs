@@ -53,7 +53,7 @@ fn forwarded_copies_allocate_nothing() {
 /// A 1:1 call's plain RTP from the phone goes to the browser as SRTP with no allocation.
 #[test]
 fn plain_rtp_bridged_to_the_browser_allocates_nothing() {
-    use media::plain::write_rtp;
+    use media::rtp::write_rtp;
     use std::net::SocketAddr;
     let leg: SocketAddr = "10.99.200.1:30000".parse().unwrap();
     let phone: SocketAddr = "10.99.201.1:17000".parse().unwrap();

@@ -55,7 +55,7 @@ fn a_lost_packet_is_recovered_by_nack() {
     let (seen, seen_rtx) = (dropped.clone(), rtx.clone());
     net.filter = Some(Box::new(move |_from, to, data| {
         let is_rtp = data.len() > 12 && data[0] & 0xc0 == 0x80 && !(200..=206).contains(&data[1]);
-        if to == lossy && is_rtp && data[1] & 0x7f == media::peer::RTX_PT {
+        if to == lossy && is_rtp && data[1] & 0x7f == media::transport::peer::RTX_PT {
             seen_rtx.set(seen_rtx.get() + 1);
         }
         // SRTP video from the SFU is large; drop one such datagram once.
@@ -84,7 +84,7 @@ fn a_lost_packet_is_recovered_by_nack() {
         "the retransmission did not use RTX (RFC 4588)"
     );
     assert!(
-        net.sfu.stats().retransmissions >= 1,
+        net.core.stats().retransmissions >= 1,
         "the retransmission was not the SFU's own (media::srtp path)"
     );
     assert_eq!(counters(&net, subs[1]), (0..30).collect::<Vec<_>>());
@@ -169,7 +169,7 @@ fn video_waits_for_a_keyframe() {
     // Interframes only: nothing reaches the subscriber, and the SFU asks for a keyframe.
     send_video(&mut net, p, 1, 5);
     assert!(net.clients[subs[0]].video.is_empty());
-    assert!(net.sfu.stats().keyframe_requests > 0);
+    assert!(net.core.stats().keyframe_requests > 0);
     send_video(&mut net, p, 0, 1);
     send_video(&mut net, p, 7, 3);
     assert_eq!(counters(&net, subs[0]), vec![0, 7, 8, 9]);

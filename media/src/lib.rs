@@ -1,33 +1,40 @@
-//! The media plane of the gateway.
+//! The media plane of the gateway, in the parts of the design:
 //!
-//! * [`engine`]: one task owning the shared UDP socket and every peer; its run loop feeds
-//!   datagrams, commands and timeouts to the peers and drains their outputs.
-//! * [`peer`]: one browser's transport over webrtc-rs `rtc` (ICE-lite, DTLS-SRTP, BUNDLE).
-//! * [`munger`], [`vp8`], [`stun`]: the small pure pieces of forwarding and demultiplexing.
+//! * [`core`]: the sans-IO heart of one shard (demultiplexing, timers, drain order):
+//!   `handle_*(now, ..)` in; `poll_transmit`, `poll_event`, `poll_timeout` out.
+//! * [`transport`]: one browser's ICE-lite/DTLS-SRTP peer over webrtc-rs `rtc`, and the
+//!   in-place SRTP send path of forwarded media (RTX history, sender reports).
+//! * [`router`]: producers to consumers (layers, keyframe pacing, the forwarder of each
+//!   subscriber); decides, never touches a transport.
+//! * [`bridge`]: plain RTP legs toward SIP and their SDP.
+//! * [`engine`]: the tokio shell: one shard per core, each a thread with its own sockets
+//!   (batched receive and send), running a [`core::Core`].
+//!
+//! Imports go one way: `engine` -> `core` -> `transport`, `router`, `bridge` -> the leaves
+//! ([`ids`], [`outbox`], [`rtp`]). Only `engine` knows tokio.
 //!
 //! Contract with the application: it creates peers (a publisher answers a browser's offer, a
 //! subscriber offers a publisher's media to a browser), passes trickled candidates and
-//! answers, and receives [`engine::MediaEvent`]s (connected, closed). The engine routes media
-//! by itself: every packet a publisher sends goes to each of its subscribers.
+//! answers, and receives [`MediaEvent`]s (connected, closed). The engine routes media by
+//! itself: every packet a publisher sends goes to each of its subscribers.
 
+pub mod bridge;
+pub mod core;
 pub mod engine;
-pub mod layers;
-pub mod munger;
-pub mod peer;
-pub mod plain;
-pub mod sdp_plain;
-pub mod sfu;
-pub mod srtp;
-pub mod stun;
+pub mod ids;
+pub mod outbox;
+pub mod router;
+pub mod rtp;
 #[cfg(feature = "testkit")]
 pub mod testkit;
-pub mod vp8;
+pub mod transport;
 
-pub use engine::{
-    EngineConfig, EngineHandle, EngineStats, ForwardOptions, MediaEvent, PeerEvent, PeerId,
-};
-pub use peer::SrtpPolicy;
-pub use sfu::{RtxLimits, Sfu, Transmit};
+pub use crate::core::{Core, CoreConfig, EngineStats, MediaEvent, PeerEvent};
+pub use engine::{EngineConfig, EngineHandle};
+pub use ids::{Kind, PeerId, ShardId};
+pub use router::ForwardOptions;
+pub use transport::peer::SrtpPolicy;
+pub use transport::RtxLimits;
 
 /// Media failures a caller can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,10 +56,10 @@ pub enum MediaError {
     NoCommonCodec,
 }
 
-impl From<sdp_plain::SdpError> for MediaError {
-    fn from(e: sdp_plain::SdpError) -> Self {
+impl From<bridge::sdp::SdpError> for MediaError {
+    fn from(e: bridge::sdp::SdpError) -> Self {
         match e {
-            sdp_plain::SdpError::NoCommonCodec => MediaError::NoCommonCodec,
+            bridge::sdp::SdpError::NoCommonCodec => MediaError::NoCommonCodec,
             other => MediaError::BadSdp(other.to_string()),
         }
     }

@@ -1,4 +1,4 @@
-//! An in-memory network for the [`Sfu`]: browser stand-ins (webrtc-rs `rtc` peers, full ICE,
+//! An in-memory network for a [`Core`]: browser stand-ins (webrtc-rs `rtc` peers, full ICE,
 //! DTLS client), a simulated clock, and a datagram queue with an optional loss filter. Used by
 //! the fan-out bench and by tests that need control over the network (loss, timing).
 //! Compiled only with the `testkit` feature.
@@ -33,11 +33,11 @@ use rtc::rtp_transceiver::rtp_sender::{
 use rtc::rtp_transceiver::RTCRtpSenderId;
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
-use tokio::sync::mpsc;
 
-use crate::engine::{MediaEvent, PeerEvent, PeerId};
-use crate::peer::{Kind, SrtpPolicy, OPUS_PT, VP8_PT};
-use crate::sfu::Sfu;
+use crate::core::{Core, CoreConfig, MediaEvent, PeerEvent};
+use crate::ids::{Kind, PeerId};
+use crate::outbox::Outbox;
+use crate::transport::peer::{SrtpPolicy, OPUS_PT, VP8_PT};
 
 mod fanout;
 pub use fanout::{allocations, forward_counted, forwarding_room, CountingAlloc};
@@ -152,7 +152,7 @@ fn client_pc(addr: SocketAddr, now: Instant) -> RTCPeerConnection {
                     sdp_fmtp_line: format!("apt={VP8_PT}"),
                     rtcp_feedback: vec![],
                 },
-                payload_type: crate::peer::RTX_PT,
+                payload_type: crate::transport::peer::RTX_PT,
             },
             RtpCodecKind::Video,
         )
@@ -164,7 +164,7 @@ fn client_pc_with(addr: SocketAddr, mut media: MediaEngine, now: Instant) -> RTC
     // Deliver RTCP to the application, so tests can see sender reports.
     let registry = Registry::new().with(
         rtc::interceptor::Slot::from(14_000),
-        crate::peer::DeliverRtcp::default(),
+        crate::transport::peer::DeliverRtcp::default(),
     );
     let registry = register_default_interceptors(registry, &mut media).expect("interceptors");
     let settings = SettingEngineBuilder::new()
@@ -307,15 +307,17 @@ impl Client {
 
 /// The SFU plus browser stand-ins on a simulated network.
 pub struct Net {
-    pub sfu: Sfu,
+    pub core: Core,
     pub sfu_addr: SocketAddr,
     pub clients: Vec<Client>,
     pub now: Instant,
     queue: VecDeque<Datagram>,
     /// Return false to drop a datagram `(from, to, data)` (simulated loss).
     pub filter: Option<LossFilter>,
-    events_tx: mpsc::Sender<MediaEvent>,
-    pub events: mpsc::Receiver<MediaEvent>,
+    /// What the core told the application.
+    pub events: Events,
+    /// The core's datagrams of the last input (reused).
+    out: Outbox,
     connected_sfu_peers: usize,
     next_id: u64,
     /// Local addresses of the SFU's plain RTP legs.
@@ -327,16 +329,15 @@ pub struct Net {
 impl Net {
     pub fn new(srtp: SrtpPolicy) -> Net {
         let sfu_addr: SocketAddr = "10.99.0.1:10888".parse().expect("addr");
-        let (events_tx, events) = mpsc::channel(100_000);
         Net {
-            sfu: Sfu::new(sfu_addr, vec![sfu_addr], Duration::from_secs(30), srtp),
+            core: Core::new(CoreConfig::new(sfu_addr, srtp)),
             sfu_addr,
             clients: Vec::new(),
             now: Instant::now(),
             queue: VecDeque::new(),
             filter: None,
-            events_tx,
-            events,
+            events: Events::default(),
+            out: Outbox::default(),
             connected_sfu_peers: 0,
             next_id: 1,
             plain_locals: Vec::new(),
@@ -401,21 +402,8 @@ impl Net {
             .expect("local offer");
         let offer = pc.local_description().expect("offer").sdp;
         let id = self.peer_id();
-        let answer = {
-            let q = &mut self.queue;
-            self.sfu
-                .publish(
-                    id,
-                    &offer,
-                    self.events_tx.clone(),
-                    self.now,
-                    &mut |src: SocketAddr, to, d: &[u8]| {
-                        q.push_back((src, to, d.to_vec()));
-                        true
-                    },
-                )
-                .expect("publish")
-        };
+        let answer = self.core.publish(self.now, id, &offer).expect("publish");
+        self.pump();
         pc.set_remote_description(
             self.now,
             RTCSessionDescription::answer(answer).expect("answer"),
@@ -434,23 +422,11 @@ impl Net {
         let addr = self.client_addr();
         let mut pc = client_pc(addr, self.now);
         let id = self.peer_id();
-        let offer = {
-            let q = &mut self.queue;
-            self.sfu
-                .subscribe(
-                    id,
-                    publisher,
-                    true,
-                    true,
-                    self.events_tx.clone(),
-                    self.now,
-                    &mut |src: SocketAddr, to, d: &[u8]| {
-                        q.push_back((src, to, d.to_vec()));
-                        true
-                    },
-                )
-                .expect("subscribe")
-        };
+        let offer = self
+            .core
+            .subscribe(self.now, id, publisher, true, true)
+            .expect("subscribe");
+        self.pump();
         pc.set_remote_description(
             self.now,
             RTCSessionDescription::offer(offer).expect("offer"),
@@ -460,20 +436,10 @@ impl Net {
         pc.set_local_description(self.now, answer)
             .expect("local answer");
         let answer = pc.local_description().expect("answer").sdp;
-        {
-            let q = &mut self.queue;
-            self.sfu
-                .answer(
-                    id,
-                    &answer,
-                    self.now,
-                    &mut |src: SocketAddr, to, d: &[u8]| {
-                        q.push_back((src, to, d.to_vec()));
-                        true
-                    },
-                )
-                .expect("answer applied");
-        }
+        self.core
+            .answer(self.now, id, &answer)
+            .expect("answer applied");
+        self.pump();
         self.clients.push(Client::new(pc, addr));
         (id, self.clients.len() - 1)
     }
@@ -492,13 +458,9 @@ impl Net {
                     let _ = c.pc.handle_timeout(now);
                 }
             }
-            if self.sfu.poll_timeout().is_some_and(|t| t <= now) {
-                let q = &mut self.queue;
-                self.sfu
-                    .handle_timeout(now, &mut |src: SocketAddr, to, d: &[u8]| {
-                        q.push_back((src, to, d.to_vec()));
-                        true
-                    });
+            if self.core.poll_timeout().is_some_and(|t| t <= now) {
+                self.core.handle_timeout(now);
+                self.pump();
             }
             return;
         }
@@ -508,29 +470,9 @@ impl Net {
                     continue;
                 }
             }
-            if to == self.sfu_addr {
-                let q = &mut self.queue;
-                self.sfu.handle_datagram(
-                    self.now,
-                    from,
-                    &data,
-                    &mut |src: SocketAddr, to, d: &[u8]| {
-                        q.push_back((src, to, d.to_vec()));
-                        true
-                    },
-                );
-            } else if self.plain_locals.contains(&to) {
-                let q = &mut self.queue;
-                self.sfu.handle_plain_datagram(
-                    self.now,
-                    to,
-                    from,
-                    &data,
-                    &mut |src: SocketAddr, to, d: &[u8]| {
-                        q.push_back((src, to, d.to_vec()));
-                        true
-                    },
-                );
+            if to == self.sfu_addr || self.plain_locals.contains(&to) {
+                self.core.handle_datagram(self.now, to, from, &data);
+                self.pump();
             } else if let Some(rx) = self.phones.get_mut(&to) {
                 rx.push((from, data));
             } else if let Some(i) = self.clients.iter().position(|c| c.addr == to) {
@@ -670,18 +612,10 @@ impl Net {
         leg: SocketAddr,
     ) -> Result<(PeerId, String), crate::MediaError> {
         let id = self.peer_id();
-        let q = &mut self.queue;
-        let sdp = self.sfu.incoming_offer(
-            id,
-            sip_offer,
-            &[(Kind::Audio, leg, leg)],
-            self.events_tx.clone(),
-            self.now,
-            &mut |src: SocketAddr, to, d: &[u8]| {
-                q.push_back((src, to, d.to_vec()));
-                true
-            },
-        )?;
+        let sdp = self
+            .core
+            .incoming_offer(self.now, id, sip_offer, &[(Kind::Audio, leg, leg)])?;
+        self.pump();
         self.plain_locals.push(leg);
         Ok((id, sdp))
     }
@@ -692,16 +626,9 @@ impl Net {
         id: PeerId,
         answer: &str,
     ) -> Result<String, crate::MediaError> {
-        let q = &mut self.queue;
-        self.sfu.incoming_answer(
-            id,
-            answer,
-            self.now,
-            &mut |src: SocketAddr, to, d: &[u8]| {
-                q.push_back((src, to, d.to_vec()));
-                true
-            },
-        )
+        let sip = self.core.incoming_answer(self.now, id, answer);
+        self.pump();
+        sip
     }
 
     /// A browser that calls with audio (Opus 111, PCMA 8, telephone-event 126): returns its
@@ -744,8 +671,8 @@ impl Net {
     ) -> Result<(PeerId, String), crate::MediaError> {
         let id = self.peer_id();
         let sdp = self
-            .sfu
-            .bridge_offer(id, offer, &[(Kind::Audio, leg, leg)], 1)?;
+            .core
+            .bridge_offer(id, offer, &[(Kind::Audio, leg, leg)])?;
         self.plain_locals.push(leg);
         Ok((id, sdp))
     }
@@ -757,17 +684,8 @@ impl Net {
         c: usize,
         answer: &str,
     ) -> Result<(), crate::MediaError> {
-        let q = &mut self.queue;
-        let sdp = self.sfu.bridge_answer(
-            id,
-            answer,
-            self.events_tx.clone(),
-            self.now,
-            &mut |src: SocketAddr, to, d: &[u8]| {
-                q.push_back((src, to, d.to_vec()));
-                true
-            },
-        )?;
+        let sdp = self.core.bridge_answer(self.now, id, answer)?;
+        self.pump();
         let now = self.now;
         self.clients[c]
             .pc
@@ -784,16 +702,8 @@ impl Net {
         c: usize,
         offer: &str,
     ) -> Result<String, crate::MediaError> {
-        let q = &mut self.queue;
-        let (answer, sip) = self.sfu.browser_reoffer(
-            id,
-            offer,
-            self.now,
-            &mut |src: SocketAddr, to, d: &[u8]| {
-                q.push_back((src, to, d.to_vec()));
-                true
-            },
-        )?;
+        let (answer, sip) = self.core.browser_reoffer(self.now, id, offer)?;
+        self.pump();
         let now = self.now;
         self.clients[c]
             .pc
@@ -838,17 +748,9 @@ impl Net {
     }
 
     /// Changes what a subscriber gets (pause, resume, bitrate limit).
-    pub fn set_forward(&mut self, id: PeerId, options: crate::engine::ForwardOptions) {
-        let q = &mut self.queue;
-        self.sfu.set_forward(
-            id,
-            options,
-            self.now,
-            &mut |src: SocketAddr, to, d: &[u8]| {
-                q.push_back((src, to, d.to_vec()));
-                true
-            },
-        );
+    pub fn set_forward(&mut self, id: PeerId, options: crate::router::ForwardOptions) {
+        self.core.set_forward(self.now, id, options);
+        self.pump();
     }
 
     /// Feeds a plain RTP datagram from a phone straight into the SFU (for the bench).
@@ -857,10 +759,10 @@ impl Net {
         local: SocketAddr,
         from: SocketAddr,
         data: &[u8],
-        tx: &mut impl crate::sfu::Transmit,
+        tx: &mut impl FnMut(SocketAddr, SocketAddr, &[u8]) -> bool,
     ) {
-        self.sfu
-            .handle_plain_datagram(self.now, local, from, data, tx);
+        self.core.handle_datagram(self.now, local, from, data);
+        self.take_out(tx);
     }
 
     /// Publisher client `p` sends video frames `from..from + frames` (one packet each, frame
@@ -893,10 +795,58 @@ impl Net {
 
     /// Feeds datagrams from a client straight into the SFU (for the bench), sending the
     /// SFU's output to `tx`.
-    pub fn inject(&mut self, from: SocketAddr, data: &[u8], tx: &mut impl crate::sfu::Transmit) {
-        self.sfu.handle_datagram(self.now, from, data, tx);
+    pub fn inject(
+        &mut self,
+        from: SocketAddr,
+        data: &[u8],
+        tx: &mut impl FnMut(SocketAddr, SocketAddr, &[u8]) -> bool,
+    ) {
+        self.core
+            .handle_datagram(self.now, self.sfu_addr, from, data);
+        self.take_out(tx);
+    }
+
+    /// Hands the core's datagrams to `tx` (no allocation) and collects its events.
+    fn take_out(&mut self, tx: &mut impl FnMut(SocketAddr, SocketAddr, &[u8]) -> bool) {
+        if self.core.poll_transmit(&mut self.out) {
+            for (from, to, data) in self.out.iter() {
+                tx(from, to, data);
+            }
+            self.out.clear();
+        }
+        while let Some(ev) = self.core.poll_event() {
+            self.events.0.push_back(ev);
+        }
+    }
+
+    /// Puts the core's datagrams on the network and collects its events.
+    fn pump(&mut self) {
+        if self.core.poll_transmit(&mut self.out) {
+            for (from, to, data) in self.out.iter() {
+                self.queue.push_back((from, to, data.to_vec()));
+            }
+            self.out.clear();
+        }
+        while let Some(ev) = self.core.poll_event() {
+            self.events.0.push_back(ev);
+        }
     }
 }
+
+/// The events a core gave the application, oldest first.
+#[derive(Debug, Default)]
+pub struct Events(pub VecDeque<MediaEvent>);
+
+impl Events {
+    /// The oldest event not read yet.
+    pub fn try_recv(&mut self) -> Result<MediaEvent, NoEvent> {
+        self.0.pop_front().ok_or(NoEvent)
+    }
+}
+
+/// [`Events::try_recv`] found nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoEvent;
 
 /// A VP8 payload of `len` bytes starting a keyframe (S=1, PID=0, P=0) or an interframe.
 pub fn vp8_payload(len: usize, keyframe: bool, counter: u64) -> Bytes {

@@ -199,7 +199,8 @@ impl Connection {
         }
         if !s.bridged {
             // Kept until the SIP answer, as many as the transport will take.
-            let room = media::peer::MAX_REMOTE_CANDIDATES.saturating_sub(s.candidates.len());
+            let room =
+                media::transport::peer::MAX_REMOTE_CANDIDATES.saturating_sub(s.candidates.len());
             s.candidates.extend(r.candidates.into_iter().take(room));
             return Ok(());
         }

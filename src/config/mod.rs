@@ -45,6 +45,11 @@ pub struct Config {
     /// UDP port of the media socket shared by every WebRTC peer (0: any free port). It binds
     /// on the IP of `listen`.
     pub media_port: u16,
+    /// Media engine shards, each a thread with its own UDP socket on `media_port` + its
+    /// index (0: one per core). Every peer of a room is on the room's shard.
+    pub media_shards: usize,
+    /// Datagrams handed to the kernel per sendmmsg call (1 to 64; 1: a syscall each).
+    pub media_send_batch: usize,
     /// Addresses to put in the ICE candidates (public addresses behind NAT). Empty: the
     /// interface addresses (loopback only if there is nothing else, or if `listen` is loopback).
     pub advertise_ip: Vec<std::net::IpAddr>,
@@ -113,6 +118,8 @@ impl Default for Config {
             max_frame_size: 64 * 1024,
             log_level: "info".into(),
             media_port: 10888,
+            media_shards: 0,
+            media_send_batch: 64,
             advertise_ip: Vec::new(),
             ice_consent_timeout: 30.0,
             rtp_port_range: "30000-39999".into(),
@@ -192,6 +199,12 @@ pub struct Cli {
     /// UDP port for all WebRTC media, on the IP of --listen [default: 10888]
     #[arg(long, env = "SYLK_MEDIA_PORT", value_name = "PORT")]
     pub media_port: Option<u16>,
+    /// Media engine shards, one thread and UDP port each (media port + index) [default: 0, one per core]
+    #[arg(long, env = "SYLK_MEDIA_SHARDS", value_name = "N")]
+    pub media_shards: Option<usize>,
+    /// Datagrams per sendmmsg call, 1 to 64 [default: 64]
+    #[arg(long, env = "SYLK_MEDIA_SEND_BATCH", value_name = "N")]
+    pub media_send_batch: Option<usize>,
     /// Address to advertise in ICE candidates; repeat for several [default: interface addresses]
     #[arg(
         long = "advertise-ip",
@@ -323,6 +336,12 @@ impl Config {
         if let Some(v) = cli.media_port {
             cfg.media_port = v;
         }
+        if let Some(v) = cli.media_shards {
+            cfg.media_shards = v;
+        }
+        if let Some(v) = cli.media_send_batch {
+            cfg.media_send_batch = v;
+        }
         if let Some(v) = cli.advertise_ip {
             cfg.advertise_ip = v;
         }
@@ -416,6 +435,15 @@ impl Config {
             (Some(_), None) => bail!("tls_certificate is set but tls_private_key is not"),
             (None, Some(_)) => bail!("tls_private_key is set but tls_certificate is not"),
             _ => {}
+        }
+        if self.media_shards > 64 {
+            bail!("media_shards must be at most 64, got {}", self.media_shards);
+        }
+        if !(1..=64).contains(&self.media_send_batch) {
+            bail!(
+                "media_send_batch must be between 1 and 64, got {}",
+                self.media_send_batch
+            );
         }
         let consent = self.ice_consent_timeout;
         if !(consent.is_finite() && (1.0..=3600.0).contains(&consent)) {

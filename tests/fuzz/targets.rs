@@ -135,7 +135,7 @@ fn invite_params() -> signaling::sip::invite::InviteParams {
 
 /// The SDP of the SIP side: parse, the offer/answer functions of calls in both directions.
 pub fn sdp_plain(data: &[u8]) {
-    use media::sdp_plain::*;
+    use media::bridge::sdp::*;
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
@@ -144,8 +144,8 @@ pub fn sdp_plain(data: &[u8]) {
     if let Ok(codecs) = incoming_codecs(text) {
         let _ = codecs.len();
     }
-    let locals: Vec<(media::peer::Kind, SocketAddr, SocketAddr)> =
-        [media::peer::Kind::Audio, media::peer::Kind::Video]
+    let locals: Vec<(media::Kind, SocketAddr, SocketAddr)> =
+        [media::Kind::Audio, media::Kind::Video]
             .iter()
             .map(|k| {
                 let a: SocketAddr = "127.0.0.1:30000".parse().unwrap();
@@ -171,32 +171,33 @@ pub fn sdp_browser(data: &[u8]) {
         return;
     };
     let candidates: Vec<SocketAddr> = vec!["127.0.0.1:10888".parse().unwrap()];
-    let _ = media::peer::Peer::publisher(
+    let _ = media::transport::peer::Peer::publisher(
         text,
         &candidates,
         media::SrtpPolicy::Default,
         Instant::now(),
+        &mut rand::rng(),
     );
 }
 
 /// The demultiplexing of the media port and the small media parsers.
 pub fn media_demux(data: &[u8]) {
     use rtc::shared::marshal::Unmarshal;
-    let _ = media::stun::classify(data);
-    let _ = media::stun::local_ufrag(data);
-    let _ = media::stun::is_binding_request(data);
+    let _ = media::core::stun::classify(data);
+    let _ = media::core::stun::local_ufrag(data);
+    let _ = media::core::stun::is_binding_request(data);
     static CRYPTO: OnceLock<std::sync::Arc<dyn rtc::crypto::RTCCryptoProvider>> = OnceLock::new();
     let crypto = CRYPTO.get_or_init(|| rtc::crypto::default_provider().unwrap());
-    let _ = media::stun::authentic_binding_request(data, "password", crypto.crypto());
-    let _ = media::plain::parse_rtp(data);
-    let _ = media::plain::is_rtcp(data);
+    let _ = media::core::stun::authentic_binding_request(data, "password", crypto.crypto());
+    let _ = media::rtp::parse_rtp(data);
+    let _ = media::rtp::is_rtcp(data);
     let mut buf = data;
     if let Ok(p) = rtc::rtp::Packet::unmarshal(&mut buf) {
-        let _ = media::vp8::starts_keyframe(&p.payload);
+        let _ = media::router::vp8::starts_keyframe(&p.payload);
     }
     let mut buf = data;
     let _ = rtc::rtcp::packet::unmarshal(&mut buf);
-    let _ = media::vp8::starts_keyframe(data);
+    let _ = media::router::vp8::starts_keyframe(data);
 }
 
 thread_local! {
@@ -229,7 +230,7 @@ pub fn sfu_datagram(data: &[u8]) {
         if selector == 0xfe {
             net.now += std::time::Duration::from_millis(500);
             let now = net.now;
-            net.sfu.handle_timeout(now, &mut |_, _, _: &[u8]| true);
+            net.core.handle_timeout(now);
         }
     });
 }
@@ -307,6 +308,8 @@ fn http_app() -> &'static (tokio::runtime::Runtime, axum::Router) {
                 srtp: media::SrtpPolicy::Default,
                 rtp_ports: (40000, 40100),
                 rtx: Default::default(),
+                shards: 1,
+                send_batch: 64,
                 panic_payload: None,
             })
             .await
@@ -347,7 +350,9 @@ fn http_app() -> &'static (tokio::runtime::Runtime, axum::Router) {
             attached: Default::default(),
         };
         let mut rooms = app.rooms();
-        rooms.reserve(HTTP_SESSION, HTTP_ROOM, 10).unwrap();
+        rooms
+            .reserve(HTTP_SESSION, HTTP_ROOM, 10, media::ShardId::default)
+            .unwrap();
         rooms.join(HTTP_ROOM, true, true, participant);
         drop(rooms);
         (runtime, sylk_gateway::server::router(app))

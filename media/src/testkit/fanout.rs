@@ -3,7 +3,8 @@
 //! allocation tests.
 
 use super::{vp8_payload, Net};
-use crate::peer::{Kind, SrtpPolicy};
+use crate::ids::Kind;
+use crate::transport::peer::SrtpPolicy;
 use std::time::Duration;
 
 thread_local! {

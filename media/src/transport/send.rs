@@ -1,24 +1,22 @@
 //! The send path of media toward a browser (forwarded room media, a call's bridged RTP): each
 //! packet is written into the SFU's one reused buffer and protected there with the session's
-//! own SRTP keys ([`crate::srtp`]), with no lock and no heap allocation per packet. `rtc` is
+//! own SRTP keys ([`super::srtp`]), with no lock and no heap allocation per packet. `rtc` is
 //! bypassed for these RTP packets only (RTCP, DTLS and STUN still go through it), so this
 //! module also does what its interceptors did for them: RTCP sender reports with the packet
 //! and octet counts, and retransmission of NACKed video over RTX (RFC 4588) from a history
 //! of recent packets (reference-counted payloads, shared with the other subscribers).
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use bytes::Bytes;
 use rtc::peer_connection::RTCPeerConnection;
 use rtc::rtcp::sender_report::SenderReport;
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
-use rtc::sansio::Protocol;
-use tracing::debug;
 
-use super::{Sfu, Transmit};
-use crate::peer::{Kind, OutTrack, RTX_PT};
-use crate::plain::write_rtp;
-use crate::srtp::{OutStream, ProtectError, SrtpOut};
+use super::peer::{OutTrack, RTX_PT};
+use super::srtp::{OutStream, ProtectError, SrtpOut};
+use crate::ids::{Kind, WallClock};
+use crate::rtp::write_rtp;
 
 /// Video packets kept for retransmission (about 2 s of a 2.5 Mbit/s stream).
 const HISTORY: usize = 512;
@@ -36,7 +34,7 @@ struct Sent {
 }
 
 /// A subscriber's send path once its DTLS handshake has given the keys.
-pub(super) struct FastOut {
+pub struct FastOut {
     srtp: SrtpOut,
     audio: OutStream,
     video: OutStream,
@@ -47,7 +45,7 @@ pub(super) struct FastOut {
 /// A peer's send path: not there before DTLS has completed; off if the negotiated profile
 /// were one [`SrtpOut`] does not implement (it implements every one `rtc` negotiates).
 #[derive(Default)]
-pub(super) enum Fast {
+pub enum Fast {
     #[default]
     Pending,
     Ready(Box<FastOut>),
@@ -56,7 +54,8 @@ pub(super) enum Fast {
 
 impl Fast {
     /// The send path, set up on first use after the DTLS handshake.
-    pub(super) fn ready(&mut self, pc: &RTCPeerConnection) -> Option<&mut FastOut> {
+    /// `rtx_first`: the first RTX sequence number (random: derived from the random RTX SSRC).
+    pub fn ready(&mut self, pc: &RTCPeerConnection, rtx_first: u16) -> Option<&mut FastOut> {
         if let Fast::Pending = self {
             let keys = pc.local_srtp_keys()?;
             *self = match SrtpOut::new(keys) {
@@ -64,7 +63,7 @@ impl Fast {
                     srtp,
                     audio: OutStream::default(),
                     video: OutStream::default(),
-                    rtx: OutStream::numbered_from(rand::random()),
+                    rtx: OutStream::numbered_from(rtx_first),
                     history: vec![None; HISTORY].into_boxed_slice(),
                 })),
                 None => {
@@ -79,7 +78,7 @@ impl Fast {
         }
     }
 
-    pub(super) fn get(&mut self) -> Option<&mut FastOut> {
+    pub fn get(&mut self) -> Option<&mut FastOut> {
         match self {
             Fast::Ready(f) => Some(f),
             _ => None,
@@ -90,7 +89,7 @@ impl Fast {
 impl FastOut {
     /// Writes one forwarded packet to `buf`, protected, ready to send.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn packet(
+    pub fn packet(
         &mut self,
         kind: Kind,
         track: &OutTrack,
@@ -116,7 +115,7 @@ impl FastOut {
 
     /// Writes one RTP packet to `buf` (`header`: marker, payload type, sequence number,
     /// timestamp), protected, ready to send: a bridged call's as is, a room's by [`Self::packet`].
-    pub(super) fn rtp(
+    pub fn rtp(
         &mut self,
         kind: Kind,
         track: &OutTrack,
@@ -137,7 +136,7 @@ impl FastOut {
 
     /// The sequence numbers a NACK of this subscriber's video asks for (at most
     /// [`MAX_PER_NACK`]).
-    pub(super) fn lost<'a>(
+    pub fn lost<'a>(
         nack: &'a TransportLayerNack,
         video: &OutTrack,
     ) -> impl Iterator<Item = u16> + 'a {
@@ -156,7 +155,7 @@ impl FastOut {
     /// Writes the RTX retransmission of video packet `seq` to `buf` (RFC 4588: the original
     /// sequence number, then the payload, on the RTX SSRC); false when it is no longer kept
     /// or the subscriber has no RTX stream.
-    pub(super) fn retransmission(&mut self, video: &OutTrack, seq: u16, buf: &mut Vec<u8>) -> bool {
+    pub fn retransmission(&mut self, video: &OutTrack, seq: u16, buf: &mut Vec<u8>) -> bool {
         let Some(rtx_ssrc) = video.rtx_ssrc else {
             return false;
         };
@@ -176,11 +175,11 @@ impl FastOut {
     }
 
     /// An RTCP sender report for one kind, once something was sent on it.
-    pub(super) fn sender_report(
+    pub fn sender_report(
         &self,
         kind: Kind,
         track: &OutTrack,
-        clock: &Clock,
+        clock: &WallClock,
         now: Instant,
     ) -> Option<SenderReport> {
         let stream = match kind {
@@ -198,66 +197,6 @@ impl FastOut {
             octet_count: stream.octets,
             ..Default::default()
         })
-    }
-}
-
-impl Sfu {
-    /// RTCP sender reports of the media forwarded on the allocation-free path (`rtc` counts
-    /// only what goes through its own send path).
-    pub(super) fn send_forwarding_reports(&mut self, now: Instant, tx: &mut impl Transmit) {
-        for (id, entry) in self.peers.iter_mut() {
-            let Some(fast) = entry.fast.get() else {
-                continue;
-            };
-            let pc = &mut entry.peer.pc;
-            for kind in [Kind::Audio, Kind::Video] {
-                let track = match kind {
-                    Kind::Audio => entry.peer.out_audio,
-                    Kind::Video => entry.peer.out_video,
-                };
-                let Some(track) = track else { continue };
-                let Some(sr) = fast.sender_report(kind, &track, &self.clock, now) else {
-                    continue;
-                };
-                if let Some(mut sender) = pc.rtp_sender(track.sender) {
-                    if let Err(e) = sender.write_rtcp(now, vec![Box::new(sr)]) {
-                        debug!(peer = id.0, error = %e, "sender report not sent");
-                    }
-                }
-            }
-            while let Some(out) = pc.poll_write() {
-                if !tx.send(self.local_addr, out.transport.peer_addr, &out.message) {
-                    self.stats.datagrams_dropped += 1;
-                }
-            }
-            entry.timeout = pc.poll_timeout();
-        }
-    }
-}
-
-/// Wall-clock time for the engine's monotonic instants (NTP timestamps of sender reports).
-pub(super) struct Clock {
-    instant: Instant,
-    since_epoch: Duration,
-}
-
-impl Clock {
-    pub(super) fn new(now: Instant) -> Clock {
-        Clock {
-            instant: now,
-            since_epoch: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default(),
-        }
-    }
-
-    /// NTP time (RFC 3550: seconds since 1900 in 32.32 fixed point) at `now`.
-    pub(super) fn ntp(&self, now: Instant) -> u64 {
-        const NTP_EPOCH_OFFSET: u64 = 2_208_988_800;
-        let t = self.since_epoch + now.saturating_duration_since(self.instant);
-        let secs = t.as_secs() + NTP_EPOCH_OFFSET;
-        let frac = (u64::from(t.subsec_nanos()) << 32) / 1_000_000_000;
-        (secs << 32) | frac
     }
 }
 
@@ -311,18 +250,5 @@ mod tests {
                 .collect(),
         };
         assert_eq!(FastOut::lost(&flood, &video()).count(), MAX_PER_NACK);
-    }
-
-    #[test]
-    fn ntp_time_is_wall_clock_in_32_32() {
-        let now = Instant::now();
-        let clock = Clock::new(now);
-        let a = clock.ntp(now);
-        let b = clock.ntp(now + Duration::from_millis(1500));
-        let diff = b - a;
-        // 1.5 s in 32.32 fixed point, within rounding.
-        assert!((diff as i64 - (3u64 << 31) as i64).abs() < 4, "{diff}");
-        // After 2020 in NTP seconds.
-        assert!(a >> 32 > 3_786_825_600);
     }
 }

@@ -13,76 +13,14 @@
 //! toward SIP.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use crate::munger::Munger;
-use crate::peer::Kind;
-use crate::sdp_plain::{Chosen, Direction};
+use super::sdp::{Chosen, Direction};
+use crate::ids::{Kind, WallClock};
+use crate::router::munger::Munger;
+use crate::rtp::{is_rtcp, parse_rtp, write_rtp, RtpView};
 
 const REPORT_INTERVAL: Duration = Duration::from_secs(5);
-
-/// The parts of a received RTP packet the bridge uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RtpView<'a> {
-    pub marker: bool,
-    pub payload_type: u8,
-    pub sequence_number: u16,
-    pub timestamp: u32,
-    pub ssrc: u32,
-    pub payload: &'a [u8],
-}
-
-/// Parses an RTP packet (RFC 3550 header, CSRCs, extension, padding); `None` if it is not
-/// well-formed RTP or is RTCP.
-pub fn parse_rtp(data: &[u8]) -> Option<RtpView<'_>> {
-    if data.len() < 12 || data[0] >> 6 != 2 || is_rtcp(data) {
-        return None;
-    }
-    let cc = usize::from(data[0] & 0x0f);
-    let mut at = 12 + 4 * cc;
-    if data[0] & 0x10 != 0 {
-        let ext = data.get(at + 2..at + 4)?;
-        at += 4 + 4 * usize::from(u16::from_be_bytes([ext[0], ext[1]]));
-    }
-    let mut end = data.len();
-    if data[0] & 0x20 != 0 {
-        let pad = usize::from(*data.last()?);
-        end = end.checked_sub(pad)?;
-    }
-    let payload = data.get(at..end)?;
-    Some(RtpView {
-        marker: data[1] & 0x80 != 0,
-        payload_type: data[1] & 0x7f,
-        sequence_number: u16::from_be_bytes([data[2], data[3]]),
-        timestamp: u32::from_be_bytes([data[4], data[5], data[6], data[7]]),
-        ssrc: u32::from_be_bytes([data[8], data[9], data[10], data[11]]),
-        payload,
-    })
-}
-
-/// RTCP packet types 200-206 in the second byte (RFC 5761 demultiplexing).
-pub fn is_rtcp(data: &[u8]) -> bool {
-    data.len() >= 8 && data[0] >> 6 == 2 && (200..=206).contains(&data[1])
-}
-
-/// Writes a 12-byte RTP header and the payload into `buf` (cleared first).
-pub fn write_rtp(
-    buf: &mut Vec<u8>,
-    marker: bool,
-    pt: u8,
-    seq: u16,
-    ts: u32,
-    ssrc: u32,
-    payload: &[u8],
-) {
-    buf.clear();
-    buf.push(0x80);
-    buf.push(if marker { 0x80 | pt } else { pt });
-    buf.extend_from_slice(&seq.to_be_bytes());
-    buf.extend_from_slice(&ts.to_be_bytes());
-    buf.extend_from_slice(&ssrc.to_be_bytes());
-    buf.extend_from_slice(payload);
-}
 
 #[derive(Debug)]
 pub struct PlainLeg {
@@ -119,11 +57,13 @@ pub struct PlainLeg {
     /// The middle 32 bits of the NTP time of the peer's last SR, and when it came.
     last_sr: Option<(u32, Instant)>,
     next_report: Option<Instant>,
-    wallclock: (Instant, SystemTime),
+    /// The instant arrival times are counted from (jitter).
+    origin: Option<Instant>,
 }
 
 impl PlainLeg {
-    pub fn new(c: &Chosen) -> Self {
+    /// `ssrc`: what the leg sends toward SIP with (random, from the caller's generator).
+    pub fn new(c: &Chosen, ssrc: u32) -> Self {
         PlainLeg {
             chosen: c.clone(),
             kind: c.kind,
@@ -135,7 +75,7 @@ impl PlainLeg {
             dtmf: c.dtmf,
             clock: c.codec.clock.max(1),
             direction: c.direction,
-            ssrc: rand::random(),
+            ssrc,
             to_sip: Munger::new(),
             to_browser: Munger::new(),
             sent_packets: 0,
@@ -152,8 +92,7 @@ impl PlainLeg {
             jitter: 0.0,
             last_sr: None,
             next_report: None,
-            // The one wall-clock reading of the leg, for RTCP NTP timestamps.
-            wallclock: (Instant::now(), SystemTime::now()),
+            origin: None,
         }
     }
 
@@ -198,10 +137,8 @@ impl PlainLeg {
         self.received = self.received.wrapping_add(1);
         self.remote_ssrc = v.ssrc;
         // Interarrival jitter (RFC 3550 A.8), in timestamp units.
-        let arrival = now
-            .saturating_duration_since(self.wallclock.0)
-            .as_secs_f64()
-            * f64::from(self.clock);
+        let origin = *self.origin.get_or_insert(now);
+        let arrival = now.saturating_duration_since(origin).as_secs_f64() * f64::from(self.clock);
         let transit = arrival as i64 - i64::from(v.timestamp);
         if let Some(last) = self.last_transit {
             let d = (transit - last).unsigned_abs() as f64;
@@ -266,17 +203,20 @@ impl PlainLeg {
     }
 
     /// An RTCP sender report into `buf` when one is due; returns where to send it.
-    pub fn report(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<SocketAddr> {
+    pub fn report(
+        &mut self,
+        now: Instant,
+        clock: &WallClock,
+        buf: &mut Vec<u8>,
+    ) -> Option<SocketAddr> {
         let due = *self.next_report.get_or_insert(now + REPORT_INTERVAL);
         if now < due {
             return None;
         }
         self.next_report = Some(now + REPORT_INTERVAL);
         let to = self.destination()?;
-        let wall = self.wallclock.1 + now.saturating_duration_since(self.wallclock.0);
-        let since = wall.duration_since(UNIX_EPOCH).unwrap_or_default();
-        let ntp_secs = since.as_secs() + 2_208_988_800;
-        let ntp_frac = ((u64::from(since.subsec_nanos())) << 32) / 1_000_000_000;
+        let ntp = clock.ntp(now);
+        let (ntp_secs, ntp_frac) = (ntp >> 32, ntp & 0xffff_ffff);
         let with_block = self.highest_seq.is_some();
         let words: u16 = if with_block { 12 } else { 6 };
         buf.clear();
@@ -353,7 +293,7 @@ impl PlainLeg {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sdp_plain::Codec;
+    use crate::bridge::sdp::Codec;
 
     fn chosen(remote: &str) -> Chosen {
         Chosen {
@@ -387,7 +327,7 @@ mod tests {
     #[test]
     fn a_remote_sender_cannot_overflow_the_cycle_count() {
         let from: SocketAddr = "10.0.0.9:4000".parse().unwrap();
-        let mut leg = PlainLeg::new(&chosen("10.0.0.9:4000"));
+        let mut leg = PlainLeg::new(&chosen("10.0.0.9:4000"), 0x5151);
         let now = Instant::now();
         let mut seq = 0u16;
         for _ in 0..(65_536 * 3 + 30) {
@@ -396,9 +336,13 @@ mod tests {
         }
         let mut buf = Vec::new();
         // The first call only schedules the first report.
-        let _ = leg.report(now, &mut buf);
+        let _ = leg.report(now, &WallClock::system(), &mut buf);
         assert!(leg
-            .report(now + Duration::from_secs(10), &mut buf)
+            .report(
+                now + Duration::from_secs(10),
+                &WallClock::system(),
+                &mut buf
+            )
             .is_some());
     }
 
@@ -442,7 +386,7 @@ mod tests {
 
     #[test]
     fn latches_only_on_the_negotiated_address() {
-        let mut leg = PlainLeg::new(&chosen("127.0.0.1:17000"));
+        let mut leg = PlainLeg::new(&chosen("127.0.0.1:17000"), 0x5151);
         let now = Instant::now();
         let p = rtp(8, 1, 0, b"x");
         // A stranger is ignored; the negotiated host from another port is latched.
@@ -464,7 +408,7 @@ mod tests {
     #[test]
     fn rtcp_from_the_rtcp_port_does_not_latch() {
         // baresip without rtcp-mux: its first RTCP (RTP port + 1) can arrive before any RTP.
-        let mut leg = PlainLeg::new(&chosen("127.0.0.1:20108"));
+        let mut leg = PlainLeg::new(&chosen("127.0.0.1:20108"), 0x5151);
         let now = Instant::now();
         let rr = [0x80, 201, 0, 1, 0, 0, 0, 9];
         assert!(leg
@@ -489,7 +433,7 @@ mod tests {
 
     #[test]
     fn maps_payload_types_both_ways_and_drops_the_rest() {
-        let mut leg = PlainLeg::new(&chosen("127.0.0.1:17000"));
+        let mut leg = PlainLeg::new(&chosen("127.0.0.1:17000"), 0x5151);
         let now = Instant::now();
         let from: SocketAddr = "127.0.0.1:17000".parse().unwrap();
         let audio = rtp(8, 10, 800, b"pcma");
@@ -523,11 +467,13 @@ mod tests {
 
     #[test]
     fn hold_stops_sending_and_reports_are_periodic() {
-        let mut leg = PlainLeg::new(&chosen("127.0.0.1:17000"));
+        let mut leg = PlainLeg::new(&chosen("127.0.0.1:17000"), 0x5151);
         let t0 = Instant::now();
         let mut buf = Vec::new();
-        assert!(leg.report(t0, &mut buf).is_none());
-        assert!(leg.report(t0 + Duration::from_secs(5), &mut buf).is_some());
+        assert!(leg.report(t0, &WallClock::system(), &mut buf).is_none());
+        assert!(leg
+            .report(t0 + Duration::from_secs(5), &WallClock::system(), &mut buf)
+            .is_some());
         assert!(is_rtcp(&buf));
         assert_eq!(buf.len(), 28);
         let mut held = chosen("127.0.0.1:17000");
@@ -538,7 +484,7 @@ mod tests {
 
     #[test]
     fn report_blocks_count_loss_jitter_and_the_last_sender_report() {
-        let mut leg = PlainLeg::new(&chosen("127.0.0.1:17000"));
+        let mut leg = PlainLeg::new(&chosen("127.0.0.1:17000"), 0x5151);
         let from: SocketAddr = "127.0.0.1:17000".parse().unwrap();
         let t0 = Instant::now();
         // Packets 1..=10 but 4 and 7 lost, each 20 ms apart, 2 ms late every other one.
@@ -555,10 +501,10 @@ mod tests {
         let sr_at = t0 + Duration::from_millis(300);
         assert!(leg.receive(from, &sr, sr_at).is_none());
         let mut buf = Vec::new();
-        assert!(leg.report(t0, &mut buf).is_none());
+        assert!(leg.report(t0, &WallClock::system(), &mut buf).is_none());
         let at = sr_at + Duration::from_millis(500);
         leg.next_report = Some(at);
-        assert!(leg.report(at, &mut buf).is_some());
+        assert!(leg.report(at, &WallClock::system(), &mut buf).is_some());
         assert_eq!(buf.len(), 52);
         let block = &buf[28..];
         assert_eq!(u32::from_be_bytes(block[0..4].try_into().unwrap()), 0x1234);
@@ -581,7 +527,7 @@ mod tests {
         );
         // The next report: nothing lost since.
         leg.next_report = Some(at);
-        assert!(leg.report(at, &mut buf).is_some());
+        assert!(leg.report(at, &WallClock::system(), &mut buf).is_some());
         assert_eq!(buf[28 + 4], 0);
     }
 }

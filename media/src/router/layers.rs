@@ -21,6 +21,8 @@ pub struct Layer {
     pub bitrate: u64,
     /// When a keyframe was last requested for this layer.
     pub last_keyframe_request: Option<Instant>,
+    /// A keyframe was requested and none has come since.
+    pub awaiting_keyframe: bool,
 }
 
 impl Layer {
@@ -32,6 +34,7 @@ impl Layer {
             window_start: now,
             bitrate: 0,
             last_keyframe_request: None,
+            awaiting_keyframe: false,
         }
     }
 

@@ -20,7 +20,7 @@ use rtc::crypto::{
 use rtc::dtls::extension::extension_use_srtp::SrtpProtectionProfile;
 use rtc::peer_connection::LocalSrtpKeys;
 
-/// Length of the RTP header [`crate::plain::write_rtp`] writes (no CSRC, no extension).
+/// Length of the RTP header [`crate::rtp::write_rtp`] writes (no CSRC, no extension).
 pub const HEADER_LEN: usize = 12;
 const LABEL_SRTP_ENCRYPTION: u8 = 0x00;
 const LABEL_SRTP_AUTHENTICATION: u8 = 0x01;
@@ -258,7 +258,7 @@ impl OutStream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plain::write_rtp;
+    use crate::rtp::write_rtp;
     use rtc::srtp::context::Context;
     use rtc::srtp::protection_profile::ProtectionProfile;
 

@@ -5,7 +5,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use crate::peer::Kind;
+use crate::ids::Kind;
 
 /// Codecs bridged without transcoding (name, clock rate), lower-case.
 const AUDIO_CODECS: &[(&str, u32)] = &[

@@ -32,7 +32,10 @@ use rtc::rtp_transceiver::{
 };
 use rtc::sansio::Protocol;
 
-use crate::sdp_plain::{Chosen, Codec};
+use rand::Rng;
+
+use crate::bridge::sdp::{Chosen, Codec};
+use crate::ids::Kind;
 use crate::MediaError;
 
 pub const OPUS_PT: u8 = 111;
@@ -62,13 +65,6 @@ impl SrtpPolicy {
         SrtpPolicy::AesCm,
         SrtpPolicy::AesCm32,
     ];
-}
-
-/// Audio or video.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    Audio,
-    Video,
 }
 
 impl From<RtpCodecKind> for Kind {
@@ -170,18 +166,18 @@ pub struct IceCredentials {
 }
 
 impl IceCredentials {
-    pub fn random() -> Self {
+    pub fn random(rng: &mut impl Rng) -> Self {
         IceCredentials {
-            ufrag: random_token(16),
-            pwd: random_token(32),
+            ufrag: random_token(rng, 16),
+            pwd: random_token(rng, 32),
         }
     }
 }
 
-pub fn random_token(n: usize) -> String {
+pub fn random_token(rng: &mut impl Rng, n: usize) -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     (0..n)
-        .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
         .collect()
 }
 
@@ -447,8 +443,9 @@ impl Peer {
         candidates: &[SocketAddr],
         srtp: SrtpPolicy,
         now: Instant,
+        rng: &mut impl Rng,
     ) -> Result<(Peer, String), MediaError> {
-        let ice = IceCredentials::random();
+        let ice = IceCredentials::random(rng);
         let mut pc = build_pc(&ice, srtp, room_media()?, now)?;
         let offer = RTCSessionDescription::offer(offer.to_owned())
             .map_err(|e| MediaError::BadSdp(e.to_string()))?;
@@ -466,8 +463,9 @@ impl Peer {
         video: bool,
         srtp: SrtpPolicy,
         now: Instant,
+        rng: &mut impl Rng,
     ) -> Result<(Peer, String), MediaError> {
-        let ice = IceCredentials::random();
+        let ice = IceCredentials::random(rng);
         let mut pc = build_pc(&ice, srtp, room_media()?, now)?;
         let mut kinds = Vec::new();
         if audio {
@@ -478,8 +476,8 @@ impl Peer {
         }
         let mut out = Vec::new();
         for (kind, codec) in kinds {
-            let ssrc = rand::random::<u32>();
-            let rtx_ssrc = (kind == RtpCodecKind::Video).then(rand::random::<u32>);
+            let ssrc = rng.random::<u32>();
+            let rtx_ssrc = (kind == RtpCodecKind::Video).then(|| rng.random::<u32>());
             let rtx = rtx_ssrc.map(|ssrc| RTCRtpRtxParameters { ssrc });
             let init = RTCRtpTransceiverInit {
                 direction: RTCRtpTransceiverDirection::Sendonly,
@@ -525,8 +523,9 @@ impl Peer {
         candidates: &[SocketAddr],
         srtp: SrtpPolicy,
         now: Instant,
+        rng: &mut impl Rng,
     ) -> Result<(Peer, String), MediaError> {
-        let ice = IceCredentials::random();
+        let ice = IceCredentials::random(rng);
         let mut pc = build_pc(&ice, srtp, call_media(&chosen_codecs(chosen))?, now)?;
         let offer = RTCSessionDescription::offer(offer.to_owned())
             .map_err(|e| MediaError::BadSdp(e.to_string()))?;
@@ -538,7 +537,7 @@ impl Peer {
                 Kind::Audio => RtpCodecKind::Audio,
                 Kind::Video => RtpCodecKind::Video,
             };
-            let ssrc = rand::random::<u32>();
+            let ssrc = rng.random::<u32>();
             let track = MediaStreamTrack::new(
                 format!("sylk-{ssrc}"),
                 format!("sylk-{}-{ssrc}", c.codec.name),
@@ -577,8 +576,9 @@ impl Peer {
         candidates: &[SocketAddr],
         srtp: SrtpPolicy,
         now: Instant,
+        rng: &mut impl Rng,
     ) -> Result<(Peer, String), MediaError> {
-        let ice = IceCredentials::random();
+        let ice = IceCredentials::random(rng);
         let mut pc = build_pc(&ice, srtp, call_media(codecs)?, now)?;
         let mut out = Vec::new();
         for kind in [Kind::Audio, Kind::Video] {
@@ -592,7 +592,7 @@ impl Peer {
                 Kind::Audio => RtpCodecKind::Audio,
                 Kind::Video => RtpCodecKind::Video,
             };
-            let ssrc = rand::random::<u32>();
+            let ssrc = rng.random::<u32>();
             let init = RTCRtpTransceiverInit {
                 direction: RTCRtpTransceiverDirection::Sendrecv,
                 streams: vec![],

@@ -1,0 +1,670 @@
+//! The sans-IO heart of one engine shard: every transport and plain leg placed on it, the
+//! demultiplexing of datagrams to them ([`demux`]), their timers ([`timers`]), and the
+//! [`Router`] between them. No sockets, no tasks, no clock, no ambient randomness.
+//!
+//! Contract (str0m's and quinn-proto's): inputs are `handle_datagram(now, ..)`,
+//! `handle_timeout(now)` and the operations (`publish`, `subscribe`, ...); outputs are pulled:
+//! [`Core::poll_transmit`] (every datagram to send, as one batch), [`Core::poll_event`]
+//! (what the application is told), [`Core::poll_timeout`] (when to call `handle_timeout`).
+//!
+//! Drain order after an input: the transport's own datagrams, its state, then the media it
+//! received (routed at once to each consumer), then the keyframe requests routing raised.
+
+mod calls;
+mod demux;
+pub mod stun;
+mod timers;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use tracing::{debug, warn};
+
+use crate::bridge::plain::PlainLeg;
+use crate::bridge::sdp::Offered;
+use crate::ids::{Kind, PeerId, WallClock};
+use crate::outbox::Outbox;
+use crate::router::{self, ForwardOptions, Router};
+use crate::transport::peer::{Peer, SrtpPolicy};
+use crate::transport::{Drained, RtxLimits, Sent, Transport, MAX_ADDRS_PER_PEER};
+use crate::MediaError;
+use demux::{Demux, Route};
+use timers::Timers;
+
+/// How often ICE consent is checked.
+pub const CONSENT_CHECK_PERIOD: Duration = Duration::from_millis(500);
+
+/// What the application is told about a peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerEvent {
+    /// ICE and DTLS are up (the protocol's `established`).
+    Connected,
+    /// The peer is gone: consent expired, DTLS closed or failed. Already removed.
+    Closed(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaEvent {
+    pub peer: PeerId,
+    pub event: PeerEvent,
+}
+
+/// Counters, for tests and metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    pub peers: usize,
+    pub datagrams_in: u64,
+    pub datagrams_dropped: u64,
+    pub rtp_forwarded: u64,
+    pub keyframe_requests: u64,
+    /// Video packets sent again over RTX on a subscriber's NACK.
+    pub retransmissions: u64,
+}
+
+impl std::ops::AddAssign for EngineStats {
+    fn add_assign(&mut self, o: EngineStats) {
+        self.peers += o.peers;
+        self.datagrams_in += o.datagrams_in;
+        self.datagrams_dropped += o.datagrams_dropped;
+        self.rtp_forwarded += o.rtp_forwarded;
+        self.keyframe_requests += o.keyframe_requests;
+        self.retransmissions += o.retransmissions;
+    }
+}
+
+/// What a core is made with.
+#[derive(Clone)]
+pub struct CoreConfig {
+    /// The shared WebRTC socket's address.
+    pub local_addr: SocketAddr,
+    /// What ICE candidates advertise.
+    pub candidates: Vec<SocketAddr>,
+    /// A peer from which no STUN consent check arrived for this long is closed.
+    pub consent_timeout: Duration,
+    pub srtp: SrtpPolicy,
+    pub rtx: RtxLimits,
+    /// Wall clock of RTCP sender reports.
+    pub clock: WallClock,
+    /// Seed of every random choice the core makes (ICE credentials, SSRCs, session ids).
+    pub seed: [u8; 32],
+    /// Testing aid (fault injection): forwarding an RTP payload that starts with these bytes
+    /// panics, as a bug would, inside that publisher's work.
+    pub panic_payload: Option<Vec<u8>>,
+}
+
+impl CoreConfig {
+    /// A configuration for `addr` with the defaults (tests, benches).
+    pub fn new(addr: SocketAddr, srtp: SrtpPolicy) -> CoreConfig {
+        CoreConfig {
+            local_addr: addr,
+            candidates: vec![addr],
+            consent_timeout: Duration::from_secs(30),
+            srtp,
+            rtx: RtxLimits::default(),
+            clock: WallClock::system(),
+            seed: rand::random(),
+            panic_payload: None,
+        }
+    }
+}
+
+/// A peer's part in the shard, with the data that part needs.
+enum Role {
+    Publisher,
+    Subscriber,
+    /// A 1:1 call: the browser's media is bridged to plain RTP legs toward a SIP endpoint.
+    Bridged {
+        legs: Vec<PlainLeg>,
+    },
+}
+
+struct Slot {
+    transport: Transport,
+    role: Role,
+}
+
+pub struct Core {
+    local_addr: SocketAddr,
+    candidates: Vec<SocketAddr>,
+    consent_timeout: Duration,
+    srtp: SrtpPolicy,
+    rtx: RtxLimits,
+    clock: WallClock,
+    panic_payload: Option<Vec<u8>>,
+    peers: HashMap<PeerId, Slot>,
+    demux: Demux,
+    timers: Timers,
+    router: Router,
+    /// Calls whose plain offer went out and whose answer has not come yet.
+    pending_calls: HashMap<PeerId, (String, Vec<Offered>)>,
+    /// Incoming calls offered to the browser: the SIP offer and the legs bound for it.
+    pending_incoming: HashMap<PeerId, (String, Vec<calls::Leg>)>,
+    outbox: Outbox,
+    events: VecDeque<MediaEvent>,
+    stats: EngineStats,
+    /// Reused: what a transport's drain produced, and the buffer packets are written in.
+    drained: Drained,
+    scratch: Vec<u8>,
+    next_consent_check: Option<Instant>,
+    next_layer_tick: Option<Instant>,
+    /// The peer whose work is under way: a panic there ends that peer only
+    /// ([`Core::recover`]).
+    current: Option<PeerId>,
+    /// Computes STUN MESSAGE-INTEGRITY.
+    crypto: std::sync::Arc<dyn rtc::crypto::RTCCryptoProvider>,
+    rng: StdRng,
+}
+
+impl Core {
+    pub fn new(config: CoreConfig) -> Core {
+        Core {
+            local_addr: config.local_addr,
+            candidates: config.candidates,
+            consent_timeout: config.consent_timeout,
+            srtp: config.srtp,
+            rtx: config.rtx,
+            clock: config.clock,
+            panic_payload: config.panic_payload.filter(|p| !p.is_empty()),
+            peers: HashMap::new(),
+            demux: Demux::default(),
+            timers: Timers::default(),
+            router: Router::default(),
+            pending_calls: HashMap::new(),
+            pending_incoming: HashMap::new(),
+            outbox: Outbox::default(),
+            events: VecDeque::new(),
+            stats: EngineStats::default(),
+            drained: Drained::default(),
+            // Room for the largest datagram plus an RTX prefix and an SRTP tag.
+            scratch: Vec::with_capacity(2048),
+            next_consent_check: None,
+            next_layer_tick: None,
+            current: None,
+            // rtc is built with its ring provider (its default feature): there is one.
+            crypto: rtc::crypto::default_provider().expect("rtc's default crypto provider"),
+            rng: StdRng::from_seed(config.seed),
+        }
+    }
+
+    /// The shared WebRTC socket's address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Every datagram decided since the last call, swapped into `out` (which must be empty;
+    /// its memory is kept for the next batch). False when there was none.
+    pub fn poll_transmit(&mut self, out: &mut Outbox) -> bool {
+        if self.outbox.is_empty() {
+            return false;
+        }
+        out.clear();
+        std::mem::swap(&mut self.outbox, out);
+        true
+    }
+
+    /// The next thing the application is told.
+    pub fn poll_event(&mut self) -> Option<MediaEvent> {
+        self.events.pop_front()
+    }
+
+    /// The earliest time [`Core::handle_timeout`] wants to be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [
+            self.timers.next(),
+            self.next_consent_check,
+            self.next_layer_tick,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Datagrams the shell could not send (counted with the core's).
+    pub fn count_dropped(&mut self, n: u64) {
+        self.stats.datagrams_dropped += n;
+    }
+
+    pub fn stats(&self) -> EngineStats {
+        let mut s = self.stats;
+        s.peers = self.peers.len();
+        s
+    }
+
+    /// Peers on this core.
+    pub fn len(&self) -> usize {
+        self.peers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.peers.is_empty()
+    }
+
+    /// The remote addresses a peer is reached from (tests and diagnostics).
+    pub fn peer_addresses(&self, id: PeerId) -> Vec<SocketAddr> {
+        self.peers
+            .get(&id)
+            .map(|s| s.transport.addrs.clone())
+            .unwrap_or_default()
+    }
+
+    /// The local ICE ufrag of a peer (its `a=ice-ufrag`).
+    pub fn ice_ufrag(&self, id: PeerId) -> Option<&str> {
+        self.peers
+            .get(&id)
+            .map(|s| s.transport.peer.ice.ufrag.as_str())
+    }
+
+    /// Marks the start of work for `id` (an operation on it): a panic before
+    /// [`Core::recover`] is that peer's.
+    pub fn working_on(&mut self, id: Option<PeerId>) {
+        self.current = id;
+    }
+
+    /// After a panic under any `handle_*` or operation: the peer whose work it was is taken
+    /// out (its owner told, `Closed("internal error")`) without calling into it again, since
+    /// its state may be half updated; every other peer goes on. Returns that peer.
+    pub fn recover(&mut self) -> Option<PeerId> {
+        self.drained.clear();
+        let id = self.current.take()?;
+        self.pending_calls.remove(&id);
+        self.pending_incoming.remove(&id);
+        self.router.remove_consumer(id);
+        self.router.remove_producer(id);
+        self.timers.remove(id);
+        let slot = self.peers.remove(&id)?;
+        self.forget(&slot);
+        self.events.push_back(MediaEvent {
+            peer: id,
+            event: PeerEvent::Closed("internal error".into()),
+        });
+        Some(id)
+    }
+
+    /// Answers a browser's publish offer; returns the SDP answer.
+    pub fn publish(&mut self, now: Instant, id: PeerId, offer: &str) -> Result<String, MediaError> {
+        let (peer, sdp) = Peer::publisher(offer, &self.candidates, self.srtp, now, &mut self.rng)?;
+        self.router.add_producer(id);
+        self.insert(id, peer, Role::Publisher, now);
+        Ok(sdp)
+    }
+
+    /// Offers `publisher`'s media to a browser; returns the SDP offer.
+    pub fn subscribe(
+        &mut self,
+        now: Instant,
+        id: PeerId,
+        publisher: PeerId,
+        audio: bool,
+        video: bool,
+    ) -> Result<String, MediaError> {
+        if !self.router.is_producer(publisher) {
+            return Err(MediaError::UnknownPeer);
+        }
+        let (peer, sdp) = Peer::subscriber(
+            &self.candidates,
+            audio,
+            video,
+            self.srtp,
+            now,
+            &mut self.rng,
+        )?;
+        self.router
+            .add_consumer(publisher, id, now)
+            .map_err(|_| MediaError::UnknownPeer)?;
+        self.insert(id, peer, Role::Subscriber, now);
+        Ok(sdp)
+    }
+
+    /// The browser's answer to a subscription offer.
+    pub fn answer(&mut self, now: Instant, id: PeerId, sdp: &str) -> Result<(), MediaError> {
+        let result = match self.peers.get_mut(&id) {
+            Some(s) => s.transport.peer.set_answer(sdp, now),
+            None => Err(MediaError::UnknownPeer),
+        };
+        self.drain(id, now);
+        result
+    }
+
+    /// A trickled remote candidate.
+    pub fn candidate(
+        &mut self,
+        now: Instant,
+        id: PeerId,
+        candidate: &str,
+        mid: Option<String>,
+        index: Option<u16>,
+    ) {
+        if let Some(s) = self.peers.get_mut(&id) {
+            s.transport.peer.add_remote_candidate(candidate, mid, index);
+        }
+        self.drain(id, now);
+    }
+
+    /// Pauses or resumes what a subscriber gets, or caps its bitrate.
+    pub fn set_forward(&mut self, now: Instant, id: PeerId, options: ForwardOptions) {
+        self.router.set_forward(id, options, now);
+        self.send_keyframe_requests(now);
+    }
+
+    /// Closes a peer at the application's request (no event back).
+    pub fn close(&mut self, id: PeerId) {
+        self.remove(id, None);
+    }
+
+    fn insert(&mut self, id: PeerId, peer: Peer, role: Role, now: Instant) {
+        self.demux.add_ufrag(&peer.ice.ufrag, id);
+        if let Role::Bridged { legs } = &role {
+            for leg in legs {
+                self.demux.add_leg(leg.local, id);
+            }
+        }
+        let transport = Transport::new(peer, now);
+        self.peers.insert(id, Slot { transport, role });
+        self.drain(id, now);
+    }
+
+    /// Takes a peer's addresses, ufrag and legs out of the index.
+    fn forget(&mut self, slot: &Slot) {
+        let legs: &[PlainLeg] = match &slot.role {
+            Role::Bridged { legs } => legs,
+            _ => &[],
+        };
+        self.demux.remove(
+            &slot.transport.peer.ice.ufrag,
+            &slot.transport.addrs,
+            legs.iter().map(|l| l.local),
+        );
+    }
+
+    /// Removes a peer; `reason` set means the application is told it closed.
+    fn remove(&mut self, id: PeerId, reason: Option<String>) {
+        // A call closed before its answer has no peer yet, only its pending offer.
+        self.pending_calls.remove(&id);
+        self.pending_incoming.remove(&id);
+        self.router.remove_consumer(id);
+        self.router.remove_producer(id);
+        self.timers.remove(id);
+        let Some(mut slot) = self.peers.remove(&id) else {
+            return;
+        };
+        slot.transport.close(self.local_addr, &mut self.outbox);
+        self.forget(&slot);
+        debug!(peer = id.0, "peer removed");
+        if let Some(reason) = reason {
+            self.events.push_back(MediaEvent {
+                peer: id,
+                event: PeerEvent::Closed(reason),
+            });
+        }
+    }
+
+    /// One datagram from the network, on the local socket `local` (the shared WebRTC socket
+    /// or a plain RTP leg's).
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        from: SocketAddr,
+        data: &[u8],
+    ) {
+        self.current = None;
+        self.stats.datagrams_in += 1;
+        if local != self.local_addr {
+            self.handle_plain_datagram(now, local, from, data);
+            return;
+        }
+        let (id, stun, known) = match self.demux.route(from, data) {
+            Route::Known { peer, stun } => (peer, stun, true),
+            Route::Named(peer) => (peer, true, false),
+            Route::Unknown => {
+                self.stats.datagrams_dropped += 1;
+                return;
+            }
+        };
+        self.current = Some(id);
+        let Some(slot) = self.peers.get_mut(&id) else {
+            self.demux.forget_addr(from);
+            self.stats.datagrams_dropped += 1;
+            return;
+        };
+        let t = &mut slot.transport;
+        if stun && stun::is_binding_request(data) {
+            // Only a Binding request signed with the peer's ICE password may move it to a
+            // new address or count as consent: its ufrag and SSRCs travel in clear, so anyone
+            // could name it.
+            if !stun::authentic_binding_request(data, &t.peer.ice.pwd, self.crypto.crypto()) {
+                self.stats.datagrams_dropped += 1;
+                debug!(peer = id.0, %from, "STUN without valid MESSAGE-INTEGRITY dropped");
+                return;
+            }
+            t.last_consent = now;
+            self.demux.learn(id, from, &mut t.addrs, MAX_ADDRS_PER_PEER);
+        } else if stun && !known {
+            // Answers to rtc's own checks (rtc authenticates them with the remote password)
+            // and indications are taken only from addresses the peer already proved.
+            self.stats.datagrams_dropped += 1;
+            return;
+        }
+        let ice_local = ice_local_addr(&self.candidates, self.local_addr, from);
+        if let Err(e) = t.handle_read(now, ice_local, from, data) {
+            self.stats.datagrams_dropped += 1;
+            debug!(peer = id.0, error = %e, "datagram rejected");
+        }
+        self.drain(id, now);
+    }
+
+    /// Runs the timers that are due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.current = None;
+        while let Some(id) = self.timers.pop_due(now) {
+            self.current = Some(id);
+            let Some(slot) = self.peers.get_mut(&id) else {
+                continue;
+            };
+            if slot.transport.timeout.is_some_and(|t| t <= now) {
+                slot.transport.handle_timeout(now);
+            }
+            self.drain(id, now);
+        }
+        self.current = None;
+        if self.next_consent_check.is_none_or(|t| t <= now) {
+            self.check_consent(now);
+            self.next_consent_check = Some(now + CONSENT_CHECK_PERIOD);
+        }
+        if self.next_layer_tick.is_none_or(|t| t <= now) {
+            self.router.tick(now);
+            self.send_keyframe_requests(now);
+            self.send_plain_reports(now);
+            for slot in self.peers.values_mut() {
+                slot.transport
+                    .send_reports(now, &self.clock, self.local_addr, &mut self.outbox);
+            }
+            self.next_layer_tick = Some(now + Router::WINDOW);
+        }
+    }
+
+    /// Handles everything a peer's transport has to say.
+    fn drain(&mut self, id: PeerId, now: Instant) {
+        let Some(slot) = self.peers.get_mut(&id) else {
+            return;
+        };
+        let mut got = std::mem::take(&mut self.drained);
+        got.clear();
+        let t = &mut slot.transport;
+        t.drain(
+            now,
+            self.local_addr,
+            self.rtx,
+            &mut self.scratch,
+            &mut self.outbox,
+            &mut got,
+        );
+        self.timers.set(id, t.timeout);
+        self.stats.retransmissions += got.retransmissions;
+        match got.state {
+            Some(true) if !t.connected => {
+                t.connected = true;
+                t.last_consent = now;
+                debug!(
+                    peer = id.0,
+                    ms = now.saturating_duration_since(t.created).as_millis() as u64,
+                    "transport up"
+                );
+                self.events.push_back(MediaEvent {
+                    peer: id,
+                    event: PeerEvent::Connected,
+                });
+                if let Role::Subscriber = slot.role {
+                    self.router.activate(id, now);
+                }
+            }
+            Some(false) => {
+                self.drained = got;
+                self.remove(id, Some("connection closed".into()));
+                return;
+            }
+            _ => {}
+        }
+        let is_publisher = matches!(slot.role, Role::Publisher);
+        if got.keyframe_wanted {
+            if is_publisher {
+                self.router.producer_keyframe(id, now);
+            } else {
+                self.router.keyframe_wanted(id, now);
+            }
+        }
+        if let Some(bitrate) = got.estimate {
+            self.router.estimate(id, bitrate);
+        }
+        for (kind, packet) in got.rtp.drain(..) {
+            self.forward(id, kind, &packet, now);
+        }
+        self.drained = got;
+        self.current = Some(id);
+        self.send_keyframe_requests(now);
+    }
+
+    /// Sends what a peer's browser sent us on: to a call's plain leg, or to each consumer.
+    fn forward(&mut self, from: PeerId, kind: Kind, packet: &rtc::rtp::Packet, now: Instant) {
+        if let Some(prefix) = &self.panic_payload {
+            if packet.payload.starts_with(prefix) {
+                panic!("injected panic (debug_panic_payload) in peer {}", from.0);
+            }
+        }
+        let Core {
+            peers,
+            router,
+            outbox,
+            scratch,
+            stats,
+            current,
+            local_addr,
+            ..
+        } = self;
+        let Some(slot) = peers.get_mut(&from) else {
+            return;
+        };
+        match &mut slot.role {
+            Role::Bridged { legs } => {
+                if let Some(leg) = legs.iter_mut().find(|l| l.kind == kind) {
+                    if let Some(to) = leg.to_sip(packet, scratch) {
+                        outbox.push(leg.local, to, scratch);
+                        stats.rtp_forwarded += 1;
+                    }
+                }
+                return;
+            }
+            Role::Subscriber => return,
+            Role::Publisher => {}
+        }
+        let ssrc = packet.header.ssrc;
+        let meta = router::Packet {
+            kind,
+            ssrc,
+            seq: packet.header.sequence_number,
+            ts: packet.header.timestamp,
+            keyframe: kind == Kind::Video && router::vp8::starts_keyframe(&packet.payload),
+            len: packet.payload.len(),
+        };
+        let transport = &mut slot.transport;
+        let copies = router.route(from, &meta, || transport.rid_of(ssrc), now);
+        for c in copies {
+            // Writing to this consumer is its work: a panic there ends it, not the publisher.
+            *current = Some(c.consumer);
+            let Some(sub) = peers.get_mut(&c.consumer) else {
+                continue;
+            };
+            let marker = packet.header.marker;
+            match sub.transport.forward(
+                kind,
+                marker,
+                c.seq,
+                c.ts,
+                &packet.payload,
+                now,
+                *local_addr,
+                scratch,
+                outbox,
+            ) {
+                Sent::Yes => stats.rtp_forwarded += 1,
+                Sent::NotWanted => {}
+                Sent::Dropped => stats.datagrams_dropped += 1,
+            }
+        }
+        *current = Some(from);
+        while let Some((peer, waited)) = router.poll_first_packet() {
+            debug!(
+                peer = peer.0,
+                ms = waited.as_millis() as u64,
+                "first media sent to subscriber"
+            );
+        }
+    }
+
+    /// Sends the keyframe requests the router decided on (PLIs on publishers' receivers).
+    fn send_keyframe_requests(&mut self, now: Instant) {
+        while let Some(r) = self.router.poll_keyframe_request() {
+            let Some(slot) = self.peers.get_mut(&r.producer) else {
+                continue;
+            };
+            if slot.transport.request_keyframe(r.ssrc, now) {
+                self.stats.keyframe_requests += 1;
+                slot.transport.flush(self.local_addr, &mut self.outbox);
+                self.timers.set(r.producer, slot.transport.timeout);
+            }
+        }
+    }
+
+    fn check_consent(&mut self, now: Instant) {
+        let expired: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(_, s)| now.duration_since(s.transport.last_consent) > self.consent_timeout)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            let connected = self.peers.get(&id).is_some_and(|s| s.transport.connected);
+            warn!(
+                peer = id.0,
+                connected, "no ICE consent check within the timeout, closing"
+            );
+            self.remove(id, Some("ICE consent expired".into()));
+        }
+    }
+}
+
+/// The local address a datagram from `from` is handed to rtc with. rtc's ICE agent accepts a
+/// check only when that address is one of its local candidates, but the socket's own address
+/// is not one whenever the advertised addresses differ from it: a wildcard bind (0.0.0.0, the
+/// default) or a public address in front of a NAT (`--advertise-ip`). Every peer has the same
+/// candidates, so the first one of the sender's address family stands for the socket.
+fn ice_local_addr(candidates: &[SocketAddr], socket: SocketAddr, from: SocketAddr) -> SocketAddr {
+    candidates
+        .iter()
+        .find(|c| c.is_ipv4() == from.is_ipv4())
+        .copied()
+        .unwrap_or(socket)
+}

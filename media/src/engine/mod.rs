@@ -1,0 +1,423 @@
+//! The media engine: the tokio shell around the sans-IO [`Core`]. It runs as shards (one per
+//! core by default), each a thread of its own with a current-thread runtime, its own UDP
+//! socket (advertised in the ICE candidates of the peers placed on it), its plain RTP leg
+//! sockets, and one [`Core`] holding every peer, leg and room placed there.
+//!
+//! How a datagram finds its shard: by port. Shard `k` binds the media port + `k` (or any free
+//! port when the media port is 0), and a peer's candidates name its shard's port, so the
+//! kernel delivers to the right thread with no dispatcher and no shared state; the cost is
+//! one UDP port per shard in the firewall. (SO_REUSEPORT cannot steer by ICE ufrag without a
+//! BPF program parsing STUN, and a dispatcher thread would add a hop and a wake-up to every
+//! packet.)
+//!
+//! Placement: every peer of a room is on the room's shard ([`EngineHandle::place_room`]
+//! picks the shard with the fewest peers); a subscriber goes where its publisher is; a 1:1
+//! call goes to the least busy shard. A [`PeerId`] carries its shard.
+//!
+//! Each operation is one typed message: a closure run on the shard with its [`Core`],
+//! written once in the handle's method. Channel policies: operations wait when a shard's
+//! queue is full; events to the application are `try_send` (a full channel drops the event
+//! and logs; the engine never blocks); datagrams that do not fit the socket buffer are
+//! dropped, as the network would.
+
+mod shard;
+pub mod udp;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::core::{Core, CoreConfig, EngineStats, MediaEvent};
+use crate::ids::{PeerId, ShardId, WallClock};
+use crate::router::ForwardOptions;
+use crate::transport::peer::SrtpPolicy;
+use crate::transport::RtxLimits;
+use crate::MediaError;
+use shard::Shard;
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Where shard 0's UDP socket binds; shard `k` binds the port + `k` (port 0: any free).
+    pub bind: SocketAddr,
+    /// Addresses put in our ICE candidates (with each shard's port).
+    pub advertise: Vec<IpAddr>,
+    /// A connected peer from which no STUN consent check arrived for this long is closed.
+    pub consent_timeout: Duration,
+    /// Which DTLS-SRTP protection profiles are offered.
+    pub srtp: SrtpPolicy,
+    /// UDP ports for the plain RTP legs of calls (one per media line), inclusive; shared out
+    /// among the shards.
+    pub rtp_ports: (u16, u16),
+    /// What subscribers' NACKs may make the engine send again.
+    pub rtx: RtxLimits,
+    /// Shards (0: one per available core).
+    pub shards: usize,
+    /// Datagrams per sendmmsg call (1: one syscall per datagram).
+    pub send_batch: usize,
+    /// Testing aid (fault injection, [`CoreConfig::panic_payload`]); `None` in production.
+    pub panic_payload: Option<Vec<u8>>,
+}
+
+impl EngineConfig {
+    /// A configuration with the defaults for `bind` (tests).
+    pub fn new(bind: SocketAddr) -> EngineConfig {
+        EngineConfig {
+            bind,
+            advertise: vec![bind.ip()],
+            consent_timeout: Duration::from_secs(30),
+            srtp: SrtpPolicy::Default,
+            rtp_ports: (20000, 20999),
+            rtx: RtxLimits::default(),
+            shards: 0,
+            send_batch: udp::MAX_BATCH,
+            panic_payload: None,
+        }
+    }
+}
+
+/// An operation: runs on the shard's thread with its state.
+type Work = Box<dyn FnOnce(&mut Shard, Instant) + Send>;
+
+/// Work for a shard.
+struct Command {
+    /// The peer it is about (its work, should it panic).
+    peer: Option<PeerId>,
+    work: Work,
+}
+
+/// The application's handle on one shard.
+struct ShardHandle {
+    tx: mpsc::Sender<Command>,
+    local_addr: SocketAddr,
+    /// Peers on it (placement; updated by the shard).
+    load: Arc<AtomicUsize>,
+}
+
+/// The application's handle on the engine.
+#[derive(Clone)]
+pub struct EngineHandle {
+    shards: Arc<Vec<ShardHandle>>,
+    ids: Arc<AtomicU64>,
+}
+
+impl EngineHandle {
+    /// Shard 0's media socket address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shards[0].local_addr
+    }
+
+    /// Every shard's media socket address, in shard order.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.shards.iter().map(|s| s.local_addr).collect()
+    }
+
+    /// The least busy shard: where a new room (or call) goes.
+    pub fn place_room(&self) -> ShardId {
+        let (at, _) = self
+            .shards
+            .iter()
+            .enumerate()
+            .min_by_key(|(i, s)| (s.load.load(Ordering::Relaxed), *i))
+            .unwrap_or((0, &self.shards[0]));
+        ShardId(at as u8)
+    }
+
+    /// A new peer id on `shard`.
+    pub fn new_peer_id_on(&self, shard: ShardId) -> PeerId {
+        let shard = ShardId(shard.0.min(self.shards.len().saturating_sub(1) as u8));
+        PeerId::new(shard, self.ids.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// A new peer id on the least busy shard (a 1:1 call).
+    pub fn new_peer_id(&self) -> PeerId {
+        self.new_peer_id_on(self.place_room())
+    }
+
+    fn shard(&self, id: PeerId) -> &ShardHandle {
+        self.shards
+            .get(usize::from(id.shard().0))
+            .unwrap_or(&self.shards[0])
+    }
+
+    /// Runs `work` on `id`'s shard and waits for its result.
+    async fn call<T: Send + 'static>(
+        &self,
+        id: PeerId,
+        work: impl FnOnce(&mut Shard, Instant) -> Result<T, MediaError> + Send + 'static,
+    ) -> Result<T, MediaError> {
+        let (reply, rx) = oneshot::channel();
+        let command = Command {
+            peer: Some(id),
+            work: Box::new(move |shard, now| {
+                let _ = reply.send(work(shard, now));
+            }),
+        };
+        self.shard(id)
+            .tx
+            .send(command)
+            .await
+            .map_err(|_| MediaError::EngineGone)?;
+        // No reply: the command's work panicked (the shard took that peer out, and went on).
+        rx.await.map_err(|_| MediaError::Failed)?
+    }
+
+    /// Runs `work` on `id`'s shard without waiting.
+    async fn tell(&self, id: PeerId, work: impl FnOnce(&mut Shard, Instant) + Send + 'static) {
+        let command = Command {
+            peer: Some(id),
+            work: Box::new(work),
+        };
+        let _ = self.shard(id).tx.send(command).await;
+    }
+
+    /// Answers a browser's publish offer; returns the SDP answer.
+    pub async fn publish(
+        &self,
+        id: PeerId,
+        offer: String,
+        events: mpsc::Sender<MediaEvent>,
+    ) -> Result<String, MediaError> {
+        self.call(id, move |s, now| {
+            s.events.insert(id, events);
+            s.core.publish(now, id, &offer)
+        })
+        .await
+    }
+
+    /// Creates a subscription to `publisher` (on its shard: make `id` with
+    /// `new_peer_id_on(publisher.shard())`); returns the SDP offer for the browser.
+    pub async fn subscribe(
+        &self,
+        id: PeerId,
+        publisher: PeerId,
+        audio: bool,
+        video: bool,
+        events: mpsc::Sender<MediaEvent>,
+    ) -> Result<String, MediaError> {
+        if id.shard() != publisher.shard() {
+            return Err(MediaError::UnknownPeer);
+        }
+        self.call(id, move |s, now| {
+            s.events.insert(id, events);
+            s.core.subscribe(now, id, publisher, audio, video)
+        })
+        .await
+    }
+
+    /// The browser's answer to a subscription offer.
+    pub async fn answer(&self, id: PeerId, sdp: String) -> Result<(), MediaError> {
+        self.call(id, move |s, now| s.core.answer(now, id, &sdp))
+            .await
+    }
+
+    pub async fn candidate(
+        &self,
+        id: PeerId,
+        candidate: String,
+        mid: Option<String>,
+        index: Option<u16>,
+    ) {
+        self.tell(id, move |s, now| {
+            s.core.candidate(now, id, &candidate, mid, index)
+        })
+        .await
+    }
+
+    pub async fn forward(&self, id: PeerId, options: ForwardOptions) {
+        self.tell(id, move |s, now| s.core.set_forward(now, id, options))
+            .await
+    }
+
+    /// Starts a 1:1 call: binds the plain RTP legs and returns the plain SDP offer toward SIP
+    /// for the browser's offer.
+    pub async fn bridge_offer(
+        &self,
+        id: PeerId,
+        browser_offer: String,
+    ) -> Result<String, MediaError> {
+        self.call(id, move |s, _| {
+            let result = s
+                .bind_legs(id, &browser_offer)
+                .and_then(|locals| s.core.bridge_offer(id, &browser_offer, &locals));
+            if result.is_err() {
+                s.release(id);
+            }
+            result
+        })
+        .await
+    }
+
+    /// The SIP side's answer: returns the SDP answer for the browser.
+    pub async fn bridge_answer(
+        &self,
+        id: PeerId,
+        sip_answer: String,
+        events: mpsc::Sender<MediaEvent>,
+    ) -> Result<String, MediaError> {
+        self.call(id, move |s, now| {
+            s.events.insert(id, events);
+            s.core.bridge_answer(now, id, &sip_answer)
+        })
+        .await
+    }
+
+    /// A re-INVITE from the SIP side (hold/unhold): returns the plain SDP answer.
+    pub async fn sip_reoffer(&self, id: PeerId, sdp: String) -> Result<String, MediaError> {
+        self.call(id, move |s, _| s.core.sip_reoffer(id, &sdp))
+            .await
+    }
+
+    /// The SIP answer to a re-INVITE the gateway sent.
+    pub async fn sip_reanswer(&self, id: PeerId, sdp: String) -> Result<(), MediaError> {
+        self.call(id, move |s, _| s.core.sip_reanswer(id, &sdp))
+            .await
+    }
+
+    /// A new browser offer on a call (hold/unhold): returns (browser answer, plain re-INVITE SDP).
+    pub async fn browser_reoffer(
+        &self,
+        id: PeerId,
+        offer: String,
+    ) -> Result<(String, String), MediaError> {
+        self.call(id, move |s, now| s.core.browser_reoffer(now, id, &offer))
+            .await
+    }
+
+    /// An incoming SIP call: binds the plain legs and returns the WebRTC offer for the browser.
+    pub async fn incoming_offer(
+        &self,
+        id: PeerId,
+        sip_offer: String,
+        events: mpsc::Sender<MediaEvent>,
+    ) -> Result<String, MediaError> {
+        self.call(id, move |s, now| {
+            s.events.insert(id, events);
+            let result = s
+                .bind_legs(id, &sip_offer)
+                .and_then(|locals| s.core.incoming_offer(now, id, &sip_offer, &locals));
+            if result.is_err() {
+                s.release(id);
+            }
+            result
+        })
+        .await
+    }
+
+    /// The browser's answer to an incoming call: returns the plain SDP answer for SIP.
+    pub async fn incoming_answer(
+        &self,
+        id: PeerId,
+        browser_answer: String,
+    ) -> Result<String, MediaError> {
+        self.call(id, move |s, now| {
+            s.core.incoming_answer(now, id, &browser_answer)
+        })
+        .await
+    }
+
+    pub async fn close(&self, id: PeerId) {
+        self.tell(id, move |s, _| {
+            s.core.close(id);
+            s.release(id);
+        })
+        .await
+    }
+
+    /// Counters of every shard, summed.
+    pub async fn stats(&self) -> Option<EngineStats> {
+        let mut total = EngineStats::default();
+        for shard in self.shard_stats().await? {
+            total += shard;
+        }
+        Some(total)
+    }
+
+    /// Counters of each shard, in shard order.
+    pub async fn shard_stats(&self) -> Option<Vec<EngineStats>> {
+        let mut all = Vec::new();
+        for (i, _) in self.shards.iter().enumerate() {
+            let id = PeerId::new(ShardId(i as u8), 0);
+            let stats = self
+                .call(id, |s, _| Ok::<_, MediaError>(s.core.stats()))
+                .await
+                .ok()?;
+            all.push(stats);
+        }
+        Some(all)
+    }
+}
+
+/// Binds every shard's socket and starts their threads.
+pub async fn start(config: EngineConfig) -> std::io::Result<EngineHandle> {
+    let count = match config.shards {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+    .min(64);
+    let mut shards = Vec::with_capacity(count);
+    let (lo, hi) = config.rtp_ports;
+    let span = usize::from(hi.saturating_sub(lo)) + 1;
+    for k in 0..count {
+        let port = match config.bind.port() {
+            0 => 0,
+            p => p.checked_add(k as u16).ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "media port + shards > 65535",
+                )
+            })?,
+        };
+        let bind = SocketAddr::new(config.bind.ip(), port);
+        let socket = std::net::UdpSocket::bind(bind)?;
+        socket.set_nonblocking(true)?;
+        let local_addr = socket.local_addr()?;
+        // Each shard gets its slice of the RTP port range (at least one port).
+        let first = lo as usize + span * k / count;
+        let last = (lo as usize + span * (k + 1) / count).max(first + 1) - 1;
+        let rtp_ports = (first.min(65535) as u16, last.min(65535) as u16);
+        let candidates = config
+            .advertise
+            .iter()
+            .map(|ip| SocketAddr::new(*ip, local_addr.port()))
+            .collect();
+        let core = Core::new(CoreConfig {
+            local_addr,
+            candidates,
+            consent_timeout: config.consent_timeout,
+            srtp: config.srtp,
+            rtx: config.rtx,
+            clock: WallClock::system(),
+            seed: rand::random(),
+            panic_payload: config.panic_payload.clone(),
+        });
+        let (tx, rx) = mpsc::channel(1024);
+        let load = Arc::new(AtomicUsize::new(0));
+        let advertise = config.advertise.first().copied().unwrap_or(local_addr.ip());
+        let setup = shard::Setup {
+            id: ShardId(k as u8),
+            socket,
+            core,
+            rx,
+            load: load.clone(),
+            rtp_ports,
+            bind_ip: config.bind.ip(),
+            advertise,
+            send_batch: config.send_batch,
+        };
+        std::thread::Builder::new()
+            .name(format!("media-shard-{k}"))
+            .spawn(move || shard::run_thread(setup))?;
+        shards.push(ShardHandle {
+            tx,
+            local_addr,
+            load,
+        });
+    }
+    Ok(EngineHandle {
+        shards: Arc::new(shards),
+        ids: Arc::new(AtomicU64::new(1)),
+    })
+}

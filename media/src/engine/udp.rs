@@ -1,0 +1,229 @@
+//! The shard's shared WebRTC socket, read and written in batches.
+//!
+//! * Receive: `quinn-udp` (recvmmsg, up to 32 datagrams per syscall, and UDP GRO where the
+//!   kernel has it: several datagrams of one flow in one buffer, split here by stride).
+//! * Send: sendmmsg, up to [`MAX_BATCH`] datagrams to any number of destinations per
+//!   syscall. `quinn-udp`'s send is one sendmsg per destination (with GSO for a run of
+//!   segments to it), which suits QUIC; an SFU sends each packet to N different browsers,
+//!   so a per-destination call is one syscall per copy, what the profile blamed. Runs to one
+//!   destination are rare in a fan-out batch (a subscriber gets one copy per packet in), so
+//!   GSO is not used.
+//!
+//! A full socket buffer drops what did not fit (as the network would): media is never
+//! queued behind a slow socket.
+
+use std::io::{self, IoSliceMut};
+use std::net::SocketAddr;
+
+use quinn_udp::{RecvMeta, UdpSocketState};
+use tokio::io::Interest;
+use tokio::net::UdpSocket;
+
+use crate::outbox::Outbox;
+
+/// Most datagrams handed to one sendmmsg call.
+pub const MAX_BATCH: usize = 64;
+/// Receive buffers per recvmmsg call (quinn-udp's batch on Linux).
+const RECV_BUFFERS: usize = quinn_udp::BATCH_SIZE;
+
+/// A socket with its batch state and buffers.
+pub struct Socket {
+    pub io: UdpSocket,
+    state: UdpSocketState,
+    /// Receive buffers (each large enough for a GRO batch) and their metadata.
+    bufs: Vec<Vec<u8>>,
+    meta: Vec<RecvMeta>,
+    /// Datagrams per sendmmsg (1: one sendto per datagram; for measuring).
+    batch: usize,
+}
+
+impl Socket {
+    pub fn new(io: UdpSocket, batch: usize) -> io::Result<Socket> {
+        let state = UdpSocketState::new((&io).into())?;
+        let per_buffer = (state.gro_segments().max(1) * 2048).min(u16::MAX as usize);
+        Ok(Socket {
+            io,
+            state,
+            bufs: (0..RECV_BUFFERS).map(|_| vec![0; per_buffer]).collect(),
+            meta: vec![RecvMeta::default(); RECV_BUFFERS],
+            batch: batch.clamp(1, MAX_BATCH),
+        })
+    }
+
+    /// Reads what is waiting (without blocking) and hands each datagram to `each`; returns
+    /// how many were read (0: nothing waiting).
+    pub fn recv_batch(&mut self, mut each: impl FnMut(SocketAddr, &[u8])) -> io::Result<usize> {
+        let Socket {
+            io,
+            state,
+            bufs,
+            meta,
+            ..
+        } = self;
+        let io: &UdpSocket = io;
+        let mut slices: Vec<IoSliceMut<'_>> = bufs.iter_mut().map(|b| IoSliceMut::new(b)).collect();
+        let n = match io.try_io(Interest::READABLE, || {
+            state.recv(io.into(), &mut slices, meta)
+        }) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        let mut count = 0;
+        for (m, buf) in meta.iter().zip(slices.iter()).take(n) {
+            let stride = if m.stride == 0 { m.len } else { m.stride };
+            for d in buf[..m.len].chunks(stride.max(1)) {
+                each(m.addr, d);
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+
+    /// Sends the outbox's datagrams from this socket (`local`); returns how many were not
+    /// sent. Datagrams from other local sockets are left to `other`.
+    pub fn send_all(
+        &self,
+        local: SocketAddr,
+        out: &Outbox,
+        mut other: impl FnMut(SocketAddr, SocketAddr, &[u8]) -> bool,
+    ) -> u64 {
+        let mut dropped = 0;
+        let mut batch: Vec<(SocketAddr, &[u8])> = Vec::with_capacity(self.batch);
+        for (from, to, data) in out.iter() {
+            if from != local {
+                dropped += u64::from(!other(from, to, data));
+                continue;
+            }
+            batch.push((to, data));
+            if batch.len() == self.batch {
+                dropped += self.send_batch(&batch);
+                batch.clear();
+            }
+        }
+        if !batch.is_empty() {
+            dropped += self.send_batch(&batch);
+        }
+        dropped
+    }
+
+    /// One sendmmsg (or sendto) call for up to [`MAX_BATCH`] datagrams; returns how many
+    /// were dropped.
+    fn send_batch(&self, batch: &[(SocketAddr, &[u8])]) -> u64 {
+        if batch.len() == 1 {
+            // Straight to the kernel (the socket is non-blocking): tokio's `try_send_to`
+            // refuses until its reactor has seen the socket writable once.
+            let (to, data) = batch[0];
+            let sock = socket2::SockRef::from(&self.io);
+            return u64::from(sock.send_to(data, &to.into()).is_err());
+        }
+        let sent = sendmmsg(&self.io, batch);
+        (batch.len() - sent) as u64
+    }
+}
+
+/// Sends each datagram of `batch` to its destination with as few syscalls as the kernel
+/// allows; returns how many were sent (a full buffer stops it; the rest are dropped).
+#[cfg(target_os = "linux")]
+fn sendmmsg(io: &UdpSocket, batch: &[(SocketAddr, &[u8])]) -> usize {
+    use std::os::fd::AsRawFd;
+    let addrs: Vec<socket2::SockAddr> = batch.iter().map(|(to, _)| (*to).into()).collect();
+    let mut iovs: Vec<libc::iovec> = batch
+        .iter()
+        .map(|(_, data)| libc::iovec {
+            iov_base: data.as_ptr() as *mut libc::c_void,
+            iov_len: data.len(),
+        })
+        .collect();
+    // SAFETY: an all-zero mmsghdr is valid (null pointers, zero lengths).
+    let mut msgs: Vec<libc::mmsghdr> = vec![unsafe { std::mem::zeroed() }; batch.len()];
+    for (i, m) in msgs.iter_mut().enumerate() {
+        m.msg_hdr.msg_name = addrs[i].as_ptr() as *mut libc::c_void;
+        m.msg_hdr.msg_namelen = addrs[i].len();
+        m.msg_hdr.msg_iov = &mut iovs[i];
+        m.msg_hdr.msg_iovlen = 1;
+    }
+    let mut done = 0;
+    while done < msgs.len() {
+        let left = &mut msgs[done..];
+        // Straight to the kernel, not through tokio's readiness (which would refuse until its
+        // reactor has seen the socket writable): MSG_DONTWAIT never blocks the shard.
+        // SAFETY: every pointer in `left` points into `addrs`, `iovs` and `batch`, which
+        // outlive the call; the count is `left`'s length.
+        let n = unsafe {
+            libc::sendmmsg(
+                io.as_raw_fd(),
+                left.as_mut_ptr(),
+                left.len() as libc::c_uint,
+                libc::MSG_DONTWAIT,
+            )
+        };
+        let r = if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        };
+        match r {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            // An error about one destination (unreachable, refused): skip it, go on.
+            Err(_) => done += 1,
+        }
+    }
+    done
+}
+
+#[cfg(not(target_os = "linux"))]
+fn sendmmsg(io: &UdpSocket, batch: &[(SocketAddr, &[u8])]) -> usize {
+    batch
+        .iter()
+        .filter(|(to, data)| io.try_send_to(data, *to).is_ok())
+        .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_batch_reaches_every_destination_and_comes_back_in_a_batch() {
+        let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let c = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let from = a.local_addr().unwrap();
+        let sock = Socket::new(a, MAX_BATCH).unwrap();
+        let mut out = Outbox::default();
+        for i in 0..100u8 {
+            let to = if i % 2 == 0 { &b } else { &c };
+            out.push(from, to.local_addr().unwrap(), &[i; 1200]);
+        }
+        let mut others = 0;
+        out.push("127.0.0.1:9".parse().unwrap(), from, b"x");
+        let dropped = sock.send_all(from, &out, |_, _, _| {
+            others += 1;
+            true
+        });
+        assert_eq!((dropped, others), (0, 1));
+        let mut rb = Socket::new(b, MAX_BATCH).unwrap();
+        let mut got = Vec::new();
+        rb.io.readable().await.unwrap();
+        while got.len() < 50 {
+            let n = rb
+                .recv_batch(|src, d| got.push((src, d[0], d.len())))
+                .unwrap();
+            if n == 0 {
+                rb.io.readable().await.unwrap();
+            }
+        }
+        assert_eq!(got.len(), 50);
+        assert!(got
+            .iter()
+            .enumerate()
+            .all(|(i, g)| g.0 == from && g.1 == 2 * i as u8 && g.2 == 1200));
+        let mut buf = [0u8; 2048];
+        let (n, _) = c.recv_from(&mut buf).await.unwrap();
+        assert_eq!((n, buf[0]), (1200, 1));
+    }
+}

@@ -1,0 +1,85 @@
+//! Datagrams a core has decided to send, kept in one arena until the shell sends them all
+//! at once (sendmmsg): the core never waits on a socket, and nothing is allocated per
+//! datagram once the arena has grown to a batch's size.
+
+use std::net::SocketAddr;
+
+#[derive(Debug, Clone, Copy)]
+struct Item {
+    from: SocketAddr,
+    to: SocketAddr,
+    start: usize,
+    len: usize,
+}
+
+/// Outgoing datagrams: (local socket, destination, bytes), in the order they were made.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    data: Vec<u8>,
+    items: Vec<Item>,
+}
+
+impl Outbox {
+    /// Queues one datagram from the local socket `from` to `to`.
+    pub fn push(&mut self, from: SocketAddr, to: SocketAddr, data: &[u8]) {
+        let start = self.data.len();
+        self.data.extend_from_slice(data);
+        self.items.push(Item {
+            from,
+            to,
+            start,
+            len: data.len(),
+        });
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The `i`th datagram: (local socket, destination, bytes).
+    pub fn get(&self, i: usize) -> Option<(SocketAddr, SocketAddr, &[u8])> {
+        let it = self.items.get(i)?;
+        Some((it.from, it.to, &self.data[it.start..it.start + it.len]))
+    }
+
+    /// Every datagram, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (SocketAddr, SocketAddr, &[u8])> {
+        self.items
+            .iter()
+            .map(|it| (it.from, it.to, &self.data[it.start..it.start + it.len]))
+    }
+
+    /// Forgets every datagram (keeps the memory).
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.items.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datagrams_come_out_in_order_and_clearing_keeps_the_arena() {
+        let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let b: SocketAddr = "127.0.0.1:2".parse().unwrap();
+        let mut o = Outbox::default();
+        o.push(a, b, b"one");
+        o.push(b, a, b"three");
+        let got: Vec<_> = o.iter().map(|(f, t, d)| (f, t, d.to_vec())).collect();
+        assert_eq!(
+            got,
+            vec![(a, b, b"one".to_vec()), (b, a, b"three".to_vec())]
+        );
+        assert_eq!(o.get(1).map(|x| x.2.len()), Some(5));
+        let cap = o.data.capacity();
+        o.clear();
+        assert!(o.is_empty());
+        assert_eq!(o.data.capacity(), cap);
+    }
+}
