@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod load;
 pub mod messaging;
 pub mod room;
 pub mod sip;
@@ -195,6 +196,11 @@ impl Gateway {
     }
 
     /// SIGKILL (no cleanup at all), then waits for the process to be gone.
+    /// The gateway process's id (its CPU and memory in /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -170,6 +170,10 @@ struct Shared {
     /// `send_audio_payload` so an injected packet is the stream's next one (SRTP's replay window
     /// drops one that falls behind it).
     audio_seq: AtomicU16,
+    /// Load mode: received packets are counted, not kept (see [`TestPeer::count_only`]).
+    count_only: AtomicBool,
+    counted: [AtomicU64; 2],
+    first_at: Mutex<Option<Instant>>,
 }
 
 impl Shared {
@@ -185,6 +189,9 @@ impl Shared {
             keyframe_requests: AtomicU64::new(0),
             force_keyframe: AtomicBool::new(false),
             audio_seq: AtomicU16::new(random_u64() as u16),
+            count_only: AtomicBool::new(false),
+            counted: [AtomicU64::new(0), AtomicU64::new(0)],
+            first_at: Mutex::new(None),
         }
     }
 }
@@ -226,6 +233,15 @@ impl PeerConnectionEventHandler for Handler {
             while let Some(event) = track.poll().await {
                 match event {
                     TrackRemoteEvent::OnRtpPacket(packet) => {
+                        if shared.count_only.load(Ordering::Relaxed) {
+                            shared
+                                .first_at
+                                .lock()
+                                .unwrap()
+                                .get_or_insert_with(Instant::now);
+                            shared.counted[kind as usize].fetch_add(1, Ordering::Relaxed);
+                            continue;
+                        }
                         let record = RtpRecord {
                             payload_type: packet.header.payload_type,
                             ssrc: packet.header.ssrc,
@@ -707,7 +723,31 @@ impl TestPeer {
         Ok(())
     }
 
+    /// Load mode: received packets are only counted (memory stays flat under load).
+    pub fn count_only(&self) {
+        self.shared.count_only.store(true, Ordering::SeqCst);
+    }
+
+    /// In load mode: when the first packet came, and the audio and video packets counted.
+    pub fn counts(&self) -> (Option<Instant>, u64, u64) {
+        (
+            *self.shared.first_at.lock().unwrap(),
+            self.shared.counted[Kind::Audio as usize].load(Ordering::Relaxed),
+            self.shared.counted[Kind::Video as usize].load(Ordering::Relaxed),
+        )
+    }
+
     pub async fn start_sending(&self) -> anyhow::Result<SendHandle> {
+        self.start_sending_at(VIDEO_INTERVAL, 0).await
+    }
+
+    /// Sends audio every 20 ms and video every `video_interval`, video payloads padded to
+    /// `video_size` bytes (0: as generated).
+    pub async fn start_sending_at(
+        &self,
+        video_interval: Duration,
+        video_size: usize,
+    ) -> anyhow::Result<SendHandle> {
         let out = self
             .outbound
             .as_ref()
@@ -781,7 +821,7 @@ impl TestPeer {
             tasks.push(tokio::spawn(async move {
                 let seq0 = random_u64() as u16;
                 let ts0 = random_u64() as u32;
-                let mut ticker = tokio::time::interval(VIDEO_INTERVAL);
+                let mut ticker = tokio::time::interval(video_interval);
                 ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 let mut n: u64 = 0;
                 loop {
@@ -794,7 +834,13 @@ impl TestPeer {
                         seq0.wrapping_add(n as u16),
                         ts0.wrapping_add((n as u32).wrapping_mul(3000)),
                         true,
-                        video_payload(n, keyframe),
+                        {
+                            let mut p = video_payload(n, keyframe);
+                            if video_size > p.len() {
+                                p.resize(video_size, 0);
+                            }
+                            p
+                        },
                     );
                     match track.write_rtp(packet).await {
                         Ok(()) => {

@@ -1,0 +1,56 @@
+//! The load tool: rooms of one publisher and N subscribers (real WebRTC peers of the `webrtc`
+//! crate) against a gateway process over the real sylkRTC-2 API, as `livekit-cli load-test`.
+//! Prints join -> first packet (p50/p95/max), the gateway's own share of it (from its log),
+//! packets received and lost, the gateway's CPU per forwarded packet and per media shard
+//! (from /proc), and its memory per peer.
+//!
+//! `cargo bench --bench loadtest -- [--subscribers N] [--rooms R] [--viewers V]
+//!   [--seconds S] [--video-pps P] [--video-size BYTES] [--shards K] [--send-batch B]`
+//! (defaults: 20 subscribers, 1 room, 4 viewers, 10 s, 200 video packets/s of 1,200 bytes,
+//! shards and batch as the gateway's defaults). The gateway is the release binary.
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::time::Duration;
+
+use common::load::{self, LoadConfig};
+use common::Gateway;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let get = |name: &str| -> Option<String> {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1).cloned())
+    };
+    let num = |name: &str, default: f64| -> f64 {
+        get(name).and_then(|v| v.parse().ok()).unwrap_or(default)
+    };
+    let cfg = LoadConfig {
+        rooms: num("--rooms", 1.0) as usize,
+        subscribers: num("--subscribers", 20.0) as usize,
+        viewers: num("--viewers", 4.0) as usize,
+        seconds: num("--seconds", 10.0),
+        video_interval: Duration::from_secs_f64(1.0 / num("--video-pps", 200.0)),
+        video_size: num("--video-size", 1200.0) as usize,
+    };
+    let mut gw_args: Vec<String> = vec!["--log-level".into(), "media=debug,info".into()];
+    for (flag, name) in [
+        ("--shards", "--media-shards"),
+        ("--send-batch", "--media-send-batch"),
+    ] {
+        if let Some(v) = get(flag) {
+            gw_args.push(name.into());
+            gw_args.push(v);
+        }
+    }
+    gw_args.extend(load::LIMITS.iter().map(|s| s.to_string()));
+    let gw_args: Vec<&str> = gw_args.iter().map(String::as_str).collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let gw = Gateway::start(&gw_args);
+    let report = runtime.block_on(load::run(&gw, &cfg));
+    report.print(&cfg);
+}
