@@ -128,7 +128,7 @@ fn forged_srtcp_makes_no_keyframe_request_and_moves_no_replay_window() {
         // Past the keyframe request pacing (500 ms), so a forged PLI could count.
         let until = net.now + Duration::from_millis(700);
         net.run_until(Duration::from_secs(1), |net| net.now >= until);
-        let before = net.core.stats().keyframe_requests;
+        let before = net.core().stats().keyframe_requests;
 
         let sfu = net.sfu_addr;
         for encrypted in [false, true] {
@@ -138,7 +138,7 @@ fn forged_srtcp_makes_no_keyframe_request_and_moves_no_replay_window() {
         let until = net.now + Duration::from_millis(100);
         net.run_until(Duration::from_secs(1), |net| net.now >= until);
         assert_eq!(
-            net.core.stats().keyframe_requests,
+            net.core().stats().keyframe_requests,
             before,
             "{srtp:?}: a forged PLI became a keyframe request"
         );
@@ -147,7 +147,7 @@ fn forged_srtcp_makes_no_keyframe_request_and_moves_no_replay_window() {
         let now = net.now;
         net.clients[s].request_keyframe(now);
         let asked = net.run_until(Duration::from_secs(1), |net| {
-            net.core.stats().keyframe_requests > before
+            net.core().stats().keyframe_requests > before
         });
         assert!(
             asked,
@@ -187,7 +187,7 @@ fn forged_srtp_far_ahead_does_not_stop_the_real_stream() {
             (0..20).collect::<Vec<_>>(),
             "{srtp:?}: forged packets cost real ones"
         );
-        assert_eq!(net.core.stats().rtp_forwarded, 20, "{srtp:?}");
+        assert_eq!(net.core().stats().rtp_forwarded, 20, "{srtp:?}");
     }
 }
 
@@ -225,8 +225,8 @@ fn stun_without_valid_integrity_latches_no_address_and_is_no_consent() {
             ..
         } = room(srtp);
         let sub_addr = net.clients[s].addr;
-        assert_eq!(net.core.peer_addresses(subscriber), vec![sub_addr]);
-        let ufrag = net.core.ice_ufrag(subscriber).unwrap().to_string();
+        assert_eq!(net.core().peer_addresses(subscriber), vec![sub_addr]);
+        let ufrag = net.core().ice_ufrag(subscriber).unwrap().to_string();
         let attacker: SocketAddr = "10.99.200.1:5000".parse().unwrap();
         let answered: Rc<RefCell<usize>> = Rc::default();
         let count = answered.clone();
@@ -245,7 +245,7 @@ fn stun_without_valid_integrity_latches_no_address_and_is_no_consent() {
         }
         net.step(Duration::from_millis(1));
         assert_eq!(
-            net.core.peer_addresses(subscriber),
+            net.core().peer_addresses(subscriber),
             vec![sub_addr],
             "{srtp:?}: a forged check latched an address"
         );
@@ -287,6 +287,6 @@ fn stun_without_valid_integrity_latches_no_address_and_is_no_consent() {
             "{srtp:?}: forged STUN kept a vanished subscriber's consent alive"
         );
         // The publisher, whose browser still checks, is still there.
-        assert_eq!(net.core.peer_addresses(publisher).len(), 1, "{srtp:?}");
+        assert_eq!(net.core().peer_addresses(publisher).len(), 1, "{srtp:?}");
     }
 }

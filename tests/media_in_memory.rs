@@ -84,7 +84,7 @@ fn a_lost_packet_is_recovered_by_nack() {
         "the retransmission did not use RTX (RFC 4588)"
     );
     assert!(
-        net.core.stats().retransmissions >= 1,
+        net.core().stats().retransmissions >= 1,
         "the retransmission was not the SFU's own (media::srtp path)"
     );
     assert_eq!(counters(&net, subs[1]), (0..30).collect::<Vec<_>>());
@@ -169,7 +169,7 @@ fn video_waits_for_a_keyframe() {
     // Interframes only: nothing reaches the subscriber, and the SFU asks for a keyframe.
     send_video(&mut net, p, 1, 5);
     assert!(net.clients[subs[0]].video.is_empty());
-    assert!(net.core.stats().keyframe_requests > 0);
+    assert!(net.core().stats().keyframe_requests > 0);
     send_video(&mut net, p, 0, 1);
     send_video(&mut net, p, 7, 3);
     assert_eq!(counters(&net, subs[0]), vec![0, 7, 8, 9]);
@@ -251,4 +251,49 @@ fn simulcast_layer_follows_bandwidth_requests() {
     let (b_sizes, b_ok) = sizes_and_continuity(&net, b);
     assert!(b_ok);
     assert_eq!(b_sizes.last(), Some(&1200), "B: {b_sizes:?}");
+}
+
+#[test]
+fn two_shards_each_forward_their_own_room_and_share_nothing() {
+    let mut net = Net::with_shards(SrtpPolicy::AesGcm, 2);
+    let (p0, c0) = net.add_publisher();
+    let (_, s0) = net.add_subscriber(p0);
+    net.placement = 1;
+    let (p1, c1) = net.add_publisher();
+    let (_, s1) = net.add_subscriber(p1);
+    assert!(
+        net.run_until(Duration::from_secs(10), |net| net.all_connected(4)),
+        "peers did not connect"
+    );
+    assert_eq!((p0.shard().0, p1.shard().0), (0, 1));
+    send_video(&mut net, c0, 0, 10);
+    assert_eq!(counters(&net, s0), (0..10).collect::<Vec<_>>());
+    assert!(
+        counters(&net, s1).is_empty(),
+        "room 0's media stays in room 0"
+    );
+    send_video(&mut net, c1, 0, 10);
+    assert_eq!(counters(&net, s1), (0..10).collect::<Vec<_>>());
+    assert_eq!(counters(&net, s0).len(), 10);
+    let (a, b) = (net.cores[0].stats(), net.cores[1].stats());
+    assert_eq!((a.peers, b.peers), (2, 2));
+    assert!(a.rtp_forwarded >= 10 && b.rtp_forwarded >= 10);
+    // A packet of a shard-0 peer sent to shard 1's port is nobody's there.
+    let wrong = std::net::SocketAddr::new(net.sfu_addr.ip(), net.sfu_addr.port() + 1);
+    let from = net.clients[c0].addr;
+    let before = net.cores[1].stats().datagrams_dropped;
+    let mut out = Vec::new();
+    let now = net.now;
+    net.clients[c0].make_rtp(
+        now,
+        media::Kind::Video,
+        vp8_payload(100, false, 50),
+        &mut out,
+    );
+    for d in out {
+        net.send_raw(from, wrong, d);
+    }
+    net.step(Duration::from_millis(1));
+    assert_eq!(net.cores[1].stats().datagrams_dropped, before + 1);
+    assert_eq!(counters(&net, s1).len(), 10, "nothing crossed over");
 }

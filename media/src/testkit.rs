@@ -68,6 +68,8 @@ pub struct Client {
     seq: [u16; 2],
     ts: [u32; 2],
     track_kinds: Vec<(String, Kind)>,
+    /// The SFU address (shard) it last heard from: where its media goes.
+    pub server: Option<SocketAddr>,
     /// Subscriber clients: the video receiver (to send keyframe requests on).
     video_receiver: Option<rtc::rtp_transceiver::RTCRtpReceiverId>,
 }
@@ -200,6 +202,7 @@ fn client_pc_with(addr: SocketAddr, mut media: MediaEngine, now: Instant) -> RTC
 impl Client {
     fn new(pc: RTCPeerConnection, addr: SocketAddr) -> Client {
         Client {
+            server: None,
             pc,
             addr,
             connected: false,
@@ -307,7 +310,13 @@ impl Client {
 
 /// The SFU plus browser stand-ins on a simulated network.
 pub struct Net {
-    pub core: Core,
+    /// One core per simulated shard, each at its own address (`sfu_addr` + index).
+    pub cores: Vec<Core>,
+    addrs: Vec<SocketAddr>,
+    /// The shard where the next publisher or call is placed.
+    pub placement: usize,
+    /// The shard of each plain leg.
+    leg_shard: std::collections::HashMap<SocketAddr, usize>,
     pub sfu_addr: SocketAddr,
     pub clients: Vec<Client>,
     pub now: Instant,
@@ -328,9 +337,23 @@ pub struct Net {
 
 impl Net {
     pub fn new(srtp: SrtpPolicy) -> Net {
+        Net::with_shards(srtp, 1)
+    }
+
+    /// A network with `shards` cores (shard `k` at port 10888 + `k`), as the engine runs them.
+    pub fn with_shards(srtp: SrtpPolicy, shards: usize) -> Net {
         let sfu_addr: SocketAddr = "10.99.0.1:10888".parse().expect("addr");
+        let addrs: Vec<SocketAddr> = (0..shards.max(1))
+            .map(|k| SocketAddr::new(sfu_addr.ip(), sfu_addr.port() + k as u16))
+            .collect();
         Net {
-            core: Core::new(CoreConfig::new(sfu_addr, srtp)),
+            cores: addrs
+                .iter()
+                .map(|a| Core::new(CoreConfig::new(*a, srtp)))
+                .collect(),
+            addrs,
+            placement: 0,
+            leg_shard: Default::default(),
             sfu_addr,
             clients: Vec::new(),
             now: Instant::now(),
@@ -350,9 +373,24 @@ impl Net {
         SocketAddr::from(([10, 99, (n >> 8) as u8, n as u8], 40000))
     }
 
+    /// Shard 0's core.
+    pub fn core(&mut self) -> &mut Core {
+        &mut self.cores[0]
+    }
+
+    /// The core a peer is on.
+    pub fn core_of(&mut self, id: PeerId) -> &mut Core {
+        let k = usize::from(id.shard().0).min(self.cores.len() - 1);
+        &mut self.cores[k]
+    }
+
     fn peer_id(&mut self) -> PeerId {
+        self.peer_id_on(self.placement)
+    }
+
+    fn peer_id_on(&mut self, shard: usize) -> PeerId {
         self.next_id += 1;
-        PeerId(self.next_id)
+        PeerId::new(crate::ids::ShardId(shard as u8), self.next_id)
     }
 
     /// A publisher client sending Opus and VP8; returns its peer id and client index.
@@ -402,7 +440,8 @@ impl Net {
             .expect("local offer");
         let offer = pc.local_description().expect("offer").sdp;
         let id = self.peer_id();
-        let answer = self.core.publish(self.now, id, &offer).expect("publish");
+        let now = self.now;
+        let answer = self.core_of(id).publish(now, id, &offer).expect("publish");
         self.pump();
         pc.set_remote_description(
             self.now,
@@ -421,10 +460,11 @@ impl Net {
     pub fn add_subscriber(&mut self, publisher: PeerId) -> (PeerId, usize) {
         let addr = self.client_addr();
         let mut pc = client_pc(addr, self.now);
-        let id = self.peer_id();
+        let id = self.peer_id_on(usize::from(publisher.shard().0));
+        let now = self.now;
         let offer = self
-            .core
-            .subscribe(self.now, id, publisher, true, true)
+            .core_of(id)
+            .subscribe(now, id, publisher, true, true)
             .expect("subscribe");
         self.pump();
         pc.set_remote_description(
@@ -436,8 +476,9 @@ impl Net {
         pc.set_local_description(self.now, answer)
             .expect("local answer");
         let answer = pc.local_description().expect("answer").sdp;
-        self.core
-            .answer(self.now, id, &answer)
+        let now = self.now;
+        self.core_of(id)
+            .answer(now, id, &answer)
             .expect("answer applied");
         self.pump();
         self.clients.push(Client::new(pc, addr));
@@ -458,10 +499,12 @@ impl Net {
                     let _ = c.pc.handle_timeout(now);
                 }
             }
-            if self.core.poll_timeout().is_some_and(|t| t <= now) {
-                self.core.handle_timeout(now);
-                self.pump();
+            for core in &mut self.cores {
+                if core.poll_timeout().is_some_and(|t| t <= now) {
+                    core.handle_timeout(now);
+                }
             }
+            self.pump();
             return;
         }
         while let Some((from, to, data)) = self.queue.pop_front() {
@@ -470,13 +513,21 @@ impl Net {
                     continue;
                 }
             }
-            if to == self.sfu_addr || self.plain_locals.contains(&to) {
-                self.core.handle_datagram(self.now, to, from, &data);
+            let shard = self
+                .addrs
+                .iter()
+                .position(|a| *a == to)
+                .or_else(|| self.leg_shard.get(&to).copied());
+            if let Some(k) = shard {
+                self.cores[k].handle_datagram(self.now, to, from, &data);
                 self.pump();
             } else if let Some(rx) = self.phones.get_mut(&to) {
                 rx.push((from, data));
             } else if let Some(i) = self.clients.iter().position(|c| c.addr == to) {
                 let c = &mut self.clients[i];
+                if self.addrs.contains(&from) {
+                    c.server = Some(from);
+                }
                 let _ = c.pc.handle_read(TaggedBytesMut {
                     now: self.now,
                     transport: TransportContext {
@@ -612,9 +663,11 @@ impl Net {
         leg: SocketAddr,
     ) -> Result<(PeerId, String), crate::MediaError> {
         let id = self.peer_id();
-        let sdp = self
-            .core
-            .incoming_offer(self.now, id, sip_offer, &[(Kind::Audio, leg, leg)])?;
+        let now = self.now;
+        let sdp =
+            self.core_of(id)
+                .incoming_offer(now, id, sip_offer, &[(Kind::Audio, leg, leg)])?;
+        self.leg_shard.insert(leg, usize::from(id.shard().0));
         self.pump();
         self.plain_locals.push(leg);
         Ok((id, sdp))
@@ -626,7 +679,8 @@ impl Net {
         id: PeerId,
         answer: &str,
     ) -> Result<String, crate::MediaError> {
-        let sip = self.core.incoming_answer(self.now, id, answer);
+        let now = self.now;
+        let sip = self.core_of(id).incoming_answer(now, id, answer);
         self.pump();
         sip
     }
@@ -671,8 +725,9 @@ impl Net {
     ) -> Result<(PeerId, String), crate::MediaError> {
         let id = self.peer_id();
         let sdp = self
-            .core
+            .core_of(id)
             .bridge_offer(id, offer, &[(Kind::Audio, leg, leg)])?;
+        self.leg_shard.insert(leg, usize::from(id.shard().0));
         self.plain_locals.push(leg);
         Ok((id, sdp))
     }
@@ -684,7 +739,8 @@ impl Net {
         c: usize,
         answer: &str,
     ) -> Result<(), crate::MediaError> {
-        let sdp = self.core.bridge_answer(self.now, id, answer)?;
+        let now = self.now;
+        let sdp = self.core_of(id).bridge_answer(now, id, answer)?;
         self.pump();
         let now = self.now;
         self.clients[c]
@@ -702,7 +758,8 @@ impl Net {
         c: usize,
         offer: &str,
     ) -> Result<String, crate::MediaError> {
-        let (answer, sip) = self.core.browser_reoffer(self.now, id, offer)?;
+        let now = self.now;
+        let (answer, sip) = self.core_of(id).browser_reoffer(now, id, offer)?;
         self.pump();
         let now = self.now;
         self.clients[c]
@@ -749,7 +806,8 @@ impl Net {
 
     /// Changes what a subscriber gets (pause, resume, bitrate limit).
     pub fn set_forward(&mut self, id: PeerId, options: crate::router::ForwardOptions) {
-        self.core.set_forward(self.now, id, options);
+        let now = self.now;
+        self.core_of(id).set_forward(now, id, options);
         self.pump();
     }
 
@@ -761,7 +819,8 @@ impl Net {
         data: &[u8],
         tx: &mut impl FnMut(SocketAddr, SocketAddr, &[u8]) -> bool,
     ) {
-        self.core.handle_datagram(self.now, local, from, data);
+        let k = self.leg_shard.get(&local).copied().unwrap_or(0);
+        self.cores[k].handle_datagram(self.now, local, from, data);
         self.take_out(tx);
     }
 
@@ -772,7 +831,8 @@ impl Net {
             let mut out = Vec::new();
             let now = self.now;
             self.clients[p].make_rtp(now, Kind::Video, vp8_payload(1200, i == 0, i), &mut out);
-            let (addr, sfu) = (self.clients[p].addr, self.sfu_addr);
+            let c = &self.clients[p];
+            let (addr, sfu) = (c.addr, c.server.unwrap_or(self.sfu_addr));
             for d in out {
                 self.send_raw(addr, sfu, d);
             }
@@ -801,34 +861,37 @@ impl Net {
         data: &[u8],
         tx: &mut impl FnMut(SocketAddr, SocketAddr, &[u8]) -> bool,
     ) {
-        self.core
-            .handle_datagram(self.now, self.sfu_addr, from, data);
+        self.cores[0].handle_datagram(self.now, self.sfu_addr, from, data);
         self.take_out(tx);
     }
 
     /// Hands the core's datagrams to `tx` (no allocation) and collects its events.
     fn take_out(&mut self, tx: &mut impl FnMut(SocketAddr, SocketAddr, &[u8]) -> bool) {
-        if self.core.poll_transmit(&mut self.out) {
-            for (from, to, data) in self.out.iter() {
-                tx(from, to, data);
+        for core in &mut self.cores {
+            if core.poll_transmit(&mut self.out) {
+                for (from, to, data) in self.out.iter() {
+                    tx(from, to, data);
+                }
+                self.out.clear();
             }
-            self.out.clear();
-        }
-        while let Some(ev) = self.core.poll_event() {
-            self.events.0.push_back(ev);
+            while let Some(ev) = core.poll_event() {
+                self.events.0.push_back(ev);
+            }
         }
     }
 
     /// Puts the core's datagrams on the network and collects its events.
     fn pump(&mut self) {
-        if self.core.poll_transmit(&mut self.out) {
-            for (from, to, data) in self.out.iter() {
-                self.queue.push_back((from, to, data.to_vec()));
+        for core in &mut self.cores {
+            if core.poll_transmit(&mut self.out) {
+                for (from, to, data) in self.out.iter() {
+                    self.queue.push_back((from, to, data.to_vec()));
+                }
+                self.out.clear();
             }
-            self.out.clear();
-        }
-        while let Some(ev) = self.core.poll_event() {
-            self.events.0.push_back(ev);
+            while let Some(ev) = core.poll_event() {
+                self.events.0.push_back(ev);
+            }
         }
     }
 }

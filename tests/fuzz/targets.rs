@@ -230,7 +230,7 @@ pub fn sfu_datagram(data: &[u8]) {
         if selector == 0xfe {
             net.now += std::time::Duration::from_millis(500);
             let now = net.now;
-            net.core.handle_timeout(now);
+            net.core().handle_timeout(now);
         }
     });
 }
