@@ -34,7 +34,8 @@ fn main() {
         video_interval: Duration::from_secs_f64(1.0 / num("--video-pps", 200.0)),
         video_size: num("--video-size", 1200.0) as usize,
     };
-    let mut gw_args: Vec<String> = vec!["--log-level".into(), "media=debug,info".into()];
+    let level = get("--log-level").unwrap_or_else(|| "media=debug,info".into());
+    let mut gw_args: Vec<String> = vec!["--log-level".into(), level];
     for (flag, name) in [
         ("--shards", "--media-shards"),
         ("--send-batch", "--media-send-batch"),
@@ -53,4 +54,8 @@ fn main() {
     let gw = Gateway::start(&gw_args);
     let report = runtime.block_on(load::run(&gw, &cfg));
     report.print(&cfg);
+    if let Some(path) = get("--log") {
+        std::fs::write(&path, gw.log()).expect("write the gateway's log");
+        println!("gateway log: {path}");
+    }
 }

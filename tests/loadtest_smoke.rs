@@ -34,7 +34,7 @@ async fn five_subscribers_each_receive_the_publishers_media() {
         report.expected
     );
     assert_eq!(
-        report.gateway_share_ms.len(),
+        report.gateway_share_us.len(),
         5,
         "the join trace is in the log"
     );

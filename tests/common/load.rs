@@ -56,8 +56,9 @@ pub struct LoadReport {
     pub rss_before: u64,
     pub rss_after: u64,
     pub peers: usize,
-    /// From the gateway's log: per subscriber, its transport up -> first packet sent (ms).
-    pub gateway_share_ms: Vec<u64>,
+    /// From the gateway's log, per subscriber: the time spent on its operations plus its
+    /// transport up -> first packet sent (µs).
+    pub gateway_share_us: Vec<u64>,
 }
 
 impl LoadReport {
@@ -79,9 +80,9 @@ impl LoadReport {
             s[((s.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1e3
         };
         let shares: Vec<Duration> = self
-            .gateway_share_ms
+            .gateway_share_us
             .iter()
-            .map(|m| Duration::from_millis(*m))
+            .map(|m| Duration::from_micros(*m))
             .collect();
         println!(
             "rooms {} x 1 publisher -> {} subscribers ({} video pps of {} B + 50 audio pps)",
@@ -99,7 +100,7 @@ impl LoadReport {
             self.silent
         );
         println!(
-            "gateway's share (transport up -> first packet sent): p50 {:.0} ms, max {:.0} ms",
+            "gateway's share (its operations + transport up -> first packet sent): p50 {:.1} ms, max {:.1} ms",
             pct(&shares, 0.5),
             pct(&shares, 1.0)
         );
@@ -134,30 +135,30 @@ impl LoadReport {
     }
 }
 
-/// CPU seconds of the process and of each of its threads (by name), from /proc.
+/// CPU seconds of the process (all its threads) and of each media shard thread (by name),
+/// from /proc/PID/task/TID/schedstat: the scheduler's own run time in nanoseconds. (The
+/// utime/stime of /proc/PID/stat are sampled at the clock tick, which a thread that wakes
+/// hundreds of times a second for a few microseconds each meets by chance.)
 fn cpu(pid: u32) -> (f64, HashMap<String, f64>) {
-    let ticks = 100.0; // USER_HZ on Linux
-    let parse = |stat: &str| -> f64 {
-        let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-        let f: Vec<&str> = after.split_whitespace().collect();
-        let ut: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0);
-        let st: f64 = f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
-        (ut + st) / ticks
-    };
-    let total = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| parse(&s))
-        .unwrap_or(0.0);
+    let mut total = 0.0;
     let mut threads = HashMap::new();
     if let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) {
         for t in dir.flatten() {
             let p = t.path();
+            let ran = std::fs::read_to_string(p.join("schedstat"))
+                .ok()
+                .and_then(|s| {
+                    s.split_whitespace()
+                        .next()
+                        .and_then(|v| v.parse::<f64>().ok())
+                })
+                .unwrap_or(0.0)
+                / 1e9;
+            total += ran;
             let name = std::fs::read_to_string(p.join("comm")).unwrap_or_default();
             let name = name.trim().to_string();
             if name.starts_with("media-shard") {
-                let v = std::fs::read_to_string(p.join("stat"))
-                    .map(|s| parse(&s))
-                    .unwrap_or(0.0);
-                *threads.entry(name).or_insert(0.0) += v;
+                *threads.entry(name).or_insert(0.0) += ran;
             }
         }
     }
@@ -287,29 +288,40 @@ pub async fn run(gw: &Gateway, cfg: &LoadConfig) -> LoadReport {
         .collect();
     report.received = got1 - got0;
     report.expected = (sent1 - sent0) * cfg.subscribers as u64;
-    // The gateway's own share of each join, from its log (media=debug).
+    // The gateway's own share of each join, from its log (media=debug): the time it spent on
+    // the subscriber's operations (subscribe, answer, candidates), plus the time from its
+    // transport coming up to the first packet sent (waiting for the client is not counted).
     let log = gw.log();
+    let field = |line: &str, name: &str| -> Option<String> {
+        line.split(&format!(" {name}="))
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .map(|v| v.trim_matches('"').to_string())
+    };
     let mut up: HashMap<String, u64> = HashMap::new();
+    let mut ops_us: HashMap<String, u64> = HashMap::new();
+    let mut first_us: HashMap<String, u64> = HashMap::new();
     for line in log.lines() {
-        let peer = line
-            .split("peer=")
-            .nth(1)
-            .and_then(|r| r.split_whitespace().next())
-            .map(str::to_string);
-        let ms = line
-            .split("ms=")
-            .nth(1)
-            .and_then(|r| r.split_whitespace().next())
-            .and_then(|v| v.parse::<u64>().ok());
-        let (Some(peer), Some(ms)) = (peer, ms) else {
+        let (Some(peer), Some(v)) = (field(line, "peer"), field(line, "us")) else {
             continue;
         };
+        let Ok(v) = v.parse::<u64>() else { continue };
         if line.contains("transport up") {
-            up.insert(peer, ms);
+            up.insert(peer, v);
         } else if line.contains("first media sent to subscriber") {
-            if let Some(u) = up.get(&peer) {
-                report.gateway_share_ms.push(ms.saturating_sub(*u));
-            }
+            first_us.insert(peer, v);
+        } else if line.contains("operation done")
+            && ["subscribe", "answer", "candidate"]
+                .iter()
+                .any(|op| field(line, "op").as_deref() == Some(*op))
+        {
+            *ops_us.entry(peer).or_insert(0) += v;
+        }
+    }
+    for (peer, first) in &first_us {
+        if let Some(u) = up.get(peer) {
+            let ops = ops_us.get(peer).copied().unwrap_or(0);
+            report.gateway_share_us.push(first.saturating_sub(*u) + ops);
         }
     }
     for (s, _) in &subs {

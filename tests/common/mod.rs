@@ -109,7 +109,10 @@ impl Gateway {
         }
         full.extend(args.iter().map(|s| s.to_string()));
         let tls = !full.iter().any(|a| a == "--no-tls");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sylk-gateway"));
+        // SYLK_GATEWAY_BIN: another build of the gateway (the load tool compares builds).
+        let bin = std::env::var("SYLK_GATEWAY_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_sylk-gateway").to_string());
+        let mut cmd = Command::new(bin);
         cmd.args(&full)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -59,7 +59,7 @@ impl Core {
             .iter()
             .map(|c| PlainLeg::new(c, self.rng.random()))
             .collect();
-        self.insert(id, peer, Role::Bridged { legs }, now);
+        self.insert(id, peer, Role::Bridged { legs }, now, true);
         Ok(answer)
     }
 
@@ -83,7 +83,7 @@ impl Core {
             Peer::offering(&codecs, &self.candidates, self.srtp, now, &mut self.rng)?;
         self.pending_incoming
             .insert(id, (sip_offer.to_owned(), locals.to_vec()));
-        self.insert(id, peer, Role::Bridged { legs: Vec::new() }, now);
+        self.insert(id, peer, Role::Bridged { legs: Vec::new() }, now, false);
         Ok(offer)
     }
 
@@ -116,6 +116,7 @@ impl Core {
                 .collect();
         }
         self.pending_incoming.remove(&id);
+        self.remote_known(id, now);
         self.drain(id, now);
         Ok(sip_answer)
     }

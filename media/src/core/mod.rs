@@ -29,7 +29,7 @@ use crate::ids::{Kind, PeerId, WallClock};
 use crate::outbox::Outbox;
 use crate::router::{self, ForwardOptions, Router};
 use crate::transport::peer::{Peer, SrtpPolicy};
-use crate::transport::{Drained, RtxLimits, Sent, Transport, MAX_ADDRS_PER_PEER};
+use crate::transport::{Drained, RtxLimits, Sent, Transport, MAX_ADDRS_PER_PEER, MAX_EARLY_CHECKS};
 use crate::MediaError;
 use demux::{Demux, Route};
 use timers::Timers;
@@ -287,7 +287,7 @@ impl Core {
     pub fn publish(&mut self, now: Instant, id: PeerId, offer: &str) -> Result<String, MediaError> {
         let (peer, sdp) = Peer::publisher(offer, &self.candidates, self.srtp, now, &mut self.rng)?;
         self.router.add_producer(id);
-        self.insert(id, peer, Role::Publisher, now);
+        self.insert(id, peer, Role::Publisher, now, true);
         Ok(sdp)
     }
 
@@ -314,7 +314,7 @@ impl Core {
         self.router
             .add_consumer(publisher, id, now)
             .map_err(|_| MediaError::UnknownPeer)?;
-        self.insert(id, peer, Role::Subscriber, now);
+        self.insert(id, peer, Role::Subscriber, now, false);
         Ok(sdp)
     }
 
@@ -324,8 +324,27 @@ impl Core {
             Some(s) => s.transport.peer.set_answer(sdp, now),
             None => Err(MediaError::UnknownPeer),
         };
+        if result.is_ok() {
+            self.remote_known(id, now);
+        }
         self.drain(id, now);
         result
+    }
+
+    /// The browser's description is in `rtc`: the checks that came before it go in now (so
+    /// `rtc` sees the nomination without waiting for the browser to check again).
+    fn remote_known(&mut self, id: PeerId, now: Instant) {
+        let Some(slot) = self.peers.get_mut(&id) else {
+            return;
+        };
+        let t = &mut slot.transport;
+        t.remote_known = true;
+        for (from, data) in std::mem::take(&mut t.early) {
+            let ice_local = ice_local_addr(&self.candidates, self.local_addr, from);
+            if let Err(e) = t.handle_read(now, ice_local, from, &data) {
+                debug!(peer = id.0, error = %e, "early check rejected");
+            }
+        }
     }
 
     /// A trickled remote candidate.
@@ -354,14 +373,16 @@ impl Core {
         self.remove(id, None);
     }
 
-    fn insert(&mut self, id: PeerId, peer: Peer, role: Role, now: Instant) {
+    /// `remote_known`: the peer was made from the browser's offer (else from ours).
+    fn insert(&mut self, id: PeerId, peer: Peer, role: Role, now: Instant, remote_known: bool) {
         self.demux.add_ufrag(&peer.ice.ufrag, id);
         if let Role::Bridged { legs } = &role {
             for leg in legs {
                 self.demux.add_leg(leg.local, id);
             }
         }
-        let transport = Transport::new(peer, now);
+        let mut transport = Transport::new(peer, now);
+        transport.remote_known = remote_known;
         self.peers.insert(id, Slot { transport, role });
         self.drain(id, now);
     }
@@ -442,6 +463,25 @@ impl Core {
             }
             t.last_consent = now;
             self.demux.learn(id, from, &mut t.addrs, MAX_ADDRS_PER_PEER);
+            if !t.remote_known {
+                // A check before the browser's answer (it checks as soon as it has our
+                // offer): `rtc` cannot answer it yet (no remote credentials), so it is
+                // answered here and kept for `rtc`, instead of the browser retrying after its
+                // check interval (200 ms for webrtc-rs).
+                if stun::binding_success(
+                    data,
+                    from,
+                    &t.peer.ice.pwd,
+                    self.crypto.crypto(),
+                    &mut self.scratch,
+                ) {
+                    self.outbox.push(self.local_addr, from, &self.scratch);
+                }
+                if t.early.len() < MAX_EARLY_CHECKS {
+                    t.early.push((from, data.to_vec()));
+                }
+                return;
+            }
         } else if stun && !known {
             // Answers to rtc's own checks (rtc authenticates them with the remote password)
             // and indications are taken only from addresses the peer already proved.
@@ -510,7 +550,7 @@ impl Core {
                 t.last_consent = now;
                 debug!(
                     peer = id.0,
-                    ms = now.saturating_duration_since(t.created).as_millis() as u64,
+                    us = now.saturating_duration_since(t.created).as_micros() as u64,
                     "transport up"
                 );
                 self.events.push_back(MediaEvent {
@@ -618,7 +658,7 @@ impl Core {
         while let Some((peer, waited)) = router.poll_first_packet() {
             debug!(
                 peer = peer.0,
-                ms = waited.as_millis() as u64,
+                us = waited.as_micros() as u64,
                 "first media sent to subscriber"
             );
         }

@@ -84,6 +84,99 @@ pub fn authentic_binding_request(
     mac.verify(&input, tag).is_ok()
 }
 
+const BINDING_SUCCESS: u16 = 0x0101;
+const ATTR_XOR_MAPPED_ADDRESS: u16 = 0x0020;
+const ATTR_FINGERPRINT: u16 = 0x8028;
+const FINGERPRINT_XOR: u32 = 0x5354_554e;
+
+/// Writes into `out` the Binding success response to `request` (already checked with
+/// [`authentic_binding_request`]) as an ICE agent gives it: XOR-MAPPED-ADDRESS of `from`,
+/// MESSAGE-INTEGRITY keyed with our password `pwd`, FINGERPRINT. For checks that arrive
+/// before the browser's answer has given `rtc` the remote credentials (a browser checks as
+/// soon as it has our offer): answered at once, as libnice does, instead of leaving the
+/// browser to retry after its check interval.
+pub fn binding_success(
+    request: &[u8],
+    from: std::net::SocketAddr,
+    pwd: &str,
+    crypto: &dyn rtc::crypto::RTCCrypto,
+    out: &mut Vec<u8>,
+) -> bool {
+    if request.len() < HEADER {
+        return false;
+    }
+    let txid = &request[8..20];
+    out.clear();
+    out.extend_from_slice(&BINDING_SUCCESS.to_be_bytes());
+    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(&MAGIC_COOKIE);
+    out.extend_from_slice(txid);
+    // XOR-MAPPED-ADDRESS.
+    let port = from.port() ^ 0x2112;
+    match from.ip() {
+        std::net::IpAddr::V4(ip) => {
+            out.extend_from_slice(&ATTR_XOR_MAPPED_ADDRESS.to_be_bytes());
+            out.extend_from_slice(&8u16.to_be_bytes());
+            out.extend_from_slice(&[0, 0x01]);
+            out.extend_from_slice(&port.to_be_bytes());
+            let o = ip.octets();
+            for i in 0..4 {
+                out.push(o[i] ^ MAGIC_COOKIE[i]);
+            }
+        }
+        std::net::IpAddr::V6(ip) => {
+            out.extend_from_slice(&ATTR_XOR_MAPPED_ADDRESS.to_be_bytes());
+            out.extend_from_slice(&20u16.to_be_bytes());
+            out.extend_from_slice(&[0, 0x02]);
+            out.extend_from_slice(&port.to_be_bytes());
+            let o = ip.octets();
+            for i in 0..16 {
+                let k = if i < 4 { MAGIC_COOKIE[i] } else { txid[i - 4] };
+                out.push(o[i] ^ k);
+            }
+        }
+    }
+    // MESSAGE-INTEGRITY over the message with the length counting it.
+    let set_len = |out: &mut Vec<u8>, len: usize| {
+        let l = (len as u16).to_be_bytes();
+        out[2] = l[0];
+        out[3] = l[1];
+    };
+    let mi_at = out.len();
+    set_len(out, mi_at + 4 + INTEGRITY_LEN - HEADER);
+    let Ok(mut mac) = crypto.new_hmac(rtc::crypto::HmacAlgorithm::Sha1, pwd.as_bytes()) else {
+        return false;
+    };
+    let mut tag = [0u8; INTEGRITY_LEN];
+    if mac.sign(&[&out[..]], &mut tag).is_err() {
+        return false;
+    }
+    out.extend_from_slice(&ATTR_MESSAGE_INTEGRITY.to_be_bytes());
+    out.extend_from_slice(&(INTEGRITY_LEN as u16).to_be_bytes());
+    out.extend_from_slice(&tag);
+    // FINGERPRINT: CRC-32 of the message with the length counting it, XOR 0x5354554e.
+    let fp_at = out.len();
+    set_len(out, fp_at + 8 - HEADER);
+    let crc = crc32(&out[..]) ^ FINGERPRINT_XOR;
+    out.extend_from_slice(&ATTR_FINGERPRINT.to_be_bytes());
+    out.extend_from_slice(&4u16.to_be_bytes());
+    out.extend_from_slice(&crc.to_be_bytes());
+    true
+}
+
+/// CRC-32 (ISO-HDLC, as STUN's FINGERPRINT uses).
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            let mask = (crc & 1).wrapping_neg();
+            crc = (crc >> 1) ^ (0xedb8_8320 & mask);
+        }
+    }
+    !crc
+}
+
 /// The local ufrag of a STUN request's USERNAME attribute (the part before `:`).
 pub fn local_ufrag(packet: &[u8]) -> Option<&str> {
     let (_, value, _) = attributes(packet).find(|(k, _, _)| *k == ATTR_USERNAME)?;
@@ -112,6 +205,40 @@ mod tests {
         p.extend_from_slice(&[7; 12]);
         p.extend_from_slice(&attrs);
         p
+    }
+
+    #[test]
+    fn crc32_is_the_iso_hdlc_one() {
+        assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
+    }
+
+    #[test]
+    fn an_early_check_gets_a_response_the_browser_can_verify() {
+        let crypto = rtc::crypto::default_provider().unwrap();
+        let crypto = crypto.crypto();
+        let req = binding_request(b"local:remote");
+        let from: std::net::SocketAddr = "192.0.2.7:40000".parse().unwrap();
+        let mut out = Vec::new();
+        assert!(binding_success(
+            &req,
+            from,
+            "secretpassword",
+            crypto,
+            &mut out
+        ));
+        // Parsed back by rtc's own STUN: a success response with our transaction id, the
+        // sender's address, an integrity keyed with our password, and a fingerprint.
+        let mut m = rtc::stun::message::Message::new();
+        m.raw = out.clone();
+        m.decode().unwrap();
+        assert_eq!(m.typ.method, rtc::stun::message::METHOD_BINDING);
+        assert_eq!(m.typ.class, rtc::stun::message::CLASS_SUCCESS_RESPONSE);
+        assert_eq!(&m.transaction_id.0[..], &req[8..20]);
+        let mut xor = rtc::stun::xoraddr::XorMappedAddress::default();
+        rtc::stun::message::Getter::get_from(&mut xor, &m).unwrap();
+        assert_eq!((xor.ip, xor.port), (from.ip(), from.port()));
+        rtc::stun::integrity::MessageIntegrity::check(&mut m, b"secretpassword", crypto).unwrap();
+        rtc::stun::fingerprint::FINGERPRINT.check(&m).unwrap();
     }
 
     #[test]

@@ -85,6 +85,8 @@ type Work = Box<dyn FnOnce(&mut Shard, Instant) + Send>;
 struct Command {
     /// The peer it is about (its work, should it panic).
     peer: Option<PeerId>,
+    /// What it is, for the log (with how long it took: the gateway's share of a join).
+    op: &'static str,
     work: Work,
 }
 
@@ -145,12 +147,14 @@ impl EngineHandle {
     /// Runs `work` on `id`'s shard and waits for its result.
     async fn call<T: Send + 'static>(
         &self,
+        op: &'static str,
         id: PeerId,
         work: impl FnOnce(&mut Shard, Instant) -> Result<T, MediaError> + Send + 'static,
     ) -> Result<T, MediaError> {
         let (reply, rx) = oneshot::channel();
         let command = Command {
             peer: Some(id),
+            op,
             work: Box::new(move |shard, now| {
                 let _ = reply.send(work(shard, now));
             }),
@@ -165,9 +169,15 @@ impl EngineHandle {
     }
 
     /// Runs `work` on `id`'s shard without waiting.
-    async fn tell(&self, id: PeerId, work: impl FnOnce(&mut Shard, Instant) + Send + 'static) {
+    async fn tell(
+        &self,
+        op: &'static str,
+        id: PeerId,
+        work: impl FnOnce(&mut Shard, Instant) + Send + 'static,
+    ) {
         let command = Command {
             peer: Some(id),
+            op,
             work: Box::new(work),
         };
         let _ = self.shard(id).tx.send(command).await;
@@ -180,7 +190,7 @@ impl EngineHandle {
         offer: String,
         events: mpsc::Sender<MediaEvent>,
     ) -> Result<String, MediaError> {
-        self.call(id, move |s, now| {
+        self.call("publish", id, move |s, now| {
             s.events.insert(id, events);
             s.core.publish(now, id, &offer)
         })
@@ -200,7 +210,7 @@ impl EngineHandle {
         if id.shard() != publisher.shard() {
             return Err(MediaError::UnknownPeer);
         }
-        self.call(id, move |s, now| {
+        self.call("subscribe", id, move |s, now| {
             s.events.insert(id, events);
             s.core.subscribe(now, id, publisher, audio, video)
         })
@@ -209,7 +219,7 @@ impl EngineHandle {
 
     /// The browser's answer to a subscription offer.
     pub async fn answer(&self, id: PeerId, sdp: String) -> Result<(), MediaError> {
-        self.call(id, move |s, now| s.core.answer(now, id, &sdp))
+        self.call("answer", id, move |s, now| s.core.answer(now, id, &sdp))
             .await
     }
 
@@ -220,15 +230,17 @@ impl EngineHandle {
         mid: Option<String>,
         index: Option<u16>,
     ) {
-        self.tell(id, move |s, now| {
+        self.tell("candidate", id, move |s, now| {
             s.core.candidate(now, id, &candidate, mid, index)
         })
         .await
     }
 
     pub async fn forward(&self, id: PeerId, options: ForwardOptions) {
-        self.tell(id, move |s, now| s.core.set_forward(now, id, options))
-            .await
+        self.tell("forward", id, move |s, now| {
+            s.core.set_forward(now, id, options)
+        })
+        .await
     }
 
     /// Starts a 1:1 call: binds the plain RTP legs and returns the plain SDP offer toward SIP
@@ -238,7 +250,7 @@ impl EngineHandle {
         id: PeerId,
         browser_offer: String,
     ) -> Result<String, MediaError> {
-        self.call(id, move |s, _| {
+        self.call("bridge_offer", id, move |s, _| {
             let result = s
                 .bind_legs(id, &browser_offer)
                 .and_then(|locals| s.core.bridge_offer(id, &browser_offer, &locals));
@@ -257,7 +269,7 @@ impl EngineHandle {
         sip_answer: String,
         events: mpsc::Sender<MediaEvent>,
     ) -> Result<String, MediaError> {
-        self.call(id, move |s, now| {
+        self.call("bridge_answer", id, move |s, now| {
             s.events.insert(id, events);
             s.core.bridge_answer(now, id, &sip_answer)
         })
@@ -266,14 +278,16 @@ impl EngineHandle {
 
     /// A re-INVITE from the SIP side (hold/unhold): returns the plain SDP answer.
     pub async fn sip_reoffer(&self, id: PeerId, sdp: String) -> Result<String, MediaError> {
-        self.call(id, move |s, _| s.core.sip_reoffer(id, &sdp))
+        self.call("sip_reoffer", id, move |s, _| s.core.sip_reoffer(id, &sdp))
             .await
     }
 
     /// The SIP answer to a re-INVITE the gateway sent.
     pub async fn sip_reanswer(&self, id: PeerId, sdp: String) -> Result<(), MediaError> {
-        self.call(id, move |s, _| s.core.sip_reanswer(id, &sdp))
-            .await
+        self.call("sip_reanswer", id, move |s, _| {
+            s.core.sip_reanswer(id, &sdp)
+        })
+        .await
     }
 
     /// A new browser offer on a call (hold/unhold): returns (browser answer, plain re-INVITE SDP).
@@ -282,8 +296,10 @@ impl EngineHandle {
         id: PeerId,
         offer: String,
     ) -> Result<(String, String), MediaError> {
-        self.call(id, move |s, now| s.core.browser_reoffer(now, id, &offer))
-            .await
+        self.call("browser_reoffer", id, move |s, now| {
+            s.core.browser_reoffer(now, id, &offer)
+        })
+        .await
     }
 
     /// An incoming SIP call: binds the plain legs and returns the WebRTC offer for the browser.
@@ -293,7 +309,7 @@ impl EngineHandle {
         sip_offer: String,
         events: mpsc::Sender<MediaEvent>,
     ) -> Result<String, MediaError> {
-        self.call(id, move |s, now| {
+        self.call("incoming_offer", id, move |s, now| {
             s.events.insert(id, events);
             let result = s
                 .bind_legs(id, &sip_offer)
@@ -312,14 +328,14 @@ impl EngineHandle {
         id: PeerId,
         browser_answer: String,
     ) -> Result<String, MediaError> {
-        self.call(id, move |s, now| {
+        self.call("incoming_answer", id, move |s, now| {
             s.core.incoming_answer(now, id, &browser_answer)
         })
         .await
     }
 
     pub async fn close(&self, id: PeerId) {
-        self.tell(id, move |s, _| {
+        self.tell("close", id, move |s, _| {
             s.core.close(id);
             s.release(id);
         })
@@ -341,7 +357,7 @@ impl EngineHandle {
         for (i, _) in self.shards.iter().enumerate() {
             let id = PeerId::new(ShardId(i as u8), 0);
             let stats = self
-                .call(id, |s, _| Ok::<_, MediaError>(s.core.stats()))
+                .call("stats", id, |s, _| Ok::<_, MediaError>(s.core.stats()))
                 .await
                 .ok()?;
             all.push(stats);

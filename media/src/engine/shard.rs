@@ -232,7 +232,14 @@ async fn run(shard: &mut Shard, io: &mut Io) {
                 Some(cmd) => {
                     shard.core.working_on(cmd.peer);
                     let work = cmd.work;
-                    isolated(shard, |s| work(s, Instant::now()));
+                    let start = Instant::now();
+                    isolated(shard, |s| work(s, start));
+                    debug!(
+                        peer = cmd.peer.map_or(0, |p| p.0),
+                        op = cmd.op,
+                        us = start.elapsed().as_micros() as u64,
+                        "operation done"
+                    );
                 }
                 None => break,
             },

@@ -135,7 +135,16 @@ pub struct Transport {
     pub timeout: Option<Instant>,
     /// When it was made, when it came up (join-time trace).
     pub created: Instant,
+    /// `rtc` has the browser's description (its ICE credentials): false for an offer of
+    /// ours until the answer comes.
+    pub remote_known: bool,
+    /// Authentic checks that came before the answer (answered at once by the core), given
+    /// to `rtc` when the answer comes: at most [`MAX_EARLY_CHECKS`].
+    pub early: Vec<(SocketAddr, Vec<u8>)>,
 }
+
+/// Early connectivity checks kept per peer until its answer.
+pub const MAX_EARLY_CHECKS: usize = 8;
 
 impl Transport {
     pub fn new(peer: Peer, now: Instant) -> Transport {
@@ -150,6 +159,8 @@ impl Transport {
             video_receiver: None,
             timeout: None,
             created: now,
+            remote_known: false,
+            early: Vec::new(),
         }
     }
 

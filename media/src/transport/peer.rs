@@ -9,10 +9,13 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use rtc::dtls::extension::extension_use_srtp::SrtpProtectionProfile;
+use rtc::interceptor::NackGeneratorBuilder;
 use rtc::interceptor::{Attribute, Interceptor, Packet, Registry, Slot, StreamInfo, TaggedPacket};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::certificate::{CertificateParams, RTCCertificate};
-use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::peer_connection::configuration::interceptor_registry::{
+    configure_rtcp_reports, configure_simulcast_extension_headers, configure_twcc_receiver_only,
+};
 use rtc::peer_connection::configuration::media_engine::{
     MediaEngine, MIME_TYPE_OPUS, MIME_TYPE_RTX, MIME_TYPE_TELEPHONE_EVENT, MIME_TYPE_VP8,
 };
@@ -354,7 +357,15 @@ fn build_pc(
 ) -> Result<RTCPeerConnection, MediaError> {
     // Application-ward of the default chain, so NACK and reports have acted first.
     let registry = Registry::new().with(Slot::from(14_000), DeliverRtcp::default());
-    let registry = register_default_interceptors(registry, &mut media).map_err(rtc_err)?;
+    // rtc's default chain (`register_default_interceptors`) less its NACK responder: media
+    // to the browser goes out on the gateway's own send path, which answers NACKs from its
+    // own history (transport::send), so the responder's buffer (1,024 packets per video
+    // stream, about 120 KB) would stay empty, and was half of a subscriber's memory. The
+    // generator stays: it NACKs what a publisher's browser lost.
+    let registry = registry.with(Slot::NackGenerator, NackGeneratorBuilder::new().build());
+    configure_simulcast_extension_headers(&mut media).map_err(rtc_err)?;
+    let registry = configure_twcc_receiver_only(registry, &mut media).map_err(rtc_err)?;
+    let registry = configure_rtcp_reports(registry);
     let mut settings = SettingEngineBuilder::new()
         .with_lite(true)
         .with_ice_credentials(ice.ufrag.clone(), ice.pwd.clone())
