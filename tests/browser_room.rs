@@ -205,6 +205,8 @@ fn room_with(browsers: &str, shots: &str, consent_timeout: &str, lossy: Option<u
         .env("SHOT_DIR", &shots);
     let (ok, stdout, stderr) = run_with_timeout(cmd, NODE_TIMEOUT);
     let log = gw.log();
+    // The whole log beside the screenshots, for a failure's post-mortem.
+    let _ = std::fs::write(shots.join("gateway.log"), &log);
     // Which way the gateway learnt about the closed tab (WebSocket close or consent expiry).
     let leaving: Vec<&str> = log
         .lines()

@@ -192,7 +192,11 @@ async fn attach(m: &mut Member, publisher: &str) -> (TestPeer, Instant) {
     let attached = m.ws.room_event(&m.session, "feed-attached", None).await;
     let sub = TestPeer::subscriber().await.unwrap();
     sub.count_only();
-    let answer = sub.answer(attached["sdp"].as_str().unwrap()).await.unwrap();
+    // As a browser does: the answer at once, the candidates trickled after it.
+    let answer = sub
+        .answer_now(attached["sdp"].as_str().unwrap())
+        .await
+        .unwrap();
     ack(&m
         .ws
         .request(json!({"sylkrtc": "videoroom-feed-answer", "session": m.session, "feed": feed, "sdp": answer}))

@@ -465,21 +465,29 @@ impl Core {
             self.demux.learn(id, from, &mut t.addrs, MAX_ADDRS_PER_PEER);
             if !t.remote_known {
                 // A check before the browser's answer (it checks as soon as it has our
-                // offer): `rtc` cannot answer it yet (no remote credentials), so it is
-                // answered here and kept for `rtc`, instead of the browser retrying after its
-                // check interval (200 ms for webrtc-rs).
-                if stun::binding_success(
-                    data,
-                    from,
-                    &t.peer.ice.pwd,
-                    self.crypto.crypto(),
-                    &mut self.scratch,
-                ) {
+                // offer): `rtc` cannot answer it yet (no remote credentials), so it is kept
+                // for `rtc`, to be given when the answer comes, and a check that does not
+                // nominate is answered here at once (so the browser's pair is valid when the
+                // answer lands, instead of its next check after its interval). A nominating
+                // one (USE-CANDIDATE) is not: ICE must not complete, and DTLS start, before
+                // `rtc` knows the browser's fingerprint; `rtc` answers it on replay.
+                if !stun::has_use_candidate(data)
+                    && stun::binding_success(
+                        data,
+                        from,
+                        &t.peer.ice.pwd,
+                        self.crypto.crypto(),
+                        &mut self.scratch,
+                    )
+                {
                     self.outbox.push(self.local_addr, from, &self.scratch);
                 }
+                // The latest check from each address is what counts: one kept per address.
+                t.early.retain(|(a, _)| *a != from);
                 if t.early.len() < MAX_EARLY_CHECKS {
                     t.early.push((from, data.to_vec()));
                 }
+                debug!(peer = id.0, %from, held = t.early.len(), "early check");
                 return;
             }
         } else if stun && !known {

@@ -177,6 +177,12 @@ fn crc32(data: &[u8]) -> u32 {
     !crc
 }
 
+/// Whether a Binding request nominates its pair (USE-CANDIDATE, RFC 8445 §7.1.2).
+pub fn has_use_candidate(packet: &[u8]) -> bool {
+    const ATTR_USE_CANDIDATE: u16 = 0x0025;
+    attributes(packet).any(|(k, _, _)| k == ATTR_USE_CANDIDATE)
+}
+
 /// The local ufrag of a STUN request's USERNAME attribute (the part before `:`).
 pub fn local_ufrag(packet: &[u8]) -> Option<&str> {
     let (_, value, _) = attributes(packet).find(|(k, _, _)| *k == ATTR_USERNAME)?;

@@ -138,8 +138,8 @@ pub struct Transport {
     /// `rtc` has the browser's description (its ICE credentials): false for an offer of
     /// ours until the answer comes.
     pub remote_known: bool,
-    /// Authentic checks that came before the answer (answered at once by the core), given
-    /// to `rtc` when the answer comes: at most [`MAX_EARLY_CHECKS`].
+    /// Authentic checks that came before the answer (the latest per address), given to
+    /// `rtc` when the answer comes: at most [`MAX_EARLY_CHECKS`].
     pub early: Vec<(SocketAddr, Vec<u8>)>,
 }
 
