@@ -5,9 +5,12 @@
 //! (from /proc), and its memory per peer.
 //!
 //! `cargo bench --bench loadtest -- [--subscribers N] [--rooms R] [--viewers V]
-//!   [--seconds S] [--video-pps P] [--video-size BYTES] [--shards K] [--send-batch B]`
+//!   [--seconds S] [--video-pps P] [--video-size BYTES] [--shards K] [--send-batch B]
+//!   [--log-level FILTER] [--log FILE] [--janus INTERFACE --peer-ip IP]`
 //! (defaults: 20 subscribers, 1 room, 4 viewers, 10 s, 200 video packets/s of 1,200 bytes,
-//! shards and batch as the gateway's defaults). The gateway is the release binary.
+//! shards and batch as the gateway's defaults). The gateway is the release binary
+//! (`SYLK_GATEWAY_BIN` for another build). `--janus eth0 --peer-ip ADDR` runs the same scenario against a
+//! Janus process (`apt-get install janus`; its VideoRoom over its WebSocket API) instead.
 #[path = "../tests/common/mod.rs"]
 mod common;
 
@@ -51,6 +54,19 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    if let Some(interface) = get("--janus") {
+        // The same scenario against Janus (apt-get install janus), for comparison. Janus
+        // gathers no loopback candidate: `--peer-ip` gives the clients the machine's own
+        // address on that interface.
+        if let Some(ip) = get("--peer-ip") {
+            std::env::set_var("SYLK_PEER_IP", ip);
+        }
+        let janus = common::janus::Janus::start(&interface);
+        let report = runtime.block_on(common::janus::run(&janus, &cfg));
+        println!("janus:");
+        report.print(&cfg);
+        return;
+    }
     let gw = Gateway::start(&gw_args);
     let report = runtime.block_on(load::run(&gw, &cfg));
     report.print(&cfg);

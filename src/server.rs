@@ -377,14 +377,19 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // A client that does not finish its request headers in time is closed (hyper enforces
     // the deadline only with a timer).
     let header_timeout = app.config.limits.http_header_timeout();
+    // TCP_NODELAY on every connection: an event written right after its request's ack (the
+    // offer of `feed-attached`, `accepted`) otherwise waits for the client's delayed ACK of
+    // the ack's segment (Nagle), 40 ms on Linux, and every join waited for it.
+    let nodelay = axum_server::accept::NoDelayAcceptor::new();
     match tls {
         Some((rustls, _)) => {
-            let mut server = axum_server::from_tcp_rustls(listener, rustls);
+            let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(rustls).acceptor(nodelay);
+            let mut server = axum_server::from_tcp(listener).acceptor(acceptor);
             header_deadline(server.http_builder(), header_timeout);
             server.handle(handle).serve(make).await?
         }
         None => {
-            let mut server = axum_server::from_tcp(listener);
+            let mut server = axum_server::from_tcp(listener).acceptor(nodelay);
             header_deadline(server.http_builder(), header_timeout);
             server.handle(handle).serve(make).await?
         }

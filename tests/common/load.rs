@@ -166,7 +166,7 @@ fn cpu(pid: u32) -> (f64, HashMap<String, f64>) {
 }
 
 /// Resident memory of a process, in bytes.
-fn rss(pid: u32) -> u64 {
+pub fn rss(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
@@ -182,6 +182,7 @@ fn rss(pid: u32) -> u64 {
 /// Attaches one subscriber to `publisher` on the viewer's connection; returns it and when the
 /// request went out.
 async fn attach(m: &mut Member, publisher: &str) -> (TestPeer, Instant) {
+    let trace = std::env::var_os("LOAD_TRACE").is_some();
     let feed = uuid();
     let started = Instant::now();
     let r = m
@@ -189,7 +190,9 @@ async fn attach(m: &mut Member, publisher: &str) -> (TestPeer, Instant) {
         .request(json!({"sylkrtc": "videoroom-feed-attach", "session": m.session, "publisher": publisher, "feed": feed}))
         .await;
     ack(&r);
+    let t_ack = started.elapsed();
     let attached = m.ws.room_event(&m.session, "feed-attached", None).await;
+    let t_attached = started.elapsed();
     let sub = TestPeer::subscriber().await.unwrap();
     sub.count_only();
     // As a browser does: the answer at once, the candidates trickled after it.
@@ -197,11 +200,19 @@ async fn attach(m: &mut Member, publisher: &str) -> (TestPeer, Instant) {
         .answer_now(attached["sdp"].as_str().unwrap())
         .await
         .unwrap();
+    let t_answer = started.elapsed();
     ack(&m
         .ws
         .request(json!({"sylkrtc": "videoroom-feed-answer", "session": m.session, "feed": feed, "sdp": answer}))
         .await);
+    let t_answered = started.elapsed();
     trickle(&mut m.ws, &feed, &sub).await;
+    if trace {
+        eprintln!(
+            "trace: ack {t_ack:?} feed-attached {t_attached:?} answer made {t_answer:?} answer acked {t_answered:?} trickled {:?}",
+            started.elapsed()
+        );
+    }
     (sub, started)
 }
 
@@ -247,51 +258,7 @@ pub async fn run(gw: &Gateway, cfg: &LoadConfig) -> LoadReport {
         viewers.push(viewer);
         subs.extend(s);
     }
-    // Every subscriber's first packet (or a timeout).
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline && subs.iter().any(|(s, _)| s.counts().0.is_none()) {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let mut report = LoadReport {
-        rss_before,
-        rss_after: rss(pid),
-        peers: subs.len(),
-        ..LoadReport::default()
-    };
-    for (s, started) in &subs {
-        match s.counts().0 {
-            Some(first) => report.joins.push(first.saturating_duration_since(*started)),
-            None => report.silent += 1,
-        }
-    }
-    // The measured window.
-    let count = |subs: &[(TestPeer, Instant)]| -> u64 {
-        subs.iter().map(|(s, _)| s.counts().1 + s.counts().2).sum()
-    };
-    let sent = |senders: &[super::webrtc_peer::SendHandle]| -> u64 {
-        senders
-            .iter()
-            .map(|h| h.audio_sent() + h.video_sent())
-            .sum()
-    };
-    let (cpu0, threads0) = cpu(pid);
-    let (got0, sent0, t0) = (count(&subs), sent(&senders), Instant::now());
-    tokio::time::sleep(Duration::from_secs_f64(cfg.seconds)).await;
-    let (cpu1, threads1) = cpu(pid);
-    let (got1, sent1) = (count(&subs), sent(&senders));
-    report.window = t0.elapsed();
-    report.cpu = cpu1 - cpu0;
-    let mut names: Vec<_> = threads1.keys().cloned().collect();
-    names.sort();
-    report.shard_cpu = names
-        .into_iter()
-        .map(|n| {
-            let d = threads1[&n] - threads0.get(&n).copied().unwrap_or(0.0);
-            (n, d)
-        })
-        .collect();
-    report.received = got1 - got0;
-    report.expected = (sent1 - sent0) * cfg.subscribers as u64;
+    let mut report = measure(pid, &subs, &senders, rss_before, cfg).await;
     // The gateway's own share of each join, from its log (media=debug): the time it spent on
     // the subscriber's operations (subscribe, answer, candidates), plus the time from its
     // transport coming up to the first packet sent (waiting for the client is not counted).
@@ -333,5 +300,62 @@ pub async fn run(gw: &Gateway, cfg: &LoadConfig) -> LoadReport {
     }
     drop(senders);
     drop(viewers);
+    report
+}
+
+/// What every backend shares once its subscribers are attached: waits for each one's first
+/// packet, then measures the window (packets, CPU, memory).
+pub async fn measure(
+    pid: u32,
+    subs: &[(TestPeer, Instant)],
+    senders: &[super::webrtc_peer::SendHandle],
+    rss_before: u64,
+    cfg: &LoadConfig,
+) -> LoadReport {
+    // Every subscriber's first packet (or a timeout).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline && subs.iter().any(|(s, _)| s.counts().0.is_none()) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut report = LoadReport {
+        rss_before,
+        rss_after: rss(pid),
+        peers: subs.len(),
+        ..LoadReport::default()
+    };
+    for (s, started) in subs {
+        match s.counts().0 {
+            Some(first) => report.joins.push(first.saturating_duration_since(*started)),
+            None => report.silent += 1,
+        }
+    }
+    // The measured window.
+    let count = |subs: &[(TestPeer, Instant)]| -> u64 {
+        subs.iter().map(|(s, _)| s.counts().1 + s.counts().2).sum()
+    };
+    let sent = |senders: &[super::webrtc_peer::SendHandle]| -> u64 {
+        senders
+            .iter()
+            .map(|h| h.audio_sent() + h.video_sent())
+            .sum()
+    };
+    let (cpu0, threads0) = cpu(pid);
+    let (got0, sent0, t0) = (count(subs), sent(senders), Instant::now());
+    tokio::time::sleep(Duration::from_secs_f64(cfg.seconds)).await;
+    let (cpu1, threads1) = cpu(pid);
+    let (got1, sent1) = (count(subs), sent(senders));
+    report.window = t0.elapsed();
+    report.cpu = cpu1 - cpu0;
+    let mut names: Vec<_> = threads1.keys().cloned().collect();
+    names.sort();
+    report.shard_cpu = names
+        .into_iter()
+        .map(|n| {
+            let d = threads1[&n] - threads0.get(&n).copied().unwrap_or(0.0);
+            (n, d)
+        })
+        .collect();
+    report.received = got1 - got0;
+    report.expected = (sent1 - sent0) * cfg.subscribers as u64;
     report
 }

@@ -536,7 +536,7 @@ impl TestPeer {
             }))
             // Host candidates are derived from the bound sockets: binding exactly 127.0.0.1
             // yields exactly one loopback host candidate (a wildcard bind would skip loopback).
-            .with_udp_addrs(vec!["127.0.0.1:0".to_owned()])
+            .with_udp_addrs(vec![format!("{}:0", peer_ip())])
             .build()
             .await
             .context("build webrtc PeerConnection")?;
@@ -1021,6 +1021,12 @@ fn filler(counter: u64, len: usize) -> impl Iterator<Item = u8> {
     (0..len).map(move |i| base.wrapping_add(i as u8).wrapping_mul(31) ^ 0x5a)
 }
 
+/// The address peers bind: 127.0.0.1, or `SYLK_PEER_IP` (the load tool against a server that
+/// offers no loopback candidate, such as Janus: the machine's own address, still local).
+fn peer_ip() -> String {
+    std::env::var("SYLK_PEER_IP").unwrap_or_else(|_| "127.0.0.1".into())
+}
+
 /// The generated audio payload for `counter`.
 pub fn audio_payload(counter: u64) -> Vec<u8> {
     let mut p = Vec::with_capacity(AUDIO_PAYLOAD_LEN);
@@ -1318,7 +1324,7 @@ impl TestPeer {
             .with_handler(Arc::new(Handler {
                 shared: Arc::clone(&shared),
             }))
-            .with_udp_addrs(vec!["127.0.0.1:0".to_owned()])
+            .with_udp_addrs(vec![format!("{}:0", peer_ip())])
             .build()
             .await
             .context("build webrtc PeerConnection")?;
