@@ -542,16 +542,19 @@ impl Core {
         let mut got = std::mem::take(&mut self.drained);
         got.clear();
         let t = &mut slot.transport;
-        t.drain(
-            now,
-            self.local_addr,
-            self.rtx,
-            &mut self.scratch,
-            &mut self.outbox,
-            &mut got,
-        );
+        t.drain(now, self.local_addr, self.rtx, &mut self.outbox, &mut got);
         self.timers.set(id, t.timeout);
-        self.stats.retransmissions += got.retransmissions;
+        // NACKed video, from the router's history of the publisher's layer.
+        for &seq in &got.nacks {
+            let Some(r) = self.router.retransmission(id, seq) else {
+                continue;
+            };
+            let header = (r.seq, r.ts, r.marker);
+            let (local, scratch, out) = (self.local_addr, &mut self.scratch, &mut self.outbox);
+            if t.retransmit(header, &r.payload, local, scratch, out) {
+                self.stats.retransmissions += 1;
+            }
+        }
         match got.state {
             Some(true) if !t.connected => {
                 t.connected = true;
@@ -634,8 +637,9 @@ impl Core {
             ssrc,
             seq: packet.header.sequence_number,
             ts: packet.header.timestamp,
+            marker: packet.header.marker,
             keyframe: kind == Kind::Video && router::vp8::starts_keyframe(&packet.payload),
-            len: packet.payload.len(),
+            payload: packet.payload.clone(),
         };
         let transport = &mut slot.transport;
         let copies = router.route(from, &meta, || transport.rid_of(ssrc), now);

@@ -22,6 +22,8 @@ pub mod vp8;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+
 use crate::ids::{Kind, PeerId};
 use layers::{Adaptation, Layer, LAYER_WINDOW};
 use munger::Munger;
@@ -32,16 +34,39 @@ pub const KEYFRAME_RETRY: Duration = Duration::from_millis(500);
 pub const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(500);
 
 /// What a forwarded packet is, as the router needs to know it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Packet {
     pub kind: Kind,
     pub ssrc: u32,
     pub seq: u16,
     pub ts: u32,
+    pub marker: bool,
     /// Video: starts a keyframe.
     pub keyframe: bool,
-    /// Payload bytes (layer bitrate).
-    pub len: usize,
+    /// The payload (video is kept for retransmissions: a reference, not a copy).
+    pub payload: Bytes,
+}
+
+/// Video packets of each layer kept for retransmission (about 2 s of a 2.5 Mbit/s stream).
+pub const HISTORY: usize = 512;
+
+/// A video packet as the publisher sent it.
+#[derive(Debug, Clone)]
+struct Recent {
+    seq: u16,
+    ts: u32,
+    marker: bool,
+    payload: Bytes,
+}
+
+/// A packet to send again to a consumer: its sequence number and timestamp as that consumer
+/// got them, the marker, the payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resend {
+    pub seq: u16,
+    pub ts: u32,
+    pub marker: bool,
+    pub payload: Bytes,
 }
 
 /// One copy to send: to `consumer`, with its sequence number and timestamp.
@@ -160,6 +185,10 @@ impl Consumer {
 pub struct Producer {
     /// Video SSRCs (one, or one per simulcast layer).
     layers: Vec<Layer>,
+    /// The recent video packets of each layer (SSRC), shared by every consumer: a NACK is
+    /// mapped back through its consumer's Munger (no history per subscriber, no copy per
+    /// forwarded packet).
+    history: Vec<(u32, Box<[Option<Recent>]>)>,
     consumers: Vec<Consumer>,
 }
 
@@ -299,10 +328,24 @@ impl Router {
         };
         if packet.kind == Kind::Video {
             let layer = p.layer_for(packet.ssrc, rid, now);
-            layer.count(packet.len);
+            layer.count(packet.payload.len());
             if packet.keyframe {
                 layer.awaiting_keyframe = false;
             }
+            let at = match p.history.iter().position(|(s, _)| *s == packet.ssrc) {
+                Some(at) => at,
+                None => {
+                    p.history
+                        .push((packet.ssrc, vec![None; HISTORY].into_boxed_slice()));
+                    p.history.len() - 1
+                }
+            };
+            p.history[at].1[usize::from(packet.seq) % HISTORY] = Some(Recent {
+                seq: packet.seq,
+                ts: packet.ts,
+                marker: packet.marker,
+                payload: packet.payload.clone(),
+            });
         }
         let mut wants_keyframe = None;
         for c in p.consumers.iter_mut().filter(|c| c.active) {
@@ -327,6 +370,25 @@ impl Router {
             self.requests.push(KeyframeRequest { producer, ssrc });
         }
         &self.copies
+    }
+
+    /// The video packet a consumer's NACK names (its own sequence number), as it got it; `None`
+    /// when it is no longer kept, or was sent before the consumer's last layer switch.
+    pub fn retransmission(&mut self, consumer: PeerId, seq: u16) -> Option<Resend> {
+        let (p, at) = self.consumer(consumer)?;
+        let video = &p.consumers[at].video;
+        let ssrc = video.current?;
+        let (in_seq, ts_offset) = video.munger.unmap(seq)?;
+        let (_, history) = p.history.iter().find(|(s, _)| *s == ssrc)?;
+        let r = history[usize::from(in_seq) % HISTORY]
+            .as_ref()
+            .filter(|r| r.seq == in_seq)?;
+        Some(Resend {
+            seq,
+            ts: r.ts.wrapping_add(ts_offset),
+            marker: r.marker,
+            payload: r.payload.clone(),
+        })
     }
 
     /// The copies of the last [`Router::route`].
@@ -473,13 +535,18 @@ mod tests {
     const B: PeerId = PeerId(3);
 
     fn video(ssrc: u32, seq: u16, keyframe: bool) -> Packet {
+        sized(ssrc, seq, keyframe, 1000)
+    }
+
+    fn sized(ssrc: u32, seq: u16, keyframe: bool, len: usize) -> Packet {
         Packet {
             kind: Kind::Video,
             ssrc,
             seq,
             ts: u32::from(seq) * 3000,
+            marker: true,
             keyframe,
-            len: 1000,
+            payload: Bytes::from(vec![seq as u8; len]),
         }
     }
 
@@ -489,8 +556,9 @@ mod tests {
             ssrc: 99,
             seq,
             ts: u32::from(seq) * 960,
+            marker: false,
             keyframe: false,
-            len: 100,
+            payload: Bytes::from_static(&[0; 100]),
         }
     }
 
@@ -619,6 +687,36 @@ mod tests {
     }
 
     #[test]
+    fn a_nack_gets_the_packet_as_this_consumer_got_it() {
+        let now = Instant::now();
+        let mut r = room(now);
+        r.add_consumer(P, B, now).unwrap();
+        r.activate(A, now);
+        let a = route(&mut r, &video(7, 10, true), now)[0];
+        r.activate(B, now);
+        route(&mut r, &video(7, 11, false), now);
+        let b = route(&mut r, &video(7, 12, true), now)
+            .into_iter()
+            .find(|c| c.consumer == B)
+            .unwrap();
+        // A got 10 as its first packet, B got 12 as its first: each NACK names its own.
+        let ra = r.retransmission(A, a.seq).unwrap();
+        assert_eq!((ra.seq, ra.ts, ra.payload[0]), (a.seq, a.ts, 10));
+        let rb = r.retransmission(B, b.seq).unwrap();
+        assert_eq!((rb.seq, rb.ts, rb.payload[0]), (b.seq, b.ts, 12));
+        assert_eq!(
+            r.retransmission(B, b.seq.wrapping_sub(1)),
+            None,
+            "never sent to B"
+        );
+        assert_eq!(
+            r.retransmission(A, a.seq.wrapping_add(5)),
+            None,
+            "not sent yet"
+        );
+    }
+
+    #[test]
     fn a_lower_bitrate_moves_the_consumer_to_a_lower_layer_at_its_keyframe() {
         let t0 = Instant::now();
         let mut r = room(t0);
@@ -630,9 +728,7 @@ mod tests {
         for _ in 0..30 {
             seq += 1;
             for (ssrc, len) in [(7, 10_000), (8, 1_000)] {
-                let mut p = video(ssrc, seq, seq == 1);
-                p.len = len;
-                route(&mut r, &p, now);
+                route(&mut r, &sized(ssrc, seq, seq == 1, len), now);
             }
             now += Duration::from_millis(33);
         }

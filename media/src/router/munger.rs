@@ -44,6 +44,18 @@ impl Munger {
         }
     }
 
+    /// The input sequence number of an output one already sent under the current mapping,
+    /// and the timestamp offset: a retransmission request names what the subscriber got.
+    /// `None` for one from before the last switch, or never sent.
+    pub fn unmap(&self, out_seq: u16) -> Option<(u16, u32)> {
+        let s = self.state.as_ref().filter(|s| !s.resync)?;
+        if seq_diff(out_seq, s.last_out_seq) > 0 {
+            return None;
+        }
+        let seq = out_seq.wrapping_sub(s.seq_offset);
+        (seq_diff(seq, s.base_seq) >= 0).then_some((seq, s.ts_offset))
+    }
+
     /// Rewrites `(seq, ts)`; `None` means drop the packet (it predates the current mapping).
     pub fn map(&mut self, seq: u16, ts: u32, ts_step: u32) -> Option<(u16, u32)> {
         match self.state.as_mut() {
@@ -93,6 +105,20 @@ impl Munger {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unmap_names_what_was_sent_under_the_current_mapping_only() {
+        let mut m = Munger::new();
+        assert_eq!(m.map(100, 1000, 3000), Some((100, 1000)));
+        assert_eq!(m.map(101, 4000, 3000), Some((101, 4000)));
+        assert_eq!(m.unmap(101), Some((101, 0)));
+        assert_eq!(m.unmap(102), None, "not sent yet");
+        m.switch();
+        let (out, out_ts) = m.map(5000, 90_000, 3000).unwrap();
+        assert_eq!(out, 102);
+        assert_eq!(m.unmap(out), Some((5000, out_ts.wrapping_sub(90_000))));
+        assert_eq!(m.unmap(101), None, "from before the switch");
+    }
 
     #[test]
     fn passes_through_a_single_source() {

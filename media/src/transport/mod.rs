@@ -101,9 +101,8 @@ pub struct Drained {
     pub keyframe_wanted: bool,
     /// The browser's latest receive estimate (REMB), bits/s.
     pub estimate: Option<u64>,
-    /// Datagrams that could not be sent or were refused, and retransmissions sent.
-    pub dropped: u64,
-    pub retransmissions: u64,
+    /// Video sequence numbers the browser's NACKs ask for, within the RTX budget (reused).
+    pub nacks: Vec<u16>,
 }
 
 impl Drained {
@@ -112,8 +111,7 @@ impl Drained {
         self.rtp.clear();
         self.keyframe_wanted = false;
         self.estimate = None;
-        self.dropped = 0;
-        self.retransmissions = 0;
+        self.nacks.clear();
     }
 }
 
@@ -193,13 +191,12 @@ impl Transport {
     }
 
     /// Everything `rtc` has to say: datagrams out (into `out` from the socket `local`),
-    /// state, tracks, RTP and RTCP (NACKs answered here, within `rtx`).
+    /// state, tracks, RTP and RTCP (the NACKed sequence numbers within `rtx`).
     pub fn drain(
         &mut self,
         now: Instant,
         local: SocketAddr,
         rtx: RtxLimits,
-        scratch: &mut Vec<u8>,
         out: &mut Outbox,
         got: &mut Drained,
     ) {
@@ -262,21 +259,16 @@ impl Transport {
                         if let Some(remb) = any.downcast_ref::<ReceiverEstimatedMaximumBitrate>() {
                             got.estimate = Some(remb.bitrate as u64);
                         }
-                        if let (Some(nack), Some(fast), Some(track), Some(to)) = (
+                        if let (Some(nack), Some(track)) = (
                             any.downcast_ref::<TransportLayerNack>(),
-                            self.send.get(),
-                            self.peer.out_video,
-                            self.media_addr,
+                            self.peer.out_video.filter(|t| t.rtx_ssrc.is_some()),
                         ) {
                             for seq in FastOut::lost(nack, &track) {
                                 if rtx_left == 0 || !self.rtx_budget.take(now, rtx.per_second) {
                                     break;
                                 }
                                 rtx_left -= 1;
-                                if fast.retransmission(&track, seq, scratch) {
-                                    got.retransmissions += 1;
-                                    out.push(local, to, scratch);
-                                }
+                                got.nacks.push(seq);
                             }
                         }
                     }
@@ -295,7 +287,7 @@ impl Transport {
         marker: bool,
         seq: u16,
         ts: u32,
-        payload: &bytes::Bytes,
+        payload: &[u8],
         now: Instant,
         local: SocketAddr,
         scratch: &mut Vec<u8>,
@@ -352,6 +344,30 @@ impl Transport {
                 debug!(error = %e, "bridge to browser failed");
                 false
             }
+        }
+    }
+
+    /// Sends video packet `seq` again over RTX (header fields as first sent); false when
+    /// there is no send path or no RTX stream.
+    pub fn retransmit(
+        &mut self,
+        header: (u16, u32, bool),
+        payload: &[u8],
+        local: SocketAddr,
+        scratch: &mut Vec<u8>,
+        out: &mut Outbox,
+    ) -> bool {
+        let (Some(track), Some(to)) = (self.peer.out_video, self.media_addr) else {
+            return false;
+        };
+        let Some(fast) = self.send.get() else {
+            return false;
+        };
+        if fast.retransmission(&track, header, payload, scratch) {
+            out.push(local, to, scratch);
+            true
+        } else {
+            false
         }
     }
 

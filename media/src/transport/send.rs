@@ -3,12 +3,11 @@
 //! own SRTP keys ([`super::srtp`]), with no lock and no heap allocation per packet. `rtc` is
 //! bypassed for these RTP packets only (RTCP, DTLS and STUN still go through it), so this
 //! module also does what its interceptors did for them: RTCP sender reports with the packet
-//! and octet counts, and retransmission of NACKed video over RTX (RFC 4588) from a history
-//! of recent packets (reference-counted payloads, shared with the other subscribers).
+//! and octet counts, and retransmission of NACKed video over RTX (RFC 4588) of packets the
+//! router still keeps (one history per publisher's layer, see `crate::router`).
 
 use std::time::Instant;
 
-use bytes::Bytes;
 use rtc::peer_connection::RTCPeerConnection;
 use rtc::rtcp::sender_report::SenderReport;
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
@@ -18,20 +17,9 @@ use super::srtp::{OutStream, ProtectError, SrtpOut};
 use crate::ids::{Kind, WallClock};
 use crate::rtp::write_rtp;
 
-/// Video packets kept for retransmission (about 2 s of a 2.5 Mbit/s stream).
-const HISTORY: usize = 512;
 /// At most this many packets are sent again for one NACK message: a subscriber cannot make
 /// the gateway send its whole history again and again with a few bytes of RTCP.
 const MAX_PER_NACK: usize = 128;
-
-/// One video packet as sent to this subscriber.
-#[derive(Clone)]
-struct Sent {
-    seq: u16,
-    ts: u32,
-    marker: bool,
-    payload: Bytes,
-}
 
 /// A subscriber's send path once its DTLS handshake has given the keys.
 pub struct FastOut {
@@ -39,7 +27,6 @@ pub struct FastOut {
     audio: OutStream,
     video: OutStream,
     rtx: OutStream,
-    history: Box<[Option<Sent>]>,
 }
 
 /// A peer's send path: not there before DTLS has completed; off if the negotiated profile
@@ -64,7 +51,6 @@ impl Fast {
                     audio: OutStream::default(),
                     video: OutStream::default(),
                     rtx: OutStream::numbered_from(rtx_first),
-                    history: vec![None; HISTORY].into_boxed_slice(),
                 })),
                 None => {
                     tracing::warn!(profile = ?keys.profile, "no SRTP send path for this profile");
@@ -96,19 +82,10 @@ impl FastOut {
         marker: bool,
         seq: u16,
         ts: u32,
-        payload: &Bytes,
+        payload: &[u8],
         now: Instant,
         buf: &mut Vec<u8>,
     ) -> Result<(), ProtectError> {
-        if kind == Kind::Video {
-            // A reference to the publisher's payload: no copy, no allocation.
-            self.history[usize::from(seq) % HISTORY] = Some(Sent {
-                seq,
-                ts,
-                marker,
-                payload: payload.clone(),
-            });
-        }
         let header = (marker, track.payload_type, seq, ts);
         self.rtp(kind, track, header, payload, now, buf)
     }
@@ -152,24 +129,24 @@ impl FastOut {
         seqs.take(MAX_PER_NACK)
     }
 
-    /// Writes the RTX retransmission of video packet `seq` to `buf` (RFC 4588: the original
-    /// sequence number, then the payload, on the RTX SSRC); false when it is no longer kept
-    /// or the subscriber has no RTX stream.
-    pub fn retransmission(&mut self, video: &OutTrack, seq: u16, buf: &mut Vec<u8>) -> bool {
+    /// Writes the RTX retransmission of video packet `seq` (with its timestamp, marker and
+    /// payload as first sent) to `buf` (RFC 4588: the original sequence number, then the
+    /// payload, on the RTX SSRC); false when the subscriber has no RTX stream.
+    pub fn retransmission(
+        &mut self,
+        video: &OutTrack,
+        (seq, ts, marker): (u16, u32, bool),
+        payload: &[u8],
+        buf: &mut Vec<u8>,
+    ) -> bool {
         let Some(rtx_ssrc) = video.rtx_ssrc else {
-            return false;
-        };
-        let Some(sent) = self.history[usize::from(seq) % HISTORY]
-            .as_ref()
-            .filter(|s| s.seq == seq)
-        else {
             return false;
         };
         let rtx_seq = self.rtx.next_seq;
         self.rtx.next_seq = rtx_seq.wrapping_add(1);
-        let osn = sent.seq.to_be_bytes();
-        write_rtp(buf, sent.marker, RTX_PT, rtx_seq, sent.ts, rtx_ssrc, &osn);
-        buf.extend_from_slice(&sent.payload);
+        let osn = seq.to_be_bytes();
+        write_rtp(buf, marker, RTX_PT, rtx_seq, ts, rtx_ssrc, &osn);
+        buf.extend_from_slice(payload);
         let roc = self.rtx.roc_for(rtx_seq);
         self.srtp.protect(buf, roc).is_ok()
     }
