@@ -15,6 +15,7 @@ pub mod config;
 pub mod connection;
 pub mod filesharing;
 pub mod filetransfer;
+pub mod health;
 pub mod messaging;
 pub mod push;
 pub mod rooms;

@@ -9,8 +9,19 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    // Validated above, so the filter parses.
-    let filter = tracing_subscriber::EnvFilter::new(config.log_filter());
+    // RUST_LOG, when set, stands for `log_level` (the usual way to turn on debug logs);
+    // `log_level` was validated above, RUST_LOG is checked here.
+    let directives = match std::env::var("RUST_LOG") {
+        Ok(v) if !v.trim().is_empty() => config.log_filter_from(&v),
+        _ => config.log_filter(),
+    };
+    let filter = match tracing_subscriber::EnvFilter::try_new(&directives) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("sylk-gateway: configuration error: RUST_LOG: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -159,6 +159,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(crate::filesharing::router())
         .merge(crate::messaging::router())
         .merge(crate::filetransfer::router())
+        .merge(crate::health::router())
         .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
             header::SERVER,
             server,

@@ -71,21 +71,9 @@ async fn origin_is_checked_when_configured() {
 #[tokio::test]
 async fn web_page_is_served() {
     let gw = Gateway::start(&[]);
-    let body = http_get(gw.addr, "/webrtcgateway/").await;
+    let body = common::http_get(gw.addr, "/webrtcgateway/").await;
     assert!(body.starts_with("HTTP/1.1 200"), "{body}");
     assert!(body.contains("SylkServer WebRTC gateway"));
-    let root = http_get(gw.addr, "/").await;
+    let root = common::http_get(gw.addr, "/").await;
     assert!(root.contains("Welcome to SylkServer!"));
-}
-
-/// A minimal HTTP/1.1 GET over plain TCP (the gateway runs with --no-tls here).
-async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    out
 }

@@ -524,11 +524,27 @@ impl Config {
     /// them itself; the SIP stack (rsipstack) logs every SIP message it sends or receives at
     /// `info` (push tokens, digest answers), so it is held at `warn` the same way.
     pub fn log_filter(&self) -> String {
-        let mut filter = self.log_level.clone();
+        self.log_filter_from(&self.log_level)
+    }
+
+    /// The tracing filter for `level` (a `log_level` or RUST_LOG value), with the noisy
+    /// modules held back unless it names them.
+    pub fn log_filter_from(&self, level: &str) -> String {
+        let mut filter = level.to_string();
         for (noisy, level) in [
             ("tungstenite", "info"),
             ("tokio_tungstenite", "info"),
             ("rsipstack", "warn"),
+            // A browser's DTLS hello carries extensions rtc does not know (three per Chromium
+            // handshake): normal, not worth a warning each.
+            (
+                "rtc_dtls::handshake::handshake_message_client_hello",
+                "error",
+            ),
+            (
+                "rtc_dtls::handshake::handshake_message_server_hello",
+                "error",
+            ),
         ] {
             if !filter.contains(noisy) {
                 filter.push_str(&format!(",{noisy}={level}"));

@@ -118,6 +118,9 @@ impl Gateway {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
+        // The gateway honours RUST_LOG: one set in the developer's shell must not change what
+        // the harness reads from the log ("listening on").
+        cmd.env_remove("RUST_LOG");
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -382,6 +385,18 @@ pub async fn try_connect(
     let (ws, _resp) =
         tokio_tungstenite::connect_async_tls_with_config(req, None, false, connector).await?;
     Ok(ws)
+}
+
+/// A minimal HTTP/1.1 GET over plain TCP (a gateway run with --no-tls): the whole response.
+pub async fn http_get(addr: SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
 }
 
 pub fn rand_id() -> String {
