@@ -1,6 +1,6 @@
-//! What an operator watches: `/health` and `/ready` answer with JSON, RUST_LOG turns logs up
-//! (and a bad one stops the start, naming it), and browsers' routine DTLS extensions do not
-//! flood the log with warnings.
+//! What an operator watches: `/health` and `/ready` answer with JSON, logs can be JSON lines,
+//! RUST_LOG turns logs up (and a bad one stops the start, naming it), and browsers' routine
+//! DTLS extensions do not flood the log with warnings.
 mod common;
 
 use common::Gateway;
@@ -69,4 +69,39 @@ fn browsers_dtls_extensions_are_not_logged_as_warnings() {
         !named.contains("handshake_message_client_hello=error"),
         "{named}"
     );
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line() {
+    let gw = Gateway::start(&["--log-format", "json"]);
+    let (code, _) = get(gw.addr, "/health").await;
+    assert_eq!(code, 200);
+    let log = gw.wait_log("media shard listening");
+    let mut lines = 0;
+    for line in log.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(v["level"].is_string() && v["target"].is_string(), "{v}");
+        assert!(v["fields"]["message"].is_string(), "{v}");
+        lines += 1;
+    }
+    assert!(lines >= 3, "{log}");
+    assert!(log.contains("listening on"));
+}
+
+#[test]
+fn an_unknown_log_format_is_refused() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sylk-gateway"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--media-port",
+            "0",
+            "--no-tls",
+            "--log-format",
+            "xml",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("log_format"));
 }

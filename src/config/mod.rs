@@ -42,6 +42,8 @@ pub struct Config {
     pub max_frame_size: usize,
     /// A `tracing` filter: `info`, `debug`, `sylk_gateway=debug,info`, ...
     pub log_level: String,
+    /// `text` (one readable line per event) or `json` (one JSON object per line).
+    pub log_format: String,
     /// UDP port of the media socket shared by every WebRTC peer (0: any free port). It binds
     /// on the IP of `listen`.
     pub media_port: u16,
@@ -117,6 +119,7 @@ impl Default for Config {
             websocket_ping_interval: 120.0,
             max_frame_size: 64 * 1024,
             log_level: "info".into(),
+            log_format: "text".into(),
             media_port: 10888,
             media_shards: 0,
             media_send_batch: 64,
@@ -196,6 +199,9 @@ pub struct Cli {
     /// Log filter: error, warn, info, debug, trace, or a tracing directive [default: info]
     #[arg(long, env = "SYLK_LOG_LEVEL", value_name = "LEVEL")]
     pub log_level: Option<String>,
+    /// Log lines as `text` or `json` (one object per line) [default: text]
+    #[arg(long, env = "SYLK_LOG_FORMAT", value_name = "FORMAT")]
+    pub log_format: Option<String>,
     /// UDP port for all WebRTC media, on the IP of --listen [default: 10888]
     #[arg(long, env = "SYLK_MEDIA_PORT", value_name = "PORT")]
     pub media_port: Option<u16>,
@@ -332,6 +338,9 @@ impl Config {
         }
         if let Some(v) = cli.log_level {
             cfg.log_level = v;
+        }
+        if let Some(v) = cli.log_format {
+            cfg.log_format = v;
         }
         if let Some(v) = cli.media_port {
             cfg.media_port = v;
@@ -510,6 +519,9 @@ impl Config {
             }
         }
         self.limits.validate()?;
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            bail!("log_format must be text or json, got {:?}", self.log_format);
+        }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(self.log_filter()) {
             bail!(
                 "log_level {:?} is not a valid level or filter: {e}",
