@@ -40,12 +40,6 @@ impl Outbox {
         self.items.is_empty()
     }
 
-    /// The `i`th datagram: (local socket, destination, bytes).
-    pub fn get(&self, i: usize) -> Option<(SocketAddr, SocketAddr, &[u8])> {
-        let it = self.items.get(i)?;
-        Some((it.from, it.to, &self.data[it.start..it.start + it.len]))
-    }
-
     /// Every datagram, in order.
     pub fn iter(&self) -> impl Iterator<Item = (SocketAddr, SocketAddr, &[u8])> {
         self.items
@@ -76,7 +70,7 @@ mod tests {
             got,
             vec![(a, b, b"one".to_vec()), (b, a, b"three".to_vec())]
         );
-        assert_eq!(o.get(1).map(|x| x.2.len()), Some(5));
+        assert_eq!(o.iter().nth(1).map(|x| x.2.len()), Some(5));
         let cap = o.data.capacity();
         o.clear();
         assert!(o.is_empty());

@@ -595,9 +595,8 @@ impl TestPeer {
             .context("set_remote_description(answer)")
     }
 
-    /// Sets the remote offer, creates and sets the local answer, waits for ICE gathering to
-    /// complete and returns the answer SDP.
-    /// Answers at once, as a browser with trickle ICE does (candidates go separately, see
+    /// Sets the remote offer, creates and sets the local answer and returns it at once, as a
+    /// browser with trickle ICE does (candidates go separately, see
     /// [`TestPeer::local_candidates`]).
     pub async fn answer_now(&self, offer_sdp: &str) -> anyhow::Result<String> {
         let desc =
@@ -615,18 +614,10 @@ impl TestPeer {
         Ok(sdp)
     }
 
+    /// As [`TestPeer::answer_now`], then waits for ICE gathering to complete and returns the
+    /// answer SDP with the candidates in it.
     pub async fn answer(&self, offer_sdp: &str) -> anyhow::Result<String> {
-        let desc =
-            RTCSessionDescription::offer(offer_sdp.to_owned()).context("parse remote offer")?;
-        self.pc
-            .set_remote_description(desc)
-            .await
-            .context("set_remote_description(offer)")?;
-        let answer = self.pc.create_answer(None).await.context("create_answer")?;
-        self.pc
-            .set_local_description(answer)
-            .await
-            .context("set_local_description(answer)")?;
+        self.answer_now(offer_sdp).await?;
         self.local_sdp_after_gathering().await
     }
 

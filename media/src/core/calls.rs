@@ -13,6 +13,7 @@ use crate::bridge::plain::PlainLeg;
 use crate::bridge::sdp;
 use crate::ids::{Kind, PeerId};
 use crate::transport::peer::Peer;
+use crate::transport::Sent;
 use crate::MediaError;
 
 /// A plain leg to be: (kind, socket address, advertised address).
@@ -222,7 +223,7 @@ impl Core {
             &mut self.scratch,
             &mut self.outbox,
         );
-        if sent {
+        if sent == Sent::Yes {
             self.stats.rtp_forwarded += 1;
         } else {
             debug!(peer = id.0, "bridge to browser: nothing sent");

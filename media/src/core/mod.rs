@@ -233,6 +233,11 @@ impl Core {
         s
     }
 
+    /// Whether `id` is a peer of this core.
+    pub fn contains(&self, id: PeerId) -> bool {
+        self.peers.contains_key(&id)
+    }
+
     /// Peers on this core.
     pub fn len(&self) -> usize {
         self.peers.len()
@@ -269,13 +274,7 @@ impl Core {
     pub fn recover(&mut self) -> Option<PeerId> {
         self.drained.clear();
         let id = self.current.take()?;
-        self.pending_calls.remove(&id);
-        self.pending_incoming.remove(&id);
-        self.router.remove_consumer(id);
-        self.router.remove_producer(id);
-        self.timers.remove(id);
-        let slot = self.peers.remove(&id)?;
-        self.forget(&slot);
+        self.take_out(id)?;
         self.events.push_back(MediaEvent {
             peer: id,
             event: PeerEvent::Closed("internal error".into()),
@@ -387,8 +386,16 @@ impl Core {
         self.drain(id, now);
     }
 
-    /// Takes a peer's addresses, ufrag and legs out of the index.
-    fn forget(&mut self, slot: &Slot) {
+    /// Takes a peer out of everything that names it (pending offers, router, timers, the
+    /// demux index); returns its slot, if it had one (a call closed before its answer has
+    /// only its pending offer).
+    fn take_out(&mut self, id: PeerId) -> Option<Slot> {
+        self.pending_calls.remove(&id);
+        self.pending_incoming.remove(&id);
+        self.router.remove_consumer(id);
+        self.router.remove_producer(id);
+        self.timers.remove(id);
+        let slot = self.peers.remove(&id)?;
         let legs: &[PlainLeg] = match &slot.role {
             Role::Bridged { legs } => legs,
             _ => &[],
@@ -398,21 +405,15 @@ impl Core {
             &slot.transport.addrs,
             legs.iter().map(|l| l.local),
         );
+        Some(slot)
     }
 
     /// Removes a peer; `reason` set means the application is told it closed.
     fn remove(&mut self, id: PeerId, reason: Option<String>) {
-        // A call closed before its answer has no peer yet, only its pending offer.
-        self.pending_calls.remove(&id);
-        self.pending_incoming.remove(&id);
-        self.router.remove_consumer(id);
-        self.router.remove_producer(id);
-        self.timers.remove(id);
-        let Some(mut slot) = self.peers.remove(&id) else {
+        let Some(mut slot) = self.take_out(id) else {
             return;
         };
         slot.transport.close(self.local_addr, &mut self.outbox);
-        self.forget(&slot);
         debug!(peer = id.0, "peer removed");
         if let Some(reason) = reason {
             self.events.push_back(MediaEvent {

@@ -304,7 +304,7 @@ fn flush(shard: &mut Shard, io: &mut Io) {
     // Closed by the application: no event, so forget its channel here.
     if shard.events.len() > shard.core.len() + 16 {
         let core = &shard.core;
-        shard.events.retain(|id, _| core.ice_ufrag(*id).is_some());
+        shard.events.retain(|id, _| core.contains(*id));
     }
     io.load.store(shard.core.len(), Ordering::Relaxed);
 }

@@ -31,8 +31,8 @@ pub struct Socket {
     pub io: UdpSocket,
     state: UdpSocketState,
     /// Receive buffers (each large enough for a GRO batch) and their metadata.
-    bufs: Vec<Vec<u8>>,
-    meta: Vec<RecvMeta>,
+    bufs: Box<[Vec<u8>; RECV_BUFFERS]>,
+    meta: [RecvMeta; RECV_BUFFERS],
     /// Datagrams per sendmmsg (1: one sendto per datagram; for measuring).
     batch: usize,
 }
@@ -44,8 +44,8 @@ impl Socket {
         Ok(Socket {
             io,
             state,
-            bufs: (0..RECV_BUFFERS).map(|_| vec![0; per_buffer]).collect(),
-            meta: vec![RecvMeta::default(); RECV_BUFFERS],
+            bufs: Box::new(std::array::from_fn(|_| vec![0; per_buffer])),
+            meta: [RecvMeta::default(); RECV_BUFFERS],
             batch: batch.clamp(1, MAX_BATCH),
         })
     }
@@ -61,9 +61,10 @@ impl Socket {
             ..
         } = self;
         let io: &UdpSocket = io;
-        let mut slices: Vec<IoSliceMut<'_>> = bufs.iter_mut().map(|b| IoSliceMut::new(b)).collect();
+        // On the stack: no allocation per call.
+        let mut slices = bufs.each_mut().map(|b| IoSliceMut::new(b));
         let n = match io.try_io(Interest::READABLE, || {
-            state.recv(io.into(), &mut slices, meta)
+            state.recv(io.into(), &mut slices, &mut meta[..])
         }) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),

@@ -19,7 +19,7 @@ pub mod layers;
 pub mod munger;
 pub mod vp8;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -240,7 +240,7 @@ pub struct Router {
     /// What [`Router::route`] decided (reused).
     copies: Vec<Outgoing>,
     /// Keyframe requests to send, in order.
-    requests: Vec<KeyframeRequest>,
+    requests: VecDeque<KeyframeRequest>,
     /// Consumers that got their first packet: (consumer, time since it was created).
     firsts: Vec<(PeerId, Duration)>,
 }
@@ -296,25 +296,34 @@ impl Router {
         Some((p, at))
     }
 
-    /// A consumer's transport is up: it gets media from now on, video from a keyframe
-    /// requested at once.
-    pub fn activate(&mut self, id: PeerId, now: Instant) {
+    /// Asks a consumer's producer for a keyframe of `layer` (`None`: the layer the consumer
+    /// is on or going to), if its pacing allows.
+    fn ask_keyframe(&mut self, id: PeerId, layer: Option<u32>, now: Instant, relayed: bool) {
         let Some(producer) = self.consumer_of.get(&id).copied() else {
             return;
         };
         let Some((p, at)) = self.consumer(id) else {
             return;
         };
-        p.consumers[at].active = true;
-        let layer = p.consumers[at].layer();
-        if let Some(ssrc) = p.keyframe(layer, now, false) {
-            self.requests.push(KeyframeRequest { producer, ssrc });
+        let layer = layer.or(p.consumers[at].layer());
+        if let Some(ssrc) = p.keyframe(layer, now, relayed) {
+            self.requests.push_back(KeyframeRequest { producer, ssrc });
         }
     }
 
-    /// Routes one packet of `producer`: the copies to send are in [`Router::copies`],
-    /// keyframe requests in [`Router::poll_keyframe_request`]. `rid`: the simulcast rid of a
-    /// video SSRC seen for the first time.
+    /// A consumer's transport is up: it gets media from now on, video from a keyframe
+    /// requested at once.
+    pub fn activate(&mut self, id: PeerId, now: Instant) {
+        let Some((p, at)) = self.consumer(id) else {
+            return;
+        };
+        p.consumers[at].active = true;
+        self.ask_keyframe(id, None, now, false);
+    }
+
+    /// Routes one packet of `producer`: returns the copies to send; keyframe requests are in
+    /// [`Router::poll_keyframe_request`]. `rid`: the simulcast rid of a video SSRC seen for
+    /// the first time.
     pub fn route(
         &mut self,
         producer: PeerId,
@@ -367,7 +376,7 @@ impl Router {
             }
         }
         if let Some(ssrc) = wants_keyframe.and_then(|l| p.keyframe(Some(l), now, false)) {
-            self.requests.push(KeyframeRequest { producer, ssrc });
+            self.requests.push_back(KeyframeRequest { producer, ssrc });
         }
         &self.copies
     }
@@ -391,30 +400,16 @@ impl Router {
         })
     }
 
-    /// The copies of the last [`Router::route`].
-    pub fn copies(&self) -> &[Outgoing] {
-        &self.copies
-    }
-
     /// A subscriber's browser asked for a keyframe (PLI/FIR): relayed to its layer, paced.
     pub fn keyframe_wanted(&mut self, consumer: PeerId, now: Instant) {
-        let Some(producer) = self.consumer_of.get(&consumer).copied() else {
-            return;
-        };
-        let Some((p, at)) = self.consumer(consumer) else {
-            return;
-        };
-        let layer = p.consumers[at].layer();
-        if let Some(ssrc) = p.keyframe(layer, now, true) {
-            self.requests.push(KeyframeRequest { producer, ssrc });
-        }
+        self.ask_keyframe(consumer, None, now, true);
     }
 
     /// A publisher's own transport asked (no consumer): its first layer, paced.
     pub fn producer_keyframe(&mut self, producer: PeerId, now: Instant) {
         if let Some(p) = self.producers.get_mut(&producer) {
             if let Some(ssrc) = p.keyframe(None, now, true) {
-                self.requests.push(KeyframeRequest { producer, ssrc });
+                self.requests.push_back(KeyframeRequest { producer, ssrc });
             }
         }
     }
@@ -447,16 +442,7 @@ impl Router {
             self.retarget(id, now);
         }
         if resume_video {
-            let Some(producer) = self.consumer_of.get(&id).copied() else {
-                return;
-            };
-            let Some((p, at)) = self.consumer(id) else {
-                return;
-            };
-            let layer = p.consumers[at].layer();
-            if let Some(ssrc) = p.keyframe(layer, now, false) {
-                self.requests.push(KeyframeRequest { producer, ssrc });
-            }
+            self.ask_keyframe(id, None, now, false);
         }
     }
 
@@ -469,9 +455,6 @@ impl Router {
 
     /// Re-chooses a consumer's layer; a change asks the producer for a keyframe of it.
     fn retarget(&mut self, id: PeerId, now: Instant) {
-        let Some(producer) = self.consumer_of.get(&id).copied() else {
-            return;
-        };
         let Some((p, at)) = self.consumer(id) else {
             return;
         };
@@ -484,9 +467,7 @@ impl Router {
         video.target = target;
         if let (true, Some(ssrc)) = (switch, target) {
             tracing::debug!(peer = id.0, ssrc, "switching simulcast layer");
-            if let Some(ssrc) = p.keyframe(Some(ssrc), now, false) {
-                self.requests.push(KeyframeRequest { producer, ssrc });
-            }
+            self.ask_keyframe(id, Some(ssrc), now, false);
         }
     }
 
@@ -510,11 +491,7 @@ impl Router {
 
     /// The next keyframe request to send.
     pub fn poll_keyframe_request(&mut self) -> Option<KeyframeRequest> {
-        if self.requests.is_empty() {
-            None
-        } else {
-            Some(self.requests.remove(0))
-        }
+        self.requests.pop_front()
     }
 
     /// The next consumer that got its first packet, with the time since it was created.

@@ -279,7 +279,8 @@ impl Transport {
         self.timeout = pc.poll_timeout();
     }
 
-    /// The RTP header and payload of a forwarded packet, protected, into `out`.
+    /// The RTP header and payload of a forwarded packet, protected, into `out`, with the
+    /// payload type this browser negotiated for the kind.
     #[allow(clippy::too_many_arguments)]
     pub fn forward(
         &mut self,
@@ -287,6 +288,34 @@ impl Transport {
         marker: bool,
         seq: u16,
         ts: u32,
+        payload: &[u8],
+        now: Instant,
+        local: SocketAddr,
+        scratch: &mut Vec<u8>,
+        out: &mut Outbox,
+    ) -> Sent {
+        let Some(pt) = self.peer.out_track(kind).map(|t| t.payload_type) else {
+            return Sent::NotWanted;
+        };
+        self.send_rtp(
+            kind,
+            (marker, pt, seq, ts),
+            payload,
+            now,
+            local,
+            scratch,
+            out,
+        )
+    }
+
+    /// One RTP packet toward the browser (`header`: marker, payload type, sequence number,
+    /// timestamp), protected in place, into `out`: forwarded room media, or a call's RTP as
+    /// the bridge rewrote it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn send_rtp(
+        &mut self,
+        kind: Kind,
+        header: (bool, u8, u16, u32),
         payload: &[u8],
         now: Instant,
         local: SocketAddr,
@@ -302,47 +331,14 @@ impl Transport {
         ) else {
             return Sent::Dropped;
         };
-        match fast.packet(kind, &track, marker, seq, ts, payload, now, scratch) {
+        match fast.rtp(kind, &track, header, payload, now, scratch) {
             Ok(()) => {
                 out.push(local, to, scratch);
                 Sent::Yes
             }
             Err(e) => {
-                debug!(error = %e, "forward failed");
+                debug!(error = %e, "RTP toward the browser not protected");
                 Sent::Dropped
-            }
-        }
-    }
-
-    /// A bridged call's RTP toward the browser (header as the bridge rewrote it).
-    #[allow(clippy::too_many_arguments)]
-    pub fn send_rtp(
-        &mut self,
-        kind: Kind,
-        header: (bool, u8, u16, u32),
-        payload: &[u8],
-        now: Instant,
-        local: SocketAddr,
-        scratch: &mut Vec<u8>,
-        out: &mut Outbox,
-    ) -> bool {
-        let Some(track) = self.peer.out_track(kind) else {
-            return false;
-        };
-        let (Some(fast), Some(to)) = (
-            self.send.ready(&self.peer.pc, rtx_first(&self.peer)),
-            self.media_addr,
-        ) else {
-            return false;
-        };
-        match fast.rtp(kind, &track, header, payload, now, scratch) {
-            Ok(()) => {
-                out.push(local, to, scratch);
-                true
-            }
-            Err(e) => {
-                debug!(error = %e, "bridge to browser failed");
-                false
             }
         }
     }

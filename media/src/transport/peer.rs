@@ -447,6 +447,26 @@ fn add_candidates(pc: &mut RTCPeerConnection, addrs: &[SocketAddr]) -> Result<()
     Ok(())
 }
 
+/// Adds a transceiver of `kind` that sends with `encoding`; returns its sender.
+fn add_sender(
+    pc: &mut RTCPeerConnection,
+    kind: RtpCodecKind,
+    direction: RTCRtpTransceiverDirection,
+    encoding: RTCRtpEncodingParameters,
+) -> Result<RTCRtpSenderId, MediaError> {
+    let init = RTCRtpTransceiverInit {
+        direction,
+        streams: vec![],
+        send_encodings: vec![encoding],
+    };
+    let tid = pc
+        .add_transceiver_from_kind(kind, Some(init))
+        .map_err(rtc_err)?;
+    pc.rtp_transceiver(tid)
+        .and_then(|t| t.sender())
+        .ok_or_else(|| MediaError::Rtc("transceiver without a sender".into()))
+}
+
 impl Peer {
     /// Answers a browser's publish offer. Returns the peer and the SDP answer.
     pub fn publisher(
@@ -489,27 +509,21 @@ impl Peer {
         for (kind, codec) in kinds {
             let ssrc = rng.random::<u32>();
             let rtx_ssrc = (kind == RtpCodecKind::Video).then(|| rng.random::<u32>());
-            let rtx = rtx_ssrc.map(|ssrc| RTCRtpRtxParameters { ssrc });
-            let init = RTCRtpTransceiverInit {
-                direction: RTCRtpTransceiverDirection::Sendonly,
-                streams: vec![],
-                send_encodings: vec![RTCRtpEncodingParameters {
-                    rtp_coding_parameters: RTCRtpCodingParameters {
-                        ssrc: Some(ssrc),
-                        rtx,
-                        ..Default::default()
-                    },
-                    codec: codec.rtp_codec.clone(),
+            let encoding = RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(ssrc),
+                    rtx: rtx_ssrc.map(|ssrc| RTCRtpRtxParameters { ssrc }),
                     ..Default::default()
-                }],
+                },
+                codec: codec.rtp_codec.clone(),
+                ..Default::default()
             };
-            let tid = pc
-                .add_transceiver_from_kind(kind, Some(init))
-                .map_err(rtc_err)?;
-            let sender = pc
-                .rtp_transceiver(tid)
-                .and_then(|t| t.sender())
-                .ok_or_else(|| MediaError::Rtc("transceiver without a sender".into()))?;
+            let sender = add_sender(
+                &mut pc,
+                kind,
+                RTCRtpTransceiverDirection::Sendonly,
+                encoding,
+            )?;
             out.push((
                 Kind::from(kind),
                 OutTrack {
@@ -604,24 +618,19 @@ impl Peer {
                 Kind::Video => RtpCodecKind::Video,
             };
             let ssrc = rng.random::<u32>();
-            let init = RTCRtpTransceiverInit {
-                direction: RTCRtpTransceiverDirection::Sendrecv,
-                streams: vec![],
-                send_encodings: vec![RTCRtpEncodingParameters {
-                    rtp_coding_parameters: RTCRtpCodingParameters {
-                        ssrc: Some(ssrc),
-                        ..Default::default()
-                    },
+            let encoding = RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(ssrc),
                     ..Default::default()
-                }],
+                },
+                ..Default::default()
             };
-            let tid = pc
-                .add_transceiver_from_kind(rtp_kind, Some(init))
-                .map_err(rtc_err)?;
-            let sender = pc
-                .rtp_transceiver(tid)
-                .and_then(|t| t.sender())
-                .ok_or_else(|| MediaError::Rtc("transceiver without a sender".into()))?;
+            let sender = add_sender(
+                &mut pc,
+                rtp_kind,
+                RTCRtpTransceiverDirection::Sendrecv,
+                encoding,
+            )?;
             out.push((
                 kind,
                 OutTrack {

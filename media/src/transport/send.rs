@@ -73,25 +73,8 @@ impl Fast {
 }
 
 impl FastOut {
-    /// Writes one forwarded packet to `buf`, protected, ready to send.
-    #[allow(clippy::too_many_arguments)]
-    pub fn packet(
-        &mut self,
-        kind: Kind,
-        track: &OutTrack,
-        marker: bool,
-        seq: u16,
-        ts: u32,
-        payload: &[u8],
-        now: Instant,
-        buf: &mut Vec<u8>,
-    ) -> Result<(), ProtectError> {
-        let header = (marker, track.payload_type, seq, ts);
-        self.rtp(kind, track, header, payload, now, buf)
-    }
-
     /// Writes one RTP packet to `buf` (`header`: marker, payload type, sequence number,
-    /// timestamp), protected, ready to send: a bridged call's as is, a room's by [`Self::packet`].
+    /// timestamp), protected, ready to send.
     pub fn rtp(
         &mut self,
         kind: Kind,
