@@ -187,6 +187,38 @@ impl Directory {
         );
     }
 
+    /// Live connections and the accounts added on them.
+    pub fn counts(&self) -> (usize, usize) {
+        let inner = self.lock();
+        let accounts = inner.live.values().map(|l| l.accounts.len()).sum();
+        (inner.live.len(), accounts)
+    }
+
+    /// Every live connection: its handle and its accounts with whether each is authenticated.
+    pub fn list(&self) -> Vec<(ConnHandle, Vec<(String, bool)>)> {
+        let inner = self.lock();
+        let mut all: Vec<_> = inner
+            .live
+            .values()
+            .map(|l| {
+                let mut accounts: Vec<(String, bool)> = l
+                    .accounts
+                    .iter()
+                    .map(|(a, s)| (a.clone(), *s == Standing::Authenticated))
+                    .collect();
+                accounts.sort();
+                (l.handle.clone(), accounts)
+            })
+            .collect();
+        all.sort_by_key(|(h, _)| h.id);
+        all
+    }
+
+    /// The handle of connection `conn`, if it is live.
+    pub fn handle(&self, conn: u64) -> Option<ConnHandle> {
+        self.lock().live.get(&conn).map(|l| l.handle.clone())
+    }
+
     pub fn close(&self, conn: u64) {
         self.lock().live.remove(&conn);
     }
@@ -275,7 +307,8 @@ mod tests {
         tokio::sync::mpsc::Receiver<crate::connection::Outbound>,
     ) {
         let (tx, rx) = tokio::sync::mpsc::channel(8);
-        (ConnHandle::new(id, IpAddr::from(ip), tx), rx)
+        let (orders, _) = tokio::sync::mpsc::channel(1);
+        (ConnHandle::new(id, IpAddr::from(ip), tx, orders), rx)
     }
 
     #[test]

@@ -30,7 +30,24 @@ enum Work {
     Call(sip::CallUpdate),
     Incoming(sip::IncomingUpdate),
     Request(Request),
+    Order(Order),
 }
+
+/// What the operator (the admin API, a drain) asks of a connection.
+#[derive(Debug)]
+pub enum Order {
+    /// End a room participant: its session is `terminated` and leaves the room.
+    LeaveRoom(String),
+    /// Hang up a 1:1 call (BYE or CANCEL toward SIP); the client gets `terminated`.
+    EndCall(String),
+    /// Close the connection (going away): what it held is released as on any close.
+    Close,
+    /// Report the connection's calls.
+    Calls(tokio::sync::oneshot::Sender<Vec<crate::calls::CallSummary>>),
+}
+
+/// Orders queued for one connection.
+pub const ORDERS: usize = 16;
 
 /// What a panic said, for the log.
 pub(crate) fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
@@ -47,6 +64,8 @@ pub enum Outbound {
     Text(String),
     /// The worker failed (a panic while handling a request or an event): close with 1011.
     Failed,
+    /// The operator closed the connection: close with 1001.
+    Closed,
 }
 
 /// How other connections and rooms reach this connection without waiting on it.
@@ -56,18 +75,30 @@ pub struct ConnHandle {
     /// The client's IP (1:1 file uploads must come from where the sender is connected).
     pub peer: std::net::IpAddr,
     out: mpsc::Sender<Outbound>,
+    orders: mpsc::Sender<Order>,
     /// Notified when this connection must be closed (it fell behind).
     pub kick: Arc<Notify>,
 }
 
 impl ConnHandle {
-    pub fn new(id: u64, peer: std::net::IpAddr, out: mpsc::Sender<Outbound>) -> Self {
+    pub fn new(
+        id: u64,
+        peer: std::net::IpAddr,
+        out: mpsc::Sender<Outbound>,
+        orders: mpsc::Sender<Order>,
+    ) -> Self {
         ConnHandle {
             id,
             peer,
             out,
+            orders,
             kick: Arc::new(Notify::new()),
         }
+    }
+
+    /// Queues an order for the connection's worker; false when it is gone or has too many.
+    pub fn order(&self, order: Order) -> bool {
+        self.orders.try_send(order).is_ok()
     }
 
     /// Queues an event for the client. A client whose outbox is full is too slow to keep up:
@@ -191,6 +222,8 @@ pub struct Connection {
     registers: TokenBucket,
     /// Refusals by a limit since the last log line about them (logged once a second).
     refusals: Refusals,
+    /// The operator's orders ([`Order`]).
+    orders: mpsc::Receiver<Order>,
 }
 
 /// Refused requests, logged in one line a second rather than one line each.
@@ -207,7 +240,12 @@ const MEDIA_EVENTS: usize = 256;
 const SIP_EVENTS: usize = 64;
 
 impl Connection {
-    pub fn new(handle: ConnHandle, app: Arc<App>, out: mpsc::Sender<Outbound>) -> Self {
+    pub fn new(
+        handle: ConnHandle,
+        app: Arc<App>,
+        out: mpsc::Sender<Outbound>,
+        orders: mpsc::Receiver<Order>,
+    ) -> Self {
         let (media_tx, media_rx) = mpsc::channel(MEDIA_EVENTS);
         let (sip_tx, sip_rx) = mpsc::channel(SIP_EVENTS);
         app.access.open(handle.clone());
@@ -240,6 +278,7 @@ impl Connection {
             requests,
             registers,
             refusals: Refusals::default(),
+            orders,
         }
     }
 
@@ -257,6 +296,7 @@ impl Connection {
                 Some(event) = self.calls.media_rx.recv() => Work::CallMedia(event),
                 Some(update) = self.calls.sip_rx.recv() => Work::Call(update),
                 Some(update) = self.calls.incoming_rx.recv() => Work::Incoming(update),
+                Some(order) = self.orders.recv() => Work::Order(order),
                 request = requests.recv() => match request {
                     Some(request) => Work::Request(request),
                     None => break,
@@ -286,6 +326,31 @@ impl Connection {
             Work::Call(update) => self.call_update(update).await,
             Work::Incoming(update) => self.incoming_update(update).await,
             Work::Request(request) => self.dispatch(request).await,
+            Work::Order(order) => self.order(order).await,
+        }
+    }
+
+    async fn order(&mut self, order: Order) {
+        match order {
+            Order::LeaveRoom(session) => {
+                info!(conn = self.id, %session, "removed from its room by the operator");
+                let _ = self.videoroom_leave(&session).await;
+            }
+            Order::EndCall(session) => {
+                info!(conn = self.id, %session, "call ended by the operator");
+                let request = sylkrtc::SessionTerminateRequest {
+                    transaction: String::new(),
+                    session,
+                };
+                let _ = self.session_terminate(request).await;
+            }
+            Order::Close => {
+                info!(conn = self.id, "closed by the operator");
+                let _ = self.out.try_send(Outbound::Closed);
+            }
+            Order::Calls(reply) => {
+                let _ = reply.send(self.calls.summaries());
+            }
         }
     }
 
@@ -404,6 +469,7 @@ impl Connection {
     /// A request refused by a limit: its error, and a log line at most once a second.
     pub(crate) fn refused(&mut self, now: Instant, text: String) -> ApiError {
         self.refusals.count += 1;
+        crate::metrics::refused("requests");
         let due = self
             .refusals
             .logged
@@ -636,6 +702,12 @@ impl Connection {
         if !current {
             return;
         }
+        let label = match &update.state {
+            sip::RegistrationState::Registering => "registering",
+            sip::RegistrationState::Registered => "registered",
+            sip::RegistrationState::Failed(_) => "failed",
+        };
+        metrics::counter!(crate::metrics::names::REGISTRATIONS, "state" => label).increment(1);
         let state = match update.state {
             sip::RegistrationState::Registering => sylkrtc::RegistrationState::Registering,
             sip::RegistrationState::Registered => {

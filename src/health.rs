@@ -30,7 +30,7 @@ async fn health() -> Json<Value> {
 }
 
 async fn ready(State(app): State<Arc<App>>) -> (StatusCode, Json<Value>) {
-    let accepting = !*app.shutdown_signal().borrow();
+    let accepting = !*app.shutdown_signal().borrow() && !app.draining();
     let media = tokio::time::timeout(CHECK_TIMEOUT, app.engine.shard_stats())
         .await
         .ok()

@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod addressbook;
+pub mod admin;
 pub mod calls;
 pub mod config;
 pub mod connection;
@@ -17,11 +18,13 @@ pub mod filesharing;
 pub mod filetransfer;
 pub mod health;
 pub mod messaging;
+pub mod metrics;
 pub mod push;
 pub mod rooms;
 pub mod server;
 pub mod storage;
 pub mod tls;
+pub mod tools;
 pub mod uploads;
 pub mod videoroom;
 pub mod ws;

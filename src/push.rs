@@ -217,6 +217,7 @@ pub fn notify(app: &Arc<App>, account: &str, what: Push) {
             let body = Value::Object(body).to_string();
             match tokio::time::timeout(TIMEOUT, post(&url, &body)).await {
                 Ok(Ok(410)) => {
+                    pushed("gone");
                     info!(%account, device = %t.device, "push token gone (410): removed");
                     let (account, app_id, device) =
                         (account.clone(), t.app.clone(), t.device.clone());
@@ -228,9 +229,22 @@ pub fn notify(app: &Arc<App>, account: &str, what: Push) {
                         warn!(error = %e, "push: cannot remove the token");
                     }
                 }
-                Ok(Ok(status)) => debug!(%account, device = %t.device, status, "push sent"),
-                Ok(Err(e)) => warn!(%account, url = %url.authority, error = %e, "push failed"),
-                Err(_) => warn!(%account, url = %url.authority, "push timed out"),
+                Ok(Ok(status)) => {
+                    pushed(if (200..300).contains(&status) {
+                        "sent"
+                    } else {
+                        "refused"
+                    });
+                    debug!(%account, device = %t.device, status, "push sent")
+                }
+                Ok(Err(e)) => {
+                    pushed("failed");
+                    warn!(%account, url = %url.authority, error = %e, "push failed")
+                }
+                Err(_) => {
+                    pushed("timeout");
+                    warn!(%account, url = %url.authority, "push timed out")
+                }
             }
         }
     });
@@ -263,6 +277,11 @@ async fn post(url: &PushUrl, body: &str) -> std::io::Result<u16> {
         .nth(1)
         .and_then(|s| s.trim().parse().ok())
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "no HTTP status line"))
+}
+
+/// Counts a push by its result (a fixed name).
+fn pushed(result: &'static str) {
+    metrics::counter!(crate::metrics::names::PUSHES, "result" => result).increment(1);
 }
 
 #[cfg(test)]

@@ -136,6 +136,21 @@ impl Rooms {
         self.rooms.len()
     }
 
+    /// Participants of every room, and the feeds they attached.
+    pub fn counts(&self) -> (usize, usize) {
+        self.rooms.values().fold((0, 0), |(p, s), room| {
+            let feeds: usize = room.participants.iter().map(|x| x.attached.len()).sum();
+            (p + room.participants.len(), s + feeds)
+        })
+    }
+
+    /// Every room, in URI order.
+    pub fn all(&self) -> Vec<&Room> {
+        let mut all: Vec<&Room> = self.rooms.values().collect();
+        all.sort_by(|a, b| a.uri.cmp(&b.uri));
+        all
+    }
+
     pub fn is_empty(&self) -> bool {
         self.rooms.is_empty()
     }

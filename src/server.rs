@@ -3,7 +3,7 @@
 //! with the configured or generated certificate, or plain with `--no-tls`).
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use tokio::sync::watch;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::access::{Directory, Refused};
 use crate::config::Config;
@@ -44,9 +44,23 @@ pub struct App {
     /// Live connections, their accounts and who may do what ([`crate::access`]).
     pub access: Arc<Directory>,
     connection_ids: AtomicU64,
+    /// Live 1:1 calls (each held by a [`LiveCall`]).
+    calls_live: Arc<AtomicUsize>,
+    /// Set on SIGTERM: new connections, calls and room joins are refused while the live ones
+    /// finish (`shutdown_grace`).
+    draining: watch::Sender<bool>,
     shutdown: watch::Sender<bool>,
-    live: std::sync::atomic::AtomicUsize,
+    live: AtomicUsize,
     ended: tokio::sync::Notify,
+}
+
+/// Held by a live call: counts it among the gateway's calls until dropped.
+pub struct LiveCall(Arc<AtomicUsize>);
+
+impl Drop for LiveCall {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Held by a WebSocket task while it runs.
@@ -86,6 +100,8 @@ impl App {
             uploads,
             access,
             connection_ids: AtomicU64::new(1),
+            calls_live: Default::default(),
+            draining: watch::channel(false).0,
             shutdown: watch::channel(false).0,
             live: Default::default(),
             ended: tokio::sync::Notify::new(),
@@ -106,6 +122,25 @@ impl App {
     /// Changes once, when the server is asked to stop.
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.shutdown.subscribe()
+    }
+
+    /// A new call: counted until the guard is dropped.
+    pub fn call_started(&self) -> LiveCall {
+        self.calls_live.fetch_add(1, Ordering::SeqCst);
+        LiveCall(self.calls_live.clone())
+    }
+
+    pub fn live_calls(&self) -> usize {
+        self.calls_live.load(Ordering::SeqCst)
+    }
+
+    /// True once SIGTERM came: nothing new is taken.
+    pub fn draining(&self) -> bool {
+        *self.draining.borrow()
+    }
+
+    pub fn begin_drain(&self) {
+        self.draining.send_replace(true);
     }
 
     pub fn begin_shutdown(&self) {
@@ -160,6 +195,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(crate::messaging::router())
         .merge(crate::filetransfer::router())
         .merge(crate::health::router())
+        .layer(axum::middleware::map_request(canonical_peer))
         .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
             header::SERVER,
             server,
@@ -178,27 +214,59 @@ async fn asset(content_type: &'static str, body: &'static str) -> Response {
     ([(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
-/// The web app's branding: the `web_config` file when set, else the built-in one.
+/// The web app's branding: the `web_config` file when set, else the built-in one; with
+/// `iceServers` from `ice_servers` when that is set (TURN credentials made now, so the
+/// answer is never cached).
 async fn web_config(State(app): State<Arc<App>>) -> Response {
-    let json = header::HeaderValue::from_static("application/json");
-    match &app.config.web_config {
+    let text = match &app.config.web_config {
         Some(path) => match tokio::fs::read(path).await {
-            Ok(body) => ([(header::CONTENT_TYPE, json)], body).into_response(),
+            Ok(body) => body,
             Err(e) => {
                 warn!(path = %path.display(), error = %e, "cannot read web_config");
-                (
+                return (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "cannot read the web configuration",
                 )
-                    .into_response()
+                    .into_response();
             }
         },
-        None => (
-            [(header::CONTENT_TYPE, json)],
-            include_str!("web/config.json"),
-        )
-            .into_response(),
+        None => include_str!("web/config.json").as_bytes().to_vec(),
+    };
+    let body = match with_ice_servers(&text, &app.config.ice_servers) {
+        Some(body) => body,
+        None if app.config.ice_servers.is_empty() => text,
+        None => {
+            warn!("web_config is not a JSON object: iceServers not added");
+            text
+        }
+    };
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The branding JSON with `iceServers` set from `servers` (none: unchanged).
+fn with_ice_servers(text: &[u8], servers: &[crate::config::IceServer]) -> Option<Vec<u8>> {
+    if servers.is_empty() {
+        return None;
     }
+    let mut value: serde_json::Value = serde_json::from_slice(text).ok()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let list: Vec<serde_json::Value> = servers.iter().map(|s| s.to_browser(now)).collect();
+    value
+        .as_object_mut()?
+        .insert("iceServers".into(), list.into());
+    serde_json::to_vec(&value).ok()
 }
 
 /// A response whose HTTP/1 status line carries `reason` instead of the standard phrase.
@@ -224,6 +292,9 @@ async fn websocket(
         warn!(%peer, origin = origin.as_deref().unwrap_or("-"), "websocket refused: origin not allowed");
         return refuse(StatusCode::FORBIDDEN, "Origin not allowed");
     }
+    if app.draining() {
+        return refuse(StatusCode::SERVICE_UNAVAILABLE, SHUTTING_DOWN);
+    }
     let upgrade = upgrade.protocols([SUBPROTOCOL]);
     if upgrade.selected_protocol().is_none() {
         info!(%peer, "websocket refused: no sylkRTC-2 subprotocol");
@@ -236,6 +307,7 @@ async fn websocket(
         Ok(a) => a,
         Err(e) => {
             warn!(%peer, reason = %e, "websocket refused");
+            crate::metrics::refused("websocket_connections");
             return match e {
                 Refused::PerIp(_) => refuse(
                     StatusCode::TOO_MANY_REQUESTS,
@@ -254,10 +326,9 @@ async fn websocket(
 
 /// Binds the listener, then serves until SIGINT/SIGTERM. Logs `listening on ADDR` once bound
 /// (tests read the port from that line when started with port 0).
-pub async fn serve(config: Config) -> anyhow::Result<()> {
-    let listener = std::net::TcpListener::bind(config.listen)
+pub async fn serve(config: Config, hooks: Hooks) -> anyhow::Result<()> {
+    let listener = bind_tcp(config.listen)
         .with_context(|| format!("listen: cannot bind {}", config.listen))?;
-    listener.set_nonblocking(true)?;
     let local = listener.local_addr()?;
     let tls = if config.no_tls {
         None
@@ -280,7 +351,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         })?;
         Some((rustls, paths))
     };
-    let media_bind = SocketAddr::new(local.ip(), config.media_port);
+    let media_bind = SocketAddr::new(config.media_bind_ip(), config.media_port);
     let engine = media::engine::start(media::EngineConfig {
         bind: media_bind,
         advertise: config.advertised_ips(),
@@ -293,13 +364,30 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         },
         shards: config.media_shards,
         send_batch: config.media_send_batch,
+        tcp_port: config.ice_tcp_first_port(
+            media::engine::shard_count(config.media_shards),
+            local.port(),
+        ),
         panic_payload: config.debug_panic_bytes(),
     })
     .await
     .with_context(|| {
-        format!("media_port: cannot bind UDP {media_bind} (and one port per further shard)")
+        format!(
+            "media_port / ice_tcp_port: cannot bind UDP {media_bind} or the ICE-TCP listener \
+             (and one port per further shard)"
+        )
     })?;
     let media_addrs = engine.local_addrs();
+    let tcp_addrs = engine.tcp_addrs();
+    if !tcp_addrs.is_empty() {
+        info!(
+            "ice-tcp on tcp {} ({} port{}: {:?})",
+            tcp_addrs[0],
+            tcp_addrs.len(),
+            if tcp_addrs.len() == 1 { "" } else { "s" },
+            tcp_addrs.iter().map(|a| a.port()).collect::<Vec<_>>()
+        );
+    }
     info!(
         "media on udp {} (advertised as {:?}; {} shard{}: {:?})",
         engine.local_addr(),
@@ -341,11 +429,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let store = crate::storage::Store::open(&store_path)
         .with_context(|| format!("cannot open the message store {}", store_path.display()))?;
     info!(path = %store_path.display(), "message store open");
-    let base_url = format!(
-        "{}://{}",
-        if tls.is_some() { "https" } else { "http" },
-        public_host(local, &config)
-    );
+    let base_url = config.public_url().unwrap_or_else(|| {
+        format!(
+            "{}://{}",
+            if tls.is_some() { "https" } else { "http" },
+            public_host(local, &config)
+        )
+    });
     let (messages_tx, messages_rx) = tokio::sync::mpsc::channel(crate::messaging::QUEUE);
     sip.route_messages(messages_tx);
     let (missed_tx, missed_rx) = tokio::sync::mpsc::channel(crate::messaging::QUEUE);
@@ -364,17 +454,24 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         if tls.is_some() { "wss" } else { "ws" }
     );
 
+    let metrics = crate::metrics::install().unwrap_or_else(|e| {
+        // Only when a recorder is installed already (a second server in one process).
+        warn!(error = %e, "metrics recorder not installed: /metrics stays empty");
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .build_recorder()
+            .handle()
+    });
+    let token = crate::admin::token(&app.config)?;
+    let admin_addr = crate::admin::serve(
+        crate::admin::Admin::new(app.clone(), metrics, token),
+        app.config.admin_listen,
+    )
+    .await?;
+    info!("admin API and /metrics on http://{admin_addr}");
+
     let handle = axum_server::Handle::new();
-    let stopper = {
-        let handle = handle.clone();
-        let app = app.clone();
-        tokio::spawn(async move {
-            shutdown_requested().await;
-            info!("shutting down");
-            app.begin_shutdown();
-            handle.graceful_shutdown(Some(Duration::from_secs(3)));
-        })
-    };
+    let rustls = tls.as_ref().map(|(r, _)| r.clone());
+    let lifecycle = tokio::spawn(lifecycle(app.clone(), handle.clone(), rustls, hooks));
     // A client that does not finish its request headers in time is closed (hyper enforces
     // the deadline only with a timer).
     let header_timeout = app.config.limits.http_header_timeout();
@@ -395,12 +492,39 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             server.handle(handle).serve(make).await?
         }
     }
-    stopper.abort();
-    // Upgraded connections outlive the HTTP server: let them send their close frames.
+    lifecycle.abort();
+    // Upgraded connections outlive the HTTP server: let them send their close frames (and
+    // their workers hang up calls, leave rooms, drop registrations).
     app.connections_ended(Duration::from_secs(3)).await;
     // Their registrations are being removed (REGISTER Expires: 0): give that a moment.
     app.sip.shutdown(Duration::from_secs(3)).await;
+    info!("stopped");
     Ok(())
+}
+
+/// A client's address as the limits and logs know it: IPv4 on a dual-stack listener is
+/// `::ffff:a.b.c.d`, turned back into `a.b.c.d`.
+async fn canonical_peer(mut request: axum::extract::Request) -> axum::extract::Request {
+    if let Some(ConnectInfo(peer)) = request
+        .extensions_mut()
+        .get_mut::<ConnectInfo<SocketAddr>>()
+    {
+        *peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
+    }
+    request
+}
+
+/// Binds a TCP listener (non-blocking). The IPv6 wildcard binds dual-stack, and falls back
+/// to the IPv4 wildcard where the host has no IPv6.
+pub fn bind_tcp(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    match media::engine::tcp::bind(addr) {
+        Err(e) if media::engine::udp::no_ipv6(addr, &e) => {
+            warn!(error = %e, "no IPv6 here: listening on IPv4 only");
+            let v4 = SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), addr.port());
+            media::engine::tcp::bind(v4)
+        }
+        other => other,
+    }
 }
 
 /// A client must send its request headers within `limit`.
@@ -429,20 +553,137 @@ fn public_host(local: SocketAddr, config: &Config) -> String {
     SocketAddr::new(ip, local.port()).to_string()
 }
 
-async fn shutdown_requested() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Sets the log filter from a configuration (the subscriber's reload handle).
+pub type LogFilterSetter = Box<dyn Fn(&Config) -> Result<(), String> + Send + Sync>;
+
+/// What the process around the server provides: re-reading the configuration and setting
+/// the log filter (SIGHUP).
+pub struct Hooks {
+    pub reload_config: Box<dyn Fn() -> anyhow::Result<Config> + Send + Sync>,
+    pub set_log_filter: LogFilterSetter,
+}
+
+impl Hooks {
+    /// No reloading (tests that run a server in process).
+    pub fn none(config: &Config) -> Hooks {
+        let config = config.clone();
+        Hooks {
+            reload_config: Box::new(move || Ok(config.clone())),
+            set_log_filter: Box::new(|_| Ok(())),
+        }
+    }
+}
+
+/// The text of requests refused while draining.
+pub const SHUTTING_DOWN: &str = "Server shutting down";
+
+/// Signals: SIGHUP reloads (certificate, log filter; branding is read per request);
+/// SIGTERM drains (nothing new is taken; live calls and rooms get `shutdown_grace`), then
+/// stops; SIGINT (Ctrl-C) stops at once.
+async fn lifecycle(
+    app: Arc<App>,
+    handle: axum_server::Handle,
+    rustls: Option<axum_server::tls_rustls::RustlsConfig>,
+    hooks: Hooks,
+) {
+    loop {
+        match signal().await {
+            Signal::Reload => reload(&hooks, rustls.as_ref()).await,
+            Signal::Terminate => {
+                drain(&app).await;
+                break;
+            }
+            Signal::Interrupt => break,
+        }
+    }
+    info!("shutting down");
+    app.begin_shutdown();
+    handle.graceful_shutdown(Some(Duration::from_secs(3)));
+}
+
+async fn reload(hooks: &Hooks, rustls: Option<&axum_server::tls_rustls::RustlsConfig>) {
+    info!("SIGHUP: reloading");
+    let config = match (hooks.reload_config)() {
+        Ok(c) => c,
+        Err(e) => {
+            error!("SIGHUP: configuration error, nothing reloaded: {e:#}");
+            return;
+        }
+    };
+    match (hooks.set_log_filter)(&config) {
+        Ok(()) => info!(log_level = %config.log_level, "log filter reloaded"),
+        Err(e) => error!("SIGHUP: log filter not reloaded: {e}"),
+    }
+    if let Some(rustls) = rustls {
+        let loaded = match crate::tls::certificate(&config) {
+            Ok(paths) => rustls
+                .reload_from_pem_file(&paths.certificate, &paths.private_key)
+                .await
+                .map(|()| paths.certificate)
+                .map_err(anyhow::Error::from),
+            Err(e) => Err(e),
+        };
+        match loaded {
+            Ok(path) => info!(certificate = %path.display(), "certificate reloaded"),
+            Err(e) => error!("SIGHUP: certificate not reloaded (the old one stays): {e:#}"),
+        }
+    }
+}
+
+/// Waits until no call and no room is left, or `shutdown_grace` has passed.
+async fn drain(app: &App) {
+    app.begin_drain();
+    let grace = Duration::from_secs_f64(app.config.shutdown_grace);
+    let deadline = tokio::time::Instant::now() + grace;
+    let busy = || (app.live_calls(), app.rooms().len());
+    let (calls, rooms) = busy();
+    info!(
+        calls,
+        rooms,
+        grace_s = grace.as_secs_f64(),
+        "SIGTERM: draining (not ready; new connections, calls and joins refused)"
+    );
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        let (calls, rooms) = busy();
+        if calls == 0 && rooms == 0 {
+            info!("drained: no call or room left");
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            info!(calls, rooms, "grace period over: ending what is left");
+            return;
+        }
+        tick.tick().await;
+    }
+}
+
+enum Signal {
+    Reload,
+    Terminate,
+    Interrupt,
+}
+
+async fn signal() -> Signal {
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => return std::future::pending().await,
-            };
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return Signal::Interrupt;
+        };
         tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => Signal::Interrupt,
+            _ = term.recv() => Signal::Terminate,
+            _ = hup.recv() => Signal::Reload,
         }
     }
     #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        Signal::Interrupt
+    }
 }

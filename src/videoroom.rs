@@ -145,6 +145,9 @@ impl Connection {
             )));
         }
         let account = self.account(&r.account)?.clone();
+        if self.app.draining() {
+            return Err(ApiError::Api(crate::server::SHUTTING_DOWN.into()));
+        }
         let limits = &self.app.config.limits;
         if self.room_sessions.len() >= limits.max_room_sessions_per_connection {
             let max = limits.max_room_sessions_per_connection;

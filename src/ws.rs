@@ -55,6 +55,7 @@ enum End {
     TooSlow,
     WriteTimeout,
     HandlerFailed,
+    Operator,
 }
 
 impl std::fmt::Display for End {
@@ -69,6 +70,7 @@ impl std::fmt::Display for End {
             End::TooSlow => f.write_str("client too slow to take its events"),
             End::WriteTimeout => f.write_str("a write did not complete in time"),
             End::HandlerFailed => f.write_str("internal error in the request handler"),
+            End::Operator => f.write_str("closed by the operator"),
         }
     }
 }
@@ -87,9 +89,10 @@ pub async fn run(
 
     let (out_tx, out_rx) = mpsc::channel(OUTBOX);
     let (req_tx, req_rx) = mpsc::channel(REQUEST_QUEUE);
-    let handle = ConnHandle::new(id, peer.ip(), out_tx.clone());
+    let (orders_tx, orders_rx) = mpsc::channel(crate::connection::ORDERS);
+    let handle = ConnHandle::new(id, peer.ip(), out_tx.clone(), orders_tx);
     let kick = handle.kick.clone();
-    let worker = tokio::spawn(Connection::new(handle, app.clone(), out_tx).run(req_rx));
+    let worker = tokio::spawn(Connection::new(handle, app.clone(), out_tx, orders_rx).run(req_rx));
 
     let mut socket = socket;
     let end = Actor {
@@ -191,6 +194,10 @@ impl Actor<'_> {
                         self.write(socket, Message::Text(text.into())).await?
                     }
                     Some(Outbound::Failed) => return Err(End::HandlerFailed),
+                    Some(Outbound::Closed) => {
+                        close(socket, CLOSE_GOING_AWAY, "closed by the operator").await;
+                        return Ok(End::Operator);
+                    }
                     // The worker holds a sender until this actor is dropped.
                     None => {}
                 },

@@ -48,7 +48,7 @@ fn browser_room_three_chromium_participants() {
         "chromium,chromium,chromium",
         "browser_room",
         CONSENT_TIMEOUT_S,
-        None,
+        Network::Plain,
     );
 }
 
@@ -61,7 +61,7 @@ fn browser_room_recovers_lost_video_by_rtx() {
         "chromium,chromium,chromium",
         "browser_room_lossy",
         CONSENT_TIMEOUT_S,
-        Some(20),
+        Network::Lossy(20),
     );
 }
 
@@ -147,22 +147,51 @@ fn browser_room_chromium_and_firefox_participants() {
         "chromium,firefox,firefox",
         "browser_room_firefox",
         FIREFOX_CONSENT_TIMEOUT_S,
-        None,
+        Network::Plain,
     );
 }
 
-/// `lossy`: a [`LossyRelay`] dropping one VP8 packet in this many toward the browsers.
+/// Three Chromium participants whose network drops every UDP packet to the gateway's media
+/// ports (an nftables rule in the test's network namespace): all of them connect over ICE-TCP
+/// (every selected pair is TCP), decode each other, and the closed tab is noticed.
+#[test]
+fn browser_room_over_ice_tcp_when_udp_is_blocked() {
+    room_with(
+        "chromium,chromium,chromium",
+        "browser_room_ice_tcp",
+        CONSENT_TIMEOUT_S,
+        Network::UdpBlocked,
+    );
+}
+
+/// The network between the browsers and the gateway.
+#[derive(Clone, Copy, PartialEq)]
+enum Network {
+    Plain,
+    /// A [`LossyRelay`] dropping one VP8 packet in this many toward the browsers.
+    Lossy(u64),
+    /// UDP to the media ports dropped: ICE-TCP or nothing.
+    UdpBlocked,
+}
+
 /// Under `cargo test` (tests of one binary in parallel threads) the simulcast test runs with
 /// no other room of this binary beside it.
 static ALONE: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
-fn room_with(browsers: &str, shots: &str, consent_timeout: &str, lossy: Option<u64>) {
+fn room_with(browsers: &str, shots: &str, consent_timeout: &str, network: Network) {
+    let lossy = match network {
+        Network::Lossy(every) => Some(every),
+        _ => None,
+    };
     let _shared = ALONE.read().unwrap_or_else(|e| e.into_inner());
     let tools = peers_tools();
     let chromium = chromium();
     require_peers(&tools, &chromium);
     match seal_network() {
         Ok(()) => println!("network: new namespace, loopback only"),
+        Err(why) if network == Network::UdpBlocked => {
+            panic!("blocking UDP needs a network namespace of the test's own: {why}")
+        }
         Err(why) => println!(
             "network: could not create a network namespace ({why}); running on the host \
              network (the gateway still advertises only 127.0.0.1)"
@@ -172,11 +201,20 @@ fn room_with(browsers: &str, shots: &str, consent_timeout: &str, lossy: Option<u
     let relay_ip = "127.0.0.2";
     let mut flags = vec!["--ice-consent-timeout", consent_timeout];
     if lossy.is_some() {
-        flags.extend(["--advertise-ip", relay_ip]);
+        // The media socket on 127.0.0.1 alone: the relay takes its port on 127.0.0.2.
+        flags.extend(["--advertise-ip", relay_ip, "--media-listen", "127.0.0.1"]);
     }
     let gw = Gateway::start(&flags);
+    if network == Network::UdpBlocked {
+        block_udp_to(&gw.media_ports());
+        assert!(
+            !gw.tcp_ports().is_empty(),
+            "no ICE-TCP listener: {}",
+            gw.log()
+        );
+    }
     let relay = lossy.map(|every| {
-        let media = gw.media_addr();
+        let media = gw.media_target();
         let front = SocketAddr::new(relay_ip.parse().expect("ip"), media.port());
         LossyRelay::start(front, media, every)
     });
@@ -202,6 +240,14 @@ fn room_with(browsers: &str, shots: &str, consent_timeout: &str, lossy: Option<u
             },
         )
         .env("EXPECT_RTX", if relay.is_some() { "1" } else { "0" })
+        .env(
+            "MEDIA_PROTOCOL",
+            if network == Network::UdpBlocked {
+                "tcp"
+            } else {
+                "udp"
+            },
+        )
         .env("SHOT_DIR", &shots);
     let (ok, stdout, stderr) = run_with_timeout(cmd, NODE_TIMEOUT);
     let log = gw.log();

@@ -21,8 +21,10 @@ step() { printf '\n==> %s\n' "$*"; }
 #   kamailio: tests/sip_*.rs (registrar + proxy on 127.0.0.1:5060, ../shared/peers/kamailio);
 #   sipp: scripted SIP phone for the SIP call tests;
 #   baresip, python3: a real SIP phone and its control script (tests/sip_browser_call.rs);
-#   firefox-esr: Firefox participants in tests/browser_room.rs and tests/web_app.rs.
-PEERS=(chromium:chromium ip:iproute2 kamailio:kamailio sipp:sip-tester baresip:baresip-core python3:python3 firefox-esr:firefox-esr)
+#   firefox-esr: Firefox participants in tests/browser_room.rs and tests/web_app.rs;
+#   nft: blocks UDP to the media ports inside a test's network namespace (tests/ice_tcp.rs);
+#   systemd-analyze, dpkg-deb: check the package's unit file and contents (tests/packaging.rs).
+PEERS=(chromium:chromium ip:iproute2 kamailio:kamailio sipp:sip-tester baresip:baresip-core python3:python3 firefox-esr:firefox-esr nft:nftables systemd-analyze:systemd)
 missing=()
 for entry in "${PEERS[@]+"${PEERS[@]}"}"; do
   cmd=${entry%%:*}; pkg=${entry#*:}
@@ -56,6 +58,12 @@ for npm_pkg in playwright-core@1.65.1 puppeteer-core@24.43.1; do
       npm install --no-audit --no-fund --loglevel=error "$npm_pkg")
   fi
 done
+
+# cargo-deb builds the Debian package in tests/packaging.rs (pinned: its options move).
+if ! cargo deb --version 2>/dev/null | grep -q '3\.8\.0'; then
+  step "installing cargo-deb 3.8.0"
+  cargo install cargo-deb --version 3.8.0 --locked
+fi
 
 # --- 2. format ---------------------------------------------------------------------------
 step "cargo fmt --check"

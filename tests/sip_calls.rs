@@ -602,3 +602,90 @@ async fn sip_reinvite_answers_the_callee_challenge_from_the_ha1() {
     assert_eq!(code, Some(0), "sipp callee:\n{log}\ngateway:\n{}", gw.log());
     peer.close().await.unwrap();
 }
+
+/// GET on the gateway's admin listener or its web listener: (status, body).
+async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    let out = http_get(addr, path).await;
+    let code = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (
+        code,
+        out.split_once("\r\n\r\n")
+            .map_or("", |(_, b)| b)
+            .to_string(),
+    )
+}
+
+/// The value of `series` in a Prometheus text body (0 when absent).
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// SIGTERM during a call: the gateway stops being ready and refuses new connections, keeps
+/// the call for `shutdown_grace`, then hangs it up (SIPp gets its BYE), removes the
+/// registration, and exits 0. The call and the SIP traffic show in `/metrics` meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sip_sigterm_drains_a_live_call_then_hangs_up_and_unregisters() {
+    let _serial = PEERS.lock().await;
+    let kamailio = Kamailio::start(&[]);
+    register_bob().await;
+    let uas = Sipp::callee(&shared_scenario("uas_answer.xml"));
+    let mut gw = Gateway::start(&["--sip-proxy", PROXY, "--shutdown-grace", "3"]);
+    let mut c = gw.ready_client().await;
+    add_and_register(&mut c, ALICE, ALICE_HA1).await;
+    let (peer, _audio, _) = answered_call(&mut c, "drain").await;
+
+    let (code, metrics) = get(gw.admin_addr(), "/metrics").await;
+    assert_eq!(code, 200);
+    assert_eq!(sample(&metrics, "sylk_calls"), 1.0, "{metrics}");
+    assert!(
+        sample(&metrics, "sylk_sip_responses_received_total{code=\"200\"}") >= 2.0,
+        "{metrics}"
+    );
+    assert!(
+        sample(&metrics, "sylk_registrations_total{state=\"registered\"}") >= 1.0,
+        "{metrics}"
+    );
+    assert!(sample(&metrics, "sylk_media_rtp_forwarded_total") >= 0.0);
+
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &gw.pid().to_string()])
+        .status();
+    let sent = std::time::Instant::now();
+    gw.wait_log("SIGTERM: draining");
+    let (code, body) = get(gw.addr, "/ready").await;
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("\"accepting\":false"), "{body}");
+    assert!(
+        try_connect(&gw.ws_url(), Some("sylkRTC-2"), None)
+            .await
+            .is_err(),
+        "a new connection was taken while draining"
+    );
+    // The call goes on meanwhile: no `terminated`, SIPp still in it.
+    c.expect_silence(Duration::from_millis(1500)).await;
+    assert!(!gw.log().contains("hanging up the connection's calls"));
+
+    // After the grace period: BYE to SIPp, the registration removed, exit 0.
+    let (code, log) = uas.exit_code(WAIT).await;
+    assert_eq!(code, Some(0), "sipp callee:\n{log}\ngateway:\n{}", gw.log());
+    assert!(
+        sent.elapsed() >= Duration::from_millis(2500),
+        "hung up before the grace period"
+    );
+    let status = gw.terminate();
+    assert!(status.success(), "exit status {status:?}\n{}", gw.log());
+    let log = gw.log();
+    assert!(log.contains("grace period over"), "{log}");
+    assert!(log.contains("sip unregistered"), "{log}");
+    let closed = c.closed().await;
+    assert_eq!(closed.map(|(code, _)| code), Some(1001));
+    let k = kamailio.log();
+    assert!(k.contains("REQ BYE sip:127.0.0.1:5070"), "{k}");
+    peer.close().await.unwrap();
+}

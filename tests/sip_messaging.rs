@@ -1256,3 +1256,32 @@ async fn sip_devices_read_remove_and_look_up_keys_with_api_messages() {
         "{answer}"
     );
 }
+
+/// Behind a reverse proxy the gateway listens on loopback, but the links it hands out use
+/// `public_url`: a file transfer's announced URL starts with it.
+#[tokio::test(flavor = "multi_thread")]
+async fn file_transfer_links_use_the_public_url() {
+    let _peers = PEERS.lock().await;
+    let _kamailio = Kamailio::start(&[]);
+    let gw = Gateway::start(&[
+        "--sip-proxy",
+        PROXY,
+        "--public-url",
+        "https://sylk.example.test/",
+    ]);
+    let mut a = gw.ready_client().await;
+    let mut b = gw.ready_client().await;
+    add_and_register(&mut a, ALICE, ALICE_HA1).await;
+    add_and_register(&mut b, BOB, "229de414bb9576e58e059e37426cf68c").await;
+    let upload = format!("/webrtcgateway/filetransfer/{ALICE}/{BOB}/pub1/note.txt");
+    let (status, _, body) = http(&gw, "POST", &upload, "text/plain", b"hello").await;
+    assert_eq!((status, body.as_slice()), (200, &b"OK"[..]));
+    let m = b.wait_for("file message", account_event("message")).await;
+    let file: Value = serde_json::from_str(m["content"].as_str().unwrap()).unwrap();
+    let url = file["url"].as_str().unwrap();
+    assert!(
+        url.starts_with("https://sylk.example.test/webrtcgateway/filetransfer/"),
+        "{url}"
+    );
+    assert!(url.ends_with("/pub1/note.txt"), "{url}");
+}

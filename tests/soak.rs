@@ -285,7 +285,7 @@ async fn mixed_malformed_input_on_every_port_leaves_the_gateway_serving() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(8);
     let gw = Gateway::start(&["--sip-proxy", "sip:127.0.0.1:9"]);
-    let media = gw.media_addr();
+    let media = gw.media_target();
     let sip = gw.sip_addr();
     // The room that must keep working: alice publishes, bob receives her.
     let mut alice = join_room(&gw, "alice", ROOM).await;

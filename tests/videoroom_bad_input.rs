@@ -122,7 +122,7 @@ async fn bad_room_input_is_refused_and_the_room_goes_on() {
     assert_eq!(m["error"], format!("Unknown room session: {a_session}"));
 
     // Garbage at the media port, from a stranger and shaped like STUN, RTP and DTLS.
-    let media = gw.media_addr();
+    let media = gw.media_target();
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let mut garbage: Vec<Vec<u8>> = vec![
         vec![],

@@ -26,6 +26,14 @@ impl PeerId {
     }
 }
 
+/// How a browser's packets travel: UDP on the shard's socket, or ICE-TCP (RFC 6544, framed
+/// by RFC 4571) on a connection to the shard's listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Via {
+    Udp,
+    Tcp,
+}
+
 /// Audio or video.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {

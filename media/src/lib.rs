@@ -31,7 +31,7 @@ pub mod transport;
 
 pub use crate::core::{Core, CoreConfig, EngineStats, MediaEvent, PeerEvent};
 pub use engine::{EngineConfig, EngineHandle};
-pub use ids::{Kind, PeerId, ShardId};
+pub use ids::{Kind, PeerId, ShardId, Via};
 pub use router::ForwardOptions;
 pub use transport::peer::SrtpPolicy;
 pub use transport::RtxLimits;

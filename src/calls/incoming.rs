@@ -73,6 +73,12 @@ impl Connection {
             invite.call.reject(482);
             return;
         }
+        if self.app.draining() {
+            // Shutting down: the caller's proxy may try another gateway.
+            info!(conn = self.id, %call_id, "incoming call refused: shutting down (503)");
+            invite.call.reject(503);
+            return;
+        }
         let max = self.app.config.limits.max_calls_per_connection;
         if self.calls.len() >= max {
             info!(conn = self.id, %call_id, max, "incoming call refused: the connection has too many calls");
@@ -127,6 +133,10 @@ impl Connection {
                 bridged: true,
                 candidates: Vec::new(),
                 header_prefixes: prefixes,
+                account: account.id.clone(),
+                remote: originator.uri.clone(),
+                started: std::time::Instant::now(),
+                _live: self.app.call_started(),
             },
         );
         self.send(Event::account(

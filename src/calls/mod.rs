@@ -108,6 +108,23 @@ struct CallSession {
     /// The account's `incoming_header_prefixes`: 2xx headers starting with one of them go
     /// into `accepted.headers`.
     header_prefixes: Vec<String>,
+    /// The account and the far end (what the admin API lists).
+    account: String,
+    remote: String,
+    started: std::time::Instant,
+    /// Counts the call among the gateway's live calls until it is dropped.
+    _live: crate::server::LiveCall,
+}
+
+/// A call as the admin API lists it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CallSummary {
+    pub session: String,
+    pub account: String,
+    pub remote: String,
+    pub direction: &'static str,
+    pub state: &'static str,
+    pub seconds: u64,
 }
 
 /// The calls of one connection, and the channels their events come back on.
@@ -164,6 +181,28 @@ impl Calls {
     /// The call `id`, or the protocol's `Unknown session <id>`.
     fn session_mut(&mut self, id: &str) -> Result<&mut CallSession, ApiError> {
         self.sessions.get_mut(id).ok_or_else(|| unknown_session(id))
+    }
+
+    /// This connection's calls, for the admin API.
+    pub fn summaries(&self) -> Vec<CallSummary> {
+        let mut all: Vec<CallSummary> = self
+            .sessions
+            .iter()
+            .map(|(session, s)| CallSummary {
+                session: session.clone(),
+                account: s.account.clone(),
+                remote: s.remote.clone(),
+                direction: if s.incoming.is_some() {
+                    "incoming"
+                } else {
+                    "outgoing"
+                },
+                state: s.state.name(),
+                seconds: s.started.elapsed().as_secs(),
+            })
+            .collect();
+        all.sort_by(|a, b| a.session.cmp(&b.session));
+        all
     }
 
     fn remove(&mut self, session: &str) -> Option<CallSession> {
@@ -253,6 +292,14 @@ impl Connection {
         };
         self.app.engine.close(s.peer).await;
         info!(conn = self.id, %session, %reason, "call terminated");
+        let direction = if s.incoming.is_some() {
+            "incoming"
+        } else {
+            "outgoing"
+        };
+        metrics::counter!(crate::metrics::names::CALLS_ENDED,
+            "direction" => direction, "outcome" => crate::metrics::outcome(&reason))
+        .increment(1);
         self.send(state_event(
             session,
             CallState::Terminated {

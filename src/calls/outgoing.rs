@@ -26,6 +26,9 @@ impl Connection {
             )));
         }
         let account = self.account(&r.account)?.clone();
+        if self.app.draining() {
+            return Err(ApiError::Api(crate::server::SHUTTING_DOWN.into()));
+        }
         let max = self.app.config.limits.max_calls_per_connection;
         if self.calls.len() >= max {
             return Err(self.refused(
@@ -108,6 +111,10 @@ impl Connection {
                 bridged: false,
                 candidates: Vec::new(),
                 header_prefixes: account.incoming_header_prefixes.clone(),
+                account: account.id.clone(),
+                remote: r.uri.clone(),
+                started: std::time::Instant::now(),
+                _live: self.app.call_started(),
             },
         );
         self.after_ack

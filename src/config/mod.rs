@@ -6,10 +6,13 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use clap::Parser;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
+mod cli;
+pub mod ice;
 pub mod limits;
+pub use cli::{Cli, Command, KickTarget};
+pub use ice::IceServer;
 pub use limits::Limits;
 
 /// Default of `max_upload_size`: 100 MiB.
@@ -18,18 +21,20 @@ pub const DEFAULT_MAX_UPLOAD_SIZE: u64 = 100 * 1024 * 1024;
 const MAX_UPLOAD_SIZE_LIMIT: u64 = 1 << 40;
 
 /// Every setting, with its default. The README lists the same table.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// HTTP(S) and WebSocket listening address.
     pub listen: SocketAddr,
-    /// Where the generated certificate (and later the message store) is kept.
+    /// Where state is kept: the message store, the generated certificate, the admin token,
+    /// shared and transferred files (unless their own settings say otherwise).
     pub data_dir: PathBuf,
     /// Serve plain HTTP/WS instead of HTTPS/WSS.
     pub no_tls: bool,
     /// PEM certificate chain; with `tls_private_key`. Without both, a self-signed certificate
     /// is generated into `<data_dir>/tls/` on first start and reused afterwards.
     pub tls_certificate: Option<PathBuf>,
+    /// PEM private key of `tls_certificate`.
     pub tls_private_key: Option<PathBuf>,
     /// Allowed WebSocket `Origin` values (`*` wildcards allowed); `["*"]` allows any.
     pub web_origins: Vec<String>,
@@ -44,16 +49,40 @@ pub struct Config {
     pub log_level: String,
     /// `text` (one readable line per event) or `json` (one JSON object per line).
     pub log_format: String,
-    /// UDP port of the media socket shared by every WebRTC peer (0: any free port). It binds
-    /// on the IP of `listen`.
+    /// UDP port of the media socket shared by every WebRTC peer (0: any free port).
     pub media_port: u16,
+    /// Offer ICE over TCP (RFC 6544 passive candidates) beside UDP, for browsers whose
+    /// network blocks UDP.
+    pub ice_tcp: bool,
+    /// TCP port of ICE-TCP (shard `k` listens on it + `k`; 0: any free port). Unset: the
+    /// media port, or the port after the HTTP listener's when that one holds the number
+    /// (as in the default, where both are 10888).
+    pub ice_tcp_port: Option<u16>,
+    /// The IP the media sockets bind (unset: every address of both families, whatever
+    /// `listen` is, so that a gateway behind a reverse proxy still takes media).
+    pub media_listen: Option<std::net::IpAddr>,
+    /// `https://host[:port]` under which browsers and SIP devices reach this gateway, for
+    /// every URL it hands out (file transfers, message history); unset: built from `listen`
+    /// (or the first advertised address when `listen` is a wildcard).
+    pub public_url: Option<String>,
+    /// STUN/TURN servers handed to browsers in `/webrtcgateway/config.json` (`iceServers`),
+    /// TURN credentials made per request from a shared secret when `secret` is set.
+    pub ice_servers: Vec<IceServer>,
+    /// The admin API and `/metrics` listener (plain HTTP; keep it on loopback or a private
+    /// network).
+    pub admin_listen: SocketAddr,
+    /// Bearer token of the admin API; unset: one is generated into `<data_dir>/admin.token`.
+    pub admin_token: Option<String>,
+    /// Seconds live calls and rooms may go on after SIGTERM before they are ended.
+    pub shutdown_grace: f64,
     /// Media engine shards, each a thread with its own UDP socket on `media_port` + its
     /// index (0: one per core). Every peer of a room is on the room's shard.
     pub media_shards: usize,
     /// Datagrams handed to the kernel per sendmmsg call (1 to 64; 1: a syscall each).
     pub media_send_batch: usize,
-    /// Addresses to put in the ICE candidates (public addresses behind NAT). Empty: the
-    /// interface addresses (loopback only if there is nothing else, or if `listen` is loopback).
+    /// Addresses to put in the ICE candidates (public addresses behind NAT). Empty:
+    /// `media_listen` when it is set, else the interface addresses of both families (IPv4
+    /// first; loopback only when there is nothing else).
     pub advertise_ip: Vec<std::net::IpAddr>,
     /// Seconds without an ICE consent check (STUN from the browser) before a peer is
     /// considered gone.
@@ -109,7 +138,8 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            listen: SocketAddr::from(([0, 0, 0, 0], 10888)),
+            // Both families (bound dual-stack, or IPv4 alone where IPv6 is off).
+            listen: SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 10888)),
             data_dir: PathBuf::from("data"),
             no_tls: false,
             tls_certificate: None,
@@ -121,6 +151,14 @@ impl Default for Config {
             log_level: "info".into(),
             log_format: "text".into(),
             media_port: 10888,
+            ice_tcp: true,
+            ice_tcp_port: None,
+            media_listen: None,
+            public_url: None,
+            ice_servers: Vec::new(),
+            admin_listen: SocketAddr::from(([127, 0, 0, 1], 10880)),
+            admin_token: None,
+            shutdown_grace: 30.0,
             media_shards: 0,
             media_send_batch: 64,
             advertise_ip: Vec::new(),
@@ -145,270 +183,7 @@ impl Default for Config {
     }
 }
 
-/// Command-line flags; each also reads the environment variable named beside it.
-#[derive(Debug, Parser)]
-#[command(
-    name = "sylk-gateway",
-    version,
-    about = "A SylkServer-compatible WebRTC gateway (sylkRTC-2 over WebSocket)",
-    long_about = "A SylkServer-compatible WebRTC gateway: browsers speak sylkRTC-2 over \
-                  wss://HOST:10888/webrtcgateway/ws.\n\nSettings come from defaults, then the \
-                  TOML file given with --config, then SYLK_* environment variables, then flags."
-)]
-pub struct Cli {
-    /// TOML configuration file
-    #[arg(long, env = "SYLK_CONFIG", value_name = "PATH")]
-    pub config: Option<PathBuf>,
-    /// Listening address for HTTP(S)/WebSocket [default: 0.0.0.0:10888]
-    #[arg(long, env = "SYLK_LISTEN", value_name = "ADDR:PORT")]
-    pub listen: Option<SocketAddr>,
-    /// Data directory (generated certificate, storage) [default: ./data]
-    #[arg(long, env = "SYLK_DATA_DIR", value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// Serve plain HTTP/WS (for loopback, or behind a TLS-terminating proxy)
-    #[arg(long, env = "SYLK_NO_TLS")]
-    pub no_tls: bool,
-    /// PEM certificate (chain) to serve instead of the generated one
-    #[arg(long, env = "SYLK_TLS_CERTIFICATE", value_name = "PATH")]
-    pub tls_certificate: Option<PathBuf>,
-    /// PEM private key of --tls-certificate
-    #[arg(long, env = "SYLK_TLS_PRIVATE_KEY", value_name = "PATH")]
-    pub tls_private_key: Option<PathBuf>,
-    /// Allowed WebSocket origins, comma separated [default: *]
-    #[arg(
-        long,
-        env = "SYLK_WEB_ORIGINS",
-        value_name = "LIST",
-        value_delimiter = ','
-    )]
-    pub web_origins: Option<Vec<String>>,
-    /// SIP domains allowed in account-add, comma separated [default: *]
-    #[arg(
-        long,
-        env = "SYLK_SIP_DOMAINS",
-        value_name = "LIST",
-        value_delimiter = ','
-    )]
-    pub sip_domains: Option<Vec<String>>,
-    /// Seconds between WebSocket pings; the pong timeout is half of it [default: 120]
-    #[arg(long, env = "SYLK_WEBSOCKET_PING_INTERVAL", value_name = "SECONDS")]
-    pub websocket_ping_interval: Option<f64>,
-    /// Largest WebSocket frame/message in bytes [default: 65536]
-    #[arg(long, env = "SYLK_MAX_FRAME_SIZE", value_name = "BYTES")]
-    pub max_frame_size: Option<usize>,
-    /// Log filter: error, warn, info, debug, trace, or a tracing directive [default: info]
-    #[arg(long, env = "SYLK_LOG_LEVEL", value_name = "LEVEL")]
-    pub log_level: Option<String>,
-    /// Log lines as `text` or `json` (one object per line) [default: text]
-    #[arg(long, env = "SYLK_LOG_FORMAT", value_name = "FORMAT")]
-    pub log_format: Option<String>,
-    /// UDP port for all WebRTC media, on the IP of --listen [default: 10888]
-    #[arg(long, env = "SYLK_MEDIA_PORT", value_name = "PORT")]
-    pub media_port: Option<u16>,
-    /// Media engine shards, one thread and UDP port each (media port + index) [default: 0, one per core]
-    #[arg(long, env = "SYLK_MEDIA_SHARDS", value_name = "N")]
-    pub media_shards: Option<usize>,
-    /// Datagrams per sendmmsg call, 1 to 64 [default: 64]
-    #[arg(long, env = "SYLK_MEDIA_SEND_BATCH", value_name = "N")]
-    pub media_send_batch: Option<usize>,
-    /// Address to advertise in ICE candidates; repeat for several [default: interface addresses]
-    #[arg(
-        long = "advertise-ip",
-        env = "SYLK_ADVERTISE_IP",
-        value_name = "IP",
-        value_delimiter = ','
-    )]
-    pub advertise_ip: Option<Vec<std::net::IpAddr>>,
-    /// Seconds without ICE consent checks before a browser is considered gone [default: 30]
-    #[arg(long, env = "SYLK_ICE_CONSENT_TIMEOUT", value_name = "SECONDS")]
-    pub ice_consent_timeout: Option<f64>,
-    /// UDP ports for plain RTP toward SIP, LOW-HIGH [default: 30000-39999]
-    #[arg(long, env = "SYLK_RTP_PORT_RANGE", value_name = "LOW-HIGH")]
-    pub rtp_port_range: Option<String>,
-    /// Directory of conference shared files, one folder per room [default: <data-dir>/filesharing]
-    #[arg(long, env = "SYLK_FILESHARING_DIR", value_name = "DIR")]
-    pub filesharing_dir: Option<PathBuf>,
-    /// Largest conference file upload in bytes; a larger one gets HTTP 413 [default: 104857600]
-    #[arg(long, env = "SYLK_MAX_UPLOAD_SIZE", value_name = "BYTES")]
-    pub max_upload_size: Option<u64>,
-    /// Branding of the web app (JSON served as /webrtcgateway/config.json) [default: built in]
-    #[arg(long, env = "SYLK_WEB_CONFIG", value_name = "FILE")]
-    pub web_config: Option<PathBuf>,
-    /// Directory of 1:1 file transfers [default: <data-dir>/filetransfer]
-    #[arg(long, env = "SYLK_FILE_TRANSFER_DIR", value_name = "DIR")]
-    pub file_transfer_dir: Option<PathBuf>,
-    /// Days a transferred file of 50 MB or more is kept; smaller ones twice as long [default: 15]
-    #[arg(long, env = "SYLK_FILETRANSFER_EXPIRE_DAYS", value_name = "DAYS")]
-    pub filetransfer_expire_days: Option<u32>,
-    /// SIP address, UDP and TCP on the same port [default: 0.0.0.0:5060]
-    #[arg(long, env = "SYLK_SIP_LISTEN", value_name = "ADDR:PORT")]
-    pub sip_listen: Option<SocketAddr>,
-    /// Outbound SIP proxy, e.g. sip:proxy.example.com:5060;transport=udp [default: RFC 3263 lookup of the domain]
-    #[arg(long, env = "SYLK_SIP_PROXY", value_name = "URI")]
-    pub sip_proxy: Option<String>,
-    /// Trusted SIP source (IP or IP/BITS); repeat for several [default: the outbound proxy, or loopback]
-    #[arg(
-        long = "sip-trusted-peer",
-        env = "SYLK_SIP_TRUSTED_PEER",
-        value_name = "IP[/BITS]",
-        value_delimiter = ','
-    )]
-    pub sip_trusted_peers: Option<Vec<String>>,
-    /// Realm whose digest challenges are answered besides the account's domain; repeat; * for any [default: none]
-    #[arg(
-        long = "sip-auth-realm",
-        env = "SYLK_SIP_AUTH_REALM",
-        value_name = "REALM",
-        value_delimiter = ','
-    )]
-    pub sip_auth_realms: Option<Vec<String>>,
-    /// A limit, NAME=VALUE (see the README's Security section); repeat for several
-    #[arg(
-        long = "limit",
-        env = "SYLK_LIMIT",
-        value_name = "NAME=VALUE",
-        value_delimiter = ','
-    )]
-    pub limits: Option<Vec<String>>,
-    /// sylk-push server URL (http://host[:port]/path) for accounts with no live connection [default: none]
-    #[arg(long, env = "SYLK_PUSH_URL", value_name = "URL")]
-    pub push_url: Option<String>,
-    /// Testing aid: REGISTER lifetime in seconds
-    #[arg(
-        long,
-        env = "SYLK_SIP_REGISTER_EXPIRES",
-        value_name = "SECONDS",
-        hide = true
-    )]
-    pub sip_register_expires: Option<u32>,
-    /// SIP status declining an incoming call terminated before it was answered [default: 486]
-    #[arg(long, env = "SYLK_DECLINE_CODE", value_name = "CODE")]
-    pub decline_code: Option<u16>,
-    /// Testing aid: delay every queued request by this many milliseconds
-    #[arg(
-        long,
-        env = "SYLK_DEBUG_REQUEST_DELAY_MS",
-        value_name = "MS",
-        hide = true
-    )]
-    pub debug_request_delay_ms: Option<u64>,
-    /// Testing aid: the media engine panics on an RTP payload starting with these bytes (hex)
-    #[arg(
-        long,
-        env = "SYLK_DEBUG_PANIC_PAYLOAD",
-        value_name = "HEX",
-        hide = true
-    )]
-    pub debug_panic_payload: Option<String>,
-}
-
 impl Config {
-    /// Builds the configuration from the command line (and the file and environment it names).
-    pub fn from_cli(cli: Cli) -> anyhow::Result<Config> {
-        let mut cfg = match &cli.config {
-            Some(path) => Config::from_file(path)?,
-            None => Config::default(),
-        };
-        if let Some(v) = cli.listen {
-            cfg.listen = v;
-        }
-        if let Some(v) = cli.data_dir {
-            cfg.data_dir = v;
-        }
-        if cli.no_tls {
-            cfg.no_tls = true;
-        }
-        if let Some(v) = cli.tls_certificate {
-            cfg.tls_certificate = Some(v);
-        }
-        if let Some(v) = cli.tls_private_key {
-            cfg.tls_private_key = Some(v);
-        }
-        if let Some(v) = cli.web_origins {
-            cfg.web_origins = v;
-        }
-        if let Some(v) = cli.sip_domains {
-            cfg.sip_domains = v;
-        }
-        if let Some(v) = cli.websocket_ping_interval {
-            cfg.websocket_ping_interval = v;
-        }
-        if let Some(v) = cli.max_frame_size {
-            cfg.max_frame_size = v;
-        }
-        if let Some(v) = cli.log_level {
-            cfg.log_level = v;
-        }
-        if let Some(v) = cli.log_format {
-            cfg.log_format = v;
-        }
-        if let Some(v) = cli.media_port {
-            cfg.media_port = v;
-        }
-        if let Some(v) = cli.media_shards {
-            cfg.media_shards = v;
-        }
-        if let Some(v) = cli.media_send_batch {
-            cfg.media_send_batch = v;
-        }
-        if let Some(v) = cli.advertise_ip {
-            cfg.advertise_ip = v;
-        }
-        if let Some(v) = cli.ice_consent_timeout {
-            cfg.ice_consent_timeout = v;
-        }
-        if let Some(v) = cli.rtp_port_range {
-            cfg.rtp_port_range = v;
-        }
-        if let Some(v) = cli.filesharing_dir {
-            cfg.filesharing_dir = Some(v);
-        }
-        if let Some(v) = cli.max_upload_size {
-            cfg.max_upload_size = v;
-        }
-        if let Some(v) = cli.web_config {
-            cfg.web_config = Some(v);
-        }
-        if let Some(v) = cli.file_transfer_dir {
-            cfg.file_transfer_dir = Some(v);
-        }
-        if let Some(v) = cli.filetransfer_expire_days {
-            cfg.filetransfer_expire_days = v;
-        }
-        if let Some(v) = cli.sip_listen {
-            cfg.sip_listen = v;
-        }
-        if let Some(v) = cli.sip_proxy {
-            cfg.sip_proxy = Some(v);
-        }
-        if let Some(v) = cli.sip_trusted_peers {
-            cfg.sip_trusted_peers = v;
-        }
-        if let Some(v) = cli.sip_auth_realms {
-            cfg.sip_auth_realms = v;
-        }
-        for assignment in cli.limits.unwrap_or_default() {
-            cfg.limits.set(&assignment)?;
-        }
-        if let Some(v) = cli.push_url {
-            cfg.push_url = Some(v).filter(|u| !u.trim().is_empty());
-        }
-        if let Some(v) = cli.sip_register_expires {
-            cfg.sip_register_expires = v;
-        }
-        if let Some(v) = cli.decline_code {
-            cfg.decline_code = v;
-        }
-        if let Some(v) = cli.debug_request_delay_ms {
-            cfg.debug_request_delay_ms = v;
-        }
-        if let Some(v) = cli.debug_panic_payload {
-            cfg.debug_panic_payload = Some(v);
-        }
-        cfg.validate()?;
-        Ok(cfg)
-    }
-
     pub fn from_file(path: &Path) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read configuration file {}", path.display()))?;
@@ -518,6 +293,28 @@ impl Config {
                 bail!("debug_panic_payload must be non-empty hex, got {hex:?}");
             }
         }
+        if self.media_listen.is_some_and(|ip| ip.is_multicast()) {
+            bail!("media_listen must be a unicast address or unset");
+        }
+        if let Some(url) = &self.public_url {
+            if parse_public_url(url).is_none() {
+                bail!("public_url must be http(s)://host[:port] without a path, got {url:?}");
+            }
+        }
+        for server in &self.ice_servers {
+            server.validate()?;
+        }
+        if self
+            .admin_token
+            .as_deref()
+            .is_some_and(|t| t.trim().len() < 16)
+        {
+            bail!("admin_token must be at least 16 characters");
+        }
+        let grace = self.shutdown_grace;
+        if !(grace.is_finite() && (0.0..=86400.0).contains(&grace)) {
+            bail!("shutdown_grace must be between 0 and 86400 seconds, got {grace}");
+        }
         self.limits.validate()?;
         if !matches!(self.log_format.as_str(), "text" | "json") {
             bail!("log_format must be text or json, got {:?}", self.log_format);
@@ -565,20 +362,55 @@ impl Config {
         filter
     }
 
-    /// The addresses to advertise in ICE candidates.
+    /// The IP the media sockets bind: `media_listen`, or every address of both families.
+    pub fn media_bind_ip(&self) -> std::net::IpAddr {
+        self.media_listen
+            .unwrap_or(std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED))
+    }
+
+    /// The first ICE-TCP port for `shards` shards (`None`: ICE-TCP off): `ice_tcp_port`, or
+    /// the media port, moved past the HTTP listener's port when the range would hold it.
+    pub fn ice_tcp_first_port(&self, shards: usize, http_port: u16) -> Option<u16> {
+        if !self.ice_tcp {
+            return None;
+        }
+        if let Some(p) = self.ice_tcp_port {
+            return Some(p);
+        }
+        let first = self.media_port;
+        if first == 0 {
+            return Some(0);
+        }
+        let last = u32::from(first) + shards.max(1) as u32 - 1;
+        if (u32::from(first)..=last).contains(&u32::from(http_port)) {
+            http_port.checked_add(1)
+        } else {
+            Some(first)
+        }
+    }
+
+    /// `scheme://host[:port]` of `public_url` (validated), without a trailing slash.
+    pub fn public_url(&self) -> Option<String> {
+        self.public_url.as_deref().and_then(parse_public_url)
+    }
+
+    /// The addresses to advertise in ICE candidates: `advertise_ip`, else the media address
+    /// when it is a concrete one, else the interface addresses (IPv4 first).
     pub fn advertised_ips(&self) -> Vec<std::net::IpAddr> {
         if !self.advertise_ip.is_empty() {
             return self.advertise_ip.clone();
         }
-        let listen = self.listen.ip();
-        if !listen.is_unspecified() {
-            return vec![listen];
+        let bind = self.media_bind_ip();
+        if !bind.is_unspecified() {
+            return vec![bind];
         }
         let mut ips: Vec<std::net::IpAddr> = if_addrs::get_if_addrs()
             .map(|all| {
                 all.into_iter()
                     .map(|i| i.ip())
                     .filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
+                    // A socket on the IPv4 wildcard cannot take IPv6.
+                    .filter(|ip| ip.is_ipv4() || bind.is_ipv6())
                     .filter(|ip| match ip {
                         // Link-local IPv6 needs a scope id, which ICE candidates cannot carry.
                         std::net::IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) != 0xfe80,
@@ -590,6 +422,8 @@ impl Config {
         if ips.is_empty() {
             ips.push(std::net::IpAddr::from([127, 0, 0, 1]));
         }
+        // SIP legs and most browsers start with the first one: IPv4 first.
+        ips.sort_by_key(|ip| ip.is_ipv6());
         ips
     }
 
@@ -666,6 +500,18 @@ impl Config {
     }
 }
 
+/// `http(s)://host[:port]` (a trailing slash is dropped; no path, query or user part).
+fn parse_public_url(url: &str) -> Option<String> {
+    let url = url.trim().trim_end_matches('/');
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let valid = !rest.is_empty()
+        && !rest.contains(['/', '?', '#', '@', ' '])
+        && rest.parse::<http::uri::Authority>().is_ok();
+    valid.then(|| url.to_string())
+}
+
 fn parse_port_range(s: &str) -> Option<(u16, u16)> {
     let (lo, hi) = s.split_once('-')?;
     let (lo, hi) = (
@@ -717,6 +563,7 @@ fn parse_network(text: &str) -> Option<(std::net::IpAddr, u8)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
     fn cli(args: &[&str]) -> Cli {
         let mut all = vec!["sylk-gateway"];
@@ -728,7 +575,7 @@ mod tests {
     fn defaults_are_valid() {
         let cfg = Config::default();
         cfg.validate().unwrap();
-        assert_eq!(cfg.listen.to_string(), "0.0.0.0:10888");
+        assert_eq!(cfg.listen.to_string(), "[::]:10888");
         assert_eq!(cfg.max_frame_size, 65536);
         assert_eq!(cfg.ping_interval().as_secs(), 120);
     }
@@ -752,6 +599,83 @@ mod tests {
         assert_eq!(cfg.listen.to_string(), "127.0.0.1:9999");
         assert_eq!(cfg.sip_domains, vec!["example.com"]);
         assert_eq!(cfg.log_level, "warn");
+    }
+
+    #[test]
+    fn the_ice_tcp_port_steps_past_the_http_listener() {
+        let cfg = Config::default();
+        // The zero-config default: HTTP and media both 10888.
+        assert_eq!(cfg.ice_tcp_first_port(1, 10888), Some(10889));
+        assert_eq!(cfg.ice_tcp_first_port(2, 10889), Some(10890));
+        assert_eq!(cfg.ice_tcp_first_port(2, 443), Some(10888));
+        let cfg = Config {
+            ice_tcp_port: Some(4443),
+            ..Config::default()
+        };
+        assert_eq!(cfg.ice_tcp_first_port(4, 10888), Some(4443));
+        let cfg = Config {
+            ice_tcp: false,
+            ..Config::default()
+        };
+        assert_eq!(cfg.ice_tcp_first_port(1, 10888), None);
+        let cfg = Config {
+            media_port: 0,
+            ..Config::default()
+        };
+        assert_eq!(cfg.ice_tcp_first_port(1, 10888), Some(0));
+    }
+
+    #[test]
+    fn deployment_settings() {
+        let cfg = Config::from_toml(
+            r#"
+            media_listen = "192.0.2.7"
+            public_url = "https://sylk.example.com/"
+            admin_listen = "127.0.0.1:9999"
+            shutdown_grace = 5
+            [[ice_servers]]
+            urls = ["stun:stun.example.com"]
+            [[ice_servers]]
+            urls = ["turn:turn.example.com:3478?transport=tcp"]
+            secret = "shared"
+            ttl = 600
+            "#,
+        )
+        .unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(
+            cfg.advertised_ips(),
+            vec!["192.0.2.7".parse::<std::net::IpAddr>().unwrap()]
+        );
+        assert_eq!(
+            cfg.public_url().as_deref(),
+            Some("https://sylk.example.com")
+        );
+        assert_eq!(cfg.ice_servers.len(), 2);
+        // Round trip through print-config's output.
+        let printed = toml::to_string(&cfg).unwrap();
+        assert_eq!(Config::from_toml(&printed).unwrap(), cfg);
+        // The default media address is every address, whatever `listen` is.
+        let cfg = Config {
+            listen: "127.0.0.1:10888".parse().unwrap(),
+            ..Config::default()
+        };
+        assert!(cfg.media_bind_ip().is_unspecified());
+        for (toml, name) in [
+            ("public_url = \"ftp://x\"", "public_url"),
+            ("public_url = \"https://x/path\"", "public_url"),
+            ("media_listen = \"224.0.0.1\"", "media_listen"),
+            ("admin_token = \"short\"", "admin_token"),
+            ("shutdown_grace = -1", "shutdown_grace"),
+            ("[[ice_servers]]\nurls = [\"turn:x\"]", "ice_servers"),
+        ] {
+            let e = Config::from_toml(toml)
+                .unwrap()
+                .validate()
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(name), "{toml}: {e}");
+        }
     }
 
     #[test]

@@ -70,7 +70,11 @@ where
     F: FnOnce(&Store) -> std::result::Result<T, storage::StoreError> + Send + 'static,
 {
     let store = store.clone();
-    match tokio::task::spawn_blocking(move || f(&store)).await {
+    let started = std::time::Instant::now();
+    let done = tokio::task::spawn_blocking(move || f(&store)).await;
+    metrics::histogram!(crate::metrics::names::STORE_SECONDS)
+        .record(started.elapsed().as_secs_f64());
+    match done {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(ApiError::Internal(e.to_string())),
         Err(e) => Err(ApiError::Internal(format!("storage task: {e}"))),

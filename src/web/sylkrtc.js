@@ -48,7 +48,9 @@ const uuid = () => crypto.randomUUID();
 // Events: 'state' ({detail: 'connecting' | 'ready' | 'reconnecting' | 'closed'}), and every
 // server message as 'message'.
 export class Connection extends EventTarget {
-  constructor(url, { pingInterval = 5000, reconnect = true } = {}) {
+  // rtcConfiguration: the RTCConfiguration of every peer connection; by default the
+  // gateway's (its /webrtcgateway/config.json `iceServers`: STUN/TURN set by the operator).
+  constructor(url, { pingInterval = 5000, reconnect = true, rtcConfiguration = null } = {}) {
     super();
     this.url = url;
     // The web server of the same gateway (file sharing).
@@ -61,7 +63,14 @@ export class Connection extends EventTarget {
     this.rooms = new Map();
     this.calls = new Map();
     this.attempt = 0;
-    this.ready = new Promise(resolve => { this._resolveReady = resolve; });
+    this.rtcConfiguration = rtcConfiguration || { iceServers: [] };
+    const configured = rtcConfiguration ? Promise.resolve() :
+      fetch(`${this.httpBase}/webrtcgateway/config.json`, { cache: 'no-store' })
+        .then(r => r.ok ? r.json() : {})
+        .then(c => { if (Array.isArray(c.iceServers)) this.rtcConfiguration = { ...this.rtcConfiguration, iceServers: c.iceServers }; })
+        .catch(() => {});
+    const open = new Promise(resolve => { this._resolveReady = resolve; });
+    this.ready = Promise.all([open, configured]).then(([v]) => v);
     this._open();
   }
 
@@ -273,7 +282,7 @@ export class Call extends EventTarget {
   }
 
   _pc(stream) {
-    const pc = this.pc = new RTCPeerConnection({ iceServers: [] });
+    const pc = this.pc = new RTCPeerConnection(this.conn.rtcConfiguration);
     pc.ontrack = (e) => { this.remoteStream.addTrack(e.track); this._emit(this.state, null); };
     for (const track of stream.getTracks()) pc.addTrack(track, stream);
     this.stream = stream;
@@ -398,7 +407,7 @@ export class Room extends EventTarget {
   }
 
   async _join() {
-    const pc = this.pc = new RTCPeerConnection({ iceServers: [] });
+    const pc = this.pc = new RTCPeerConnection(this.conn.rtcConfiguration);
     for (const track of this.stream.getTracks()) pc.addTransceiver(track, { direction: 'sendonly', streams: [this.stream] });
     const t = this._trickler(this.id, 'videoroom-session-trickle');
     pc.onicecandidate = e => t.push(e.candidate && e.candidate.candidate ? [e.candidate.toJSON()] : []);
@@ -470,7 +479,7 @@ export class Room extends EventTarget {
   async _feedAttached(m) {
     const p = [...this.participants.values()].find(x => x.feed === m.feed);
     if (!p) return;
-    const pc = p.pc = new RTCPeerConnection({ iceServers: [] });
+    const pc = p.pc = new RTCPeerConnection(this.conn.rtcConfiguration);
     p.stream = new MediaStream();
     pc.ontrack = (e) => { p.stream.addTrack(e.track); this._emit('participants', this.participants); };
     const t = this._trickler(m.feed, 'videoroom-session-trickle');

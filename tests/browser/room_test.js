@@ -16,7 +16,8 @@
 // loopback interfaces (a network namespace, see tests/browser_room.rs), it must start there too.
 // Prints a JSON summary on stdout; exit 0 on success, 1 with the reason on stderr otherwise.
 // Env: CONSENT_TIMEOUT (s, default 5), MEDIA_TIMEOUT (s, default 30), SHOT_DIR (screenshots),
-// MEDIA_IP (the gateway's advertised media address, default 127.0.0.1), EXPECT_RTX=1 (video is
+// MEDIA_IP (the gateway's advertised media address, default 127.0.0.1), MEDIA_PROTOCOL (udp,
+// or tcp: every pair must be ICE-TCP), EXPECT_RTX=1 (video is
 // lost on the way to the browsers: every feed must show NACKs sent and retransmissions
 // received, and keep decoding).
 'use strict';
@@ -44,6 +45,8 @@ const VICTIM = 'carol'; // the one whose tab is closed
 // Sealed: this process sees no network interface but loopback (a network namespace).
 const SEALED = Object.values(os.networkInterfaces()).flat().every(a => a.internal);
 const MEDIA_IP = process.env.MEDIA_IP || '127.0.0.1';
+// The protocol every selected pair must use: udp, or tcp when UDP to the gateway is blocked.
+const MEDIA_PROTOCOL = process.env.MEDIA_PROTOCOL || 'udp';
 const EXPECT_RTX = process.env.EXPECT_RTX === '1';
 
 
@@ -199,7 +202,7 @@ async function main() {
     // may pick another local address of this machine as the source (still delivered over lo).
     const localRe = SEALED ? '127\\.0\\.0\\.1' : '[0-9.]+';
     const mediaRe = MEDIA_IP.replace(/\./g, '\\.');
-    const pairRe = new RegExp(`^${localRe}:\\d+ -> ${mediaRe}:\\d+/udp$`);
+    const pairRe = new RegExp(`^${localRe}:\\d+ -> ${mediaRe}:\\d+/${MEDIA_PROTOCOL}$`);
     for (const user of USERS) {
       const p = summary.participants[user];
       for (const [what, pair] of [['publisher', p.publisher.pair], ...Object.entries(p.received).map(([o, r]) => ['feed of ' + o, r.pair])]) {

@@ -156,6 +156,26 @@ pub fn seal_network() -> Result<(), String> {
     Ok(())
 }
 
+/// Drops every UDP packet to `ports` in this thread's network namespace (an nftables rule):
+/// only for a namespace [`seal_network`] made, never the host's.
+pub fn block_udp_to(ports: &[u16]) {
+    let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+    let script = format!(
+        "add table inet sylk_test\n\
+         add chain inet sylk_test input {{ type filter hook input priority 0; }}\n\
+         add rule inet sylk_test input udp dport {{ {} }} drop\n",
+        ports.join(", ")
+    );
+    let mut child = Command::new("nft")
+        .args(["-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("nft (tests/run.sh installs nftables)");
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), script.as_bytes()).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "nft could not block UDP to {ports:?}");
+}
+
 /// The last `lines` lines, without the DTLS ClientHello extension warnings (many per handshake).
 pub fn tail(s: &str, lines: usize) -> String {
     let v: Vec<&str> = s

@@ -45,6 +45,34 @@ impl Gateway {
         rest.split_whitespace().next().unwrap().parse().unwrap()
     }
 
+    /// Every media shard's UDP port (from the log line `... shards: [p0, p1]`).
+    pub fn media_ports(&self) -> Vec<u16> {
+        Self::ports_after(&self.wait_log("media on udp "), "media on udp ")
+    }
+
+    /// Every media shard's ICE-TCP port (from the log line `ice-tcp on tcp ...`).
+    pub fn tcp_ports(&self) -> Vec<u16> {
+        Self::ports_after(&self.wait_log("ice-tcp on tcp "), "ice-tcp on tcp ")
+    }
+
+    fn ports_after(log: &str, line: &str) -> Vec<u16> {
+        let rest = log.split(line).nth(1).unwrap();
+        let list = rest.lines().next().unwrap();
+        let list = list.rsplit_once('[').unwrap().1.split(']').next().unwrap();
+        list.split(',').map(|p| p.trim().parse().unwrap()).collect()
+    }
+
+    /// Where a local test sends to reach the media socket: its address, with a wildcard
+    /// (the default, every address) replaced by 127.0.0.1.
+    pub fn media_target(&self) -> SocketAddr {
+        let media = self.media_addr();
+        if media.ip().is_unspecified() {
+            SocketAddr::from(([127, 0, 0, 1], media.port()))
+        } else {
+            media
+        }
+    }
+
     /// The SIP (UDP and TCP) address, from the log.
     pub fn sip_addr(&self) -> SocketAddr {
         let log = self.wait_log("sip on udp ");
@@ -94,6 +122,9 @@ impl Gateway {
             "127.0.0.1".into(),
             "--sip-listen".into(),
             "127.0.0.1:0".into(),
+            // Tests run in parallel: any free port for the admin listener too.
+            "--admin-listen".into(),
+            "127.0.0.1:0".into(),
         ];
         if zero {
             full.clear();
@@ -101,6 +132,11 @@ impl Gateway {
         if args.contains(&"--advertise-ip") {
             // The caller's addresses instead (a relay in front of the media port).
             if let Some(i) = full.iter().position(|a| a == "--advertise-ip") {
+                full.drain(i..i + 2);
+            }
+        }
+        if args.contains(&"--admin-listen") {
+            if let Some(i) = full.iter().position(|a| a == "--admin-listen") {
                 full.drain(i..i + 2);
             }
         }
@@ -203,6 +239,19 @@ impl Gateway {
     }
 
     /// SIGKILL (no cleanup at all), then waits for the process to be gone.
+    /// The admin listener's address (from its log line).
+    pub fn admin_addr(&self) -> SocketAddr {
+        let log = self.wait_log("admin API and /metrics on http://");
+        let rest = log
+            .split("admin API and /metrics on http://")
+            .nth(1)
+            .unwrap();
+        let addr = rest.split_whitespace().next().unwrap();
+        addr.trim_end_matches(|c: char| !c.is_ascii_digit())
+            .parse()
+            .unwrap()
+    }
+
     /// The gateway process's id (its CPU and memory in /proc).
     pub fn pid(&self) -> u32 {
         self.child.id()

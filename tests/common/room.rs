@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::webrtc_peer::TestPeer;
+use super::webrtc_peer::{PeerMode, TestPeer};
 use super::{rand_id, Client, Gateway, HA1};
 
 const T: Duration = Duration::from_secs(15);
@@ -41,10 +41,15 @@ pub async fn trickle(ws: &mut Client, session: &str, peer: &TestPeer) {
 }
 
 pub async fn join_room(gw: &Gateway, user: &str, room: &str) -> Member {
+    join_room_with(gw, user, room, PeerMode::Browser).await
+}
+
+/// [`join_room`] with a publisher of `mode` (over ICE-TCP only, for one).
+pub async fn join_room_with(gw: &Gateway, user: &str, room: &str, mode: PeerMode) -> Member {
     let mut ws = gw.ready_client().await;
     let account = format!("{user}@example.com");
     ack(&ws.request(json!({"sylkrtc": "account-add", "account": account, "password": HA1, "display_name": user})).await);
-    let publisher = TestPeer::publisher().await.unwrap();
+    let publisher = TestPeer::publisher_with(mode).await.unwrap();
     let offer = publisher.create_offer().await.unwrap();
     let session = uuid();
     let m = ws
@@ -81,6 +86,15 @@ pub async fn join_room(gw: &Gateway, user: &str, room: &str) -> Member {
 }
 
 pub async fn attach(m: &mut Member, publisher_session: &str) -> (String, TestPeer) {
+    attach_with(m, publisher_session, PeerMode::Browser).await
+}
+
+/// [`attach`] with a subscriber of `mode`.
+pub async fn attach_with(
+    m: &mut Member,
+    publisher_session: &str,
+    mode: PeerMode,
+) -> (String, TestPeer) {
     let feed = uuid();
     let r = m
         .ws
@@ -89,7 +103,7 @@ pub async fn attach(m: &mut Member, publisher_session: &str) -> (String, TestPee
     ack(&r);
     let attached = m.ws.room_event(&m.session, "feed-attached", None).await;
     assert_eq!(attached["feed"], json!(feed));
-    let sub = TestPeer::subscriber().await.unwrap();
+    let sub = TestPeer::subscriber_with(mode).await.unwrap();
     let answer = sub.answer(attached["sdp"].as_str().unwrap()).await.unwrap();
     let r = m
         .ws

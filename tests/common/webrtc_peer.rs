@@ -145,6 +145,10 @@ pub enum PeerMode {
     /// stand-in for the gateway, so the self-test can exercise the `Browser` peer against an
     /// ICE-lite DTLS-server counterpart.
     IceLiteServer,
+    /// Like `Browser`, but over ICE-TCP only (an active TCP candidate; no UDP at all): a
+    /// browser whose network blocks UDP. It connects to the passive TCP candidates of the
+    /// gateway's SDP.
+    BrowserTcpOnly,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -424,6 +428,8 @@ pub struct TestPeer {
     outbound: Option<Outbound>,
     /// SSRC used as the sender SSRC of RTCP feedback we originate.
     rtcp_ssrc: u32,
+    /// [`PeerMode::BrowserTcpOnly`].
+    tcp_only: bool,
 }
 
 impl TestPeer {
@@ -510,13 +516,19 @@ impl TestPeer {
         let (lite, answering_dtls_role) = match mode {
             // Answer with a=setup:active like browsers do. Without it webrtc 0.21 answers an
             // ICE-lite offerer with a=setup:passive (it would be the DTLS server).
-            PeerMode::Browser => (false, RTCDtlsRole::Client),
+            PeerMode::Browser | PeerMode::BrowserTcpOnly => (false, RTCDtlsRole::Client),
             PeerMode::IceLiteServer => (true, RTCDtlsRole::Server),
+        };
+        let tcp_only = mode == PeerMode::BrowserTcpOnly;
+        let network = if tcp_only {
+            tcp_network_type()
+        } else {
+            network_type()
         };
         let setting_engine = SettingEngineBuilder::new()
             // Default is QueryOnly, which binds a multicast socket on port 5353.
             .with_multicast_dns_mode(MulticastDnsMode::Disabled)
-            .with_network_types(vec![NetworkType::Udp4])
+            .with_network_types(vec![network])
             .with_answering_dtls_role(answering_dtls_role)
             .with_lite(lite)
             .build();
@@ -536,7 +548,16 @@ impl TestPeer {
             }))
             // Host candidates are derived from the bound sockets: binding exactly 127.0.0.1
             // yields exactly one loopback host candidate (a wildcard bind would skip loopback).
-            .with_udp_addrs(vec![format!("{}:0", peer_ip())])
+            .with_udp_addrs(if tcp_only {
+                vec![]
+            } else {
+                vec![format!("{}:0", peer_ip())]
+            })
+            .with_tcp_addrs(if tcp_only {
+                vec![format!("{}:0", peer_ip())]
+            } else {
+                vec![]
+            })
             .build()
             .await
             .context("build webrtc PeerConnection")?;
@@ -547,6 +568,7 @@ impl TestPeer {
             role,
             outbound: None,
             rtcp_ssrc: random_ssrc(),
+            tcp_only,
         })
     }
 
@@ -592,7 +614,27 @@ impl TestPeer {
         self.pc
             .set_remote_description(desc)
             .await
-            .context("set_remote_description(answer)")
+            .context("set_remote_description(answer)")?;
+        self.connect_tcp_candidates(sdp).await
+    }
+
+    /// Over ICE-TCP only: the webrtc crate connects to a passive TCP candidate when it is
+    /// trickled, not when it comes in a description, so those of `sdp` are added as trickled.
+    async fn connect_tcp_candidates(&self, sdp: &str) -> anyhow::Result<()> {
+        if !self.tcp_only {
+            return Ok(());
+        }
+        for line in sdp.lines().map(str::trim) {
+            if let Some(c) = line.strip_prefix("a=") {
+                if c.starts_with("candidate:")
+                    && c.contains(" tcp ")
+                    && c.contains("tcptype passive")
+                {
+                    self.add_remote_candidate(c, Some("0"), Some(0)).await?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Sets the remote offer, creates and sets the local answer and returns it at once, as a
@@ -611,6 +653,7 @@ impl TestPeer {
             .set_local_description(answer)
             .await
             .context("set_local_description(answer)")?;
+        self.connect_tcp_candidates(offer_sdp).await?;
         Ok(sdp)
     }
 
@@ -1012,10 +1055,34 @@ fn filler(counter: u64, len: usize) -> impl Iterator<Item = u8> {
     (0..len).map(move |i| base.wrapping_add(i as u8).wrapping_mul(31) ^ 0x5a)
 }
 
+/// TCP over the family of [`peer_ip`].
+fn tcp_network_type() -> NetworkType {
+    if peer_ip().contains(':') {
+        NetworkType::Tcp6
+    } else {
+        NetworkType::Tcp4
+    }
+}
+
+/// UDP over the family of [`peer_ip`].
+fn network_type() -> NetworkType {
+    if peer_ip().contains(':') {
+        NetworkType::Udp6
+    } else {
+        NetworkType::Udp4
+    }
+}
+
 /// The address peers bind: 127.0.0.1, or `SYLK_PEER_IP` (the load tool against a server that
 /// offers no loopback candidate, such as Janus: the machine's own address, still local).
 fn peer_ip() -> String {
-    std::env::var("SYLK_PEER_IP").unwrap_or_else(|_| "127.0.0.1".into())
+    let ip = std::env::var("SYLK_PEER_IP").unwrap_or_else(|_| "127.0.0.1".into());
+    // As the host part of `ip:port`.
+    if ip.contains(':') {
+        format!("[{ip}]")
+    } else {
+        ip
+    }
 }
 
 /// The generated audio payload for `counter`.
@@ -1300,7 +1367,7 @@ impl TestPeer {
         let registry = configure_rtcp_reports(registry);
         let setting_engine = SettingEngineBuilder::new()
             .with_multicast_dns_mode(MulticastDnsMode::Disabled)
-            .with_network_types(vec![NetworkType::Udp4])
+            .with_network_types(vec![network_type()])
             .with_answering_dtls_role(RTCDtlsRole::Client)
             .build();
         let configuration = RTCConfigurationBuilder::default()
@@ -1325,6 +1392,7 @@ impl TestPeer {
             role: Role::Publisher,
             outbound: None,
             rtcp_ssrc: random_ssrc(),
+            tcp_only: false,
         };
         let ssrc = random_ssrc();
         let track = local_track(RtpCodecKind::Audio, ssrc, g711_codec(MIME_TYPE_PCMA));

@@ -170,7 +170,8 @@ pub fn sdp_browser(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let candidates: Vec<SocketAddr> = vec!["127.0.0.1:10888".parse().unwrap()];
+    let candidates =
+        media::transport::peer::Candidates::udp(vec!["127.0.0.1:10888".parse().unwrap()]);
     let _ = media::transport::peer::Peer::publisher(
         text,
         &candidates,
@@ -310,6 +311,7 @@ fn http_app() -> &'static (tokio::runtime::Runtime, axum::Router) {
                 rtx: Default::default(),
                 shards: 1,
                 send_batch: 64,
+                tcp_port: None,
                 panic_payload: None,
             })
             .await
@@ -337,7 +339,10 @@ fn http_app() -> &'static (tokio::runtime::Runtime, axum::Router) {
         let (tx, rx) = tokio::sync::mpsc::channel(1 << 20);
         // Nobody reads this connection's events; its outbox is large enough for a run.
         std::mem::forget(rx);
-        let handle = sylk_gateway::connection::ConnHandle::new(1, [127, 0, 0, 1].into(), tx);
+        let (orders, orders_rx) = tokio::sync::mpsc::channel(1);
+        std::mem::forget(orders_rx);
+        let handle =
+            sylk_gateway::connection::ConnHandle::new(1, [127, 0, 0, 1].into(), tx, orders);
         app.access.open(handle.clone());
         app.access.add(1, HTTP_ACCOUNT).unwrap();
         app.access.authenticate(1, HTTP_ACCOUNT);

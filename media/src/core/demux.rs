@@ -78,6 +78,11 @@ impl Demux {
         self.by_addr.insert(from, peer);
     }
 
+    /// Whether `from` is an address some peer proved.
+    pub fn knows(&self, from: SocketAddr) -> bool {
+        self.by_addr.contains_key(&from)
+    }
+
     /// An address whose peer is gone.
     pub fn forget_addr(&mut self, from: SocketAddr) {
         self.by_addr.remove(&from);

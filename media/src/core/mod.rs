@@ -25,10 +25,10 @@ use tracing::{debug, warn};
 
 use crate::bridge::plain::PlainLeg;
 use crate::bridge::sdp::Offered;
-use crate::ids::{Kind, PeerId, WallClock};
+use crate::ids::{Kind, PeerId, Via, WallClock};
 use crate::outbox::Outbox;
 use crate::router::{self, ForwardOptions, Router};
-use crate::transport::peer::{Peer, SrtpPolicy};
+use crate::transport::peer::{Candidates, Peer, SrtpPolicy};
 use crate::transport::{Drained, RtxLimits, Sent, Transport, MAX_ADDRS_PER_PEER, MAX_EARLY_CHECKS};
 use crate::MediaError;
 use demux::{Demux, Route};
@@ -57,21 +57,37 @@ pub struct MediaEvent {
 pub struct EngineStats {
     pub peers: usize,
     pub datagrams_in: u64,
+    pub bytes_in: u64,
+    /// Datagrams handed to the kernel, and their bytes.
+    pub datagrams_out: u64,
+    pub bytes_out: u64,
     pub datagrams_dropped: u64,
+    /// Datagrams the WebRTC stack refused (SRTP/SRTCP authentication, DTLS, malformed).
+    pub datagrams_rejected: u64,
     pub rtp_forwarded: u64,
     pub keyframe_requests: u64,
+    /// Sequence numbers subscribers asked for again (RTCP NACK).
+    pub nacks: u64,
     /// Video packets sent again over RTX on a subscriber's NACK.
     pub retransmissions: u64,
+    /// Microseconds the shard spent working (not waiting), for its utilisation.
+    pub busy_us: u64,
 }
 
 impl std::ops::AddAssign for EngineStats {
     fn add_assign(&mut self, o: EngineStats) {
         self.peers += o.peers;
         self.datagrams_in += o.datagrams_in;
+        self.bytes_in += o.bytes_in;
+        self.datagrams_out += o.datagrams_out;
+        self.bytes_out += o.bytes_out;
         self.datagrams_dropped += o.datagrams_dropped;
+        self.datagrams_rejected += o.datagrams_rejected;
         self.rtp_forwarded += o.rtp_forwarded;
         self.keyframe_requests += o.keyframe_requests;
+        self.nacks += o.nacks;
         self.retransmissions += o.retransmissions;
+        self.busy_us += o.busy_us;
     }
 }
 
@@ -81,7 +97,7 @@ pub struct CoreConfig {
     /// The shared WebRTC socket's address.
     pub local_addr: SocketAddr,
     /// What ICE candidates advertise.
-    pub candidates: Vec<SocketAddr>,
+    pub candidates: Candidates,
     /// A peer from which no STUN consent check arrived for this long is closed.
     pub consent_timeout: Duration,
     pub srtp: SrtpPolicy,
@@ -100,7 +116,7 @@ impl CoreConfig {
     pub fn new(addr: SocketAddr, srtp: SrtpPolicy) -> CoreConfig {
         CoreConfig {
             local_addr: addr,
-            candidates: vec![addr],
+            candidates: Candidates::udp(vec![addr]),
             consent_timeout: Duration::from_secs(30),
             srtp,
             rtx: RtxLimits::default(),
@@ -128,7 +144,7 @@ struct Slot {
 
 pub struct Core {
     local_addr: SocketAddr,
-    candidates: Vec<SocketAddr>,
+    candidates: Candidates,
     consent_timeout: Duration,
     srtp: SrtpPolicy,
     rtx: RtxLimits,
@@ -225,6 +241,17 @@ impl Core {
     /// Datagrams the shell could not send (counted with the core's).
     pub fn count_dropped(&mut self, n: u64) {
         self.stats.datagrams_dropped += n;
+    }
+
+    /// Datagrams (and bytes) the shell handed to the kernel.
+    pub fn count_sent(&mut self, datagrams: u64, bytes: u64) {
+        self.stats.datagrams_out += datagrams;
+        self.stats.bytes_out += bytes;
+    }
+
+    /// Time the shell spent working for this core.
+    pub fn count_busy(&mut self, us: u64) {
+        self.stats.busy_us += us;
     }
 
     pub fn stats(&self) -> EngineStats {
@@ -338,9 +365,12 @@ impl Core {
         };
         let t = &mut slot.transport;
         t.remote_known = true;
-        for (from, data) in std::mem::take(&mut t.early) {
-            let ice_local = ice_local_addr(&self.candidates, self.local_addr, from);
-            if let Err(e) = t.handle_read(now, ice_local, from, &data) {
+        for (from, via, data) in std::mem::take(&mut t.early) {
+            let ice_local = self
+                .candidates
+                .local_for(via, from)
+                .unwrap_or(self.local_addr);
+            if let Err(e) = t.handle_read(now, via, ice_local, from, &data) {
                 debug!(peer = id.0, error = %e, "early check rejected");
             }
         }
@@ -434,10 +464,38 @@ impl Core {
     ) {
         self.current = None;
         self.stats.datagrams_in += 1;
+        self.stats.bytes_in += data.len() as u64;
         if local != self.local_addr {
             self.handle_plain_datagram(now, local, from, data);
             return;
         }
+        self.handle_ice(now, Via::Udp, from, data);
+    }
+
+    /// One frame from an ICE-TCP connection whose remote address is `from` (RFC 4571
+    /// framing taken off by the shell). Answers go out to `from` like datagrams; the shell
+    /// sends those whose destination is one of its connections over that connection.
+    pub fn handle_tcp_frame(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        self.current = None;
+        self.stats.datagrams_in += 1;
+        self.stats.bytes_in += data.len() as u64;
+        self.handle_ice(now, Via::Tcp, from, data);
+    }
+
+    /// An ICE-TCP connection closed: its address no longer leads to a peer (the peer itself
+    /// stays until its consent expires, or a new connection proves itself).
+    pub fn tcp_closed(&mut self, from: SocketAddr) {
+        self.demux.forget_addr(from);
+    }
+
+    /// Whether `from` is an address a live peer proved (an ICE-TCP connection that is not
+    /// yet, or no longer, is closed by the shell).
+    pub fn knows(&self, from: SocketAddr) -> bool {
+        self.demux.knows(from)
+    }
+
+    /// A packet for a browser's transport on the shared socket or an ICE-TCP connection.
+    fn handle_ice(&mut self, now: Instant, via: Via, from: SocketAddr, data: &[u8]) {
         let (id, stun, known) = match self.demux.route(from, data) {
             Route::Known { peer, stun } => (peer, stun, true),
             Route::Named(peer) => (peer, true, false),
@@ -484,9 +542,9 @@ impl Core {
                     self.outbox.push(self.local_addr, from, &self.scratch);
                 }
                 // The latest check from each address is what counts: one kept per address.
-                t.early.retain(|(a, _)| *a != from);
+                t.early.retain(|(a, _, _)| *a != from);
                 if t.early.len() < MAX_EARLY_CHECKS {
-                    t.early.push((from, data.to_vec()));
+                    t.early.push((from, via, data.to_vec()));
                 }
                 debug!(peer = id.0, %from, held = t.early.len(), "early check");
                 return;
@@ -497,9 +555,12 @@ impl Core {
             self.stats.datagrams_dropped += 1;
             return;
         }
-        let ice_local = ice_local_addr(&self.candidates, self.local_addr, from);
-        if let Err(e) = t.handle_read(now, ice_local, from, data) {
-            self.stats.datagrams_dropped += 1;
+        let ice_local = self
+            .candidates
+            .local_for(via, from)
+            .unwrap_or(self.local_addr);
+        if let Err(e) = t.handle_read(now, via, ice_local, from, data) {
+            self.stats.datagrams_rejected += 1;
             debug!(peer = id.0, error = %e, "datagram rejected");
         }
         self.drain(id, now);
@@ -546,6 +607,7 @@ impl Core {
         t.drain(now, self.local_addr, self.rtx, &mut self.outbox, &mut got);
         self.timers.set(id, t.timeout);
         // NACKed video, from the router's history of the publisher's layer.
+        self.stats.nacks += got.nacks.len() as u64;
         for &seq in &got.nacks {
             let Some(r) = self.router.retransmission(id, seq) else {
                 continue;
@@ -707,17 +769,4 @@ impl Core {
             self.remove(id, Some("ICE consent expired".into()));
         }
     }
-}
-
-/// The local address a datagram from `from` is handed to rtc with. rtc's ICE agent accepts a
-/// check only when that address is one of its local candidates, but the socket's own address
-/// is not one whenever the advertised addresses differ from it: a wildcard bind (0.0.0.0, the
-/// default) or a public address in front of a NAT (`--advertise-ip`). Every peer has the same
-/// candidates, so the first one of the sender's address family stands for the socket.
-fn ice_local_addr(candidates: &[SocketAddr], socket: SocketAddr, from: SocketAddr) -> SocketAddr {
-    candidates
-        .iter()
-        .find(|c| c.is_ipv4() == from.is_ipv4())
-        .copied()
-        .unwrap_or(socket)
 }

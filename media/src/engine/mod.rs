@@ -10,6 +10,10 @@
 //! BPF program parsing STUN, and a dispatcher thread would add a hop and a wake-up to every
 //! packet.)
 //!
+//! ICE-TCP ([`tcp`]): each shard also listens on TCP, at `tcp_port` + `k`, and its peers'
+//! candidates include that port as a passive TCP candidate (RFC 6544), below UDP in priority:
+//! browsers use it when UDP does not get through.
+//!
 //! Placement: every peer of a room is on the room's shard ([`EngineHandle::place_room`]
 //! picks the shard with the fewest peers); a subscriber goes where its publisher is; a 1:1
 //! call goes to the least busy shard. A [`PeerId`] carries its shard.
@@ -21,6 +25,7 @@
 //! dropped, as the network would.
 
 mod shard;
+pub mod tcp;
 pub mod udp;
 
 use std::net::{IpAddr, SocketAddr};
@@ -33,7 +38,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::core::{Core, CoreConfig, EngineStats, MediaEvent};
 use crate::ids::{PeerId, ShardId, WallClock};
 use crate::router::ForwardOptions;
-use crate::transport::peer::SrtpPolicy;
+use crate::transport::peer::{Candidates, SrtpPolicy};
 use crate::transport::RtxLimits;
 use crate::MediaError;
 use shard::Shard;
@@ -57,6 +62,9 @@ pub struct EngineConfig {
     pub shards: usize,
     /// Datagrams per sendmmsg call (1: one syscall per datagram).
     pub send_batch: usize,
+    /// ICE-TCP: shard `k` listens on TCP at this port + `k` (0: any free port), on the IP
+    /// of `bind`; `None`: no ICE-TCP.
+    pub tcp_port: Option<u16>,
     /// Testing aid (fault injection, [`CoreConfig::panic_payload`]); `None` in production.
     pub panic_payload: Option<Vec<u8>>,
 }
@@ -73,6 +81,7 @@ impl EngineConfig {
             rtx: RtxLimits::default(),
             shards: 0,
             send_batch: udp::MAX_BATCH,
+            tcp_port: None,
             panic_payload: None,
         }
     }
@@ -94,6 +103,8 @@ struct Command {
 struct ShardHandle {
     tx: mpsc::Sender<Command>,
     local_addr: SocketAddr,
+    /// Its ICE-TCP listener's address.
+    tcp_addr: Option<SocketAddr>,
     /// Peers on it (placement; updated by the shard).
     load: Arc<AtomicUsize>,
 }
@@ -114,6 +125,11 @@ impl EngineHandle {
     /// Every shard's media socket address, in shard order.
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.shards.iter().map(|s| s.local_addr).collect()
+    }
+
+    /// Every shard's ICE-TCP listener address, in shard order (empty: ICE-TCP is off).
+    pub fn tcp_addrs(&self) -> Vec<SocketAddr> {
+        self.shards.iter().filter_map(|s| s.tcp_addr).collect()
     }
 
     /// The least busy shard: where a new room (or call) goes.
@@ -366,13 +382,33 @@ impl EngineHandle {
     }
 }
 
-/// Binds every shard's socket and starts their threads.
-pub async fn start(config: EngineConfig) -> std::io::Result<EngineHandle> {
-    let count = match config.shards {
+/// Binds a shard's socket. The IPv6 wildcard falls back to the IPv4 one where the host has
+/// no IPv6 (then IPv6 addresses are not advertised).
+fn bind_shard(config: &mut EngineConfig, port: u16) -> std::io::Result<std::net::UdpSocket> {
+    let addr = SocketAddr::new(config.bind.ip(), port);
+    match udp::bind(addr) {
+        Err(e) if udp::no_ipv6(addr, &e) => {
+            tracing::warn!(error = %e, "no IPv6 here: media on IPv4 only");
+            config.bind.set_ip(std::net::Ipv4Addr::UNSPECIFIED.into());
+            config.advertise.retain(|ip| ip.is_ipv4());
+            udp::bind(SocketAddr::new(config.bind.ip(), port))
+        }
+        other => other,
+    }
+}
+
+/// How many shards `shards` means (0: one per available core; at most 64).
+pub fn shard_count(shards: usize) -> usize {
+    match shards {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     }
-    .min(64);
+    .min(64)
+}
+
+/// Binds every shard's socket and starts their threads.
+pub async fn start(mut config: EngineConfig) -> std::io::Result<EngineHandle> {
+    let count = shard_count(config.shards);
     let mut shards = Vec::with_capacity(count);
     let (lo, hi) = config.rtp_ports;
     let span = usize::from(hi.saturating_sub(lo)) + 1;
@@ -386,19 +422,45 @@ pub async fn start(config: EngineConfig) -> std::io::Result<EngineHandle> {
                 )
             })?,
         };
-        let bind = SocketAddr::new(config.bind.ip(), port);
-        let socket = std::net::UdpSocket::bind(bind)?;
-        socket.set_nonblocking(true)?;
+        let socket = bind_shard(&mut config, port)?;
         let local_addr = socket.local_addr()?;
+        let tcp = match config.tcp_port {
+            Some(p) => {
+                let port = if p == 0 {
+                    0
+                } else {
+                    p.checked_add(k as u16).ok_or_else(|| {
+                        std::io::Error::new(
+                            std::io::ErrorKind::InvalidInput,
+                            "ICE-TCP port + shards > 65535",
+                        )
+                    })?
+                };
+                Some(tcp::bind(SocketAddr::new(config.bind.ip(), port))?)
+            }
+            None => None,
+        };
+        let tcp_addr = tcp.as_ref().map(|l| l.local_addr()).transpose()?;
         // Each shard gets its slice of the RTP port range (at least one port).
         let first = lo as usize + span * k / count;
         let last = (lo as usize + span * (k + 1) / count).max(first + 1) - 1;
         let rtp_ports = (first.min(65535) as u16, last.min(65535) as u16);
-        let candidates = config
-            .advertise
-            .iter()
-            .map(|ip| SocketAddr::new(*ip, local_addr.port()))
-            .collect();
+        let candidates = Candidates {
+            udp: config
+                .advertise
+                .iter()
+                .map(|ip| SocketAddr::new(*ip, local_addr.port()))
+                .collect(),
+            tcp: tcp_addr
+                .iter()
+                .flat_map(|t| {
+                    config
+                        .advertise
+                        .iter()
+                        .map(|ip| SocketAddr::new(*ip, t.port()))
+                })
+                .collect(),
+        };
         let core = Core::new(CoreConfig {
             local_addr,
             candidates,
@@ -415,6 +477,7 @@ pub async fn start(config: EngineConfig) -> std::io::Result<EngineHandle> {
         let setup = shard::Setup {
             id: ShardId(k as u8),
             socket,
+            tcp,
             core,
             rx,
             load: load.clone(),
@@ -429,6 +492,7 @@ pub async fn start(config: EngineConfig) -> std::io::Result<EngineHandle> {
         shards.push(ShardHandle {
             tx,
             local_addr,
+            tcp_addr,
             load,
         });
     }

@@ -13,6 +13,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
 
+use super::tcp::{self, TcpConns, TcpInput};
 use super::udp::Socket;
 use super::Command;
 use crate::bridge::sdp;
@@ -25,6 +26,8 @@ use crate::MediaError;
 pub(super) struct Setup {
     pub id: ShardId,
     pub socket: std::net::UdpSocket,
+    /// The ICE-TCP listener (none: ICE-TCP is off).
+    pub tcp: Option<std::net::TcpListener>,
     pub core: Core,
     pub rx: mpsc::Receiver<Command>,
     pub load: Arc<AtomicUsize>,
@@ -63,6 +66,8 @@ pub(crate) struct Shard {
     next_port: u16,
     bind_ip: IpAddr,
     advertise: IpAddr,
+    /// ICE-TCP connections.
+    tcp: TcpConns,
 }
 
 impl Shard {
@@ -95,7 +100,7 @@ impl Shard {
         for _ in 0..span {
             let port = self.next_port;
             self.next_port = if port >= hi { lo } else { port + 1 };
-            let Ok(std) = std::net::UdpSocket::bind((self.bind_ip, port)) else {
+            let Ok(std) = super::udp::bind(SocketAddr::new(self.bind_ip, port)) else {
                 continue;
             };
             if std.set_nonblocking(true).is_err() {
@@ -120,6 +125,7 @@ impl Shard {
                         let Ok((n, from)) = socket.recv_from(&mut buf).await else {
                             break;
                         };
+                        let from = super::udp::canonical(from);
                         let _ = tx.try_send((local, from, buf, n, back_tx.clone()));
                     }
                 })
@@ -144,7 +150,9 @@ impl Shard {
     /// Sends a plain leg's datagram.
     fn send_plain(&self, from: SocketAddr, to: SocketAddr, data: &[u8]) -> bool {
         match self.legs.get(&from) {
-            Some((socket, _)) => socket.try_send_to(data, to).is_ok(),
+            Some((socket, _)) => socket
+                .try_send_to(data, super::udp::destination(from, to))
+                .is_ok(),
             None => false,
         }
     }
@@ -173,6 +181,8 @@ struct Io {
     plain_rx: mpsc::Receiver<PlainDatagram>,
     rx: mpsc::Receiver<Command>,
     load: Arc<AtomicUsize>,
+    tcp_listener: Option<tokio::net::TcpListener>,
+    tcp_rx: mpsc::Receiver<TcpInput>,
 }
 
 /// Runs the shard, and runs it again if its loop ever panics outside the work of one peer
@@ -189,6 +199,14 @@ async fn supervise(setup: Setup) {
     };
     let local = setup.core.local_addr();
     let (plain_tx, plain_rx) = mpsc::channel(4096);
+    let (tcp_tx, tcp_rx) = mpsc::channel(tcp::READ_QUEUE);
+    let tcp_listener = match setup.tcp.map(tokio::net::TcpListener::from_std).transpose() {
+        Ok(l) => l,
+        Err(e) => {
+            error!(shard = setup.id.0, error = %e, "media shard cannot use its ICE-TCP listener");
+            None
+        }
+    };
     let mut shard = Shard {
         core: setup.core,
         events: HashMap::new(),
@@ -199,6 +217,7 @@ async fn supervise(setup: Setup) {
         next_port: setup.rtp_ports.0,
         bind_ip: setup.bind_ip,
         advertise: setup.advertise,
+        tcp: TcpConns::new(tcp_tx),
     };
     let mut io = Io {
         socket: io,
@@ -207,8 +226,11 @@ async fn supervise(setup: Setup) {
         plain_rx,
         rx: setup.rx,
         load: setup.load,
+        tcp_listener,
+        tcp_rx,
     };
-    info!(shard = setup.id.0, addr = %local, "media shard listening");
+    let tcp_addr = io.tcp_listener.as_ref().and_then(|l| l.local_addr().ok());
+    info!(shard = setup.id.0, addr = %local, ice_tcp = ?tcp_addr, "media shard listening");
     loop {
         match CatchUnwind(Box::pin(run(&mut shard, &mut io))).await {
             Ok(()) => break,
@@ -227,9 +249,12 @@ async fn run(shard: &mut Shard, io: &mut Io) {
             .core
             .poll_timeout()
             .unwrap_or_else(|| Instant::now() + CONSENT_CHECK_PERIOD);
+        // Set when a branch starts working: from then to the end of the flush is busy time.
+        let woke: Instant;
         tokio::select! {
             cmd = io.rx.recv() => match cmd {
                 Some(cmd) => {
+                    woke = Instant::now();
                     shard.core.working_on(cmd.peer);
                     let work = cmd.work;
                     let start = Instant::now();
@@ -244,6 +269,7 @@ async fn run(shard: &mut Shard, io: &mut Io) {
                 None => break,
             },
             ready = io.socket.io.readable() => {
+                woke = Instant::now();
                 if let Err(e) = ready {
                     debug!(error = %e, "media socket error");
                 }
@@ -264,25 +290,77 @@ async fn run(shard: &mut Shard, io: &mut Io) {
                 }
             }
             Some((local, from, data, n, back)) = io.plain_rx.recv() => {
+                woke = Instant::now();
                 isolated(shard, |s| s.core.handle_datagram(Instant::now(), local, from, &data[..n]));
                 // Full (the reader has enough) or gone: the buffer is simply freed.
                 let _ = back.try_send(data);
             }
+            accepted = tcp::accept(&io.tcp_listener) => {
+                woke = Instant::now();
+                match accepted {
+                    Ok((stream, from)) => shard.tcp.accepted(stream, from, woke),
+                    Err(e) => debug!(error = %e, "ICE-TCP accept failed"),
+                }
+            }
+            Some(input) = io.tcp_rx.recv() => {
+                woke = Instant::now();
+                match input {
+                    TcpInput::Frame(from, data) => {
+                        if shard.tcp.contains(from) {
+                            isolated(shard, |s| s.core.handle_tcp_frame(woke, from, &data));
+                        }
+                    }
+                    TcpInput::Closed(from) => {
+                        shard.tcp.close(from);
+                        shard.core.tcp_closed(from);
+                    }
+                }
+            }
             _ = tokio::time::sleep_until(wake.into()) => {
-                isolated(shard, |s| s.core.handle_timeout(Instant::now()));
+                woke = Instant::now();
+                isolated(shard, |s| s.core.handle_timeout(woke));
+                sweep_tcp(shard, woke);
             }
         }
         flush(shard, io);
+        shard.core.count_busy(woke.elapsed().as_micros() as u64);
+    }
+}
+
+/// Closes the ICE-TCP connections that did not prove themselves in time, or whose peer is
+/// gone (the core forgot their address).
+fn sweep_tcp(shard: &mut Shard, now: Instant) {
+    if shard.tcp.is_empty() {
+        return;
+    }
+    let core = &shard.core;
+    for from in shard.tcp.unwanted(now, |a| core.knows(a)) {
+        shard.tcp.close(from);
+        shard.core.tcp_closed(from);
     }
 }
 
 /// Sends what the core decided and delivers its events.
 fn flush(shard: &mut Shard, io: &mut Io) {
     if shard.core.poll_transmit(&mut io.outbox) {
-        let dropped = io.socket.send_all(io.local, &io.outbox, |from, to, data| {
-            shard.send_plain(from, to, data)
+        let (count, bytes) = io.outbox.iter().fold((0u64, 0u64), |(n, b), (_, _, d)| {
+            (n + 1, b + d.len() as u64)
         });
+        let (local, tcp) = (io.local, &shard.tcp);
+        let dropped = io.socket.send_all(
+            local,
+            &io.outbox,
+            |to| tcp.contains(to),
+            |from, to, data| {
+                if from == local {
+                    tcp.send(to, data)
+                } else {
+                    shard.send_plain(from, to, data)
+                }
+            },
+        );
         shard.core.count_dropped(dropped);
+        shard.core.count_sent(count - dropped.min(count), bytes);
         io.outbox.clear();
     }
     while let Some(event) = shard.core.poll_event() {

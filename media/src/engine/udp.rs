@@ -26,6 +26,47 @@ pub const MAX_BATCH: usize = 64;
 /// Receive buffers per recvmmsg call (quinn-udp's batch on Linux).
 const RECV_BUFFERS: usize = quinn_udp::BATCH_SIZE;
 
+/// Binds a UDP socket. The IPv6 wildcard binds dual-stack (IPv4 arrives as `::ffff:a.b.c.d`,
+/// which [`canonical`] turns back into IPv4) whatever the system's `bindv6only` says.
+pub fn bind(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
+    let domain = socket2::Domain::for_address(addr);
+    let socket = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(!addr.ip().is_unspecified())?;
+    }
+    socket.bind(&addr.into())?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+/// Whether binding `addr` failed only for want of IPv6 on this host, so that the IPv4
+/// wildcard is worth a try: `addr` is the IPv6 wildcard, and the port is neither taken nor
+/// forbidden.
+pub fn no_ipv6(addr: SocketAddr, e: &io::Error) -> bool {
+    addr.ip() == std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+        && !matches!(
+            e.kind(),
+            io::ErrorKind::AddrInUse | io::ErrorKind::PermissionDenied
+        )
+}
+
+/// The address as the core knows it: IPv4-mapped IPv6 (a dual-stack socket's view of an
+/// IPv4 peer) as plain IPv4.
+pub fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
+}
+
+/// The destination as a socket bound to `local` takes it: an IPv4 peer of a dual-stack
+/// socket is written as IPv4-mapped IPv6.
+pub fn destination(local: SocketAddr, to: SocketAddr) -> SocketAddr {
+    match (local, to) {
+        (SocketAddr::V6(_), SocketAddr::V4(v4)) => {
+            SocketAddr::new(std::net::IpAddr::V6(v4.ip().to_ipv6_mapped()), v4.port())
+        }
+        _ => to,
+    }
+}
+
 /// A socket with its batch state and buffers.
 pub struct Socket {
     pub io: UdpSocket,
@@ -73,8 +114,9 @@ impl Socket {
         let mut count = 0;
         for (m, buf) in meta.iter().zip(slices.iter()).take(n) {
             let stride = if m.stride == 0 { m.len } else { m.stride };
+            let from = canonical(m.addr);
             for d in buf[..m.len].chunks(stride.max(1)) {
-                each(m.addr, d);
+                each(from, d);
                 count += 1;
             }
         }
@@ -82,21 +124,23 @@ impl Socket {
     }
 
     /// Sends the outbox's datagrams from this socket (`local`); returns how many were not
-    /// sent. Datagrams from other local sockets are left to `other`.
+    /// sent. Datagrams from other local sockets, and those to a destination `elsewhere`
+    /// claims (an ICE-TCP connection), are left to `other`.
     pub fn send_all(
         &self,
         local: SocketAddr,
         out: &Outbox,
+        elsewhere: impl Fn(SocketAddr) -> bool,
         mut other: impl FnMut(SocketAddr, SocketAddr, &[u8]) -> bool,
     ) -> u64 {
         let mut dropped = 0;
         let mut batch: Vec<(SocketAddr, &[u8])> = Vec::with_capacity(self.batch);
         for (from, to, data) in out.iter() {
-            if from != local {
+            if from != local || elsewhere(to) {
                 dropped += u64::from(!other(from, to, data));
                 continue;
             }
-            batch.push((to, data));
+            batch.push((destination(local, to), data));
             if batch.len() == self.batch {
                 dropped += self.send_batch(&batch);
                 batch.clear();
@@ -189,6 +233,39 @@ mod tests {
     use super::*;
 
     #[tokio::test]
+    async fn a_dual_stack_socket_talks_to_ipv4_peers_in_plain_ipv4() {
+        let sock = bind("[::]:0".parse().unwrap()).unwrap();
+        let port = sock.local_addr().unwrap().port();
+        let mut sock = Socket::new(UdpSocket::from_std(sock).unwrap(), MAX_BATCH).unwrap();
+        let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let peer_addr = peer.local_addr().unwrap();
+        peer.send_to(b"hello", ("127.0.0.1", port)).await.unwrap();
+        let mut got = Vec::new();
+        while got.is_empty() {
+            sock.io.readable().await.unwrap();
+            sock.recv_batch(|from, d| got.push((from, d.to_vec())))
+                .unwrap();
+        }
+        // Seen as IPv4, not ::ffff:127.0.0.1.
+        assert_eq!(got, vec![(peer_addr, b"hello".to_vec())]);
+        let local = sock.io.local_addr().unwrap();
+        let mut out = Outbox::default();
+        out.push(local, peer_addr, b"back");
+        assert_eq!(sock.send_all(local, &out, |_| false, |_, _, _| false), 0);
+        let mut buf = [0u8; 16];
+        let (n, from) = peer.recv_from(&mut buf).await.unwrap();
+        assert_eq!((&buf[..n], from.port()), (&b"back"[..], port));
+        assert_eq!(
+            canonical("[::ffff:10.0.0.1]:5".parse().unwrap()),
+            "10.0.0.1:5".parse::<SocketAddr>().unwrap()
+        );
+        assert_eq!(
+            destination("[::]:1".parse().unwrap(), "10.0.0.1:5".parse().unwrap()),
+            "[::ffff:10.0.0.1]:5".parse::<SocketAddr>().unwrap()
+        );
+    }
+
+    #[tokio::test]
     async fn a_batch_reaches_every_destination_and_comes_back_in_a_batch() {
         let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -202,11 +279,19 @@ mod tests {
         }
         let mut others = 0;
         out.push("127.0.0.1:9".parse().unwrap(), from, b"x");
-        let dropped = sock.send_all(from, &out, |_, _, _| {
-            others += 1;
-            true
-        });
-        assert_eq!((dropped, others), (0, 1));
+        // One claimed by `elsewhere` (as an ICE-TCP connection's address would be).
+        let tcp: SocketAddr = "127.0.0.1:7".parse().unwrap();
+        out.push(from, tcp, b"y");
+        let dropped = sock.send_all(
+            from,
+            &out,
+            |to| to == tcp,
+            |_, _, _| {
+                others += 1;
+                true
+            },
+        );
+        assert_eq!((dropped, others), (0, 2));
         let mut rb = Socket::new(b, MAX_BATCH).unwrap();
         let mut got = Vec::new();
         rb.io.readable().await.unwrap();

@@ -23,7 +23,7 @@ use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use tracing::debug;
 
-use crate::ids::{Kind, WallClock};
+use crate::ids::{Kind, Via, WallClock};
 use crate::outbox::Outbox;
 use peer::{InTrack, Peer};
 use send::{Fast, FastOut};
@@ -138,7 +138,7 @@ pub struct Transport {
     pub remote_known: bool,
     /// Authentic checks that came before the answer (the latest per address), given to
     /// `rtc` when the answer comes: at most [`MAX_EARLY_CHECKS`].
-    pub early: Vec<(SocketAddr, Vec<u8>)>,
+    pub early: Vec<(SocketAddr, Via, Vec<u8>)>,
 }
 
 /// Early connectivity checks kept per peer until its answer.
@@ -166,6 +166,7 @@ impl Transport {
     pub fn handle_read(
         &mut self,
         now: Instant,
+        via: Via,
         local_addr: SocketAddr,
         from: SocketAddr,
         data: &[u8],
@@ -176,7 +177,10 @@ impl Transport {
                 local_addr,
                 peer_addr: from,
                 ecn: None,
-                transport_protocol: TransportProtocol::UDP,
+                transport_protocol: match via {
+                    Via::Udp => TransportProtocol::UDP,
+                    Via::Tcp => TransportProtocol::TCP,
+                },
             },
             message: BytesMut::from(data),
         };

@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use rtc::dtls::extension::extension_use_srtp::SrtpProtectionProfile;
+use rtc::ice::tcp_type::TcpType;
 use rtc::interceptor::NackGeneratorBuilder;
 use rtc::interceptor::{Attribute, Interceptor, Packet, Registry, Slot, StreamInfo, TaggedPacket};
 use rtc::media_stream::MediaStreamTrack;
@@ -38,7 +39,7 @@ use rtc::sansio::Protocol;
 use rand::Rng;
 
 use crate::bridge::sdp::{Chosen, Codec};
-use crate::ids::Kind;
+use crate::ids::{Kind, Via};
 use crate::MediaError;
 
 pub const OPUS_PT: u8 = 111;
@@ -425,17 +426,54 @@ fn local_sdp(pc: &RTCPeerConnection) -> Result<String, MediaError> {
         .ok_or_else(|| MediaError::Rtc("no local description".into()))
 }
 
-fn add_candidates(pc: &mut RTCPeerConnection, addrs: &[SocketAddr]) -> Result<(), MediaError> {
-    for addr in addrs {
+/// The host candidates every peer of a shard offers: UDP on the shard's socket, and passive
+/// TCP (RFC 6544) on its ICE-TCP listener, for browsers whose network blocks UDP.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Candidates {
+    pub udp: Vec<SocketAddr>,
+    pub tcp: Vec<SocketAddr>,
+}
+
+impl Candidates {
+    /// UDP candidates only.
+    pub fn udp(udp: Vec<SocketAddr>) -> Candidates {
+        Candidates {
+            udp,
+            tcp: Vec::new(),
+        }
+    }
+
+    /// The local address a packet from `from` over `via` is handed to rtc with. rtc's ICE
+    /// agent accepts a check only when that address is one of its local candidates (of that
+    /// protocol), but the socket's own address is not one whenever the advertised addresses
+    /// differ from it: a wildcard bind (the default) or a public address in front of a NAT
+    /// (`advertise_ip`). Every peer of the shard has the same candidates, so the first one of
+    /// the sender's address family stands for the socket.
+    pub fn local_for(&self, via: Via, from: SocketAddr) -> Option<SocketAddr> {
+        let list = match via {
+            Via::Udp => &self.udp,
+            Via::Tcp => &self.tcp,
+        };
+        list.iter().find(|c| c.is_ipv4() == from.is_ipv4()).copied()
+    }
+}
+
+fn add_candidates(pc: &mut RTCPeerConnection, candidates: &Candidates) -> Result<(), MediaError> {
+    let udp = candidates
+        .udp
+        .iter()
+        .map(|a| (a, "udp", TcpType::Unspecified));
+    let tcp = candidates.tcp.iter().map(|a| (a, "tcp", TcpType::Passive));
+    for (addr, network, tcp_type) in udp.chain(tcp) {
         let candidate = CandidateHostConfig {
             base_config: CandidateConfig {
-                network: "udp".to_owned(),
+                network: network.to_owned(),
                 address: addr.ip().to_string(),
                 port: addr.port(),
                 component: 1,
                 ..Default::default()
             },
-            ..Default::default()
+            tcp_type,
         }
         .new_candidate_host()
         .map_err(rtc_err)?;
@@ -471,7 +509,7 @@ impl Peer {
     /// Answers a browser's publish offer. Returns the peer and the SDP answer.
     pub fn publisher(
         offer: &str,
-        candidates: &[SocketAddr],
+        candidates: &Candidates,
         srtp: SrtpPolicy,
         now: Instant,
         rng: &mut impl Rng,
@@ -489,7 +527,7 @@ impl Peer {
 
     /// Offers sendonly audio and video to a browser (a subscription). Returns the SDP offer.
     pub fn subscriber(
-        candidates: &[SocketAddr],
+        candidates: &Candidates,
         audio: bool,
         video: bool,
         srtp: SrtpPolicy,
@@ -545,7 +583,7 @@ impl Peer {
     pub fn bridged(
         offer: &str,
         chosen: &[Chosen],
-        candidates: &[SocketAddr],
+        candidates: &Candidates,
         srtp: SrtpPolicy,
         now: Instant,
         rng: &mut impl Rng,
@@ -598,7 +636,7 @@ impl Peer {
     /// payload types are fixed once the browser's answer says which codec it took).
     pub fn offering(
         codecs: &[(Kind, Codec)],
-        candidates: &[SocketAddr],
+        candidates: &Candidates,
         srtp: SrtpPolicy,
         now: Instant,
         rng: &mut impl Rng,
@@ -732,5 +770,74 @@ impl Peer {
             Kind::Audio => self.out_audio,
             Kind::Video => self.out_video,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_local_candidate_matches_the_protocol_and_the_family() {
+        let c = Candidates {
+            udp: vec![
+                "192.0.2.1:10888".parse().unwrap(),
+                "[2001:db8::1]:10888".parse().unwrap(),
+            ],
+            tcp: vec!["192.0.2.1:10889".parse().unwrap()],
+        };
+        let v4: SocketAddr = "198.51.100.7:5000".parse().unwrap();
+        let v6: SocketAddr = "[2001:db8::7]:5000".parse().unwrap();
+        assert_eq!(c.local_for(Via::Udp, v4), Some(c.udp[0]));
+        assert_eq!(c.local_for(Via::Udp, v6), Some(c.udp[1]));
+        assert_eq!(c.local_for(Via::Tcp, v4), Some(c.tcp[0]));
+        assert_eq!(c.local_for(Via::Tcp, v6), None);
+    }
+
+    /// The answer offers a passive TCP candidate beside the UDP one (RFC 6544), ranked below.
+    #[test]
+    fn answers_carry_passive_tcp_candidates() {
+        let (client, offer) = {
+            let mut rng = rand::rng();
+            let c = Candidates::udp(vec!["127.0.0.1:4000".parse().unwrap()]);
+            Peer::subscriber(
+                &c,
+                true,
+                true,
+                SrtpPolicy::Default,
+                Instant::now(),
+                &mut rng,
+            )
+            .unwrap()
+        };
+        drop(client);
+        assert!(!offer.contains(" tcp "), "{offer}");
+        let c = Candidates {
+            udp: vec!["127.0.0.1:4000".parse().unwrap()],
+            tcp: vec!["127.0.0.1:4001".parse().unwrap()],
+        };
+        let (_, offer) = Peer::subscriber(
+            &c,
+            true,
+            true,
+            SrtpPolicy::Default,
+            Instant::now(),
+            &mut rand::rng(),
+        )
+        .unwrap();
+        let priority = |proto: &str| -> u64 {
+            offer
+                .lines()
+                .find(|l| l.starts_with("a=candidate:") && l.contains(&format!(" {proto} ")))
+                .and_then(|l| l.split_whitespace().nth(3))
+                .and_then(|p| p.parse().ok())
+                .unwrap_or_else(|| panic!("no {proto} candidate in {offer}"))
+        };
+        let tcp_line = offer.lines().find(|l| l.contains(" tcp ")).unwrap();
+        assert!(
+            tcp_line.contains("127.0.0.1 4001 typ host tcptype passive"),
+            "{tcp_line}"
+        );
+        assert!(priority("udp") > priority("tcp"));
     }
 }

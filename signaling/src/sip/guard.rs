@@ -209,10 +209,13 @@ impl TransportEventInspector for GuardRef {
         let guard = &self.0;
         match &event {
             TransportEvent::Incoming(message, connection, source) => {
+                count(message);
                 let Ok(from) = source.get_socketaddr() else {
                     return Some(event);
                 };
                 if !guard.allow_message(from.ip(), Instant::now()) {
+                    metrics::counter!("sylk_limit_refusals_total", "limit" => "sip_source_rate")
+                        .increment(1);
                     guard.refused(true);
                     guard.answer_busy(message, connection, source);
                     return None;
@@ -229,6 +232,41 @@ impl TransportEventInspector for GuardRef {
             _ => {}
         }
         Some(event)
+    }
+}
+
+/// Counts a SIP message received: requests by method, responses by status code (both from
+/// fixed sets: rsip knows a closed list of methods, and codes are 100-699).
+fn count(message: &SipMessage) {
+    match message {
+        SipMessage::Request(r) => {
+            let method = match r.method {
+                rsipstack::sip::Method::Ack => "ACK",
+                rsipstack::sip::Method::Bye => "BYE",
+                rsipstack::sip::Method::Cancel => "CANCEL",
+                rsipstack::sip::Method::Info => "INFO",
+                rsipstack::sip::Method::Invite => "INVITE",
+                rsipstack::sip::Method::Message => "MESSAGE",
+                rsipstack::sip::Method::Notify => "NOTIFY",
+                rsipstack::sip::Method::Options => "OPTIONS",
+                rsipstack::sip::Method::PRack => "PRACK",
+                rsipstack::sip::Method::Publish => "PUBLISH",
+                rsipstack::sip::Method::Refer => "REFER",
+                rsipstack::sip::Method::Register => "REGISTER",
+                rsipstack::sip::Method::Subscribe => "SUBSCRIBE",
+                rsipstack::sip::Method::Update => "UPDATE",
+            };
+            metrics::counter!("sylk_sip_requests_received_total", "method" => method).increment(1);
+        }
+        SipMessage::Response(r) => {
+            let code = r.status_code.code();
+            let code = if (100..=699).contains(&code) {
+                code.to_string()
+            } else {
+                "other".into()
+            };
+            metrics::counter!("sylk_sip_responses_received_total", "code" => code).increment(1);
+        }
     }
 }
 
