@@ -45,21 +45,29 @@ pub struct Admin {
 /// How long a listing waits for each connection's worker.
 const ASK_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The admin token: `admin_token`, else the one in `<data_dir>/admin.token` (made on first
-/// start, readable by the gateway's user only).
-pub fn token(config: &crate::config::Config) -> anyhow::Result<String> {
+/// The admin token a client uses: `admin_token`, else the one the gateway keeps in
+/// `<data_dir>/admin.token` (never made here: a file made by another user, root say, would
+/// keep the gateway from starting).
+pub fn read_token(config: &crate::config::Config) -> anyhow::Result<Option<String>> {
     if let Some(t) = &config.admin_token {
-        return Ok(t.trim().to_string());
+        return Ok(Some(t.trim().to_string()));
     }
     let path = config.data_dir.join("admin.token");
     match std::fs::read_to_string(&path) {
-        Ok(t) if t.trim().len() >= 16 => return Ok(t.trim().to_string()),
+        Ok(t) if t.trim().len() >= 16 => Ok(Some(t.trim().to_string())),
         Ok(_) => anyhow::bail!("{} is too short (at least 16 characters)", path.display()),
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(e).with_context(|| format!("cannot read {}", path.display()))
-        }
-        Err(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
+}
+
+/// The admin token of the gateway: [`read_token`], or one made now into
+/// `<data_dir>/admin.token`, readable by the gateway's user only.
+pub fn token(config: &crate::config::Config) -> anyhow::Result<String> {
+    if let Some(t) = read_token(config)? {
+        return Ok(t);
+    }
+    let path = config.data_dir.join("admin.token");
     let token: String = (0..32)
         .map(|_| format!("{:02x}", rand::random::<u8>()))
         .collect();
@@ -274,13 +282,23 @@ fn accepted() -> Response {
     (StatusCode::ACCEPTED, Json(json!({"status": "accepted"}))).into_response()
 }
 
+/// The connection's worker has too many orders queued.
+fn busy() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({"error": "the connection is busy: try again"})),
+    )
+        .into_response()
+}
+
 async fn close_connection(State(admin): State<Admin>, UrlPath(id): UrlPath<u64>) -> Response {
     match admin.app.access.handle(id) {
         Some(h) if h.order(Order::Close) => {
             info!(conn = id, "admin: closing a connection");
             accepted()
         }
-        _ => not_found(format!("no connection {id}")),
+        Some(_) => busy(),
+        None => not_found(format!("no connection {id}")),
     }
 }
 
@@ -299,7 +317,8 @@ async fn remove_participant(
             info!(%room, %session, "admin: removing a participant");
             accepted()
         }
-        _ => not_found(format!("no participant {session} in {room}")),
+        Some(_) => busy(),
+        None => not_found(format!("no participant {session} in {room}")),
     }
 }
 
@@ -314,7 +333,8 @@ async fn end_call(State(admin): State<Admin>, UrlPath(session): UrlPath<String>)
             info!(%session, "admin: ending a call");
             accepted()
         }
-        _ => not_found(format!("no call {session}")),
+        Some(_) => busy(),
+        None => not_found(format!("no call {session}")),
     }
 }
 

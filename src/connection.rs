@@ -346,7 +346,10 @@ impl Connection {
             }
             Order::Close => {
                 info!(conn = self.id, "closed by the operator");
-                let _ = self.out.try_send(Outbound::Closed);
+                if self.out.try_send(Outbound::Closed).is_err() {
+                    // The outbox is full: the socket task ends the connection all the same.
+                    self.handle.kick.notify_one();
+                }
             }
             Order::Calls(reply) => {
                 let _ = reply.send(self.calls.summaries());

@@ -22,6 +22,7 @@ pub mod names {
     pub const CONNECTIONS: &str = "sylk_connections";
     pub const ACCOUNTS: &str = "sylk_accounts";
     pub const CALLS: &str = "sylk_calls";
+    pub const CALLS_BY_STATE: &str = "sylk_calls_by_state";
     pub const CALLS_ENDED: &str = "sylk_calls_ended_total";
     pub const ROOMS: &str = "sylk_rooms";
     pub const PARTICIPANTS: &str = "sylk_room_participants";
@@ -65,9 +66,14 @@ fn describe() {
     describe_gauge!(CONNECTIONS, "Live WebSocket connections");
     describe_gauge!(ACCOUNTS, "Accounts added on live connections");
     describe_gauge!(CALLS, "Live 1:1 calls");
+    describe_gauge!(
+        CALLS_BY_STATE,
+        "Live 1:1 calls by state (sylkRTC session states)"
+    );
     describe_counter!(
         CALLS_ENDED,
-        "1:1 calls ended, by direction and outcome (SIP status, or local)"
+        "1:1 calls ended, by direction and outcome (a SIP status, its class, other, or closed: \
+         hung up because the client's connection closed)"
     );
     describe_gauge!(ROOMS, "Video rooms with at least one participant");
     describe_gauge!(PARTICIPANTS, "Room participants (publishers)");
@@ -133,6 +139,9 @@ pub async fn render(app: &Arc<App>, handle: &PrometheusHandle) -> String {
     metrics::gauge!(CONNECTIONS).set(connections as f64);
     metrics::gauge!(ACCOUNTS).set(accounts as f64);
     metrics::gauge!(CALLS).set(app.live_calls() as f64);
+    for (state, n) in crate::calls::STATES.iter().zip(app.calls_by_state()) {
+        metrics::gauge!(CALLS_BY_STATE, "state" => *state).set(n as f64);
+    }
     {
         let rooms = app.rooms();
         let (participants, subscriptions) = rooms.counts();

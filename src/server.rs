@@ -44,8 +44,8 @@ pub struct App {
     /// Live connections, their accounts and who may do what ([`crate::access`]).
     pub access: Arc<Directory>,
     connection_ids: AtomicU64,
-    /// Live 1:1 calls (each held by a [`LiveCall`]).
-    calls_live: Arc<AtomicUsize>,
+    /// Live 1:1 calls, by state (each held by a [`LiveCall`]).
+    calls_live: Arc<CallCounts>,
     /// Set on SIGTERM: new connections, calls and room joins are refused while the live ones
     /// finish (`shutdown_grace`).
     draining: watch::Sender<bool>,
@@ -55,11 +55,29 @@ pub struct App {
 }
 
 /// Held by a live call: counts it among the gateway's calls until dropped.
-pub struct LiveCall(Arc<AtomicUsize>);
+pub struct LiveCall {
+    counts: Arc<CallCounts>,
+    state: usize,
+}
+
+/// Live calls in each state (indexes of [`crate::calls::STATES`]).
+#[derive(Default)]
+pub struct CallCounts([AtomicUsize; crate::calls::STATES.len()]);
+
+impl LiveCall {
+    /// The call is in state `state` now (an index of [`crate::calls::STATES`]).
+    pub fn set(&mut self, state: usize) {
+        if state != self.state && state < self.counts.0.len() {
+            self.counts.0[self.state].fetch_sub(1, Ordering::SeqCst);
+            self.counts.0[state].fetch_add(1, Ordering::SeqCst);
+            self.state = state;
+        }
+    }
+}
 
 impl Drop for LiveCall {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.counts.0[self.state].fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -125,13 +143,24 @@ impl App {
     }
 
     /// A new call: counted until the guard is dropped.
-    pub fn call_started(&self) -> LiveCall {
-        self.calls_live.fetch_add(1, Ordering::SeqCst);
-        LiveCall(self.calls_live.clone())
+    /// A new call in state `state` (an index of [`crate::calls::STATES`]): counted until
+    /// the guard is dropped.
+    pub fn call_started(&self, state: usize) -> LiveCall {
+        let state = state.min(self.calls_live.0.len() - 1);
+        self.calls_live.0[state].fetch_add(1, Ordering::SeqCst);
+        LiveCall {
+            counts: self.calls_live.clone(),
+            state,
+        }
     }
 
     pub fn live_calls(&self) -> usize {
-        self.calls_live.load(Ordering::SeqCst)
+        self.calls_by_state().iter().sum()
+    }
+
+    /// Live calls per state, in the order of [`crate::calls::STATES`].
+    pub fn calls_by_state(&self) -> [usize; crate::calls::STATES.len()] {
+        std::array::from_fn(|i| self.calls_live.0[i].load(Ordering::SeqCst))
     }
 
     /// True once SIGTERM came: nothing new is taken.
@@ -579,18 +608,32 @@ pub const SHUTTING_DOWN: &str = "Server shutting down";
 
 /// Signals: SIGHUP reloads (certificate, log filter; branding is read per request);
 /// SIGTERM drains (nothing new is taken; live calls and rooms get `shutdown_grace`), then
-/// stops; SIGINT (Ctrl-C) stops at once.
+/// stops; SIGINT (Ctrl-C), or a second SIGTERM while draining, stops at once.
 async fn lifecycle(
     app: Arc<App>,
     handle: axum_server::Handle,
     rustls: Option<axum_server::tls_rustls::RustlsConfig>,
     hooks: Hooks,
 ) {
+    let mut signals = Signals::new();
     loop {
-        match signal().await {
+        match signals.next().await {
             Signal::Reload => reload(&hooks, rustls.as_ref()).await,
             Signal::Terminate => {
-                drain(&app).await;
+                let drained = drain(&app);
+                tokio::pin!(drained);
+                loop {
+                    tokio::select! {
+                        _ = &mut drained => break,
+                        signal = signals.next() => match signal {
+                            Signal::Reload => reload(&hooks, rustls.as_ref()).await,
+                            Signal::Terminate | Signal::Interrupt => {
+                                info!("second signal while draining: stopping now");
+                                break;
+                            }
+                        },
+                    }
+                }
                 break;
             }
             Signal::Interrupt => break,
@@ -664,25 +707,43 @@ enum Signal {
     Interrupt,
 }
 
-async fn signal() -> Signal {
+/// The signal streams, made once (a signal that comes while another is handled waits in its
+/// stream instead of being lost).
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut term), Ok(mut hup)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::hangup()),
-        ) else {
-            let _ = tokio::signal::ctrl_c().await;
-            return Signal::Interrupt;
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => Signal::Interrupt,
-            _ = term.recv() => Signal::Terminate,
-            _ = hup.recv() => Signal::Reload,
+    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Signals {
+    fn new() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let streams = match (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::hangup()),
+            ) {
+                (Ok(term), Ok(hup)) => Some((term, hup)),
+                _ => {
+                    warn!("cannot listen for SIGTERM/SIGHUP: only Ctrl-C stops the server");
+                    None
+                }
+            };
+            Signals { streams }
         }
+        #[cfg(not(unix))]
+        Signals {}
     }
-    #[cfg(not(unix))]
-    {
+
+    async fn next(&mut self) -> Signal {
+        #[cfg(unix)]
+        if let Some((term, hup)) = &mut self.streams {
+            return tokio::select! {
+                _ = tokio::signal::ctrl_c() => Signal::Interrupt,
+                _ = term.recv() => Signal::Terminate,
+                _ = hup.recv() => Signal::Reload,
+            };
+        }
         let _ = tokio::signal::ctrl_c().await;
         Signal::Interrupt
     }

@@ -59,7 +59,9 @@ pub fn admin_command(config: &Config, command: &Command) -> anyhow::Result<Strin
         },
         Command::CheckConfig | Command::PrintConfig => bail!("not an admin API command"),
     };
-    let token = crate::admin::token(config).context("admin token")?;
+    let token = crate::admin::read_token(config)
+        .context("admin token")?
+        .context("no admin token: set admin_token, or start the gateway once (it makes <data_dir>/admin.token)")?;
     let mut addr = config.admin_listen;
     if addr.ip().is_unspecified() {
         addr.set_ip(if addr.is_ipv4() {

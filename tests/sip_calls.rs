@@ -149,6 +149,10 @@ async fn sip_call_answered_media_echoed_then_hung_up() {
     assert_eq!(ack["sylkrtc"], "ack", "{ack}");
     let e = expect_state(&mut c, "call-1", "terminated").await;
     assert_eq!(e["reason"], "200 to BYE", "{e}");
+    let (_, metrics) = get(gw.admin_addr(), "/metrics").await;
+    let ended = "sylk_calls_ended_total{direction=\"outgoing\",outcome=\"200\"}";
+    assert_eq!(sample(&metrics, ended), 1.0, "{metrics}");
+    assert_eq!(sample(&metrics, "sylk_calls"), 0.0, "{metrics}");
     let (code, log) = uas.exit_code(WAIT).await;
     assert_eq!(code, Some(0), "sipp callee:\n{log}\ngateway:\n{}", gw.log());
     let k = kamailio.log();
@@ -643,10 +647,19 @@ async fn sip_sigterm_drains_a_live_call_then_hangs_up_and_unregisters() {
     let (code, metrics) = get(gw.admin_addr(), "/metrics").await;
     assert_eq!(code, 200);
     assert_eq!(sample(&metrics, "sylk_calls"), 1.0, "{metrics}");
-    assert!(
-        sample(&metrics, "sylk_sip_responses_received_total{code=\"200\"}") >= 2.0,
+    assert_eq!(
+        sample(&metrics, "sylk_calls_by_state{state=\"established\"}"),
+        1.0,
         "{metrics}"
     );
+    assert_eq!(
+        sample(&metrics, "sylk_calls_by_state{state=\"progress\"}"),
+        0.0
+    );
+    let invite_ok = "sylk_sip_responses_received_total{method=\"INVITE\",code=\"200\"}";
+    assert_eq!(sample(&metrics, invite_ok), 1.0, "{metrics}");
+    let register_ok = "sylk_sip_responses_received_total{method=\"REGISTER\",code=\"200\"}";
+    assert!(sample(&metrics, register_ok) >= 1.0, "{metrics}");
     assert!(
         sample(&metrics, "sylk_registrations_total{state=\"registered\"}") >= 1.0,
         "{metrics}"

@@ -136,7 +136,7 @@ impl Connection {
                 account: account.id.clone(),
                 remote: originator.uri.clone(),
                 started: std::time::Instant::now(),
-                _live: self.app.call_started(),
+                live: self.app.call_started(State::Connecting as usize),
             },
         );
         self.send(Event::account(
@@ -179,7 +179,7 @@ impl Connection {
             .await
             .map_err(ApiError::media)?;
         call.answer(answer);
-        s.state = State::Accepted;
+        s.set_state(State::Accepted);
         info!(conn = self.id, session = %r.session, "incoming call answered");
         self.after_ack.push(state_event(
             &r.session,

@@ -59,6 +59,16 @@ enum State {
     Terminated,
 }
 
+/// Every state's name, as [`CallSummary::state`] and the metrics give it.
+pub const STATES: [&str; 6] = [
+    "connecting",
+    "progress",
+    "early_media",
+    "accepted",
+    "established",
+    "terminated",
+];
+
 impl State {
     fn name(self) -> &'static str {
         match self {
@@ -113,7 +123,27 @@ struct CallSession {
     remote: String,
     started: std::time::Instant,
     /// Counts the call among the gateway's live calls until it is dropped.
-    _live: crate::server::LiveCall,
+    live: crate::server::LiveCall,
+}
+
+impl CallSession {
+    /// Moves the call to `state` (and its count among the live calls by state).
+    fn set_state(&mut self, state: State) {
+        self.state = state;
+        self.live.set(state as usize);
+    }
+
+    /// Counts the call among the ended ones (`outcome`: a fixed label).
+    fn count_ended(&self, outcome: &'static str) {
+        let direction = if self.incoming.is_some() {
+            "incoming"
+        } else {
+            "outgoing"
+        };
+        metrics::counter!(crate::metrics::names::CALLS_ENDED,
+            "direction" => direction, "outcome" => outcome)
+        .increment(1);
+    }
 }
 
 /// A call as the admin API lists it.
@@ -278,7 +308,7 @@ impl Connection {
             Leg::In(call) if s.state == State::Connecting => call.reject(decline_code),
             _ => s.call.hangup(),
         }
-        s.state = State::Terminated;
+        s.set_state(State::Terminated);
         s.candidates.clear();
         let peer = s.peer;
         self.app.engine.close(peer).await;
@@ -292,14 +322,7 @@ impl Connection {
         };
         self.app.engine.close(s.peer).await;
         info!(conn = self.id, %session, %reason, "call terminated");
-        let direction = if s.incoming.is_some() {
-            "incoming"
-        } else {
-            "outgoing"
-        };
-        metrics::counter!(crate::metrics::names::CALLS_ENDED,
-            "direction" => direction, "outcome" => crate::metrics::outcome(&reason))
-        .increment(1);
+        s.count_ended(crate::metrics::outcome(&reason));
         self.send(state_event(
             session,
             CallState::Terminated {
@@ -594,7 +617,7 @@ impl Connection {
         }
         match event.event {
             PeerEvent::Connected => {
-                s.state = State::Established;
+                s.set_state(State::Established);
                 info!(conn = self.id, %session, "call established");
                 self.send(state_event(&session, CallState::Established))
                     .await;
@@ -618,6 +641,7 @@ impl Connection {
         }
         for session in sessions {
             if let Some(mut s) = self.calls.remove(&session) {
+                s.count_ended("closed");
                 s.call.hangup();
                 self.app.engine.close(s.peer).await;
             }

@@ -114,7 +114,7 @@ impl Connection {
                 account: account.id.clone(),
                 remote: r.uri.clone(),
                 started: std::time::Instant::now(),
-                _live: self.app.call_started(),
+                live: self.app.call_started(State::Progress as usize),
             },
         );
         self.after_ack
@@ -182,7 +182,7 @@ impl Connection {
                 match self.bridge(&session, sdp).await {
                     Ok(answer) => {
                         if let Some(s) = self.calls.sessions.get_mut(&session) {
-                            s.state = s.state.max(State::EarlyMedia);
+                            s.set_state(s.state.max(State::EarlyMedia));
                         }
                         self.send(state_event(
                             &session,
@@ -203,7 +203,7 @@ impl Connection {
                 let headers = self.accepted_headers(&session, &headers);
                 if bridged {
                     if let Some(s) = self.calls.sessions.get_mut(&session) {
-                        s.state = s.state.max(State::Accepted);
+                        s.set_state(s.state.max(State::Accepted));
                     }
                     self.send(state_event(
                         &session,
@@ -223,7 +223,7 @@ impl Connection {
                 match result {
                     Ok(answer) => {
                         if let Some(s) = self.calls.sessions.get_mut(&session) {
-                            s.state = s.state.max(State::Accepted);
+                            s.set_state(s.state.max(State::Accepted));
                         }
                         self.send(state_event(
                             &session,

@@ -27,8 +27,17 @@ pub struct Codec {
 }
 
 impl Codec {
+    /// Whether RTP of `self` can be passed to a side that negotiated `other` unchanged: the
+    /// same encoding and clock and, for H.264 (RFC 6184), the same packetization mode and
+    /// profile (the level may differ: each side sends within what the other declared).
     fn same_format(&self, other: &Codec) -> bool {
-        self.name == other.name && self.clock == other.clock
+        self.name == other.name
+            && self.clock == other.clock
+            && (self.name != "h264" || h264::compatible(self.fmtp(), other.fmtp()))
+    }
+
+    fn fmtp(&self) -> Option<&str> {
+        self.fmtp.as_deref()
     }
 
     fn rtpmap(&self) -> String {
@@ -42,6 +51,67 @@ impl Codec {
         } else {
             format!("{} {name}/{}", self.pt, self.clock)
         }
+    }
+}
+
+/// H.264 format parameters (RFC 6184 §8.1): `packetization-mode` and the profile of
+/// `profile-level-id`, as browsers match them.
+mod h264 {
+    /// The H.264 profiles browsers tell apart.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Profile {
+        ConstrainedBaseline,
+        Baseline,
+        Main,
+        ConstrainedHigh,
+        High,
+        PredictiveHigh444,
+    }
+
+    /// A parameter of an fmtp line (`a=b;c=d`), case-insensitive names.
+    pub fn param<'a>(fmtp: Option<&'a str>, name: &str) -> Option<&'a str> {
+        fmtp?.split(';').find_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
+    /// The profile of a `profile-level-id` (absent: 42000a, Baseline level 1, RFC 6184), by
+    /// profile_idc and the constraint flags (the table libwebrtc and the H.264 spec agree on).
+    pub fn profile(fmtp: Option<&str>) -> Option<Profile> {
+        let id = param(fmtp, "profile-level-id").unwrap_or("42000a");
+        if id.len() != 6 || !id.is_ascii() {
+            return None;
+        }
+        let idc = u8::from_str_radix(&id[0..2], 16).ok()?;
+        let iop = u8::from_str_radix(&id[2..4], 16).ok()?;
+        // (profile_idc, mask of the constraint bits that matter, their value, profile).
+        const TABLE: [(u8, u8, u8, Profile); 9] = [
+            (0x42, 0x4f, 0x40, Profile::ConstrainedBaseline),
+            (0x4d, 0x8f, 0x80, Profile::ConstrainedBaseline),
+            (0x58, 0xcf, 0xc0, Profile::ConstrainedBaseline),
+            (0x42, 0x4f, 0x00, Profile::Baseline),
+            (0x58, 0xcf, 0x80, Profile::Baseline),
+            (0x4d, 0xaf, 0x00, Profile::Main),
+            (0x64, 0xff, 0x00, Profile::High),
+            (0x64, 0xff, 0x0c, Profile::ConstrainedHigh),
+            (0xf4, 0xff, 0x00, Profile::PredictiveHigh444),
+        ];
+        TABLE
+            .iter()
+            .find(|(i, mask, value, _)| *i == idc && iop & mask == *value)
+            .map(|t| t.3)
+    }
+
+    /// The packetization mode (absent: 0, single NAL unit).
+    pub fn packetization_mode(fmtp: Option<&str>) -> &str {
+        param(fmtp, "packetization-mode").unwrap_or("0")
+    }
+
+    pub fn compatible(a: Option<&str>, b: Option<&str>) -> bool {
+        packetization_mode(a) == packetization_mode(b)
+            && profile(a).is_some()
+            && profile(a) == profile(b)
     }
 }
 
@@ -576,6 +646,69 @@ fn leg_media(c: &Chosen) -> Offered {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn h264_matches_on_profile_and_packetization_mode() {
+        use h264::{compatible, profile, Profile};
+        let cb = Some("level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f");
+        // Constrained Baseline written three ways, at any level.
+        assert_eq!(profile(cb), Some(Profile::ConstrainedBaseline));
+        assert_eq!(
+            profile(Some("profile-level-id=42C015")),
+            Some(Profile::ConstrainedBaseline)
+        );
+        assert_eq!(
+            profile(Some("profile-level-id=4d801f")),
+            Some(Profile::ConstrainedBaseline)
+        );
+        assert_eq!(
+            profile(Some("profile-level-id=42001f")),
+            Some(Profile::Baseline)
+        );
+        assert_eq!(profile(None), Some(Profile::Baseline), "RFC 6184's default");
+        assert_eq!(
+            profile(Some("profile-level-id=4d001f")),
+            Some(Profile::Main)
+        );
+        assert_eq!(
+            profile(Some("profile-level-id=640c1f")),
+            Some(Profile::ConstrainedHigh)
+        );
+        assert_eq!(
+            profile(Some("profile-level-id=64001f")),
+            Some(Profile::High)
+        );
+        assert_eq!(profile(Some("profile-level-id=zz")), None);
+        assert!(compatible(
+            cb,
+            Some("packetization-mode=1;profile-level-id=42e00a")
+        ));
+        assert!(
+            !compatible(cb, Some("profile-level-id=42e01f")),
+            "mode 0 against mode 1"
+        );
+        assert!(!compatible(
+            cb,
+            Some("packetization-mode=1;profile-level-id=64001f")
+        ));
+        assert!(!compatible(
+            Some("profile-level-id=zz"),
+            Some("profile-level-id=zz")
+        ));
+        // In negotiation: a phone answering High is not taken for the browser's Constrained
+        // Baseline; one answering Constrained Baseline at another level is.
+        let h264 = |pt, fmtp: &str| Codec {
+            pt,
+            name: "h264".into(),
+            clock: 90000,
+            channels: 1,
+            fmtp: Some(fmtp.into()),
+        };
+        let ours = h264(102, "packetization-mode=1;profile-level-id=42e01f");
+        assert!(ours.same_format(&h264(99, "packetization-mode=1;profile-level-id=42e00d")));
+        assert!(!ours.same_format(&h264(99, "packetization-mode=1;profile-level-id=640032")));
+        assert!(!ours.same_format(&h264(99, "packetization-mode=0;profile-level-id=42e01f")));
+    }
 
     const CHROME_OFFER: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n\
 m=audio 9 UDP/TLS/RTP/SAVPF 111 63 9 0 8 13 110 126\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendrecv\r\n\

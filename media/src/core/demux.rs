@@ -78,6 +78,11 @@ impl Demux {
         self.by_addr.insert(from, peer);
     }
 
+    /// The peer that proved `from`.
+    pub fn owner(&self, from: SocketAddr) -> Option<PeerId> {
+        self.by_addr.get(&from).copied()
+    }
+
     /// Whether `from` is an address some peer proved.
     pub fn knows(&self, from: SocketAddr) -> bool {
         self.by_addr.contains_key(&from)
@@ -91,13 +96,17 @@ impl Demux {
     /// Forgets everything of a peer.
     pub fn remove(
         &mut self,
+        peer: PeerId,
         ufrag: &str,
         addrs: &[SocketAddr],
         legs: impl Iterator<Item = SocketAddr>,
     ) {
         self.by_ufrag.remove(ufrag);
         for a in addrs {
-            self.by_addr.remove(a);
+            // Only what still leads to this peer (another may have proved the address since).
+            if self.by_addr.get(a) == Some(&peer) {
+                self.by_addr.remove(a);
+            }
         }
         for l in legs {
             self.by_leg.remove(&l);
@@ -149,7 +158,7 @@ mod tests {
                 stun: false
             }
         );
-        d.remove("local1", &addrs, std::iter::empty());
+        d.remove(p, "local1", &addrs, std::iter::empty());
         assert_eq!(d.route(a, &binding("local1:remote")), Route::Unknown);
     }
 

@@ -431,6 +431,7 @@ impl Core {
             _ => &[],
         };
         self.demux.remove(
+            id,
             &slot.transport.peer.ice.ufrag,
             &slot.transport.addrs,
             legs.iter().map(|l| l.local),
@@ -485,6 +486,10 @@ impl Core {
     /// An ICE-TCP connection closed: its address no longer leads to a peer (the peer itself
     /// stays until its consent expires, or a new connection proves itself).
     pub fn tcp_closed(&mut self, from: SocketAddr) {
+        if let Some(slot) = self.demux.owner(from).and_then(|p| self.peers.get_mut(&p)) {
+            // So that proving it again (a new connection from that address) is learnt anew.
+            slot.transport.addrs.retain(|a| *a != from);
+        }
         self.demux.forget_addr(from);
     }
 

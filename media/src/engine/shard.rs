@@ -50,6 +50,10 @@ type PlainDatagram = (
 /// Buffers a plain leg's reader keeps in circulation with the shard.
 const LEG_BUFFERS: usize = 8;
 const DATAGRAM_MAX: usize = 2048;
+/// How often ICE-TCP connections are checked (proved in time, peer still there).
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long accepts wait after one failed (no descriptor left, say).
+const ACCEPT_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
 /// Receive batches handled before operations and timers get their turn.
 const BATCHES_PER_WAKE: usize = 8;
 
@@ -183,6 +187,10 @@ struct Io {
     load: Arc<AtomicUsize>,
     tcp_listener: Option<tokio::net::TcpListener>,
     tcp_rx: mpsc::Receiver<TcpInput>,
+    /// After a failed accept, the next one waits until then.
+    accept_pause: Option<Instant>,
+    /// When ICE-TCP connections are checked ([`sweep_tcp`]).
+    sweep: tokio::time::Interval,
 }
 
 /// Runs the shard, and runs it again if its loop ever panics outside the work of one peer
@@ -228,6 +236,8 @@ async fn supervise(setup: Setup) {
         load: setup.load,
         tcp_listener,
         tcp_rx,
+        accept_pause: None,
+        sweep: tokio::time::interval(SWEEP_EVERY),
     };
     let tcp_addr = io.tcp_listener.as_ref().and_then(|l| l.local_addr().ok());
     info!(shard = setup.id.0, addr = %local, ice_tcp = ?tcp_addr, "media shard listening");
@@ -295,31 +305,44 @@ async fn run(shard: &mut Shard, io: &mut Io) {
                 // Full (the reader has enough) or gone: the buffer is simply freed.
                 let _ = back.try_send(data);
             }
-            accepted = tcp::accept(&io.tcp_listener) => {
+            accepted = tcp::accept(&io.tcp_listener, io.accept_pause) => {
                 woke = Instant::now();
                 match accepted {
-                    Ok((stream, from)) => shard.tcp.accepted(stream, from, woke),
-                    Err(e) => debug!(error = %e, "ICE-TCP accept failed"),
+                    Ok((stream, from)) => {
+                        io.accept_pause = None;
+                        shard.tcp.accepted(stream, from, woke);
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "ICE-TCP accept failed: pausing accepts");
+                        io.accept_pause = Some(woke + ACCEPT_PAUSE);
+                    }
                 }
             }
             Some(input) = io.tcp_rx.recv() => {
                 woke = Instant::now();
                 match input {
-                    TcpInput::Frame(from, data) => {
-                        if shard.tcp.contains(from) {
+                    TcpInput::Frame(from, id, data) => {
+                        if shard.tcp.is_current(from, id) {
                             isolated(shard, |s| s.core.handle_tcp_frame(woke, from, &data));
+                            if shard.core.knows(from) {
+                                shard.tcp.proved(from);
+                            }
                         }
                     }
-                    TcpInput::Closed(from) => {
-                        shard.tcp.close(from);
-                        shard.core.tcp_closed(from);
+                    TcpInput::Closed(from, id) => {
+                        if shard.tcp.is_current(from, id) && shard.tcp.close(from) {
+                            shard.core.tcp_closed(from);
+                        }
                     }
                 }
+            }
+            _ = io.sweep.tick(), if !shard.tcp.is_empty() => {
+                woke = Instant::now();
+                sweep_tcp(shard, woke);
             }
             _ = tokio::time::sleep_until(wake.into()) => {
                 woke = Instant::now();
                 isolated(shard, |s| s.core.handle_timeout(woke));
-                sweep_tcp(shard, woke);
             }
         }
         flush(shard, io);
@@ -335,8 +358,9 @@ fn sweep_tcp(shard: &mut Shard, now: Instant) {
     }
     let core = &shard.core;
     for from in shard.tcp.unwanted(now, |a| core.knows(a)) {
-        shard.tcp.close(from);
-        shard.core.tcp_closed(from);
+        if shard.tcp.close(from) {
+            shard.core.tcp_closed(from);
+        }
     }
 }
 

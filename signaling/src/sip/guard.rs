@@ -235,27 +235,14 @@ impl TransportEventInspector for GuardRef {
     }
 }
 
-/// Counts a SIP message received: requests by method, responses by status code (both from
-/// fixed sets: rsip knows a closed list of methods, and codes are 100-699).
+/// Counts a SIP message received: requests by method, responses by status code and the
+/// method of their CSeq (both from fixed sets: rsip knows a closed list of methods, and
+/// codes are 100-699).
 fn count(message: &SipMessage) {
+    use rsipstack::sip::prelude::HeadersExt;
     match message {
         SipMessage::Request(r) => {
-            let method = match r.method {
-                rsipstack::sip::Method::Ack => "ACK",
-                rsipstack::sip::Method::Bye => "BYE",
-                rsipstack::sip::Method::Cancel => "CANCEL",
-                rsipstack::sip::Method::Info => "INFO",
-                rsipstack::sip::Method::Invite => "INVITE",
-                rsipstack::sip::Method::Message => "MESSAGE",
-                rsipstack::sip::Method::Notify => "NOTIFY",
-                rsipstack::sip::Method::Options => "OPTIONS",
-                rsipstack::sip::Method::PRack => "PRACK",
-                rsipstack::sip::Method::Publish => "PUBLISH",
-                rsipstack::sip::Method::Refer => "REFER",
-                rsipstack::sip::Method::Register => "REGISTER",
-                rsipstack::sip::Method::Subscribe => "SUBSCRIBE",
-                rsipstack::sip::Method::Update => "UPDATE",
-            };
+            let method = method_name(&r.method);
             metrics::counter!("sylk_sip_requests_received_total", "method" => method).increment(1);
         }
         SipMessage::Response(r) => {
@@ -265,8 +252,34 @@ fn count(message: &SipMessage) {
             } else {
                 "other".into()
             };
-            metrics::counter!("sylk_sip_responses_received_total", "code" => code).increment(1);
+            let method = r
+                .cseq_header()
+                .ok()
+                .and_then(|c| c.method().ok())
+                .map_or("other", |m| method_name(&m));
+            metrics::counter!("sylk_sip_responses_received_total", "method" => method, "code" => code)
+                .increment(1);
         }
+    }
+}
+
+fn method_name(method: &rsipstack::sip::Method) -> &'static str {
+    use rsipstack::sip::Method;
+    match method {
+        Method::Ack => "ACK",
+        Method::Bye => "BYE",
+        Method::Cancel => "CANCEL",
+        Method::Info => "INFO",
+        Method::Invite => "INVITE",
+        Method::Message => "MESSAGE",
+        Method::Notify => "NOTIFY",
+        Method::Options => "OPTIONS",
+        Method::PRack => "PRACK",
+        Method::Publish => "PUBLISH",
+        Method::Refer => "REFER",
+        Method::Register => "REGISTER",
+        Method::Subscribe => "SUBSCRIBE",
+        Method::Update => "UPDATE",
     }
 }
 
