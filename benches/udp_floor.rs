@@ -74,7 +74,7 @@ async fn run(n: usize, batch: usize) -> f64 {
             out.push(local, *a, &payload);
         }
         let t = thread_cpu();
-        let dropped = sock.send_all(local, &out, |_| false, |_, _, _| false);
+        let dropped = sock.send_all(local, &out, |_, _, _, _| false);
         spent += thread_cpu() - t;
         sent += n as u64 - dropped;
         // Paced a little, as media is: the receivers keep up.

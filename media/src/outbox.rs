@@ -4,8 +4,11 @@
 
 use std::net::SocketAddr;
 
+use crate::ids::Via;
+
 #[derive(Debug, Clone, Copy)]
 struct Item {
+    via: Via,
     from: SocketAddr,
     to: SocketAddr,
     start: usize,
@@ -22,9 +25,16 @@ pub struct Outbox {
 impl Outbox {
     /// Queues one datagram from the local socket `from` to `to`.
     pub fn push(&mut self, from: SocketAddr, to: SocketAddr, data: &[u8]) {
+        self.push_via(Via::Udp, from, to, data);
+    }
+
+    /// Queues one packet to `to` over `via`: a datagram from the local socket `from`, or a
+    /// frame on the ICE-TCP connection from `to`.
+    pub fn push_via(&mut self, via: Via, from: SocketAddr, to: SocketAddr, data: &[u8]) {
         let start = self.data.len();
         self.data.extend_from_slice(data);
         self.items.push(Item {
+            via,
             from,
             to,
             start,
@@ -45,6 +55,14 @@ impl Outbox {
         self.items
             .iter()
             .map(|it| (it.from, it.to, &self.data[it.start..it.start + it.len]))
+    }
+
+    /// Every packet with how it travels, in order.
+    pub fn iter_via(&self) -> impl Iterator<Item = (Via, SocketAddr, SocketAddr, &[u8])> {
+        self.items.iter().map(|it| {
+            let data = &self.data[it.start..it.start + it.len];
+            (it.via, it.from, it.to, data)
+        })
     }
 
     /// Forgets every datagram (keeps the memory).

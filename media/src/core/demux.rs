@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use super::stun;
-use crate::ids::PeerId;
+use crate::ids::{PeerId, Via};
 
 /// What the index says about a datagram on the shared socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,15 +23,17 @@ pub enum Route {
 #[derive(Debug, Default)]
 pub struct Demux {
     by_ufrag: HashMap<String, PeerId>,
-    by_addr: HashMap<SocketAddr, PeerId>,
+    /// By protocol and address: a TCP connection never stands for a UDP flow of the same
+    /// address (nor the other way round).
+    by_addr: HashMap<(Via, SocketAddr), PeerId>,
     by_leg: HashMap<SocketAddr, PeerId>,
 }
 
 impl Demux {
     /// A datagram from `from` on the shared socket.
-    pub fn route(&self, from: SocketAddr, data: &[u8]) -> Route {
+    pub fn route(&self, via: Via, from: SocketAddr, data: &[u8]) -> Route {
         let is_stun = stun::classify(data) == stun::Class::Stun;
-        if let Some(&peer) = self.by_addr.get(&from) {
+        if let Some(&peer) = self.by_addr.get(&(via, from)) {
             return Route::Known {
                 peer,
                 stun: is_stun,
@@ -63,10 +65,12 @@ impl Demux {
     pub fn learn(
         &mut self,
         peer: PeerId,
+        via: Via,
         from: SocketAddr,
-        addrs: &mut Vec<SocketAddr>,
+        addrs: &mut Vec<(Via, SocketAddr)>,
         max: usize,
     ) {
+        let from = (via, from);
         if addrs.contains(&from) {
             return;
         }
@@ -78,19 +82,19 @@ impl Demux {
         self.by_addr.insert(from, peer);
     }
 
-    /// The peer that proved `from`.
-    pub fn owner(&self, from: SocketAddr) -> Option<PeerId> {
-        self.by_addr.get(&from).copied()
+    /// The peer that proved `from` over `via`.
+    pub fn owner(&self, via: Via, from: SocketAddr) -> Option<PeerId> {
+        self.by_addr.get(&(via, from)).copied()
     }
 
-    /// Whether `from` is an address some peer proved.
-    pub fn knows(&self, from: SocketAddr) -> bool {
-        self.by_addr.contains_key(&from)
+    /// Whether `from` is an address some peer proved over `via`.
+    pub fn knows(&self, via: Via, from: SocketAddr) -> bool {
+        self.by_addr.contains_key(&(via, from))
     }
 
     /// An address whose peer is gone.
-    pub fn forget_addr(&mut self, from: SocketAddr) {
-        self.by_addr.remove(&from);
+    pub fn forget_addr(&mut self, via: Via, from: SocketAddr) {
+        self.by_addr.remove(&(via, from));
     }
 
     /// Forgets everything of a peer.
@@ -98,7 +102,7 @@ impl Demux {
         &mut self,
         peer: PeerId,
         ufrag: &str,
-        addrs: &[SocketAddr],
+        addrs: &[(Via, SocketAddr)],
         legs: impl Iterator<Item = SocketAddr>,
     ) {
         self.by_ufrag.remove(ufrag);
@@ -142,24 +146,33 @@ mod tests {
         let p = PeerId(5);
         let a: SocketAddr = "10.0.0.1:5000".parse().unwrap();
         d.add_ufrag("local1", p);
-        assert_eq!(d.route(a, &binding("local1:remote")), Route::Named(p));
-        assert_eq!(d.route(a, &binding("other:remote")), Route::Unknown);
         assert_eq!(
-            d.route(a, &[0x80, 0x60, 0, 1]),
+            d.route(Via::Udp, a, &binding("local1:remote")),
+            Route::Named(p)
+        );
+        assert_eq!(
+            d.route(Via::Udp, a, &binding("other:remote")),
+            Route::Unknown
+        );
+        assert_eq!(
+            d.route(Via::Udp, a, &[0x80, 0x60, 0, 1]),
             Route::Unknown,
             "RTP from nowhere"
         );
         let mut addrs = Vec::new();
-        d.learn(p, a, &mut addrs, 8);
+        d.learn(p, Via::Udp, a, &mut addrs, 8);
         assert_eq!(
-            d.route(a, &[0x80, 0x60, 0, 1]),
+            d.route(Via::Udp, a, &[0x80, 0x60, 0, 1]),
             Route::Known {
                 peer: p,
                 stun: false
             }
         );
         d.remove(p, "local1", &addrs, std::iter::empty());
-        assert_eq!(d.route(a, &binding("local1:remote")), Route::Unknown);
+        assert_eq!(
+            d.route(Via::Udp, a, &binding("local1:remote")),
+            Route::Unknown
+        );
     }
 
     #[test]
@@ -169,10 +182,22 @@ mod tests {
         let mut addrs = Vec::new();
         let addr = |i: u16| SocketAddr::from(([10, 0, 0, 1], 1000 + i));
         for i in 0..5 {
-            d.learn(p, addr(i), &mut addrs, 3);
+            d.learn(p, Via::Udp, addr(i), &mut addrs, 3);
         }
-        assert_eq!(addrs, vec![addr(2), addr(3), addr(4)]);
-        assert_eq!(d.route(addr(0), &[0x80; 12]), Route::Unknown);
-        assert!(matches!(d.route(addr(4), &[0x80; 12]), Route::Known { .. }));
+        assert_eq!(
+            addrs,
+            vec![
+                (Via::Udp, addr(2)),
+                (Via::Udp, addr(3)),
+                (Via::Udp, addr(4))
+            ]
+        );
+        // The same address over TCP is another route altogether.
+        assert_eq!(d.route(Via::Tcp, addr(4), &[0x80; 12]), Route::Unknown);
+        assert_eq!(d.route(Via::Udp, addr(0), &[0x80; 12]), Route::Unknown);
+        assert!(matches!(
+            d.route(Via::Udp, addr(4), &[0x80; 12]),
+            Route::Known { .. }
+        ));
     }
 }

@@ -278,7 +278,7 @@ impl Core {
     pub fn peer_addresses(&self, id: PeerId) -> Vec<SocketAddr> {
         self.peers
             .get(&id)
-            .map(|s| s.transport.addrs.clone())
+            .map(|s| s.transport.addrs.iter().map(|(_, a)| *a).collect())
             .unwrap_or_default()
     }
 
@@ -486,22 +486,27 @@ impl Core {
     /// An ICE-TCP connection closed: its address no longer leads to a peer (the peer itself
     /// stays until its consent expires, or a new connection proves itself).
     pub fn tcp_closed(&mut self, from: SocketAddr) {
-        if let Some(slot) = self.demux.owner(from).and_then(|p| self.peers.get_mut(&p)) {
+        let gone = (Via::Tcp, from);
+        if let Some(slot) = self
+            .demux
+            .owner(Via::Tcp, from)
+            .and_then(|p| self.peers.get_mut(&p))
+        {
             // So that proving it again (a new connection from that address) is learnt anew.
-            slot.transport.addrs.retain(|a| *a != from);
+            slot.transport.addrs.retain(|a| *a != gone);
         }
-        self.demux.forget_addr(from);
+        self.demux.forget_addr(Via::Tcp, from);
     }
 
-    /// Whether `from` is an address a live peer proved (an ICE-TCP connection that is not
+    /// Whether the ICE-TCP connection from `from` leads to a live peer (one that does not
     /// yet, or no longer, is closed by the shell).
-    pub fn knows(&self, from: SocketAddr) -> bool {
-        self.demux.knows(from)
+    pub fn knows_tcp(&self, from: SocketAddr) -> bool {
+        self.demux.knows(Via::Tcp, from)
     }
 
     /// A packet for a browser's transport on the shared socket or an ICE-TCP connection.
     fn handle_ice(&mut self, now: Instant, via: Via, from: SocketAddr, data: &[u8]) {
-        let (id, stun, known) = match self.demux.route(from, data) {
+        let (id, stun, known) = match self.demux.route(via, from, data) {
             Route::Known { peer, stun } => (peer, stun, true),
             Route::Named(peer) => (peer, true, false),
             Route::Unknown => {
@@ -511,7 +516,7 @@ impl Core {
         };
         self.current = Some(id);
         let Some(slot) = self.peers.get_mut(&id) else {
-            self.demux.forget_addr(from);
+            self.demux.forget_addr(via, from);
             self.stats.datagrams_dropped += 1;
             return;
         };
@@ -526,7 +531,8 @@ impl Core {
                 return;
             }
             t.last_consent = now;
-            self.demux.learn(id, from, &mut t.addrs, MAX_ADDRS_PER_PEER);
+            self.demux
+                .learn(id, via, from, &mut t.addrs, MAX_ADDRS_PER_PEER);
             if !t.remote_known {
                 // A check before the browser's answer (it checks as soon as it has our
                 // offer): `rtc` cannot answer it yet (no remote credentials), so it is kept
@@ -544,7 +550,8 @@ impl Core {
                         &mut self.scratch,
                     )
                 {
-                    self.outbox.push(self.local_addr, from, &self.scratch);
+                    self.outbox
+                        .push_via(via, self.local_addr, from, &self.scratch);
                 }
                 // The latest check from each address is what counts: one kept per address.
                 t.early.retain(|(a, _, _)| *a != from);

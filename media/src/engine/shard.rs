@@ -18,7 +18,7 @@ use super::udp::Socket;
 use super::Command;
 use crate::bridge::sdp;
 use crate::core::{Core, MediaEvent, PeerEvent, CONSENT_CHECK_PERIOD};
-use crate::ids::{Kind, PeerId, ShardId};
+use crate::ids::{Kind, PeerId, ShardId, Via};
 use crate::outbox::Outbox;
 use crate::MediaError;
 
@@ -324,7 +324,7 @@ async fn run(shard: &mut Shard, io: &mut Io) {
                     TcpInput::Frame(from, id, data) => {
                         if shard.tcp.is_current(from, id) {
                             isolated(shard, |s| s.core.handle_tcp_frame(woke, from, &data));
-                            if shard.core.knows(from) {
+                            if shard.core.knows_tcp(from) {
                                 shard.tcp.proved(from);
                             }
                         }
@@ -357,7 +357,7 @@ fn sweep_tcp(shard: &mut Shard, now: Instant) {
         return;
     }
     let core = &shard.core;
-    for from in shard.tcp.unwanted(now, |a| core.knows(a)) {
+    for from in shard.tcp.unwanted(now, |a| core.knows_tcp(a)) {
         if shard.tcp.close(from) {
             shard.core.tcp_closed(from);
         }
@@ -370,19 +370,12 @@ fn flush(shard: &mut Shard, io: &mut Io) {
         let (count, bytes) = io.outbox.iter().fold((0u64, 0u64), |(n, b), (_, _, d)| {
             (n + 1, b + d.len() as u64)
         });
-        let (local, tcp) = (io.local, &shard.tcp);
-        let dropped = io.socket.send_all(
-            local,
-            &io.outbox,
-            |to| tcp.contains(to),
-            |from, to, data| {
-                if from == local {
-                    tcp.send(to, data)
-                } else {
-                    shard.send_plain(from, to, data)
-                }
-            },
-        );
+        let dropped = io
+            .socket
+            .send_all(io.local, &io.outbox, |via, from, to, data| match via {
+                Via::Tcp => shard.tcp.send(to, data),
+                Via::Udp => shard.send_plain(from, to, data),
+            });
         shard.core.count_dropped(dropped);
         shard.core.count_sent(count - dropped.min(count), bytes);
         io.outbox.clear();

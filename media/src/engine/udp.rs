@@ -19,6 +19,7 @@ use quinn_udp::{RecvMeta, UdpSocketState};
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
+use crate::ids::Via;
 use crate::outbox::Outbox;
 
 /// Most datagrams handed to one sendmmsg call.
@@ -124,20 +125,19 @@ impl Socket {
     }
 
     /// Sends the outbox's datagrams from this socket (`local`); returns how many were not
-    /// sent. Datagrams from other local sockets, and those to a destination `elsewhere`
-    /// claims (an ICE-TCP connection), are left to `other`.
+    /// sent. Datagrams from other local sockets, and ICE-TCP frames, are left to `other`
+    /// (with `Via::Tcp` for a frame).
     pub fn send_all(
         &self,
         local: SocketAddr,
         out: &Outbox,
-        elsewhere: impl Fn(SocketAddr) -> bool,
-        mut other: impl FnMut(SocketAddr, SocketAddr, &[u8]) -> bool,
+        mut other: impl FnMut(Via, SocketAddr, SocketAddr, &[u8]) -> bool,
     ) -> u64 {
         let mut dropped = 0;
         let mut batch: Vec<(SocketAddr, &[u8])> = Vec::with_capacity(self.batch);
-        for (from, to, data) in out.iter() {
-            if from != local || elsewhere(to) {
-                dropped += u64::from(!other(from, to, data));
+        for (via, from, to, data) in out.iter_via() {
+            if from != local || via == Via::Tcp {
+                dropped += u64::from(!other(via, from, to, data));
                 continue;
             }
             batch.push((destination(local, to), data));
@@ -251,7 +251,7 @@ mod tests {
         let local = sock.io.local_addr().unwrap();
         let mut out = Outbox::default();
         out.push(local, peer_addr, b"back");
-        assert_eq!(sock.send_all(local, &out, |_| false, |_, _, _| false), 0);
+        assert_eq!(sock.send_all(local, &out, |_, _, _, _| false), 0);
         let mut buf = [0u8; 16];
         let (n, from) = peer.recv_from(&mut buf).await.unwrap();
         assert_eq!((&buf[..n], from.port()), (&b"back"[..], port));
@@ -279,18 +279,13 @@ mod tests {
         }
         let mut others = 0;
         out.push("127.0.0.1:9".parse().unwrap(), from, b"x");
-        // One claimed by `elsewhere` (as an ICE-TCP connection's address would be).
+        // An ICE-TCP frame goes to `other` too.
         let tcp: SocketAddr = "127.0.0.1:7".parse().unwrap();
-        out.push(from, tcp, b"y");
-        let dropped = sock.send_all(
-            from,
-            &out,
-            |to| to == tcp,
-            |_, _, _| {
-                others += 1;
-                true
-            },
-        );
+        out.push_via(Via::Tcp, from, tcp, b"y");
+        let dropped = sock.send_all(from, &out, |_, _, _, _| {
+            others += 1;
+            true
+        });
         assert_eq!((dropped, others), (0, 2));
         let mut rb = Socket::new(b, MAX_BATCH).unwrap();
         let mut got = Vec::new();

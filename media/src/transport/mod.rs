@@ -115,15 +115,23 @@ impl Drained {
     }
 }
 
+/// How a packet `rtc` sends travels (the protocol of its selected pair or its check).
+fn via_of(t: &TransportContext) -> Via {
+    match t.transport_protocol {
+        TransportProtocol::TCP => Via::Tcp,
+        _ => Via::Udp,
+    }
+}
+
 /// One browser's transport and what the core keeps about it.
 pub struct Transport {
     pub peer: Peer,
     pub connected: bool,
     pub last_consent: Instant,
-    /// Remote addresses its authenticated checks came from.
-    pub addrs: Vec<SocketAddr>,
+    /// Remote addresses its authenticated checks came from (and over what).
+    pub addrs: Vec<(Via, SocketAddr)>,
     /// Where `rtc` last sent DTLS or SRTP to (the selected candidate pair's remote side).
-    pub media_addr: Option<SocketAddr>,
+    pub media_addr: Option<(Via, SocketAddr)>,
     /// The allocation-free send path of media to the browser.
     pub send: Fast,
     rtx_budget: RtxBudget,
@@ -208,10 +216,11 @@ impl Transport {
         while let Some(w) = pc.poll_write() {
             // Not STUN (answered wherever a check came from): DTLS or SRTP, sent on the
             // selected pair.
+            let via = via_of(&w.transport);
             if w.message.first().is_some_and(|b| *b >= 20) {
-                self.media_addr = Some(w.transport.peer_addr);
+                self.media_addr = Some((via, w.transport.peer_addr));
             }
-            out.push(local, w.transport.peer_addr, &w.message);
+            out.push_via(via, local, w.transport.peer_addr, &w.message);
         }
         while let Some(event) = pc.poll_event() {
             match event {
@@ -329,7 +338,7 @@ impl Transport {
         let Some(track) = self.peer.out_track(kind) else {
             return Sent::NotWanted;
         };
-        let (Some(fast), Some(to)) = (
+        let (Some(fast), Some((via, to))) = (
             self.send.ready(&self.peer.pc, rtx_first(&self.peer)),
             self.media_addr,
         ) else {
@@ -337,7 +346,7 @@ impl Transport {
         };
         match fast.rtp(kind, &track, header, payload, now, scratch) {
             Ok(()) => {
-                out.push(local, to, scratch);
+                out.push_via(via, local, to, scratch);
                 Sent::Yes
             }
             Err(e) => {
@@ -357,14 +366,14 @@ impl Transport {
         scratch: &mut Vec<u8>,
         out: &mut Outbox,
     ) -> bool {
-        let (Some(track), Some(to)) = (self.peer.out_video, self.media_addr) else {
+        let (Some(track), Some((via, to))) = (self.peer.out_video, self.media_addr) else {
             return false;
         };
         let Some(fast) = self.send.get() else {
             return false;
         };
         if fast.retransmission(&track, header, payload, scratch) {
-            out.push(local, to, scratch);
+            out.push_via(via, local, to, scratch);
             true
         } else {
             false
@@ -423,7 +432,12 @@ impl Transport {
             }
         }
         while let Some(w) = pc.poll_write() {
-            out.push(local, w.transport.peer_addr, &w.message);
+            out.push_via(
+                via_of(&w.transport),
+                local,
+                w.transport.peer_addr,
+                &w.message,
+            );
         }
         self.timeout = pc.poll_timeout();
     }
@@ -431,7 +445,12 @@ impl Transport {
     /// Sends what `rtc` has queued (a PLI written on a receiver), without reading anything.
     pub fn flush(&mut self, local: SocketAddr, out: &mut Outbox) {
         while let Some(w) = self.peer.pc.poll_write() {
-            out.push(local, w.transport.peer_addr, &w.message);
+            out.push_via(
+                via_of(&w.transport),
+                local,
+                w.transport.peer_addr,
+                &w.message,
+            );
         }
         self.timeout = self.peer.pc.poll_timeout();
     }
@@ -440,7 +459,12 @@ impl Transport {
     pub fn close(&mut self, local: SocketAddr, out: &mut Outbox) {
         let _ = self.peer.pc.close();
         while let Some(w) = self.peer.pc.poll_write() {
-            out.push(local, w.transport.peer_addr, &w.message);
+            out.push_via(
+                via_of(&w.transport),
+                local,
+                w.transport.peer_addr,
+                &w.message,
+            );
         }
     }
 
