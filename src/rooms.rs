@@ -144,6 +144,29 @@ impl Rooms {
         })
     }
 
+    /// A publisher's audio level changed (0-255): every participant of its room gets
+    /// `conference-audio-levels` (Appendix A), with the level as `rx` and `rx_peak` (what the
+    /// gateway receives from that participant; clients read `rx_peak`).
+    pub fn audio_level(&self, uri: &str, session: &str, level: u8) {
+        let Some(room) = self.rooms.get(uri) else {
+            return;
+        };
+        let ts = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let event = VideoroomEvent::ConferenceAudioLevels {
+            levels: vec![signaling::sylkrtc::AudioLevel {
+                participant_id: session.to_string(),
+                tx: None,
+                rx: Some(i64::from(level)),
+                tx_peak: None,
+                rx_peak: Some(i64::from(level)),
+            }],
+            ts: Some(ts),
+        };
+        room.broadcast(&event, None);
+    }
+
     /// Every room, in URI order.
     pub fn all(&self) -> Vec<&Room> {
         let mut all: Vec<&Room> = self.rooms.values().collect();

@@ -627,6 +627,12 @@ impl Connection {
                 warn!(conn = self.id, %session, %reason, "publisher media ended");
                 self.drop_room_session(&session).await;
             }
+            (PeerOwner::Publisher(session), PeerEvent::AudioLevel(level)) => {
+                if let Some(rs) = self.room_sessions.get(session) {
+                    self.app.rooms().audio_level(&rs.room, session, level);
+                }
+            }
+            (PeerOwner::Feed(_), PeerEvent::AudioLevel(_)) => {}
             (PeerOwner::Feed(feed), PeerEvent::Closed(reason)) => {
                 let feed = feed.clone();
                 warn!(conn = self.id, %feed, %reason, "feed media ended");

@@ -42,6 +42,9 @@ const FIREFOX_CONSENT_TIMEOUT_S: &str = "15";
 /// The whole node run: browser launch, three joins, media, close, checks (~5 s normally).
 const NODE_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// Three Chromium participants: each decodes the others' video and audio; each gets
+/// `conference-audio-levels` for the others (their fake microphones), and a muted one's level
+/// falls to 0 and stays there; a closed tab is noticed.
 #[test]
 fn browser_room_three_chromium_participants() {
     room_with(
@@ -240,6 +243,15 @@ fn room_with(browsers: &str, shots: &str, consent_timeout: &str, network: Networ
             },
         )
         .env("EXPECT_RTX", if relay.is_some() { "1" } else { "0" })
+        // Audio levels with Chromium's fake microphone (Firefox's is silent or differs).
+        .env(
+            "AUDIO_LEVELS",
+            if browsers.split(',').all(|b| b == "chromium") {
+                "1"
+            } else {
+                "0"
+            },
+        )
         .env(
             "MEDIA_PROTOCOL",
             if network == Network::UdpBlocked {

@@ -48,6 +48,9 @@ const MEDIA_IP = process.env.MEDIA_IP || '127.0.0.1';
 // The protocol every selected pair must use: udp, or tcp when UDP to the gateway is blocked.
 const MEDIA_PROTOCOL = process.env.MEDIA_PROTOCOL || 'udp';
 const EXPECT_RTX = process.env.EXPECT_RTX === '1';
+// AUDIO_LEVELS=1: every page gets conference-audio-levels for the others while they make sound
+// (the fake microphone), and a muted participant's level falls to 0 and stays there.
+const AUDIO_LEVELS = process.env.AUDIO_LEVELS === '1';
 
 
 
@@ -211,6 +214,34 @@ async function main() {
     }
     if (SHOT_DIR) {
       for (const user of USERS) await pages[user].screenshot({ path: path.join(SHOT_DIR, `${user}-media.png`) });
+    }
+
+    // --- audio levels: the speakers are heard, a muted one falls silent ---------------------
+    if (AUDIO_LEVELS) {
+      const heard = (user) => pages[user].evaluate((others) => others.map(s => (sylk.levels[s] || []).filter(l => l.level > 0).length),
+        USERS.filter(u => u !== user).map(sessionOf));
+      await until('every page to get audio levels above 0 for both others', 10000, async () => {
+        const detail = {};
+        for (const user of USERS) detail[user] = await heard(user);
+        return { done: Object.values(detail).every(c => c.every(n => n > 0)), detail };
+      });
+      const speaker = 'bob';
+      const mutedAt = await pages[speaker].evaluate(() => sylk.setMuted(true));
+      const listener = 'alice';
+      await until(`${listener} to see ${speaker}'s level fall to 0`, 5000, async () => {
+        const l = await pages[listener].evaluate((s) => sylk.levels[s] || [], sessionOf(speaker));
+        const last = l[l.length - 1];
+        return { done: !!last && last.level === 0 && last.at >= mutedAt, detail: l.slice(-5) };
+      });
+      // Then it stays there: nothing above 0 for a second and a half.
+      const settled = Date.now();
+      await new Promise(r => setTimeout(r, 1500));
+      const after = await pages[listener].evaluate(({ s, t }) => (sylk.levels[s] || []).filter(l => l.at > t && l.level > 0).length,
+        { s: sessionOf(speaker), t: settled });
+      if (after > 0) throw new Failure(`${speaker} is muted but ${after} levels above 0 came after it fell silent`);
+      await pages[speaker].evaluate(() => sylk.setMuted(false));
+      summary.audio_levels = {};
+      for (const user of USERS) summary.audio_levels[user] = await heard(user);
     }
 
     // --- one tab closes abruptly ---------------------------------------------------------

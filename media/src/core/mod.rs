@@ -12,6 +12,7 @@
 
 mod calls;
 mod demux;
+pub mod levels;
 pub mod stun;
 mod timers;
 
@@ -44,6 +45,8 @@ pub enum PeerEvent {
     Connected,
     /// The peer is gone: consent expired, DTLS closed or failed. Already removed.
     Closed(String),
+    /// A publisher's audio level changed (0-255, 255 loudest; [`levels`]).
+    AudioLevel(u8),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,6 +169,9 @@ pub struct Core {
     scratch: Vec<u8>,
     next_consent_check: Option<Instant>,
     next_layer_tick: Option<Instant>,
+    /// Publishers' audio levels.
+    levels: levels::Levels,
+    level_changes: Vec<(PeerId, u8)>,
     /// The peer whose work is under way: a panic there ends that peer only
     /// ([`Core::recover`]).
     current: Option<PeerId>,
@@ -198,6 +204,8 @@ impl Core {
             scratch: Vec::with_capacity(2048),
             next_consent_check: None,
             next_layer_tick: None,
+            levels: levels::Levels::default(),
+            level_changes: Vec::new(),
             current: None,
             // rtc is built with its ring provider (its default feature): there is one.
             crypto: rtc::crypto::default_provider().expect("rtc's default crypto provider"),
@@ -232,6 +240,7 @@ impl Core {
             self.timers.next(),
             self.next_consent_check,
             self.next_layer_tick,
+            self.levels.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -425,6 +434,7 @@ impl Core {
         self.router.remove_consumer(id);
         self.router.remove_producer(id);
         self.timers.remove(id);
+        self.levels.remove(id);
         let slot = self.peers.remove(&id)?;
         let legs: &[PlainLeg] = match &slot.role {
             Role::Bridged { legs } => legs,
@@ -596,6 +606,15 @@ impl Core {
             self.check_consent(now);
             self.next_consent_check = Some(now + CONSENT_CHECK_PERIOD);
         }
+        let mut changes = std::mem::take(&mut self.level_changes);
+        self.levels.tick(now, &mut changes);
+        for (peer, level) in changes.drain(..) {
+            self.events.push_back(MediaEvent {
+                peer,
+                event: PeerEvent::AudioLevel(level),
+            });
+        }
+        self.level_changes = changes;
         if self.next_layer_tick.is_none_or(|t| t <= now) {
             self.router.tick(now);
             self.send_keyframe_requests(now);
@@ -688,6 +707,7 @@ impl Core {
             stats,
             current,
             local_addr,
+            levels,
             ..
         } = self;
         let Some(slot) = peers.get_mut(&from) else {
@@ -705,6 +725,15 @@ impl Core {
             }
             Role::Subscriber => return,
             Role::Publisher => {}
+        }
+        if let (Kind::Audio, Some(id)) = (kind, slot.transport.peer.audio_level_ext) {
+            if let Some(ext) = packet
+                .header
+                .get_extension(id)
+                .and_then(|e| e.first().copied())
+            {
+                levels.observe(now, from, ext);
+            }
         }
         let ssrc = packet.header.ssrc;
         let meta = router::Packet {

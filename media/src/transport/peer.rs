@@ -27,6 +27,7 @@ use rtc::peer_connection::transport::{
     CandidateConfig, CandidateHostConfig, RTCDtlsRole, RTCIceCandidate, RTCIceCandidateInit,
 };
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
+use rtc::rtp_transceiver::rtp_sender::RTCRtpHeaderExtensionCapability;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
     RTCRtpEncodingParameters, RTCRtpRtxParameters, RtpCodecKind,
@@ -220,6 +221,22 @@ pub struct Peer {
     pub out_video: Option<OutTrack>,
     /// Remote candidates added so far ([`MAX_REMOTE_CANDIDATES`]).
     remote_candidates: usize,
+    /// Publisher: the id of the RFC 6464 audio level header extension, when negotiated.
+    pub audio_level_ext: Option<u8>,
+}
+
+/// RFC 6464: the audio level of each audio packet, in a header extension.
+pub const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+
+/// The id an SDP gives the header extension `uri` (`a=extmap:<id>[/<direction>] <uri>`).
+pub fn extmap_id(sdp: &str, uri: &str) -> Option<u8> {
+    sdp.lines().find_map(|l| {
+        let rest = l.trim().strip_prefix("a=extmap:")?;
+        let (id, rest) = rest.split_once(' ')?;
+        let named = rest.split_whitespace().next()? == uri;
+        let id = id.split('/').next()?.parse::<u8>().ok()?;
+        (named && (1..=14).contains(&id)).then_some(id)
+    })
 }
 
 /// Trickled remote candidates kept per peer.
@@ -235,6 +252,16 @@ fn room_media() -> Result<MediaEngine, MediaError> {
         .map_err(rtc_err)?;
     media
         .register_codec(rtx(), RtpCodecKind::Video)
+        .map_err(rtc_err)?;
+    // Publishers' audio levels (speaker indication in rooms).
+    media
+        .register_header_extension(
+            RTCRtpHeaderExtensionCapability {
+                uri: AUDIO_LEVEL_URI.to_owned(),
+            },
+            RtpCodecKind::Audio,
+            None,
+        )
         .map_err(rtc_err)?;
     Ok(media)
 }
@@ -522,7 +549,9 @@ impl Peer {
             .map_err(|e| MediaError::BadSdp(e.to_string()))?;
         add_candidates(&mut pc, candidates)?;
         let sdp = local_answer(&mut pc, now)?;
-        Ok((Peer::new(pc, ice), sdp))
+        let mut peer = Peer::new(pc, ice);
+        peer.audio_level_ext = extmap_id(&sdp, AUDIO_LEVEL_URI);
+        Ok((peer, sdp))
     }
 
     /// Offers sendonly audio and video to a browser (a subscription). Returns the SDP offer.
@@ -717,6 +746,7 @@ impl Peer {
             out_audio: None,
             out_video: None,
             remote_candidates: 0,
+            audio_level_ext: None,
         }
     }
 
@@ -776,6 +806,50 @@ impl Peer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_publisher_answer_negotiates_the_audio_level_extension() {
+        assert_eq!(
+            extmap_id(
+                "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n",
+                AUDIO_LEVEL_URI
+            ),
+            Some(1)
+        );
+        assert_eq!(
+            extmap_id(
+                "a=extmap:3/recvonly urn:ietf:params:rtp-hdrext:ssrc-audio-level vad=on",
+                AUDIO_LEVEL_URI
+            ),
+            Some(3)
+        );
+        assert_eq!(extmap_id("a=extmap:1 urn:x", AUDIO_LEVEL_URI), None);
+        assert_eq!(
+            extmap_id(
+                "a=extmap:99 urn:ietf:params:rtp-hdrext:ssrc-audio-level",
+                AUDIO_LEVEL_URI
+            ),
+            None
+        );
+        // A browser's offer with the extension: the answer keeps its id.
+        let offer = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n\
+            m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendonly\r\n\
+            a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n\
+            a=fingerprint:sha-256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF\r\n\
+            a=setup:actpass\r\na=rtcp-mux\r\n\
+            a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n\
+            a=rtpmap:111 opus/48000/2\r\na=ssrc:1111 cname:x\r\n";
+        let c = Candidates::udp(vec!["127.0.0.1:4000".parse().unwrap()]);
+        let (peer, answer) = Peer::publisher(
+            offer,
+            &c,
+            SrtpPolicy::Default,
+            Instant::now(),
+            &mut rand::rng(),
+        )
+        .unwrap();
+        assert_eq!(peer.audio_level_ext, Some(1), "{answer}");
+    }
 
     #[test]
     fn the_local_candidate_matches_the_protocol_and_the_family() {
