@@ -56,6 +56,13 @@ def wrap(text, prefix="# "):
 binary = sys.argv[1]
 defaults = subprocess.run([binary, "print-config"], capture_output=True, text=True, check=True).stdout
 top, limits = defaults.split("[limits]")
+limits = limits.split("[rooms]")[0]
+ROOM_EXAMPLES = {
+    "access_policy": '"allow,deny"',
+    "allow": '["example.com", "guest@other.org"]',
+    "deny": '["intern@example.com"]',
+    "video_disabled": "false",
+}
 values = dict(l.split(" = ", 1) for l in top.strip().splitlines() if " = " in l)
 limit_values = dict(l.split(" = ", 1) for l in limits.strip().splitlines() if " = " in l)
 
@@ -65,12 +72,16 @@ print("# --<name> override this file. Check it with: sylk-gateway check-config -
 print("# Reload the certificate and the log level with: systemctl reload sylk-gateway")
 print()
 ice_doc = None
+rooms_doc = None
 for name, doc in fields("src/config/mod.rs", "Config"):
     if name == "limits":
         continue
     if name == "ice_servers":
         # Tables go last: a key after a table header would belong to the table.
         ice_doc = doc
+        continue
+    if name == "rooms":
+        rooms_doc = doc
         continue
     print(wrap(doc))
     if name == "data_dir":
@@ -91,3 +102,9 @@ print("[limits]")
 for name, doc in fields("src/config/limits.rs", "Limits"):
     print(wrap(doc))
     print(f"# {name} = {limit_values[name]}\n")
+print(wrap(rooms_doc))
+print("# [rooms.\"board@conference.example.com\"]")
+for name, doc in fields("src/config/rooms.rs", "RoomSettings"):
+    print(wrap(doc))
+    print(f"# {name} = {ROOM_EXAMPLES[name]}")
+print()

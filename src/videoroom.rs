@@ -148,6 +148,16 @@ impl Connection {
         if self.app.draining() {
             return Err(ApiError::Api(crate::server::SHUTTING_DOWN.into()));
         }
+        let settings = self.app.config.room_settings(&r.uri);
+        if settings.is_some_and(|s| !s.allows(&account.id)) {
+            info!(conn = self.id, room = %r.uri, account = %account.id, "join refused by the room's access policy");
+            return Err(ApiError::Api(format!(
+                "{} is not allowed to join room {}",
+                account.id, r.uri
+            )));
+        }
+        // An audio-only room (`video_disabled`) is made without video, whatever is asked.
+        let video_allowed = !settings.is_some_and(|s| s.video_disabled);
         let limits = &self.app.config.limits;
         if self.room_sessions.len() >= limits.max_room_sessions_per_connection {
             let max = limits.max_room_sessions_per_connection;
@@ -207,7 +217,7 @@ impl Connection {
         let joined = self.app.rooms().join(
             &r.uri,
             r.audio.unwrap_or(true),
-            r.video.unwrap_or(true),
+            r.video.unwrap_or(true) && video_allowed,
             participant,
         );
         self.room_sessions.insert(

@@ -11,9 +11,11 @@ use serde::{Deserialize, Serialize};
 mod cli;
 pub mod ice;
 pub mod limits;
+pub mod rooms;
 pub use cli::{Cli, Command, KickTarget};
 pub use ice::IceServer;
 pub use limits::Limits;
+pub use rooms::RoomSettings;
 
 /// Default of `max_upload_size`: 100 MiB.
 pub const DEFAULT_MAX_UPLOAD_SIZE: u64 = 100 * 1024 * 1024;
@@ -118,6 +120,9 @@ pub struct Config {
     pub sip_auth_realms: Vec<String>,
     /// What one client, one source or one room may cost ([`Limits`]).
     pub limits: Limits,
+    /// Settings of particular rooms, by room URI (`[rooms."name@domain"]`, [`RoomSettings`]):
+    /// who may join, audio only.
+    pub rooms: std::collections::BTreeMap<String, RoomSettings>,
     /// sylk-push server (`http://host[:port]/path`) told about messages and conference
     /// invitations for accounts with no live connection; unset: no push.
     pub push_url: Option<String>,
@@ -171,6 +176,7 @@ impl Default for Config {
             sip_trusted_peers: Vec::new(),
             sip_auth_realms: Vec::new(),
             limits: Limits::default(),
+            rooms: Default::default(),
             file_transfer_dir: None,
             web_config: None,
             filetransfer_expire_days: 15,
@@ -315,6 +321,9 @@ impl Config {
         if !(grace.is_finite() && (0.0..=86400.0).contains(&grace)) {
             bail!("shutdown_grace must be between 0 and 86400 seconds, got {grace}");
         }
+        for (room, settings) in &self.rooms {
+            settings.validate(room)?;
+        }
         self.limits.validate()?;
         if !matches!(self.log_format.as_str(), "text" | "json") {
             bail!("log_format must be text or json, got {:?}", self.log_format);
@@ -360,6 +369,14 @@ impl Config {
             }
         }
         filter
+    }
+
+    /// The settings of room `uri`, if it has any (URIs compare case-insensitively).
+    pub fn room_settings(&self, uri: &str) -> Option<&RoomSettings> {
+        self.rooms
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(uri))
+            .map(|(_, s)| s)
     }
 
     /// The IP the media sockets bind: `media_listen`, or every address of both families.

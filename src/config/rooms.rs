@@ -1,0 +1,124 @@
+//! Per-room settings, as SylkServer's `[<room uri>]` sections: who may join
+//! (`access_policy`, `allow`, `deny`) and `video_disabled`. TOML:
+//!
+//! ```toml
+//! [rooms."board@conference.example.com"]
+//! access_policy = "allow,deny"   # or "deny,allow"
+//! allow = ["example.com", "guest@other.org"]   # "all", "none", domains, accounts, * wildcards
+//! deny = ["intern@example.com"]
+//! video_disabled = true
+//! ```
+
+use anyhow::bail;
+use serde::{Deserialize, Serialize};
+
+/// One room's settings (defaults: anyone may join, video allowed).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoomSettings {
+    /// `allow,deny`: an account may join when `allow` names it and `deny` does not.
+    /// `deny,allow`: when `deny` does not name it, or `allow` does.
+    pub access_policy: String,
+    /// Who `allow` names: `all`, `none`, domains and `user@domain` accounts (`*` wildcards).
+    pub allow: Vec<String>,
+    /// Who `deny` names, the same way.
+    pub deny: Vec<String>,
+    /// Audio only: the room is made without video whatever the first joiner asks.
+    pub video_disabled: bool,
+}
+
+impl Default for RoomSettings {
+    fn default() -> Self {
+        RoomSettings {
+            access_policy: "allow,deny".into(),
+            allow: vec!["all".into()],
+            deny: vec!["none".into()],
+            video_disabled: false,
+        }
+    }
+}
+
+impl RoomSettings {
+    pub fn validate(&self, room: &str) -> anyhow::Result<()> {
+        if !matches!(self.access_policy.as_str(), "allow,deny" | "deny,allow") {
+            bail!(
+                "rooms.\"{room}\".access_policy must be \"allow,deny\" or \"deny,allow\", got {:?}",
+                self.access_policy
+            );
+        }
+        if self
+            .allow
+            .iter()
+            .chain(&self.deny)
+            .any(|e| e.trim().is_empty())
+        {
+            bail!("rooms.\"{room}\": allow and deny must not contain empty entries");
+        }
+        Ok(())
+    }
+
+    /// Whether `account` (`user@domain`) may join.
+    pub fn allows(&self, account: &str) -> bool {
+        let allowed = names(&self.allow, account);
+        let denied = names(&self.deny, account);
+        match self.access_policy.as_str() {
+            "deny,allow" => !denied || allowed,
+            _ => allowed && !denied,
+        }
+    }
+}
+
+/// Whether `list` names `account`: `all`, its domain, or itself (`*` wildcards allowed).
+fn names(list: &[String], account: &str) -> bool {
+    let domain = account.rsplit_once('@').map_or("", |(_, d)| d);
+    list.iter().map(|e| e.trim()).any(|entry| match entry {
+        "all" => true,
+        "none" => false,
+        e if e.contains('@') => super::wildcard_match(e, account),
+        e => super::wildcard_match(e, domain),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn room(policy: &str, allow: &[&str], deny: &[&str]) -> RoomSettings {
+        RoomSettings {
+            access_policy: policy.into(),
+            allow: allow.iter().map(|s| s.to_string()).collect(),
+            deny: deny.iter().map(|s| s.to_string()).collect(),
+            video_disabled: false,
+        }
+    }
+
+    #[test]
+    fn access_policies_as_sylkserver_reads_them() {
+        assert!(RoomSettings::default().allows("anyone@anywhere.org"));
+        let r = room(
+            "allow,deny",
+            &["example.com", "guest@other.org"],
+            &["intern@example.com"],
+        );
+        assert!(r.allows("alice@example.com"));
+        assert!(r.allows("Guest@Other.org"), "case-insensitive");
+        assert!(
+            !r.allows("intern@example.com"),
+            "denied although its domain is allowed"
+        );
+        assert!(!r.allows("bob@other.org"));
+        let r = room("deny,allow", &["boss@example.net"], &["example.net"]);
+        assert!(r.allows("carol@elsewhere.org"), "not denied");
+        assert!(!r.allows("dave@example.net"));
+        assert!(
+            r.allows("boss@example.net"),
+            "denied by domain, allowed by name"
+        );
+        let r = room("allow,deny", &["*.example.com"], &["none"]);
+        assert!(r.allows("eve@sip.example.com"));
+        assert!(!r.allows("eve@example.com"));
+        assert!(!room("allow,deny", &["none"], &["none"]).allows("a@b.c"));
+        assert!(room("sideways", &[], &[]).validate("r").is_err());
+        assert!(room("allow,deny", &[" "], &[]).validate("r").is_err());
+    }
+}
