@@ -62,6 +62,7 @@ ROOM_EXAMPLES = {
     "allow": '["example.com", "guest@other.org"]',
     "deny": '["intern@example.com"]',
     "video_disabled": "false",
+    "invite_participants": '["ceo@example.com"]',
 }
 values = dict(l.split(" = ", 1) for l in top.strip().splitlines() if " = " in l)
 limit_values = dict(l.split(" = ", 1) for l in limits.strip().splitlines() if " = " in l)

@@ -92,6 +92,8 @@ pub struct Joined {
     pub chat: Vec<VideoroomEvent>,
     pub files: Vec<SharedFile>,
     pub duration: i64,
+    /// This join made the room.
+    pub created: bool,
 }
 
 /// What [`Rooms::leave`] did.
@@ -257,6 +259,7 @@ impl Rooms {
             chat: room.chat.iter().cloned().collect(),
             files: room.files.clone(),
             duration: room.created.elapsed().as_secs() as i64,
+            created: room.id == next_id,
         };
         let announce = VideoroomEvent::PublishersJoined {
             publishers: vec![p.publisher()],

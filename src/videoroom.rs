@@ -158,6 +158,9 @@ impl Connection {
         }
         // An audio-only room (`video_disabled`) is made without video, whatever is asked.
         let video_allowed = !settings.is_some_and(|s| s.video_disabled);
+        let invite: Vec<String> = settings
+            .map(|s| s.invite_participants.clone())
+            .unwrap_or_default();
         let limits = &self.app.config.limits;
         if self.room_sessions.len() >= limits.max_room_sessions_per_connection {
             let max = limits.max_room_sessions_per_connection;
@@ -235,6 +238,12 @@ impl Connection {
         );
         self.peers
             .insert(peer, PeerOwner::Publisher(r.session.clone()));
+        if joined.created && !invite.is_empty() {
+            // `invite_participants`: the room's first participant invites them.
+            let originator = Identity::new(&account.id, account.display_name.as_deref());
+            info!(conn = self.id, room = %r.uri, invited = invite.len(), "room created: inviting its invite_participants");
+            self.invite(&r.uri, &originator, &invite);
+        }
         let session = r.session;
         let ev = |e| Event::videoroom(session.clone(), e);
         self.after_ack.push(ev(VideoroomEvent::SessionState(
@@ -438,12 +447,19 @@ impl Connection {
             Identity::new(&rs.account, account.and_then(|a| a.display_name.as_deref()))
         };
         let room = rs.room.clone();
-        for invited in r.participants.iter().filter(|p| **p != rs.account) {
+        self.invite(&room, &originator, &r.participants);
+        Ok(())
+    }
+
+    /// Invites `participants` (but the originator) to `room`: `conference-invite` to their
+    /// live connections, a push to their devices.
+    fn invite(&self, room: &str, originator: &Identity, participants: &[String]) {
+        for invited in participants.iter().filter(|p| **p != originator.uri) {
             let session_id = uuid4();
             let event = Event::account(
                 invited.clone(),
                 AccountEvent::ConferenceInvite {
-                    room: room.clone(),
+                    room: room.to_string(),
                     session_id: session_id.clone(),
                     originator: originator.clone(),
                 },
@@ -459,12 +475,11 @@ impl Connection {
                 crate::push::Push::ConferenceInvite {
                     from: originator.uri.clone(),
                     from_display_name: originator.display_name.clone(),
-                    room: room.clone(),
+                    room: room.to_string(),
                     session_id,
                 },
             );
         }
-        Ok(())
     }
 
     pub(crate) async fn videoroom_session_trickle(

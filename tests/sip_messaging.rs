@@ -1285,3 +1285,53 @@ async fn file_transfer_links_use_the_public_url() {
     );
     assert!(url.ends_with("/pub1/note.txt"), "{url}");
 }
+
+/// `invite_participants` of a room's settings: when the first participant joins, the listed
+/// accounts get `conference-invite` in that participant's name; later joins invite nobody.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rooms_invite_participants_are_invited_when_it_starts() {
+    let _peers = PEERS.lock().await;
+    let _kamailio = Kamailio::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gw.toml");
+    let room = "weekly@conference.example.com";
+    std::fs::write(
+        &config,
+        format!("[rooms.\"{room}\"]\ninvite_participants = [\"{BOB}\", \"{ALICE}\"]\n"),
+    )
+    .unwrap();
+    let gw = Gateway::start(&["--sip-proxy", PROXY, "--config", config.to_str().unwrap()]);
+    let mut alice = gw.ready_client().await;
+    let mut bob = gw.ready_client().await;
+    add_and_register(&mut alice, ALICE, ALICE_HA1).await;
+    add_and_register(&mut bob, BOB, "229de414bb9576e58e059e37426cf68c").await;
+
+    let join = |account: &str, session: &str, offer: &str| {
+        json!({"sylkrtc": "videoroom-join", "session": session, "account": account,
+               "uri": room, "sdp": offer})
+    };
+    let peer = common::webrtc_peer::TestPeer::publisher().await.unwrap();
+    let offer = peer.create_offer().await.unwrap();
+    let ack = alice.request(join(ALICE, "alice-room", &offer)).await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    let invite = bob
+        .wait_for("conference-invite", account_event("conference-invite"))
+        .await;
+    assert_eq!(invite["room"], room);
+    assert_eq!(invite["originator"]["uri"], ALICE);
+    // The originator is not invited to her own room.
+    alice
+        .expect_silence_of("conference-invite", Duration::from_millis(500))
+        .await;
+
+    // bob joins the running room: nobody is invited again.
+    let peer = common::webrtc_peer::TestPeer::publisher().await.unwrap();
+    let offer = peer.create_offer().await.unwrap();
+    let ack = bob.request(join(BOB, "bob-room", &offer)).await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    alice
+        .expect_silence_of("conference-invite", Duration::from_millis(500))
+        .await;
+    bob.expect_silence_of("conference-invite", Duration::from_millis(500))
+        .await;
+}

@@ -25,6 +25,9 @@ pub struct RoomSettings {
     pub deny: Vec<String>,
     /// Audio only: the room is made without video whatever the first joiner asks.
     pub video_disabled: bool,
+    /// Accounts invited (`conference-invite` to their connections, a push to their devices)
+    /// when the first participant joins, in that participant's name.
+    pub invite_participants: Vec<String>,
 }
 
 impl Default for RoomSettings {
@@ -34,6 +37,7 @@ impl Default for RoomSettings {
             allow: vec!["all".into()],
             deny: vec!["none".into()],
             video_disabled: false,
+            invite_participants: Vec::new(),
         }
     }
 }
@@ -53,6 +57,13 @@ impl RoomSettings {
             .any(|e| e.trim().is_empty())
         {
             bail!("rooms.\"{room}\": allow and deny must not contain empty entries");
+        }
+        if let Some(bad) = self
+            .invite_participants
+            .iter()
+            .find(|a| signaling::sip::Aor::parse(a).is_none())
+        {
+            bail!("rooms.\"{room}\".invite_participants: {bad:?} is not a user@domain account");
         }
         Ok(())
     }
@@ -89,6 +100,7 @@ mod tests {
             allow: allow.iter().map(|s| s.to_string()).collect(),
             deny: deny.iter().map(|s| s.to_string()).collect(),
             video_disabled: false,
+            invite_participants: Vec::new(),
         }
     }
 
@@ -120,5 +132,16 @@ mod tests {
         assert!(!room("allow,deny", &["none"], &["none"]).allows("a@b.c"));
         assert!(room("sideways", &[], &[]).validate("r").is_err());
         assert!(room("allow,deny", &[" "], &[]).validate("r").is_err());
+        let mut r = RoomSettings {
+            invite_participants: vec!["bob@example.com".into()],
+            ..Default::default()
+        };
+        r.validate("r").unwrap();
+        r.invite_participants = vec!["not an account".into()];
+        assert!(r
+            .validate("r")
+            .unwrap_err()
+            .to_string()
+            .contains("invite_participants"));
     }
 }

@@ -403,6 +403,25 @@ impl Client {
         }
     }
 
+    /// Waits `d`; fails if an event named `event` arrives meanwhile (or already waits).
+    /// Other messages are kept for later.
+    pub async fn expect_silence_of(&mut self, event: &str, d: Duration) {
+        let deadline = tokio::time::Instant::now() + d;
+        loop {
+            if let Some(m) = self.pending.iter().find(|m| m["event"] == event) {
+                panic!("expected no {event}, got {m}");
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            match self.recv_within(left).await {
+                Some(m) => self.pending.push_back(m),
+                None => return,
+            }
+        }
+    }
+
     /// Waits for the close frame; returns (code, reason).
     pub async fn closed(&mut self) -> Option<(u16, String)> {
         let deadline = tokio::time::Instant::now() + WAIT;
