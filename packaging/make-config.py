@@ -63,6 +63,7 @@ ROOM_EXAMPLES = {
     "deny": '["intern@example.com"]',
     "video_disabled": "false",
     "invite_participants": '["ceo@example.com"]',
+    "persistent": "false",
 }
 values = dict(l.split(" = ", 1) for l in top.strip().splitlines() if " = " in l)
 limit_values = dict(l.split(" = ", 1) for l in limits.strip().splitlines() if " = " in l)

@@ -450,9 +450,60 @@ fn read_chunks(
 }
 
 /// Deletes the shared files of a destroyed room, and its folder once empty (in the background).
+/// The shared files a persistent room kept from its earlier lifetimes: every `meta-` sidecar of
+/// its folder whose file is still there, in name order.
+pub async fn kept_files(app: &App, uri: &str) -> Vec<SharedFile> {
+    if !safe_dir_name(uri) {
+        return Vec::new();
+    }
+    let dir = app.config.filesharing_dir().join(uri);
+    let Ok(mut entries) = tokio::fs::read_dir(&dir).await else {
+        return Vec::new();
+    };
+    let mut files = Vec::new();
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(filename) = name.strip_prefix("meta-") else {
+            continue;
+        };
+        if !tokio::fs::try_exists(dir.join(filename))
+            .await
+            .unwrap_or(false)
+        {
+            continue;
+        }
+        let Ok(text) = tokio::fs::read(entry.path()).await else {
+            continue;
+        };
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&text) else {
+            warn!(room = %uri, file = %name, "unreadable meta file: skipped");
+            continue;
+        };
+        let (Some(size), Some(uploader), Some(session)) = (
+            v["filesize"].as_i64(),
+            v["uploader"]["uri"].as_str(),
+            v["session"].as_str(),
+        ) else {
+            continue;
+        };
+        files.push(SharedFile {
+            filename: filename.to_string(),
+            filesize: size,
+            uploader: Identity::new(uploader, v["uploader"]["display_name"].as_str()),
+            session: session.to_string(),
+        });
+    }
+    files.sort_by(|a, b| a.filename.cmp(&b.filename));
+    files
+}
+
 pub fn room_destroyed(app: &Arc<App>, room: Room) {
     let Room { uri, files, .. } = room;
     if files.is_empty() || !safe_dir_name(&uri) {
+        return;
+    }
+    if app.config.room_settings(&uri).is_some_and(|s| s.persistent) {
+        info!(room = %uri, files = files.len(), "persistent room: its shared files are kept");
         return;
     }
     let dir = app.config.filesharing_dir().join(&uri);

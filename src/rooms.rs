@@ -313,6 +313,14 @@ impl Rooms {
 
     /// Adds an uploaded file to room `id` (not to a later room of the same URI); every room
     /// session gets `file-sharing` with it. False if that room is gone.
+    /// The files a persistent room kept, listed again (no event: the joiner is told with the
+    /// rest of its join).
+    pub fn restore_files(&mut self, uri: &str, files: Vec<SharedFile>) {
+        if let Some(room) = self.rooms.get_mut(uri) {
+            room.files.extend(files);
+        }
+    }
+
     pub fn add_file(&mut self, uri: &str, id: u64, file: SharedFile) -> bool {
         let Some(room) = self.rooms.get_mut(uri).filter(|r| r.id == id) else {
             return false;

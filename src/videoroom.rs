@@ -161,6 +161,7 @@ impl Connection {
         let invite: Vec<String> = settings
             .map(|s| s.invite_participants.clone())
             .unwrap_or_default();
+        let persistent = settings.is_some_and(|s| s.persistent);
         let limits = &self.app.config.limits;
         if self.room_sessions.len() >= limits.max_room_sessions_per_connection {
             let max = limits.max_room_sessions_per_connection;
@@ -238,6 +239,15 @@ impl Connection {
         );
         self.peers
             .insert(peer, PeerOwner::Publisher(r.session.clone()));
+        let mut files = joined.files;
+        if joined.created && persistent {
+            let kept = crate::filesharing::kept_files(&self.app, &r.uri).await;
+            if !kept.is_empty() {
+                info!(conn = self.id, room = %r.uri, files = kept.len(), "persistent room: its kept files are shared again");
+                self.app.rooms().restore_files(&r.uri, kept.clone());
+                files = kept;
+            }
+        }
         if joined.created && !invite.is_empty() {
             // `invite_participants`: the room's first participant invites them.
             let originator = Identity::new(&account.id, account.display_name.as_deref());
@@ -263,10 +273,9 @@ impl Connection {
                 active_participants: joined.active,
             }));
         }
-        if !joined.files.is_empty() {
-            self.after_ack.push(ev(VideoroomEvent::FileSharing {
-                files: joined.files,
-            }));
+        if !files.is_empty() {
+            self.after_ack
+                .push(ev(VideoroomEvent::FileSharing { files }));
         }
         if !joined.hands.is_empty() {
             self.after_ack.push(ev(VideoroomEvent::RaisedHands {

@@ -677,3 +677,32 @@ async fn shared_files_are_removed_when_the_room_empties() {
     let r = http(&gw, "GET", &path(ROOM, &carol.session, "slides.pdf"), None).await;
     assert_eq!(r.status, 404);
 }
+
+/// A `persistent` room (its settings): its shared files outlive it, on disk and in the list a
+/// joiner gets when the room starts again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_persistent_rooms_files_outlive_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gw.toml");
+    std::fs::write(&config, format!("[rooms.\"{ROOM}\"]\npersistent = true\n")).unwrap();
+    let gw = gateway(&["--config", config.to_str().unwrap()]);
+    let mut alice = join(&gw, "alice").await;
+    upload_ok(&gw, &alice, "agenda.txt", b"kept across meetings").await;
+    assert_eq!(file_event(&mut alice).await[0]["filename"], "agenda.txt");
+    drop(alice);
+    gw.wait_log("persistent room: its shared files are kept");
+    let kept = room_dir(&gw, ROOM);
+    assert!(kept.join("agenda.txt").is_file() && kept.join("meta-agenda.txt").is_file());
+
+    // The room starts again: the joiner is told of the kept file with the rest of its join.
+    let (_bob, after) = join_room(&gw, "bob", ROOM).await;
+    let files: Vec<&Value> = after
+        .iter()
+        .filter(|m| m["event"] == "file-sharing")
+        .flat_map(|m| m["files"].as_array().unwrap())
+        .collect();
+    assert_eq!(files.len(), 1, "{after:?}");
+    assert_eq!(files[0]["filename"], "agenda.txt");
+    assert_eq!(files[0]["filesize"], 20);
+    assert_eq!(files[0]["uploader"]["uri"], "alice@example.com");
+}

@@ -28,6 +28,8 @@ pub struct RoomSettings {
     /// Accounts invited (`conference-invite` to their connections, a push to their devices)
     /// when the first participant joins, in that participant's name.
     pub invite_participants: Vec<String>,
+    /// Shared files outlive the room: kept when it empties, listed again when it starts.
+    pub persistent: bool,
 }
 
 impl Default for RoomSettings {
@@ -38,6 +40,7 @@ impl Default for RoomSettings {
             deny: vec!["none".into()],
             video_disabled: false,
             invite_participants: Vec::new(),
+            persistent: false,
         }
     }
 }
@@ -101,6 +104,7 @@ mod tests {
             deny: deny.iter().map(|s| s.to_string()).collect(),
             video_disabled: false,
             invite_participants: Vec::new(),
+            persistent: false,
         }
     }
 
