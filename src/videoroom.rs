@@ -196,7 +196,7 @@ impl Connection {
         let answer = match self
             .app
             .engine
-            .publish(peer, r.sdp, self.media_tx.clone())
+            .publish(peer, r.sdp, video_allowed, self.media_tx.clone())
             .await
         {
             Ok(answer) => answer,

@@ -107,6 +107,23 @@ async fn a_video_disabled_room_is_audio_only() {
         (accepted["audio"].clone(), accepted["video"].clone()),
         (json!(true), json!(false))
     );
+    // Her offered video is declined: the answer's video section is inactive.
+    let answer = accepted["sdp"].as_str().unwrap();
+    let section = |kind: &str| {
+        answer
+            .split(&format!("m={kind}"))
+            .nth(1)
+            .map(|s| s.split("m=").next().unwrap().to_string())
+    };
+    let video = section("video").expect("the answer keeps the video m-line");
+    assert!(
+        video.contains("a=inactive") || video.starts_with(" 0 "),
+        "video not declined:\n{answer}"
+    );
+    assert!(
+        !section("audio").unwrap().contains("a=inactive"),
+        "{answer}"
+    );
     let (mut bob, _b, offer) = client(&gw, "bob@example.com").await;
     let (bob_session, m) = join(&mut bob, "bob@example.com", room, &offer, true).await;
     ack(&m);

@@ -320,7 +320,25 @@ impl Core {
 
     /// Answers a browser's publish offer; returns the SDP answer.
     pub fn publish(&mut self, now: Instant, id: PeerId, offer: &str) -> Result<String, MediaError> {
-        let (peer, sdp) = Peer::publisher(offer, &self.candidates, self.srtp, now, &mut self.rng)?;
+        self.publish_with(now, id, offer, true)
+    }
+
+    /// [`Core::publish`]; without `video` the offer's video is declined (an audio-only room).
+    pub fn publish_with(
+        &mut self,
+        now: Instant,
+        id: PeerId,
+        offer: &str,
+        video: bool,
+    ) -> Result<String, MediaError> {
+        let (peer, sdp) = Peer::publisher_with(
+            offer,
+            &self.candidates,
+            self.srtp,
+            now,
+            &mut self.rng,
+            video,
+        )?;
         self.router.add_producer(id);
         self.insert(id, peer, Role::Publisher, now, true);
         Ok(sdp)

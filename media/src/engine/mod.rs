@@ -204,11 +204,12 @@ impl EngineHandle {
         &self,
         id: PeerId,
         offer: String,
+        video: bool,
         events: mpsc::Sender<MediaEvent>,
     ) -> Result<String, MediaError> {
         self.call("publish", id, move |s, now| {
             s.events.insert(id, events);
-            s.core.publish(now, id, &offer)
+            s.core.publish_with(now, id, &offer, video)
         })
         .await
     }

@@ -512,6 +512,30 @@ fn add_candidates(pc: &mut RTCPeerConnection, candidates: &Candidates) -> Result
     Ok(())
 }
 
+/// Sets the transceivers of the offer's video sections inactive, so that the answer declines
+/// them (found by their `a=mid` in `offer`).
+fn decline_video(pc: &mut RTCPeerConnection, offer: &str) {
+    let mut video_mids = Vec::new();
+    let mut in_video = false;
+    for line in offer.lines().map(str::trim) {
+        if let Some(m) = line.strip_prefix("m=") {
+            in_video = m.starts_with("video ");
+        } else if let Some(mid) = line.strip_prefix("a=mid:") {
+            if in_video {
+                video_mids.push(mid.to_string());
+            }
+        }
+    }
+    let ids: Vec<_> = pc.get_transceivers().collect();
+    for id in ids {
+        if let Some(mut t) = pc.rtp_transceiver(id) {
+            if t.mid().as_ref().is_some_and(|m| video_mids.contains(m)) {
+                t.set_direction(RTCRtpTransceiverDirection::Inactive);
+            }
+        }
+    }
+}
+
 /// Adds a transceiver of `kind` that sends with `encoding`; returns its sender.
 fn add_sender(
     pc: &mut RTCPeerConnection,
@@ -541,12 +565,28 @@ impl Peer {
         now: Instant,
         rng: &mut impl Rng,
     ) -> Result<(Peer, String), MediaError> {
+        Peer::publisher_with(offer, candidates, srtp, now, rng, true)
+    }
+
+    /// [`Peer::publisher`]; without `video`, the offer's video is declined (`a=inactive`):
+    /// the browser sends none (an audio-only room).
+    pub fn publisher_with(
+        offer: &str,
+        candidates: &Candidates,
+        srtp: SrtpPolicy,
+        now: Instant,
+        rng: &mut impl Rng,
+        video: bool,
+    ) -> Result<(Peer, String), MediaError> {
         let ice = IceCredentials::random(rng);
         let mut pc = build_pc(&ice, srtp, room_media()?, now)?;
-        let offer = RTCSessionDescription::offer(offer.to_owned())
+        let description = RTCSessionDescription::offer(offer.to_owned())
             .map_err(|e| MediaError::BadSdp(e.to_string()))?;
-        pc.set_remote_description(now, offer)
+        pc.set_remote_description(now, description)
             .map_err(|e| MediaError::BadSdp(e.to_string()))?;
+        if !video {
+            decline_video(&mut pc, offer);
+        }
         add_candidates(&mut pc, candidates)?;
         let sdp = local_answer(&mut pc, now)?;
         let mut peer = Peer::new(pc, ice);
