@@ -341,13 +341,14 @@ impl Connection {
         &mut self,
         r: sylkrtc::VideoroomFeedAttachRequest,
     ) -> Result<(), ApiError> {
-        let room = self.room_session(&r.session)?.room.clone();
+        // In SylkServer's order: the feed id first, then the session, then the publisher.
         if self.feeds.contains_key(&r.feed) || self.room_sessions.contains_key(&r.feed) {
             return Err(ApiError::Api(format!(
                 "Video room session ID {} already in use",
                 r.feed
             )));
         }
+        let room = self.room_session(&r.session)?.room.clone();
         let max = self.app.config.limits.max_feeds_per_connection;
         if self.feeds.len() >= max {
             return Err(self.refused(
@@ -403,13 +404,20 @@ impl Connection {
         Ok(())
     }
 
-    fn own_feed(&self, session: &str, feed: &str) -> Result<PeerId, ApiError> {
-        self.room_session(session)?;
+    /// The feed `feed` of `session`, as SylkServer looks it up: the feed first (`unknown`
+    /// is the error text when there is none), then whether `session` attached it.
+    fn own_feed(&self, session: &str, feed: &str, unknown: &str) -> Result<PeerId, ApiError> {
+        let is_session = self.room_sessions.contains_key(feed);
         match self.feeds.get(feed) {
             Some(f) if f.parent == session => Ok(f.peer),
-            _ => Err(ApiError::Api(format!(
+            Some(_) => Err(ApiError::Api(format!(
                 "{feed} is not an attached feed of {session}"
             ))),
+            // A publisher session is a room session too, but no feed of anyone's.
+            None if is_session => Err(ApiError::Api(format!(
+                "{feed} is not an attached feed of {session}"
+            ))),
+            None => Err(ApiError::Api(format!("{unknown}: {feed}"))),
         }
     }
 
@@ -417,7 +425,7 @@ impl Connection {
         &mut self,
         r: sylkrtc::VideoroomFeedAnswerRequest,
     ) -> Result<(), ApiError> {
-        let peer = self.own_feed(&r.session, &r.feed)?;
+        let peer = self.own_feed(&r.session, &r.feed, "Unknown room session")?;
         self.app
             .engine
             .answer(peer, r.sdp)
@@ -429,14 +437,8 @@ impl Connection {
         &mut self,
         r: sylkrtc::VideoroomFeedDetachRequest,
     ) -> Result<(), ApiError> {
+        let peer = self.own_feed(&r.session, &r.feed, "Unknown room session to detach")?;
         let room = self.room_session(&r.session)?.room.clone();
-        if !self.feeds.contains_key(&r.feed) {
-            return Err(ApiError::Api(format!(
-                "Unknown room session to detach: {}",
-                r.feed
-            )));
-        }
-        let peer = self.own_feed(&r.session, &r.feed)?;
         if let Some(f) = self.feeds.remove(&r.feed) {
             self.app.rooms().detach(&room, &r.session, &f.publisher);
         }

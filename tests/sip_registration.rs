@@ -465,6 +465,11 @@ async fn sip_registration_is_refreshed_before_it_expires() {
     // Kamailio logs each saved REGISTER with its Contact (our probes have none).
     let ours = format!("REGISTER ok: sip:alice@127.0.0.1 -> <sip:alice@127.0.0.1:{port};");
     let oks = || kamailio.log().matches(&ours).count();
+    // Kamailio's log line can come a moment after the binding is visible.
+    let deadline = Instant::now() + WAIT;
+    while oks() < 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert_eq!(oks(), 1);
     // A refresh within the lifetime...
     while oks() < 2 {

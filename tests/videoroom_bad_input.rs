@@ -100,17 +100,37 @@ async fn bad_room_input_is_refused_and_the_room_goes_on() {
         .request(json!({"sylkrtc": "videoroom-feed-attach", "session": "not-mine", "publisher": a_session, "feed": "f1"}))
         .await;
     assert_eq!(m["error"], "Unknown room session: not-mine");
+    // As SylkServer looks feeds up: the feed first (unknown: "Unknown room session"), then
+    // whether the session attached it.
     let m = bob
         .request(json!({"sylkrtc": "videoroom-feed-answer", "session": b_session, "feed": "f9", "sdp": "v=0"}))
         .await;
-    assert_eq!(
-        m["error"],
-        format!("f9 is not an attached feed of {b_session}")
-    );
+    assert_eq!(m["error"], "Unknown room session: f9");
     let m = bob
         .request(json!({"sylkrtc": "videoroom-feed-detach", "session": b_session, "feed": "f9"}))
         .await;
     assert_eq!(m["error"], "Unknown room session to detach: f9");
+    // The same for a session that is not bob's: the feed is still looked up first.
+    let m = bob
+        .request(json!({"sylkrtc": "videoroom-feed-detach", "session": "not-mine", "feed": "f9"}))
+        .await;
+    assert_eq!(m["error"], "Unknown room session to detach: f9");
+    // A publisher session is no feed of anyone's.
+    let m = bob
+        .request(json!({"sylkrtc": "videoroom-feed-answer", "session": "not-mine", "feed": b_session, "sdp": "v=0"}))
+        .await;
+    assert_eq!(
+        m["error"],
+        format!("{b_session} is not an attached feed of not-mine")
+    );
+    // A feed id already in use is refused before the session is looked up.
+    let m = bob
+        .request(json!({"sylkrtc": "videoroom-feed-attach", "session": "not-mine", "publisher": a_session, "feed": b_session}))
+        .await;
+    assert_eq!(
+        m["error"],
+        format!("Video room session ID {b_session} already in use")
+    );
     let m = bob
         .request(json!({"sylkrtc": "videoroom-configure", "session": b_session, "active_participants": ["ghost"]}))
         .await;
