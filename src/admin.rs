@@ -15,7 +15,6 @@
 //! Ending something answers 202 (the connection's worker does it in its turn), 404 when there
 //! is no such thing.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -71,25 +70,12 @@ pub fn token(config: &crate::config::Config) -> anyhow::Result<String> {
     let token: String = (0..32)
         .map(|_| format!("{:02x}", rand::random::<u8>()))
         .collect();
-    write_private(&path, &token)?;
-    info!(path = %path.display(), "generated the admin API token");
-    Ok(token)
-}
-
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(text.as_bytes())?;
-    Ok(())
+    crate::tls::write_private(&path, token.as_bytes())?;
+    info!(path = %path.display(), "generated the admin API token");
+    Ok(token)
 }
 
 pub fn router(admin: Admin) -> Router {

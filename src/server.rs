@@ -592,17 +592,6 @@ pub struct Hooks {
     pub set_log_filter: LogFilterSetter,
 }
 
-impl Hooks {
-    /// No reloading (tests that run a server in process).
-    pub fn none(config: &Config) -> Hooks {
-        let config = config.clone();
-        Hooks {
-            reload_config: Box::new(move || Ok(config.clone())),
-            set_log_filter: Box::new(|_| Ok(())),
-        }
-    }
-}
-
 /// The text of requests refused while draining.
 pub const SHUTTING_DOWN: &str = "Server shutting down";
 

@@ -75,7 +75,8 @@ fn generate(cert_path: &Path, key_path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
+/// Writes `data` to `path`, readable by this user only (a key, a token).
+pub(crate) fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);

@@ -46,6 +46,11 @@ impl Outbox {
         self.items.len()
     }
 
+    /// The bytes of every datagram together.
+    pub fn bytes(&self) -> usize {
+        self.data.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }

@@ -367,9 +367,7 @@ fn sweep_tcp(shard: &mut Shard, now: Instant) {
 /// Sends what the core decided and delivers its events.
 fn flush(shard: &mut Shard, io: &mut Io) {
     if shard.core.poll_transmit(&mut io.outbox) {
-        let (count, bytes) = io.outbox.iter().fold((0u64, 0u64), |(n, b), (_, _, d)| {
-            (n + 1, b + d.len() as u64)
-        });
+        let (count, bytes) = (io.outbox.len() as u64, io.outbox.bytes() as u64);
         let dropped = io
             .socket
             .send_all(io.local, &io.outbox, |via, from, to, data| match via {

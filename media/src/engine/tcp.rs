@@ -110,6 +110,7 @@ impl TcpConns {
         }
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.conns.len()
     }
@@ -177,6 +178,7 @@ impl TcpConns {
     }
 
     /// Whether `to` is one of the connections.
+    #[cfg(test)]
     pub fn contains(&self, to: SocketAddr) -> bool {
         !self.conns.is_empty() && self.conns.contains_key(&to)
     }
@@ -299,6 +301,15 @@ async fn write_frames(mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Vec<u8>>) {
 mod tests {
     use super::*;
 
+    /// A listener on loopback, and connections reporting on the receiver.
+    fn setup() -> (TcpListener, TcpConns, mpsc::Receiver<TcpInput>) {
+        // Binding 127.0.0.1:0 in a test: any failure is the test machine's.
+        let listener =
+            TcpListener::from_std(bind("127.0.0.1:0".parse().unwrap()).unwrap()).unwrap();
+        let (tx, rx) = mpsc::channel(16);
+        (listener, TcpConns::new(tx), rx)
+    }
+
     async fn pair(listener: &TcpListener) -> (TcpStream, TcpStream, SocketAddr) {
         let client = TcpStream::connect(listener.local_addr().unwrap())
             .await
@@ -309,10 +320,7 @@ mod tests {
 
     #[tokio::test]
     async fn frames_both_ways_then_the_close_is_reported() {
-        let listener =
-            TcpListener::from_std(bind("127.0.0.1:0".parse().unwrap()).unwrap()).unwrap();
-        let (tx, mut rx) = mpsc::channel(16);
-        let mut conns = TcpConns::new(tx);
+        let (listener, mut conns, mut rx) = setup();
         let (mut client, server, from) = pair(&listener).await;
         conns.accepted(server, from, Instant::now());
         assert!(conns.contains(from) && conns.len() == 1);
@@ -341,10 +349,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_frame_over_the_limit_closes_the_connection() {
-        let listener =
-            TcpListener::from_std(bind("127.0.0.1:0".parse().unwrap()).unwrap()).unwrap();
-        let (tx, mut rx) = mpsc::channel(16);
-        let mut conns = TcpConns::new(tx);
+        let (listener, mut conns, mut rx) = setup();
         let (mut client, server, from) = pair(&listener).await;
         conns.accepted(server, from, Instant::now());
         client.write_all(&[0xff, 0xff, 1, 2, 3]).await.unwrap();
@@ -363,10 +368,7 @@ mod tests {
 
     #[tokio::test]
     async fn connections_are_bounded_per_address_and_must_prove_themselves() {
-        let listener =
-            TcpListener::from_std(bind("127.0.0.1:0".parse().unwrap()).unwrap()).unwrap();
-        let (tx, _rx) = mpsc::channel(16);
-        let mut conns = TcpConns::new(tx);
+        let (listener, mut conns, _rx) = setup();
         let now = Instant::now();
         let mut clients = Vec::new();
         let mut addrs = Vec::new();

@@ -3,6 +3,7 @@
 //! ICE consent and the addresses it has proved. It turns a datagram into what the core
 //! routes ([`Drained`]: state, RTP received, RTCP feedback) and answers NACKs itself.
 
+pub mod candidates;
 pub mod peer;
 pub mod send;
 pub mod srtp;

@@ -4,12 +4,10 @@
 //! offer (sendonly audio + video) and takes the browser's answer.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::Instant;
 
 use rtc::dtls::extension::extension_use_srtp::SrtpProtectionProfile;
-use rtc::ice::tcp_type::TcpType;
 use rtc::interceptor::NackGeneratorBuilder;
 use rtc::interceptor::{Attribute, Interceptor, Packet, Registry, Slot, StreamInfo, TaggedPacket};
 use rtc::media_stream::MediaStreamTrack;
@@ -23,9 +21,7 @@ use rtc::peer_connection::configuration::media_engine::{
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::sdp::RTCSessionDescription;
-use rtc::peer_connection::transport::{
-    CandidateConfig, CandidateHostConfig, RTCDtlsRole, RTCIceCandidate, RTCIceCandidateInit,
-};
+use rtc::peer_connection::transport::{RTCDtlsRole, RTCIceCandidateInit};
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtp_transceiver::rtp_sender::RTCRtpHeaderExtensionCapability;
 use rtc::rtp_transceiver::rtp_sender::{
@@ -39,8 +35,10 @@ use rtc::sansio::Protocol;
 
 use rand::Rng;
 
+use super::candidates::add_candidates;
+pub use super::candidates::Candidates;
 use crate::bridge::sdp::{Chosen, Codec};
-use crate::ids::{Kind, Via};
+use crate::ids::Kind;
 use crate::MediaError;
 
 pub const OPUS_PT: u8 = 111;
@@ -186,7 +184,7 @@ pub fn random_token(rng: &mut impl Rng, n: usize) -> String {
         .collect()
 }
 
-fn rtc_err(e: impl std::fmt::Display) -> MediaError {
+pub(super) fn rtc_err(e: impl std::fmt::Display) -> MediaError {
     MediaError::Rtc(e.to_string())
 }
 
@@ -451,65 +449,6 @@ fn local_sdp(pc: &RTCPeerConnection) -> Result<String, MediaError> {
     pc.local_description()
         .map(|d| d.sdp)
         .ok_or_else(|| MediaError::Rtc("no local description".into()))
-}
-
-/// The host candidates every peer of a shard offers: UDP on the shard's socket, and passive
-/// TCP (RFC 6544) on its ICE-TCP listener, for browsers whose network blocks UDP.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Candidates {
-    pub udp: Vec<SocketAddr>,
-    pub tcp: Vec<SocketAddr>,
-}
-
-impl Candidates {
-    /// UDP candidates only.
-    pub fn udp(udp: Vec<SocketAddr>) -> Candidates {
-        Candidates {
-            udp,
-            tcp: Vec::new(),
-        }
-    }
-
-    /// The local address a packet from `from` over `via` is handed to rtc with. rtc's ICE
-    /// agent accepts a check only when that address is one of its local candidates (of that
-    /// protocol), but the socket's own address is not one whenever the advertised addresses
-    /// differ from it: a wildcard bind (the default) or a public address in front of a NAT
-    /// (`advertise_ip`). Every peer of the shard has the same candidates, so the first one of
-    /// the sender's address family stands for the socket.
-    pub fn local_for(&self, via: Via, from: SocketAddr) -> Option<SocketAddr> {
-        let list = match via {
-            Via::Udp => &self.udp,
-            Via::Tcp => &self.tcp,
-        };
-        list.iter().find(|c| c.is_ipv4() == from.is_ipv4()).copied()
-    }
-}
-
-fn add_candidates(pc: &mut RTCPeerConnection, candidates: &Candidates) -> Result<(), MediaError> {
-    let udp = candidates
-        .udp
-        .iter()
-        .map(|a| (a, "udp", TcpType::Unspecified));
-    let tcp = candidates.tcp.iter().map(|a| (a, "tcp", TcpType::Passive));
-    for (addr, network, tcp_type) in udp.chain(tcp) {
-        let candidate = CandidateHostConfig {
-            base_config: CandidateConfig {
-                network: network.to_owned(),
-                address: addr.ip().to_string(),
-                port: addr.port(),
-                component: 1,
-                ..Default::default()
-            },
-            tcp_type,
-        }
-        .new_candidate_host()
-        .map_err(rtc_err)?;
-        let init = RTCIceCandidate::from(&candidate)
-            .to_json()
-            .map_err(rtc_err)?;
-        pc.add_local_candidate(init).map_err(rtc_err)?;
-    }
-    Ok(())
 }
 
 /// Sets the transceivers of the offer's video sections inactive, so that the answer declines
@@ -889,23 +828,6 @@ mod tests {
         )
         .unwrap();
         assert_eq!(peer.audio_level_ext, Some(1), "{answer}");
-    }
-
-    #[test]
-    fn the_local_candidate_matches_the_protocol_and_the_family() {
-        let c = Candidates {
-            udp: vec![
-                "192.0.2.1:10888".parse().unwrap(),
-                "[2001:db8::1]:10888".parse().unwrap(),
-            ],
-            tcp: vec!["192.0.2.1:10889".parse().unwrap()],
-        };
-        let v4: SocketAddr = "198.51.100.7:5000".parse().unwrap();
-        let v6: SocketAddr = "[2001:db8::7]:5000".parse().unwrap();
-        assert_eq!(c.local_for(Via::Udp, v4), Some(c.udp[0]));
-        assert_eq!(c.local_for(Via::Udp, v6), Some(c.udp[1]));
-        assert_eq!(c.local_for(Via::Tcp, v4), Some(c.tcp[0]));
-        assert_eq!(c.local_for(Via::Tcp, v6), None);
     }
 
     /// The answer offers a passive TCP candidate beside the UDP one (RFC 6544), ranked below.
