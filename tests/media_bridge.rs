@@ -250,13 +250,23 @@ fn hold_and_unhold_both_ways() {
 
     // The phone holds (re-INVITE sendonly): answered recvonly, nothing more is sent to it.
     let hold = answer(17000, "8 101").replace("a=sendrecv", "a=sendonly");
-    let reply = net.core().sip_reoffer(id, &hold).unwrap();
+    let now = net.now;
+    let media::SipUpdate::Answer(reply) = net.core().sip_reoffer(now, id, &hold, &[]).unwrap()
+    else {
+        panic!("hold is answered by the gateway");
+    };
     assert!(reply.contains("a=recvonly"), "{reply}");
     net.caller_send(c, 8, 2, 160, Bytes::from(vec![2u8; 160]));
     net.run_until(Duration::from_millis(40), |_| false);
     assert_eq!(sent_to_phone(&net), 1, "media went to a held phone");
     // ... and unholds.
-    let reply = net.core().sip_reoffer(id, &answer(17000, "8 101")).unwrap();
+    let media::SipUpdate::Answer(reply) = net
+        .core()
+        .sip_reoffer(now, id, &answer(17000, "8 101"), &[])
+        .unwrap()
+    else {
+        panic!("unhold is answered by the gateway");
+    };
     assert!(reply.contains("a=sendrecv"));
     net.caller_send(c, 8, 3, 320, Bytes::from(vec![3u8; 160]));
     net.run_until(Duration::from_millis(40), |_| false);
@@ -289,5 +299,9 @@ fn hold_and_unhold_both_ways() {
     );
     // The phone's answer (recvonly) is applied.
     let phone_answer = answer(17000, "8 101").replace("a=sendrecv", "a=recvonly");
-    net.core().sip_reanswer(id, &phone_answer).unwrap();
+    let now = net.now;
+    assert_eq!(
+        net.core().sip_reanswer(now, id, &phone_answer).unwrap(),
+        None
+    );
 }

@@ -631,3 +631,35 @@ async fn sip_bad_invites_for_a_registered_account_get_488_and_the_call_goes_on()
     );
     peer.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sip_caller_adding_video_by_reinvite_is_offered_to_the_browser_and_answered() {
+    let _serial = PEERS.lock().await;
+    let _kamailio = Kamailio::start(&[]);
+    let (gw, mut c) = gateway_with_registered_alice().await;
+    // The caller's re-INVITE adds a VP8 line; its 200 must accept audio and video.
+    let sipp = caller(&own_scenario("uac_reinvite_video.xml"));
+    let (session, peer) = answer_incoming(&mut c).await;
+    let update = c
+        .wait_for("update", |m| {
+            m["session"] == session.as_str() && m["event"] == "update"
+        })
+        .await;
+    assert_eq!(update["state"], "received", "{update}\n{}", gw.log());
+    let offer = update["sdp"].as_str().unwrap();
+    assert!(
+        offer.contains("m=audio") && offer.contains("m=video 9 ") && offer.contains("VP8/90000"),
+        "{offer}"
+    );
+    let answer = peer.answer_now(offer).await.unwrap();
+    assert!(answer.contains("m=video 9 "), "{answer}");
+    let ack = c
+        .request(json!({"sylkrtc": "session-update", "session": session, "sdp": answer}))
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}\ngateway:\n{}", gw.log());
+    let (code, log) = sipp.exit_code(WAIT).await;
+    assert_eq!(code, Some(0), "sipp caller:\n{log}\ngateway:\n{}", gw.log());
+    let e = expect_state(&mut c, &session, "terminated").await;
+    assert_eq!(e["reason"], "200 Received BYE", "{e}");
+    peer.close().await.unwrap();
+}

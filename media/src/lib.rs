@@ -29,6 +29,7 @@ pub mod rtp;
 pub mod testkit;
 pub mod transport;
 
+pub use crate::core::calls::{BrowserUpdate, SipUpdate};
 pub use crate::core::{Core, CoreConfig, EngineStats, MediaEvent, PeerEvent};
 pub use engine::{EngineConfig, EngineHandle};
 pub use ids::{Kind, PeerId, ShardId, Via};
@@ -54,6 +55,12 @@ pub enum MediaError {
     /// The two sides of a call have no codec in common (SIP 488).
     #[error("no common codec")]
     NoCommonCodec,
+    /// An offer of the other side is still waiting for its answer (SIP 491, RFC 3261 §14).
+    #[error("an offer is already pending")]
+    OfferPending,
+    /// An answer came with no offer waiting for it.
+    #[error("no offer is pending")]
+    NoOfferPending,
 }
 
 impl From<bridge::sdp::SdpError> for MediaError {

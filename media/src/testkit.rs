@@ -759,7 +759,11 @@ impl Net {
         offer: &str,
     ) -> Result<String, crate::MediaError> {
         let now = self.now;
-        let (answer, sip) = self.core_of(id).browser_reoffer(now, id, offer)?;
+        let crate::BrowserUpdate::Answered { answer, sip } =
+            self.core_of(id).browser_reoffer(now, id, offer, &[])?
+        else {
+            panic!("a re-offer with the same media is answered at once");
+        };
         self.pump();
         let now = self.now;
         self.clients[c]

@@ -128,7 +128,7 @@ impl Connection {
                 call: Leg::In(invite.call),
                 call_id: call_id.clone(),
                 incoming: Some((account.id.clone(), originator.clone())),
-                update_answer: None,
+                updating: None,
                 state: State::Connecting,
                 bridged: true,
                 candidates: Vec::new(),

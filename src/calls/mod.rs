@@ -97,6 +97,26 @@ impl Leg {
     }
 }
 
+/// A re-INVITE between its offer and its answer.
+enum Updating {
+    /// Our re-INVITE for the browser's `session-update` offer is out (`local-updating`). The
+    /// browser's answer is made already when the media stay the same; when they change it is
+    /// made from the SIP side's answer.
+    Local(Option<String>),
+    /// The far end's re-INVITE changes the media: its offer went to the browser as `update
+    /// {state: received}` and waits for the browser's answer (`remote-updating`).
+    Remote(Box<sip::Reinvite>),
+}
+
+impl Updating {
+    fn state(&self) -> &'static str {
+        match self {
+            Updating::Local(_) => "local-updating",
+            Updating::Remote(_) => "remote-updating",
+        }
+    }
+}
+
 /// The duration of a DTMF tone sent as INFO when the request gives none (Janus's default).
 const DTMF_DURATION_MS: u32 = 100;
 
@@ -108,8 +128,8 @@ struct CallSession {
     call_id: String,
     /// The caller of an incoming call (for `missed-session`), with the account it came for.
     incoming: Option<(String, Identity)>,
-    /// The browser's answer to its `session-update` offer, until the re-INVITE's answer.
-    update_answer: Option<String>,
+    /// A renegotiation under way (§3.3 `update`), either way.
+    updating: Option<Updating>,
     state: State,
     /// `bridge_answer` done: the browser's transport exists in the engine.
     bridged: bool,
@@ -317,9 +337,13 @@ impl Connection {
 
     /// Sends `terminated` for a call and forgets it (its SIP side ends in the background).
     async fn end_call(&mut self, session: &str, reason: String) {
-        let Some(s) = self.calls.remove(session) else {
+        let Some(mut s) = self.calls.remove(session) else {
             return;
         };
+        if let Some(Updating::Remote(r)) = s.updating.take() {
+            // The far end's re-INVITE the browser never answered: the call is over.
+            r.reject(487);
+        }
         self.app.engine.close(s.peer).await;
         info!(conn = self.id, %session, %reason, "call terminated");
         s.count_ended(crate::metrics::outcome(&reason));
@@ -334,16 +358,17 @@ impl Connection {
         drop(s.call);
     }
 
-    /// A re-INVITE of the far end (hold/unhold) on an answered call: the media engine updates
-    /// the plain leg and gives the SDP answer, sent in the 200 OK. The browser is not
-    /// renegotiated, so the spec's `update {state: received}` / answering `session-update`
-    /// flow is not used: the gateway answers the re-INVITE itself.
+    /// A re-INVITE of the far end on an answered call. One that keeps the media (hold,
+    /// unhold, a new address, a session-timer refresh) is answered by the media engine here:
+    /// the browser's transport needs no change. One that adds media goes to the browser as
+    /// `update {state: received, sdp: <offer>}`; its `session-update` answer becomes the 200.
     async fn sip_reoffer(&mut self, session: &str, r: Box<sip::Reinvite>) {
         let Some(s) = self.calls.sessions.get(session) else {
             r.reject(481);
             return;
         };
-        if !matches!(s.state, State::Accepted | State::Established) {
+        if !matches!(s.state, State::Accepted | State::Established) || s.updating.is_some() {
+            // RFC 3261 §14.2: an offer is under way (or none can be made yet).
             r.reject(491);
             return;
         }
@@ -353,10 +378,26 @@ impl Connection {
             return;
         };
         match self.app.engine.sip_reoffer(s.peer, sdp).await {
-            Ok(answer) => {
+            Ok(media::SipUpdate::Answer(answer)) => {
                 info!(conn = self.id, %session, "re-INVITE answered");
                 r.answer(answer);
             }
+            Ok(media::SipUpdate::ToBrowser(offer)) => {
+                info!(conn = self.id, %session, "re-INVITE with new media offered to the browser");
+                if let Some(s) = self.calls.sessions.get_mut(session) {
+                    s.updating = Some(Updating::Remote(r));
+                }
+                self.send(Event::session(
+                    session,
+                    SessionEvent::Update {
+                        state: UpdateState::Received,
+                        sdp: Some(offer),
+                        reason: None,
+                    },
+                ))
+                .await;
+            }
+            Err(media::MediaError::OfferPending) => r.reject(491),
             Err(e) => {
                 warn!(conn = self.id, %session, error = %e, "re-INVITE refused");
                 r.reject(488);
@@ -407,36 +448,57 @@ impl Connection {
         Ok(())
     }
 
-    /// `session-update` (local hold/unhold) on an established call (outgoing or incoming): the browser's
-    /// offer renegotiates its transport, the plain SDP goes out as a re-INVITE; `update
-    /// {state: accepted, sdp: <browser answer>}` follows its 2xx (`failed` otherwise).
+    /// `session-update` (§3.3). On an established call the sdp is the browser's offer (hold,
+    /// unhold, media added or removed): it goes to SIP as a re-INVITE and `update {state:
+    /// accepted, sdp: <browser answer>}` follows its 2xx (`failed` otherwise). After `update
+    /// {state: received}` it is the browser's answer to the far end's re-INVITE, which becomes
+    /// its 200.
     pub(crate) async fn session_update(
         &mut self,
         r: sylkrtc::SessionUpdateRequest,
     ) -> Result<(), ApiError> {
         let s = self.calls.session_mut(&r.session)?;
-        if s.state != State::Established || s.update_answer.is_some() {
-            let state = if s.update_answer.is_some() {
-                "local-updating"
-            } else {
-                s.state.name()
+        if let Some(Updating::Remote(_)) = &s.updating {
+            let Some(Updating::Remote(reinvite)) = s.updating.take() else {
+                unreachable!("matched above");
             };
+            let peer = s.peer;
+            return match self.app.engine.browser_reanswer(peer, r.sdp).await {
+                Ok(answer) => {
+                    info!(conn = self.id, session = %r.session, "re-INVITE answered by the browser");
+                    reinvite.answer(answer);
+                    Ok(())
+                }
+                Err(e) => {
+                    warn!(conn = self.id, session = %r.session, error = %e, "browser's answer to a re-INVITE not usable");
+                    reinvite.reject(488);
+                    self.app.engine.cancel_update(peer).await;
+                    Err(ApiError::media(e))
+                }
+            };
+        }
+        if s.state != State::Established || s.updating.is_some() {
+            let state = s.updating.as_ref().map_or(s.state.name(), Updating::state);
             return Err(ApiError::Api(format!(
                 "Invalid state for updating session {}: {state}",
                 r.session
             )));
         }
-        let (answer, plain) = self
+        let update = self
             .app
             .engine
             .browser_reoffer(s.peer, r.sdp)
             .await
             .map_err(ApiError::media)?;
+        let (answer, plain) = match update {
+            media::BrowserUpdate::Answered { answer, sip } => (Some(answer), sip),
+            media::BrowserUpdate::ToSip(sip) => (None, sip),
+        };
         match &s.call {
             Leg::Out(call) => call.reinvite(plain),
             Leg::In(call) => call.reinvite(plain),
         }
-        s.update_answer = Some(answer);
+        s.updating = Some(Updating::Local(answer));
         info!(conn = self.id, session = %r.session, "re-INVITE for a session-update");
         Ok(())
     }
@@ -446,24 +508,32 @@ impl Connection {
         let Some(s) = self.calls.sessions.get_mut(session) else {
             return;
         };
-        let Some(answer) = s.update_answer.take() else {
+        let Some(Updating::Local(answer)) = s.updating.take() else {
             return;
         };
         let peer = s.peer;
         let result = match sdp {
             Some(sdp) if (200..300).contains(&code) => {
-                self.app.engine.sip_reanswer(peer, sdp).await.map_err(|e| {
-                    warn!(conn = self.id, %session, error = %e, "re-INVITE answer not usable");
-                    "488 Not Acceptable Here".to_string()
-                })
+                match self.app.engine.sip_reanswer(peer, sdp).await {
+                    Ok(made) => made
+                        .or(answer)
+                        .ok_or_else(|| "488 Not Acceptable Here".to_string()),
+                    Err(e) => {
+                        warn!(conn = self.id, %session, error = %e, "re-INVITE answer not usable");
+                        Err("488 Not Acceptable Here".to_string())
+                    }
+                }
             }
             Some(_) | None if (200..300).contains(&code) => {
                 Err("488 Not Acceptable Here".to_string())
             }
             _ => Err(format!("{code} {reason}")),
         };
+        if result.is_err() {
+            self.app.engine.cancel_update(peer).await;
+        }
         let event = match result {
-            Ok(()) => SessionEvent::Update {
+            Ok(answer) => SessionEvent::Update {
                 state: UpdateState::Accepted,
                 sdp: Some(answer),
                 reason: None,

@@ -106,7 +106,7 @@ impl Connection {
                 call_id: call.call_id().to_string(),
                 call: Leg::Out(call),
                 incoming: None,
-                update_answer: None,
+                updating: None,
                 state: State::Progress,
                 bridged: false,
                 candidates: Vec::new(),

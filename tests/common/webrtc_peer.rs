@@ -1363,6 +1363,16 @@ impl TestPeer {
                 )
                 .with_context(|| format!("register {name}"))?;
         }
+        // Video too, for the re-INVITEs that add it to a call.
+        media_engine
+            .register_codec(
+                RTCRtpCodecParameters {
+                    rtp_codec: vp8_codec(),
+                    payload_type: VP8_PT,
+                },
+                RtpCodecKind::Video,
+            )
+            .context("register VP8")?;
         let registry = configure_nack(Registry::new(), &mut media_engine);
         let registry = configure_rtcp_reports(registry);
         let setting_engine = SettingEngineBuilder::new()

@@ -361,35 +361,43 @@ pub fn plain_offer(
 
 /// Renders a plain RTP SDP for the given media (used for offers and answers).
 pub fn render(media: &[Offered], session_id: u64, dir: Direction) -> String {
+    let lines: Vec<(&Offered, Direction)> = media.iter().map(|m| (m, dir)).collect();
+    render_lines(&lines, session_id)
+}
+
+/// Renders a plain RTP SDP with a direction per media line; a line whose advertised port is
+/// 0 is a refused (or removed) stream (RFC 3264 §6, §8.2).
+fn render_lines(media: &[(&Offered, Direction)], session_id: u64) -> String {
     let advertise: IpAddr = media
-        .first()
-        .map(|m| m.advertised.ip())
+        .iter()
+        .find(|(m, _)| m.advertised.port() != 0)
+        .or(media.first())
+        .map(|(m, _)| m.advertised.ip())
         .unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let family = if advertise.is_ipv6() { "IP6" } else { "IP4" };
     let mut s = format!(
         "v=0\r\no=sylk-gateway {session_id} {session_id} IN {family} {advertise}\r\ns=sylk-gateway\r\nc=IN {family} {advertise}\r\nt=0 0\r\n"
     );
-    for m in media {
+    for (m, dir) in media {
         let kind = match m.kind {
             Kind::Audio => "audio",
             Kind::Video => "video",
         };
         let pts: Vec<String> = m.codecs.iter().map(|c| c.pt.to_string()).collect();
-        s.push_str(&format!(
-            "m={kind} {} RTP/AVP {}\r\n",
-            m.advertised.port(),
-            pts.join(" ")
-        ));
+        let port = m.advertised.port();
+        s.push_str(&format!("m={kind} {port} RTP/AVP {}\r\n", pts.join(" ")));
         for c in &m.codecs {
             s.push_str(&format!("a=rtpmap:{}\r\n", c.rtpmap()));
             if let Some(f) = &c.fmtp {
                 s.push_str(&format!("a=fmtp:{} {f}\r\n", c.pt));
             }
         }
+        if port == 0 {
+            continue;
+        }
         // RTCP on the RTP port (RFC 3605 + RFC 5761): one socket per media line.
         s.push_str(&format!(
-            "a=rtcp:{}\r\na=rtcp-mux\r\na={}\r\n",
-            m.advertised.port(),
+            "a=rtcp:{port}\r\na=rtcp-mux\r\na={}\r\n",
             dir.attr()
         ));
     }
@@ -514,18 +522,23 @@ pub fn answer_incoming(
         ) else {
             continue;
         };
-        let Some(picked) = a.codecs.iter().find(|c| {
-            c.name != "telephone-event"
-                && o.codecs.iter().any(|oc| oc.pt == c.pt && oc.same_format(c))
-        }) else {
-            continue;
+        // The browser answers with the SIP side's payload types when the gateway's offer
+        // carried them (a new call); an offer made on an established transport (media a
+        // re-INVITE added) has the browser's own, so a codec is matched by its format.
+        let sip_codec = |c: &Codec| {
+            o.codecs
+                .iter()
+                .find(|oc| oc.pt == c.pt && oc.same_format(c))
+                .or_else(|| o.codecs.iter().find(|oc| oc.same_format(c)))
         };
-        let theirs = o
+        let Some((picked, theirs)) = a
             .codecs
             .iter()
-            .find(|oc| oc.pt == picked.pt)
-            .cloned()
-            .unwrap_or_else(|| picked.clone());
+            .filter(|c| c.name != "telephone-event")
+            .find_map(|c| sip_codec(c).map(|oc| (c, oc.clone())))
+        else {
+            continue;
+        };
         let dtmf = o
             .codecs
             .iter()
@@ -557,8 +570,8 @@ pub fn answer_incoming(
             local: *local,
             advertised: *advertised,
             remote,
+            sip_pt: theirs.pt,
             codec: theirs,
-            sip_pt: picked.pt,
             webrtc_pt: picked.pt,
             dtmf,
             direction: o.direction,
@@ -583,7 +596,8 @@ pub fn main_direction(sdp: &str) -> Result<Direction, SdpError> {
 }
 
 /// Re-negotiation from the SIP side (re-INVITE): the legs' new remote address and direction
-/// per kind, and the plain answer (same codecs, complementary direction).
+/// per kind, and the plain answer: every media line of the offer in its order, a leg's with
+/// its codec and the complementary direction, any other refused (port 0).
 pub fn reoffer_from_sip(
     current: &[Chosen],
     sip_offer: &str,
@@ -592,31 +606,105 @@ pub fn reoffer_from_sip(
     let lines = parse(sip_offer)?;
     let mut updated = Vec::new();
     let mut media = Vec::new();
-    for c in current {
-        let Some(m) = lines.iter().find(|m| m.kind == Some(c.kind)) else {
+    for m in &lines {
+        let Some(c) = m.kind.and_then(|k| current.iter().find(|c| c.kind == k)) else {
+            media.push((refused(m), Direction::Inactive));
             continue;
         };
+        if updated.iter().any(|u: &Chosen| u.kind == c.kind) {
+            // A second line of a kind: the gateway bridges one per kind.
+            media.push((refused(m), Direction::Inactive));
+            continue;
+        }
         let mut n = c.clone();
         n.remote = match m.addr {
             Some(ip) if !ip.is_unspecified() && m.port != 0 => Some(SocketAddr::new(ip, m.port)),
             _ => None,
         };
         n.direction = m.direction;
-        media.push(leg_media(c));
+        let mut line = leg_media(c);
+        if m.port == 0 {
+            line.advertised.set_port(0);
+        }
+        media.push((line, answer_direction(m.direction)));
         updated.push(n);
     }
     if updated.is_empty() {
         return Err(SdpError::NoCommonCodec);
     }
-    let dir = answer_direction(updated[0].direction);
-    Ok((updated, render(&media, session_id, dir)))
+    let lines: Vec<(&Offered, Direction)> = media.iter().map(|(m, d)| (m, *d)).collect();
+    Ok((updated, render_lines(&lines, session_id)))
+}
+
+/// A refused media line of an answer: port 0 and the offer's first format.
+fn refused(m: &MediaLine) -> Offered {
+    let codecs = m
+        .codecs
+        .first()
+        .cloned()
+        .map(|c| vec![c])
+        .unwrap_or_else(|| static_codec(0).into_iter().collect());
+    Offered {
+        kind: m.kind.unwrap_or(Kind::Audio),
+        local: SocketAddr::from(([0, 0, 0, 0], 0)),
+        advertised: SocketAddr::from(([0, 0, 0, 0], 0)),
+        codecs,
+    }
+}
+
+/// The kinds an offer (the browser's or the SIP side's) adds to a call: media lines with a
+/// port and a codec the gateway bridges, of a kind the call has no leg for.
+pub fn added_kinds(current: &[Chosen], offer: &str) -> Result<Vec<Kind>, SdpError> {
+    let mut kinds = Vec::new();
+    for m in parse(offer)? {
+        let Some(kind) = m.kind else { continue };
+        if m.port == 0 || current.iter().any(|c| c.kind == kind) || kinds.contains(&kind) {
+            continue;
+        }
+        if m.codecs
+            .iter()
+            .any(|c| c.name != "telephone-event" && bridgeable(kind, c))
+        {
+            kinds.push(kind);
+        }
+    }
+    Ok(kinds)
+}
+
+/// The kinds of the call a browser's new offer removes (its line has port 0, or is gone).
+pub fn removed_kinds(current: &[Chosen], offer: &str) -> Result<Vec<Kind>, SdpError> {
+    let lines = parse(offer)?;
+    Ok(current
+        .iter()
+        .map(|c| c.kind)
+        .filter(|k| !lines.iter().any(|m| m.kind == Some(*k) && m.port != 0))
+        .collect())
+}
+
+/// A plain re-INVITE offer for the browser's new offer: the current legs (port 0 for the
+/// kinds it removed) in their order, then the media it adds (`added`, from
+/// [`plain_offer`]), all with the browser's direction.
+pub fn reoffer_changed(
+    current: &[Chosen],
+    removed: &[Kind],
+    added: &[Offered],
+    dir: Direction,
+    session_id: u64,
+) -> String {
+    let mut media: Vec<Offered> = current.iter().map(leg_media).collect();
+    for m in &mut media {
+        if removed.contains(&m.kind) {
+            m.advertised.set_port(0);
+        }
+    }
+    media.extend(added.iter().cloned());
+    render(&media, session_id, dir)
 }
 
 /// A plain SDP for the current legs with a given direction (a re-INVITE the gateway sends
 /// when the browser holds or resumes).
 pub fn reoffer_to_sip(current: &[Chosen], dir: Direction, session_id: u64) -> String {
-    let media: Vec<Offered> = current.iter().map(leg_media).collect();
-    render(&media, session_id, dir)
+    reoffer_changed(current, &[], &[], dir, session_id)
 }
 
 /// What an established leg puts in a re-INVITE or its answer: its codec and telephone-event

@@ -19,6 +19,40 @@ use crate::MediaError;
 /// A plain leg to be: (kind, socket address, advertised address).
 pub type Leg = (Kind, SocketAddr, SocketAddr);
 
+/// A renegotiation that adds (or removes) media, between its offer and its answer.
+#[derive(Debug)]
+pub(super) enum Update {
+    /// The browser's offer, offered to SIP as `offered` (the added kinds): waiting for the
+    /// SIP side's answer to the re-INVITE.
+    FromBrowser {
+        offer: String,
+        offered: Vec<sdp::Offered>,
+    },
+    /// The SIP side's re-INVITE offer, offered to the browser: waiting for its answer;
+    /// `added`: the legs bound for the new kinds.
+    FromSip { sip_offer: String, added: Vec<Leg> },
+}
+
+/// What a re-INVITE from the SIP side needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SipUpdate {
+    /// Answered here (same media): the plain SDP answer for the 200.
+    Answer(String),
+    /// New media: this WebRTC offer goes to the browser (`update {state: received}`).
+    ToBrowser(String),
+}
+
+/// What a browser's new offer (`session-update`) needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BrowserUpdate {
+    /// Same media: the browser's answer (sent when the re-INVITE succeeded) and the plain
+    /// re-INVITE offer.
+    Answered { answer: String, sip: String },
+    /// Media added or removed: the plain re-INVITE offer; the browser's answer is made from
+    /// the SIP side's.
+    ToSip(String),
+}
+
 impl Core {
     /// Starts a bridged call: returns the plain RTP offer toward SIP for the browser's offer,
     /// with one local RTP address per media kind (`locals`, bound by the shell).
@@ -122,16 +156,148 @@ impl Core {
         Ok(sip_answer)
     }
 
-    /// A re-INVITE from the SIP side (hold, unhold, new address): updates the legs and returns
-    /// the plain SDP answer.
-    pub fn sip_reoffer(&mut self, id: PeerId, sip_offer: &str) -> Result<String, MediaError> {
-        let session_id = u64::from(self.rng.random::<u32>());
-        self.update_legs(id, sip_offer, session_id)
+    /// The kinds a new offer of either side adds to a call (the shell binds a leg for each
+    /// before handing the offer to [`Core::sip_reoffer`] or [`Core::browser_reoffer`]).
+    pub fn kinds_added(&self, id: PeerId, offer: &str) -> Result<Vec<Kind>, MediaError> {
+        Ok(sdp::added_kinds(&self.chosen(id)?, offer)?)
     }
 
-    /// The SIP side's answer to a re-INVITE the gateway sent.
-    pub fn sip_reanswer(&mut self, id: PeerId, sip_answer: &str) -> Result<(), MediaError> {
-        self.update_legs(id, sip_answer, 0).map(drop)
+    /// The negotiated legs of a call.
+    fn chosen(&self, id: PeerId) -> Result<Vec<sdp::Chosen>, MediaError> {
+        match self.peers.get(&id).map(|s| &s.role) {
+            Some(Role::Bridged { legs }) => Ok(legs.iter().map(|l| l.chosen.clone()).collect()),
+            _ => Err(MediaError::UnknownPeer),
+        }
+    }
+
+    /// A re-INVITE from the SIP side. One that keeps the call's media (hold, unhold, a new
+    /// address, a session-timer refresh) updates the legs and is answered here: the browser's
+    /// transport needs no change, and asking the user would only add a round trip. One that
+    /// adds media (`added`: a leg bound per new kind) becomes a WebRTC offer for the browser;
+    /// its answer comes to [`Core::browser_reanswer`].
+    pub fn sip_reoffer(
+        &mut self,
+        now: Instant,
+        id: PeerId,
+        sip_offer: &str,
+        added: &[Leg],
+    ) -> Result<SipUpdate, MediaError> {
+        if self.pending_updates.contains_key(&id) {
+            return Err(MediaError::OfferPending);
+        }
+        let session_id = u64::from(self.rng.random::<u32>());
+        if added.is_empty() {
+            return self
+                .update_legs(id, sip_offer, session_id)
+                .map(SipUpdate::Answer);
+        }
+        let codecs: Vec<_> = sdp::incoming_codecs(sip_offer)?
+            .into_iter()
+            .filter(|(k, _)| added.iter().any(|(lk, _, _)| lk == k))
+            .collect();
+        let Some(slot) = self.peers.get_mut(&id) else {
+            return Err(MediaError::UnknownPeer);
+        };
+        let offer = slot
+            .transport
+            .peer
+            .offer_added(&codecs, now, &mut self.rng)?;
+        self.pending_updates.insert(
+            id,
+            Update::FromSip {
+                sip_offer: sip_offer.to_owned(),
+                added: added.to_vec(),
+            },
+        );
+        self.drain(id, now);
+        Ok(SipUpdate::ToBrowser(offer))
+    }
+
+    /// The browser's answer to the offer [`Core::sip_reoffer`] made: returns the plain SDP
+    /// answer for the re-INVITE (new media the browser refused is refused to SIP too).
+    pub fn browser_reanswer(
+        &mut self,
+        now: Instant,
+        id: PeerId,
+        browser_answer: &str,
+    ) -> Result<String, MediaError> {
+        let Some(Update::FromSip { sip_offer, added }) = self.pending_updates.remove(&id) else {
+            return Err(MediaError::NoOfferPending);
+        };
+        let session_id = u64::from(self.rng.random::<u32>());
+        let new = match sdp::answer_incoming(&sip_offer, browser_answer, &added, session_id) {
+            Ok((chosen, _)) => chosen,
+            Err(sdp::SdpError::NoCommonCodec) => Vec::new(),
+            Err(e) => return Err(e.into()),
+        };
+        let Some(slot) = self.peers.get_mut(&id) else {
+            return Err(MediaError::UnknownPeer);
+        };
+        slot.transport.peer.set_answer(browser_answer, now)?;
+        for c in &new {
+            slot.transport
+                .peer
+                .set_send_payload_type(c.kind, c.webrtc_pt, c.codec.clock);
+        }
+        self.add_legs(id, &new);
+        let answer = self.update_legs(id, &sip_offer, session_id)?;
+        self.drain(id, now);
+        Ok(answer)
+    }
+
+    /// New legs of a renegotiated call (their sockets were bound with the offer).
+    fn add_legs(&mut self, id: PeerId, chosen: &[sdp::Chosen]) {
+        let Some(Role::Bridged { legs }) = self.peers.get_mut(&id).map(|s| &mut s.role) else {
+            return;
+        };
+        for c in chosen {
+            self.demux.add_leg(c.local, id);
+            legs.push(PlainLeg::new(c, self.rng.random()));
+        }
+    }
+
+    /// The SIP side's answer to a re-INVITE the gateway sent. When that re-INVITE offered
+    /// media the browser added, returns the browser's answer, made now that the SIP side
+    /// said which of it it takes.
+    pub fn sip_reanswer(
+        &mut self,
+        now: Instant,
+        id: PeerId,
+        sip_answer: &str,
+    ) -> Result<Option<String>, MediaError> {
+        let pending = match self.pending_updates.remove(&id) {
+            Some(Update::FromBrowser { offer, offered }) => Some((offer, offered)),
+            Some(other) => {
+                self.pending_updates.insert(id, other);
+                None
+            }
+            None => None,
+        };
+        self.update_legs(id, sip_answer, 0)?;
+        let Some((offer, offered)) = pending else {
+            return Ok(None);
+        };
+        let new = match sdp::negotiate(&offered, sip_answer) {
+            Ok(chosen) => chosen,
+            Err(sdp::SdpError::NoCommonCodec) => Vec::new(),
+            Err(e) => return Err(e.into()),
+        };
+        let Some(slot) = self.peers.get_mut(&id) else {
+            return Err(MediaError::UnknownPeer);
+        };
+        let answer = slot
+            .transport
+            .peer
+            .renegotiate_adding(&offer, &new, now, &mut self.rng)?;
+        self.add_legs(id, &new);
+        self.drain(id, now);
+        Ok(Some(answer))
+    }
+
+    /// A renegotiation that failed on the other side (the re-INVITE got an error, the
+    /// browser did not answer): forgets it; the call goes on with its media as it was.
+    pub fn cancel_update(&mut self, id: PeerId) {
+        self.pending_updates.remove(&id);
     }
 
     /// Applies SIP-side SDP (a re-INVITE or the answer to ours) to a call's legs; returns the
@@ -155,28 +321,48 @@ impl Core {
         Ok(answer)
     }
 
-    /// A new offer from the browser (`session-update`: hold, unhold): renegotiates its
-    /// transport; returns the browser's answer and the plain re-INVITE SDP for SIP, whose
-    /// direction follows the browser's.
+    /// A new offer from the browser (`session-update`). One that keeps the call's media (hold,
+    /// unhold) renegotiates its transport now: the browser's answer and the plain re-INVITE
+    /// SDP, whose direction follows the browser's. One that adds media (`added`: a leg bound
+    /// per new kind) or removes some is offered to SIP first; the browser's answer follows the
+    /// SIP side's ([`Core::sip_reanswer`]).
     pub fn browser_reoffer(
         &mut self,
         now: Instant,
         id: PeerId,
         offer: &str,
-    ) -> Result<(String, String), MediaError> {
+        added: &[Leg],
+    ) -> Result<BrowserUpdate, MediaError> {
+        if self.pending_updates.contains_key(&id) {
+            return Err(MediaError::OfferPending);
+        }
         let direction = sdp::main_direction(offer)?;
         let session_id = u64::from(self.rng.random::<u32>());
-        let Some(slot) = self.peers.get_mut(&id) else {
-            return Err(MediaError::UnknownPeer);
+        let current = self.chosen(id)?;
+        let removed = sdp::removed_kinds(&current, offer)?;
+        if added.is_empty() && removed.is_empty() {
+            let Some(slot) = self.peers.get_mut(&id) else {
+                return Err(MediaError::UnknownPeer);
+            };
+            let answer = slot.transport.peer.renegotiate(offer, now)?;
+            let sip = sdp::reoffer_to_sip(&current, direction, session_id);
+            self.drain(id, now);
+            return Ok(BrowserUpdate::Answered { answer, sip });
+        }
+        let offered = if added.is_empty() {
+            Vec::new()
+        } else {
+            sdp::plain_offer(offer, added, session_id)?.1
         };
-        let Role::Bridged { legs } = &slot.role else {
-            return Err(MediaError::UnknownPeer);
-        };
-        let current: Vec<_> = legs.iter().map(|l| l.chosen.clone()).collect();
-        let answer = slot.transport.peer.renegotiate(offer, now)?;
-        let sip = sdp::reoffer_to_sip(&current, direction, session_id);
-        self.drain(id, now);
-        Ok((answer, sip))
+        let sip = sdp::reoffer_changed(&current, &removed, &offered, direction, session_id);
+        self.pending_updates.insert(
+            id,
+            Update::FromBrowser {
+                offer: offer.to_owned(),
+                offered,
+            },
+        );
+        Ok(BrowserUpdate::ToSip(sip))
     }
 
     /// One datagram on a plain RTP leg's socket `local`, from the SIP side.

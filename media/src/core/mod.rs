@@ -10,7 +10,7 @@
 //! Drain order after an input: the transport's own datagrams, its state, then the media it
 //! received (routed at once to each consumer), then the keyframe requests routing raised.
 
-mod calls;
+pub mod calls;
 mod demux;
 pub mod levels;
 pub mod stun;
@@ -161,6 +161,8 @@ pub struct Core {
     pending_calls: HashMap<PeerId, (String, Vec<Offered>)>,
     /// Incoming calls offered to the browser: the SIP offer and the legs bound for it.
     pending_incoming: HashMap<PeerId, (String, Vec<calls::Leg>)>,
+    /// Calls with a renegotiation that adds media under way (one offer at a time per call).
+    pending_updates: HashMap<PeerId, calls::Update>,
     outbox: Outbox,
     events: VecDeque<MediaEvent>,
     stats: EngineStats,
@@ -196,6 +198,7 @@ impl Core {
             router: Router::default(),
             pending_calls: HashMap::new(),
             pending_incoming: HashMap::new(),
+            pending_updates: HashMap::new(),
             outbox: Outbox::default(),
             events: VecDeque::new(),
             stats: EngineStats::default(),
@@ -449,6 +452,7 @@ impl Core {
     fn take_out(&mut self, id: PeerId) -> Option<Slot> {
         self.pending_calls.remove(&id);
         self.pending_incoming.remove(&id);
+        self.pending_updates.remove(&id);
         self.router.remove_consumer(id);
         self.router.remove_producer(id);
         self.timers.remove(id);

@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::core::calls::{BrowserUpdate, SipUpdate};
 use crate::core::{Core, CoreConfig, EngineStats, MediaEvent};
 use crate::ids::{PeerId, ShardId, WallClock};
 use crate::router::ForwardOptions;
@@ -293,28 +294,55 @@ impl EngineHandle {
         .await
     }
 
-    /// A re-INVITE from the SIP side (hold/unhold): returns the plain SDP answer.
-    pub async fn sip_reoffer(&self, id: PeerId, sdp: String) -> Result<String, MediaError> {
-        self.call("sip_reoffer", id, move |s, _| s.core.sip_reoffer(id, &sdp))
-            .await
-    }
-
-    /// The SIP answer to a re-INVITE the gateway sent.
-    pub async fn sip_reanswer(&self, id: PeerId, sdp: String) -> Result<(), MediaError> {
-        self.call("sip_reanswer", id, move |s, _| {
-            s.core.sip_reanswer(id, &sdp)
+    /// A re-INVITE from the SIP side: answered here when it keeps the media, else a WebRTC
+    /// offer for the browser (legs bound for the kinds it adds).
+    pub async fn sip_reoffer(&self, id: PeerId, sdp: String) -> Result<SipUpdate, MediaError> {
+        self.call("sip_reoffer", id, move |s, now| {
+            let kinds = s.core.kinds_added(id, &sdp)?;
+            let added = s.bind_kinds(id, &kinds)?;
+            s.core.sip_reoffer(now, id, &sdp, &added)
         })
         .await
     }
 
-    /// A new browser offer on a call (hold/unhold): returns (browser answer, plain re-INVITE SDP).
+    /// The browser's answer to the offer of [`EngineHandle::sip_reoffer`]: returns the plain
+    /// SDP answer for the re-INVITE.
+    pub async fn browser_reanswer(&self, id: PeerId, sdp: String) -> Result<String, MediaError> {
+        self.call("browser_reanswer", id, move |s, now| {
+            s.core.browser_reanswer(now, id, &sdp)
+        })
+        .await
+    }
+
+    /// The SIP answer to a re-INVITE the gateway sent; the browser's answer when that
+    /// re-INVITE offered media the browser added.
+    pub async fn sip_reanswer(
+        &self,
+        id: PeerId,
+        sdp: String,
+    ) -> Result<Option<String>, MediaError> {
+        self.call("sip_reanswer", id, move |s, now| {
+            s.core.sip_reanswer(now, id, &sdp)
+        })
+        .await
+    }
+
+    /// Forgets a renegotiation the other side refused.
+    pub async fn cancel_update(&self, id: PeerId) {
+        self.tell("cancel_update", id, move |s, _| s.core.cancel_update(id))
+            .await
+    }
+
+    /// A new browser offer on a call (`session-update`).
     pub async fn browser_reoffer(
         &self,
         id: PeerId,
         offer: String,
-    ) -> Result<(String, String), MediaError> {
+    ) -> Result<BrowserUpdate, MediaError> {
         self.call("browser_reoffer", id, move |s, now| {
-            s.core.browser_reoffer(now, id, &offer)
+            let kinds = s.core.kinds_added(id, &offer)?;
+            let added = s.bind_kinds(id, &kinds)?;
+            s.core.browser_reoffer(now, id, &offer, &added)
         })
         .await
     }

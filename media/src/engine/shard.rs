@@ -86,6 +86,15 @@ impl Shard {
             .filter(|m| m.port != 0)
             .filter_map(|m| m.kind)
             .collect();
+        self.bind_kinds(id, &kinds)
+    }
+
+    /// Binds one plain RTP leg for each of `kinds` (in the order audio, video) for call `id`.
+    pub fn bind_kinds(
+        &mut self,
+        id: PeerId,
+        kinds: &[Kind],
+    ) -> Result<Vec<(Kind, SocketAddr, SocketAddr)>, MediaError> {
         let mut locals = Vec::new();
         for kind in [Kind::Audio, Kind::Video] {
             if kinds.contains(&kind) {

@@ -280,45 +280,90 @@ fn rtx() -> RTCRtpCodecParameters {
     }
 }
 
-/// A media engine with exactly these codecs (payload types as the browser will see them).
+/// A media engine with these codecs (payload types as the browser will see them), and, for
+/// a kind they do not have, every codec of it the bridge passes on: a re-INVITE may add that
+/// kind later, and `rtc` negotiates a kind against the codecs registered when the connection
+/// was made.
 fn call_media(codecs: &[(Kind, Codec)]) -> Result<MediaEngine, MediaError> {
     let mut media = MediaEngine::default();
     for (kind, c) in codecs {
-        let (rtp_kind, prefix) = match kind {
-            Kind::Audio => (RtpCodecKind::Audio, "audio"),
-            Kind::Video => (RtpCodecKind::Video, "video"),
+        let (kind, codec) = codec_parameters(*kind, c);
+        media.register_codec(codec, kind).map_err(rtc_err)?;
+    }
+    let mut free = (96u8..=127).filter(|pt| !codecs.iter().any(|(_, c)| c.pt == *pt));
+    for (kind, name, clock, fmtp) in SPARE_CODECS {
+        if codecs.iter().any(|(k, _)| k == kind) {
+            continue;
+        }
+        let Some(pt) = free.next() else { break };
+        let codec = Codec {
+            pt,
+            name: (*name).to_owned(),
+            clock: *clock,
+            channels: 1,
+            fmtp: fmtp.map(str::to_owned),
         };
-        let mime = match c.name.as_str() {
-            "telephone-event" => MIME_TYPE_TELEPHONE_EVENT.to_owned(),
-            "opus" => "audio/opus".to_owned(),
-            other => format!("{prefix}/{}", other.to_uppercase()),
-        };
-        let fmtp = match (&c.fmtp, c.name.as_str()) {
-            // The browser's side of Opus is negotiated on its own: the SIP side's preferences
-            // (stereo, maxaveragebitrate, ...) would make rtc's codec match fail against the
-            // browser's answer, and nothing would be sent to it.
-            (_, "opus") => opus().rtp_codec.sdp_fmtp_line,
-            (Some(f), _) => f.clone(),
-            (None, "telephone-event") => "0-16".to_owned(),
-            (None, _) => String::new(),
-        };
-        let codec = RTCRtpCodecParameters {
-            rtp_codec: RTCRtpCodec {
-                mime_type: mime,
-                clock_rate: c.clock,
-                channels: if c.name == "opus" { 2 } else { 0 },
-                sdp_fmtp_line: fmtp,
-                rtcp_feedback: if *kind == Kind::Video {
-                    vp8().rtp_codec.rtcp_feedback
-                } else {
-                    vec![]
-                },
-            },
-            payload_type: c.pt,
-        };
-        media.register_codec(codec, rtp_kind).map_err(rtc_err)?;
+        let (kind, codec) = codec_parameters(*kind, &codec);
+        media.register_codec(codec, kind).map_err(rtc_err)?;
     }
     Ok(media)
+}
+
+/// The codecs a call may add by renegotiation (kind, name, clock, fmtp), in preference
+/// order; the payload types are picked among those the call leaves free.
+const SPARE_CODECS: &[(Kind, &str, u32, Option<&str>)] = &[
+    (Kind::Audio, "opus", 48000, None),
+    (Kind::Audio, "telephone-event", 48000, None),
+    (Kind::Video, "vp8", 90000, None),
+    (
+        Kind::Video,
+        "h264",
+        90000,
+        Some("level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"),
+    ),
+    (
+        Kind::Video,
+        "h264",
+        90000,
+        Some("level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f"),
+    ),
+];
+
+/// One codec of a call as `rtc` registers it.
+fn codec_parameters(kind: Kind, c: &Codec) -> (RtpCodecKind, RTCRtpCodecParameters) {
+    let (rtp_kind, prefix) = match kind {
+        Kind::Audio => (RtpCodecKind::Audio, "audio"),
+        Kind::Video => (RtpCodecKind::Video, "video"),
+    };
+    let mime = match c.name.as_str() {
+        "telephone-event" => MIME_TYPE_TELEPHONE_EVENT.to_owned(),
+        "opus" => "audio/opus".to_owned(),
+        other => format!("{prefix}/{}", other.to_uppercase()),
+    };
+    let fmtp = match (&c.fmtp, c.name.as_str()) {
+        // The browser's side of Opus is negotiated on its own: the SIP side's preferences
+        // (stereo, maxaveragebitrate, ...) would make rtc's codec match fail against the
+        // browser's answer, and nothing would be sent to it.
+        (_, "opus") => opus().rtp_codec.sdp_fmtp_line,
+        (Some(f), _) => f.clone(),
+        (None, "telephone-event") => "0-16".to_owned(),
+        (None, _) => String::new(),
+    };
+    let codec = RTCRtpCodecParameters {
+        rtp_codec: RTCRtpCodec {
+            mime_type: mime,
+            clock_rate: c.clock,
+            channels: if c.name == "opus" { 2 } else { 0 },
+            sdp_fmtp_line: fmtp,
+            rtcp_feedback: if kind == Kind::Video {
+                vp8().rtp_codec.rtcp_feedback
+            } else {
+                vec![]
+            },
+        },
+        payload_type: c.pt,
+    };
+    (rtp_kind, codec)
 }
 
 /// The codecs of a negotiated call as the browser sees them (codec and telephone-event).
@@ -598,6 +643,7 @@ impl Peer {
     ) -> Result<(Peer, String), MediaError> {
         let ice = IceCredentials::random(rng);
         let mut pc = build_pc(&ice, srtp, call_media(&chosen_codecs(chosen))?, now)?;
+        let offer_sdp = offer;
         let offer = RTCSessionDescription::offer(offer.to_owned())
             .map_err(|e| MediaError::BadSdp(e.to_string()))?;
         pc.set_remote_description(now, offer)
@@ -633,6 +679,11 @@ impl Peer {
                     clock_rate: c.codec.clock,
                 },
             ));
+        }
+        // The media engine also knows the codecs a later re-INVITE may add: video the SIP
+        // side did not take now is declined, not answered with one of those.
+        if !chosen.iter().any(|c| c.kind == Kind::Video) {
+            decline_video(&mut pc, offer_sdp);
         }
         add_candidates(&mut pc, candidates)?;
         let sdp = local_answer(&mut pc, now)?;
@@ -772,6 +823,140 @@ impl Peer {
         if let Err(e) = self.pc.add_remote_candidate(init) {
             tracing::debug!(error = %e, "remote candidate ignored");
         }
+    }
+
+    /// Offers media of new kinds on the established transport (a re-INVITE of the SIP side
+    /// added them), with the SIP offer's codecs of those kinds where `rtc` has them; returns
+    /// the offer. The payload types are fixed when the browser answers
+    /// ([`Peer::set_send_payload_type`]).
+    pub fn offer_added(
+        &mut self,
+        codecs: &[(Kind, Codec)],
+        now: Instant,
+        rng: &mut impl Rng,
+    ) -> Result<String, MediaError> {
+        for kind in [Kind::Audio, Kind::Video] {
+            let of_kind: Vec<&Codec> = codecs
+                .iter()
+                .filter(|(k, _)| *k == kind)
+                .map(|(_, c)| c)
+                .collect();
+            if self.out_track(kind).is_some()
+                || !of_kind.iter().any(|c| c.name != "telephone-event")
+            {
+                continue;
+            }
+            let ssrc = rng.random::<u32>();
+            let init = RTCRtpTransceiverInit {
+                direction: RTCRtpTransceiverDirection::Sendrecv,
+                streams: vec![],
+                send_encodings: vec![RTCRtpEncodingParameters {
+                    rtp_coding_parameters: RTCRtpCodingParameters {
+                        ssrc: Some(ssrc),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                }],
+            };
+            let rtp_kind = codec_parameters(kind, of_kind[0]).0;
+            let tid = self
+                .pc
+                .add_transceiver_from_kind(rtp_kind, Some(init))
+                .map_err(rtc_err)?;
+            let mut transceiver = self
+                .pc
+                .rtp_transceiver(tid)
+                .ok_or_else(|| MediaError::Rtc("transceiver gone".into()))?;
+            let sender = transceiver
+                .sender()
+                .ok_or_else(|| MediaError::Rtc("transceiver without a sender".into()))?;
+            // Only the formats the SIP side offered, where rtc registered them.
+            let preferred: Vec<_> = of_kind
+                .iter()
+                .map(|c| codec_parameters(kind, c).1)
+                .collect();
+            if transceiver.set_codec_preferences(preferred).is_err() {
+                tracing::debug!(?kind, "SIP codecs not all known to rtc: offering its own");
+            }
+            let track = OutTrack {
+                sender,
+                ssrc,
+                payload_type: 0,
+                rtx_ssrc: None,
+                clock_rate: 0,
+            };
+            match kind {
+                Kind::Audio => self.out_audio = Some(track),
+                Kind::Video => self.out_video = Some(track),
+            }
+        }
+        local_offer(&mut self.pc, now)
+    }
+
+    /// Answers a browser's new offer that adds media: `added` holds the codec the SIP side
+    /// took per new kind (browser payload types); a new kind not in it is declined.
+    pub fn renegotiate_adding(
+        &mut self,
+        offer: &str,
+        added: &[Chosen],
+        now: Instant,
+        rng: &mut impl Rng,
+    ) -> Result<String, MediaError> {
+        let desc = RTCSessionDescription::offer(offer.to_owned())
+            .map_err(|e| MediaError::BadSdp(e.to_string()))?;
+        self.pc
+            .set_remote_description(now, desc)
+            .map_err(|e| MediaError::BadSdp(e.to_string()))?;
+        for c in added {
+            if self.out_track(c.kind).is_some() {
+                continue;
+            }
+            let (rtp_kind, _) = codec_parameters(c.kind, &c.codec);
+            let ssrc = rng.random::<u32>();
+            let track = MediaStreamTrack::new(
+                format!("sylk-{ssrc}"),
+                format!("sylk-{}-{ssrc}", c.codec.name),
+                format!("sylk-{ssrc}"),
+                rtp_kind,
+                vec![RTCRtpEncodingParameters {
+                    rtp_coding_parameters: RTCRtpCodingParameters {
+                        ssrc: Some(ssrc),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                }],
+            );
+            let sender = self.pc.add_track(track).map_err(rtc_err)?;
+            let preferred: Vec<_> = chosen_codecs(std::slice::from_ref(c))
+                .iter()
+                .map(|(k, codec)| codec_parameters(*k, codec).1)
+                .collect();
+            let ids: Vec<_> = self.pc.get_transceivers().collect();
+            for id in ids {
+                if let Some(mut t) = self.pc.rtp_transceiver(id) {
+                    if t.sender() == Some(sender)
+                        && t.set_codec_preferences(preferred.clone()).is_err()
+                    {
+                        tracing::debug!(kind = ?c.kind, "the SIP side's codec is not known to rtc");
+                    }
+                }
+            }
+            let track = OutTrack {
+                sender,
+                ssrc,
+                payload_type: c.webrtc_pt,
+                rtx_ssrc: None,
+                clock_rate: c.codec.clock,
+            };
+            match c.kind {
+                Kind::Audio => self.out_audio = Some(track),
+                Kind::Video => self.out_video = Some(track),
+            }
+        }
+        if self.out_video.is_none() {
+            decline_video(&mut self.pc, offer);
+        }
+        local_answer(&mut self.pc, now)
     }
 
     pub fn out_track(&self, kind: Kind) -> Option<OutTrack> {
