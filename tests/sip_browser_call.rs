@@ -121,6 +121,16 @@ fn baresip_calls_chromium_through_kamailio() {
     let cmd = node(&gw, &[ALICE, ALICE_HA1, "answer"]);
     let browser = std::thread::spawn(move || run_with_timeout(cmd, NODE_TIMEOUT));
     // Once the page registered alice (at the gateway's contact), bob dials her.
+    wait_alice_registered(&kamailio);
+    bob.command("dial", "sip:alice@127.0.0.1");
+    let (ok, stdout, stderr) = browser.join().unwrap();
+    let summary = check(ok, &stdout, &stderr, &gw, &bob);
+    let states = states(&summary);
+    assert!(states.ends_with(&["accepted", "established"]), "{summary}");
+}
+
+/// Waits until Kamailio registered the page's alice (at the gateway's contact).
+fn wait_alice_registered(kamailio: &Kamailio) {
     let deadline = Instant::now() + NODE_TIMEOUT / 2;
     while !kamailio
         .log()
@@ -133,9 +143,77 @@ fn baresip_calls_chromium_through_kamailio() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    bob.command("dial", "sip:alice@127.0.0.1");
-    let (ok, stdout, stderr) = browser.join().unwrap();
+}
+
+/// sylkrtc.js's `Call.addVideo()`: the page calls bob's baresip (video on: VP8 and a test
+/// pattern) with audio only, then adds its camera with `session-update`. baresip gets the
+/// re-INVITE with video, answers it and sends its test pattern, which the page decodes; the
+/// page's video reaches baresip.
+#[test]
+fn chromium_upgrades_its_call_to_baresip_to_video() {
+    let _peers = setup();
+    let _kamailio = Kamailio::start(&[]);
+    let bob = Baresip::start_video("bob");
+    let gw = Gateway::start(&["--sip-proxy", PROXY]);
+    let mut cmd = node(&gw, &[ALICE, ALICE_HA1, "call", BOB]);
+    cmd.env("VIDEO", "add");
+    let (ok, stdout, stderr) = run_with_timeout(cmd, NODE_TIMEOUT);
     let summary = check(ok, &stdout, &stderr, &gw, &bob);
-    let states = states(&summary);
-    assert!(states.ends_with(&["accepted", "established"]), "{summary}");
+    assert_eq!(
+        summary["updates"],
+        serde_json::json!(["accepted"]),
+        "{summary}"
+    );
+    let video = &summary["video"];
+    assert!(
+        video["videoIn"]["framesDecoded"].as_u64().unwrap_or(0) > 10,
+        "{summary}"
+    );
+    assert!(
+        video["videoOut"]["packetsSent"].as_u64().unwrap_or(0) > 50,
+        "{summary}"
+    );
+    // baresip's re-INVITE answer took video and its decoder got the page's VP8.
+    let log = bob.log();
+    assert!(log.contains("video"), "{log}");
+}
+
+/// The other way: a SIP caller (SIPp) upgrades its audio call to the page with a re-INVITE
+/// adding VP8. The page gets `update {state: received}` with the offer, answers it with its
+/// camera (`session-update`), and sends video; SIPp checks that the 200 accepts audio and
+/// video, then hangs up.
+#[test]
+fn a_sip_callers_video_reinvite_reaches_chromium_and_is_answered() {
+    let _peers = setup();
+    let kamailio = Kamailio::start(&[]);
+    let gw = Gateway::start(&["--sip-proxy", PROXY]);
+    let mut cmd = node(&gw, &[ALICE, ALICE_HA1, "answer"]);
+    cmd.env("VIDEO", "answer");
+    let browser = std::thread::spawn(move || run_with_timeout(cmd, NODE_TIMEOUT));
+    wait_alice_registered(&kamailio);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sipp = rt.block_on(async { Sipp::caller(&own_scenario("uac_reinvite_video.xml")) });
+    let (ok, stdout, stderr) = browser.join().unwrap();
+    let (code, sipp_log) = rt.block_on(sipp.exit_code(Duration::from_secs(30)));
+    assert!(
+        ok && code == Some(0),
+        "browser or SIPp failed (sipp exit {code:?})\n--- node stderr:\n{}\n--- node stdout:\n{stdout}\n--- sipp:\n{sipp_log}\n--- gateway (tail):\n{}",
+        tail(&stderr, 60),
+        tail(&gw.log(), 120)
+    );
+    let summary: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    println!("{summary}");
+    assert_eq!(
+        summary["updates"],
+        serde_json::json!(["received"]),
+        "{summary}"
+    );
+    assert!(
+        summary["stats"]["videoOut"]["packetsSent"]
+            .as_u64()
+            .unwrap_or(0)
+            > 20,
+        "{summary}"
+    );
+    assert_eq!(summary["reason"], "200 Received BYE", "{summary}");
 }

@@ -31,9 +31,6 @@ use serde_json::{json, Value};
 /// One set of peers at a time (fixed ports), across the tests of this binary.
 static PEERS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-const CALLER_PORT: &str = "5072";
-const CALLER_RTP_PORT: &str = "16000";
-
 /// The gateway with alice added and registered at Kamailio (contact `;gw=<token>`).
 async fn gateway_with_registered_alice() -> (Gateway, Client) {
     let gw = Gateway::start(&["--sip-proxy", PROXY]);
@@ -57,36 +54,6 @@ async fn gateway_with_registered_alice() -> (Gateway, Client) {
 }
 
 /// bob calls alice through Kamailio with `scenario`.
-fn caller(scenario: &str) -> Sipp {
-    Sipp::spawn(&[
-        KAMAILIO_ADDR,
-        "-sf",
-        scenario,
-        "-s",
-        "alice",
-        "-key",
-        "caller",
-        "bob",
-        "-au",
-        "bob",
-        "-ap",
-        "bobpw",
-        "-i",
-        "127.0.0.1",
-        "-p",
-        CALLER_PORT,
-        "-mi",
-        "127.0.0.1",
-        "-mp",
-        CALLER_RTP_PORT,
-        "-m",
-        "1",
-        "-nostdin",
-        "-timeout",
-        "40s",
-    ])
-}
-
 async fn incoming_session(c: &mut Client) -> Value {
     c.wait_for("incoming-session", |m| {
         m["sylkrtc"] == "account-event" && m["event"] == "incoming-session"
@@ -106,7 +73,7 @@ async fn sip_incoming_call_answered_media_then_caller_hangs_up() {
     let _serial = PEERS.lock().await;
     let kamailio = Kamailio::start(&[]);
     let (gw, mut c) = gateway_with_registered_alice().await;
-    let sipp = caller(&shared_scenario("uac_call.xml"));
+    let sipp = Sipp::caller(&shared_scenario("uac_call.xml"));
 
     let inc = incoming_session(&mut c).await;
     assert_eq!(inc["account"], ALICE, "{inc}");
@@ -164,7 +131,7 @@ async fn sip_incoming_call_cancelled_is_missed() {
     let _serial = PEERS.lock().await;
     let _kamailio = Kamailio::start(&[]);
     let (gw, mut c) = gateway_with_registered_alice().await;
-    let sipp = caller(&own_scenario("uac_cancel.xml"));
+    let sipp = Sipp::caller(&own_scenario("uac_cancel.xml"));
 
     let inc = incoming_session(&mut c).await;
     let session = inc["session"].as_str().unwrap().to_string();
@@ -189,7 +156,7 @@ async fn sip_incoming_call_declined_with_486() {
     let _serial = PEERS.lock().await;
     let _kamailio = Kamailio::start(&[]);
     let (gw, mut c) = gateway_with_registered_alice().await;
-    let sipp = caller(&own_scenario("uac_declined.xml"));
+    let sipp = Sipp::caller(&own_scenario("uac_declined.xml"));
 
     let inc = incoming_session(&mut c).await;
     let session = inc["session"].as_str().unwrap().to_string();
@@ -427,7 +394,7 @@ async fn sip_incoming_call_local_hold_sends_a_reinvite_to_the_caller() {
     let _serial = PEERS.lock().await;
     let _kamailio = Kamailio::start(&[]);
     let (gw, mut c) = gateway_with_registered_alice().await;
-    let sipp = caller(&own_scenario("uac_reinvited.xml"));
+    let sipp = Sipp::caller(&own_scenario("uac_reinvited.xml"));
     let inc = incoming_session(&mut c).await;
     let session = inc["session"].as_str().unwrap().to_string();
     let offer = inc["sdp"].as_str().unwrap();
@@ -474,7 +441,7 @@ async fn sip_incoming_call_challenges_to_our_reinvite_and_message_are_answered()
     let (gw, mut c) = gateway_with_registered_alice().await;
     // The caller answers our re-INVITE with 407 and our MESSAGE with 401 (qop=auth), then
     // checks that the retries carry credentials for its nonces.
-    let sipp = caller(&own_scenario("uac_reinvite_challenge.xml"));
+    let sipp = Sipp::caller(&own_scenario("uac_reinvite_challenge.xml"));
     let (session, peer) = answer_incoming(&mut c).await;
     let update = hold(&mut c, &peer, &session).await;
     assert_eq!(
@@ -592,7 +559,7 @@ async fn sip_bad_invites_for_a_registered_account_get_488_and_the_call_goes_on()
     let _kamailio = Kamailio::start(&[]);
     let (gw, mut c) = gateway_with_registered_alice().await;
     // A call in progress first.
-    let sipp = caller(&own_scenario("uac_reinvited.xml"));
+    let sipp = Sipp::caller(&own_scenario("uac_reinvited.xml"));
     let (session, peer) = answer_incoming(&mut c).await;
 
     // Bad INVITEs for alice's binding, relayed by Kamailio to the gateway.
@@ -638,7 +605,7 @@ async fn sip_caller_adding_video_by_reinvite_is_offered_to_the_browser_and_answe
     let _kamailio = Kamailio::start(&[]);
     let (gw, mut c) = gateway_with_registered_alice().await;
     // The caller's re-INVITE adds a VP8 line; its 200 must accept audio and video.
-    let sipp = caller(&own_scenario("uac_reinvite_video.xml"));
+    let sipp = Sipp::caller(&own_scenario("uac_reinvite_video.xml"));
     let (session, peer) = answer_incoming(&mut c).await;
     let update = c
         .wait_for("update", |m| {

@@ -265,7 +265,9 @@ export class Account extends EventTarget {
 
 // --- 1:1 calls --------------------------------------------------------------------------------
 // Events: 'state' ({detail: {state, reason}}); states as the gateway sends them (progress,
-// ringing, early-media, accepted, established, terminated). `remoteStream` holds the far
+// ringing, early-media, accepted, established, terminated); 'updateRequest' ({detail: {sdp}})
+// when the far end renegotiates (answer with answerUpdate()); 'updateFailed' ({detail:
+// {reason}}) when our addVideo()/hold() re-INVITE was refused. `remoteStream` holds the far
 // end's media.
 export class Call extends EventTarget {
   constructor(account, id, remote, direction, offer) {
@@ -327,6 +329,34 @@ export class Call extends EventTarget {
     this.held = on;
   }
 
+  // Upgrades the call to video (upstream sylkrtc.js's Call.addVideo()): adds the camera
+  // track of `stream` and renegotiates with `session-update`; the gateway re-INVITEs the far
+  // end, and its answer arrives as `update {state: accepted}`.
+  async addVideo(stream) {
+    for (const track of stream.getVideoTracks()) this.pc.addTrack(track, this.stream || stream);
+    const offer = await this.pc.createOffer();
+    await this.pc.setLocalDescription(offer);
+    await this.conn.request({ sylkrtc: 'session-update', session: this.id, sdp: offer.sdp });
+  }
+
+  // Answers the far end's re-INVITE (`update {state: received}`, the 'updateRequest' event):
+  // camera tracks of `stream`, if given, go on the new video lines.
+  async answerUpdate(stream) {
+    const offer = this.pendingUpdate;
+    if (!offer) throw new Error('no update to answer');
+    this.pendingUpdate = null;
+    await this.pc.setRemoteDescription({ type: 'offer', sdp: offer });
+    const video = stream ? stream.getVideoTracks()[0] : null;
+    for (const t of this.pc.getTransceivers()) {
+      if (video && t.receiver.track.kind === 'video' && !t.sender.track) {
+        await t.sender.replaceTrack(video);
+        t.direction = 'sendrecv';
+      }
+    }
+    await this.pc.setLocalDescription(await this.pc.createAnswer());
+    await this.conn.request({ sylkrtc: 'session-update', session: this.id, sdp: this.pc.localDescription.sdp });
+  }
+
   dtmf(tones) {
     return this.conn.request({ sylkrtc: 'session-dtmf-info', session: this.id, digit: tones });
   }
@@ -344,6 +374,14 @@ export class Call extends EventTarget {
   async _event(m) {
     if (m.event === 'update') {
       if (m.state === 'accepted' && m.sdp && this.pc) await this.pc.setRemoteDescription({ type: 'answer', sdp: m.sdp });
+      if (m.state === 'received' && m.sdp) {
+        this.pendingUpdate = m.sdp;
+        this.dispatchEvent(new CustomEvent('updateRequest', { detail: { sdp: m.sdp } }));
+      }
+      if (m.state === 'failed' && this.pc) {
+        await this.pc.setLocalDescription({ type: 'rollback' }).catch(() => {});
+        this.dispatchEvent(new CustomEvent('updateFailed', { detail: { reason: m.reason || null } }));
+      }
       return;
     }
     if (m.event !== 'state') return;

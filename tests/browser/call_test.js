@@ -17,6 +17,10 @@ const os = require('os');
 const path = require('path');
 
 const [WS_URL, ACCOUNT, HA1, MODE, TARGET] = process.argv.slice(2);
+// VIDEO=add: once audio flows, the page upgrades the call to video (session-update) and waits
+// for decoded video from the far end. VIDEO=answer: the far end's re-INVITE adds video; the
+// page answers it with its camera and waits until it sends video; the far end hangs up.
+const VIDEO = process.env.VIDEO || '';
 if (!WS_URL || !ACCOUNT || !HA1 || !['call', 'answer'].includes(MODE) || (MODE === 'call' && !TARGET)) {
   console.error('usage: node call_test.js WS_URL ACCOUNT HA1 (call AOR | answer)');
   process.exit(2);
@@ -46,6 +50,21 @@ async function main() {
     await until('registered', 15000, async () => { const s = await state(); ok(s); return { done: s.registration === 'registered', detail: s }; });
     if (MODE === 'answer') console.error('READY'); // the Rust side dials now
     await until('established', MEDIA_TIMEOUT_MS, async () => { const s = await state(); ok(s); return { done: s.state === 'established', detail: s }; });
+    if (VIDEO === 'answer') {
+      await until('update received and answered', MEDIA_TIMEOUT_MS, async () => { const s = await state(); return { done: (await page.evaluate(() => sylk.updates)).includes('received'), detail: s }; });
+      const sending = await until('video sent', MEDIA_TIMEOUT_MS, async () => {
+        const s = await page.evaluate(() => sylk.stats());
+        return { done: s.videoOut && s.videoOut.packetsSent > 20, detail: s };
+      });
+      summary.stats = sending.detail;
+      summary.updates = await page.evaluate(() => sylk.updates);
+      const end = await until('terminated by the far end', 15000, async () => { const s = await state(); return { done: s.state === 'terminated', detail: s }; });
+      summary.reason = end.detail.reason;
+      summary.states = end.detail.states;
+      summary.ok = true;
+      console.log(JSON.stringify(summary));
+      return;
+    }
     const first = await page.evaluate(() => sylk.stats());
     const flowing = await until('audio both ways', MEDIA_TIMEOUT_MS, async () => {
       const s = await page.evaluate(() => sylk.stats());
@@ -55,6 +74,16 @@ async function main() {
     });
     summary.stats_first = first;
     summary.stats = flowing.detail;
+    if (VIDEO === 'add') {
+      await page.evaluate(() => sylk.addVideo());
+      await until('update accepted', MEDIA_TIMEOUT_MS, async () => { const u = await page.evaluate(() => sylk.updates); if (u.includes('failed')) throw new Error('update failed: ' + JSON.stringify(await state())); return { done: u.includes('accepted'), detail: u }; });
+      const video = await until('video both ways', MEDIA_TIMEOUT_MS, async () => {
+        const s = await page.evaluate(() => sylk.stats());
+        return { done: s.videoIn && s.videoIn.framesDecoded > 10 && s.videoOut && s.videoOut.packetsSent > 50, detail: s };
+      });
+      summary.video = video.detail;
+      summary.updates = await page.evaluate(() => sylk.updates);
+    }
     summary.states = (await state()).states;
     if (SHOT_DIR) {
       fs.mkdirSync(SHOT_DIR, { recursive: true });

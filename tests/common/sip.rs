@@ -188,6 +188,38 @@ impl Sipp {
 
     /// A callee on [`UAS_PORT`] running `scenario` for one call (RTP echo on
     /// [`UAS_RTP_PORT`]).
+    /// A SIPp caller (bob, credentials for Kamailio's challenge) of alice through Kamailio,
+    /// from 127.0.0.1:5072 with media on 16000, running `scenario` once.
+    pub fn caller(scenario: &str) -> Sipp {
+        Sipp::spawn(&[
+            KAMAILIO_ADDR,
+            "-sf",
+            scenario,
+            "-s",
+            "alice",
+            "-key",
+            "caller",
+            "bob",
+            "-au",
+            "bob",
+            "-ap",
+            "bobpw",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            "5072",
+            "-mi",
+            "127.0.0.1",
+            "-mp",
+            "16000",
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            "40s",
+        ])
+    }
+
     pub fn callee(scenario: &str) -> Sipp {
         let sipp = Sipp::spawn(&[
             "-sf",
@@ -313,7 +345,7 @@ impl Baresip {
     pub fn start(name: &str) -> Baresip {
         let dir = tempfile::tempdir().unwrap();
         let script = shared_peers().join("baresip/start.sh");
-        let mut child = Command::new("sh")
+        let child = Command::new("sh")
             .arg(&script)
             .arg(name)
             .arg(dir.path())
@@ -322,6 +354,50 @@ impl Baresip {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start baresip ({e}); run tests/run.sh"));
+        Baresip::registered(name, child, dir)
+    }
+
+    /// As [`Baresip::start`], with video: VP8 and a test pattern from `fakevideo` (320x240,
+    /// 15 fps), which it sends on any call whose SDP has a video line, also one a
+    /// re-INVITE adds.
+    pub fn start_video(name: &str) -> Baresip {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join(name);
+        let status = Command::new("cp")
+            .arg("-r")
+            .arg(shared_peers().join("baresip").join(name))
+            .arg(&conf)
+            .status()
+            .expect("cp");
+        assert!(status.success(), "cannot copy baresip's {name} config");
+        let audio = conf.join("audio");
+        std::fs::create_dir_all(&audio).unwrap();
+        let config = std::fs::read_to_string(conf.join("config")).unwrap();
+        let mut config: String = config
+            .lines()
+            .filter(|l| !l.starts_with("snd_path"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        config.push_str(&format!(
+            "snd_path\t{}\nmodule\tvp8.so\nmodule\tfakevideo.so\nvideo_source\tfakevideo,nil\n\
+             video_size\t320x240\nvideo_bitrate\t300000\nvideo_fps\t15\n",
+            audio.display()
+        ));
+        std::fs::write(conf.join("config"), config).unwrap();
+        let child = Command::new("baresip")
+            .arg("-f")
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start baresip ({e}); run tests/run.sh"));
+        Baresip::registered(name, child, dir)
+    }
+
+    /// The phone `name` started as `child` (config in `dir`), once Kamailio answered its
+    /// REGISTER.
+    fn registered(name: &str, mut child: Child, dir: tempfile::TempDir) -> Baresip {
         let log = collect_output(&mut child);
         let phone = Baresip {
             child,

@@ -21,6 +21,9 @@ use crate::router::munger::Munger;
 use crate::rtp::{is_rtcp, parse_rtp, write_rtp, RtpView};
 
 const REPORT_INTERVAL: Duration = Duration::from_secs(5);
+/// Keyframe requests toward the SIP side at most this often: a browser asks again and again
+/// while it waits for one.
+const PLI_INTERVAL: Duration = Duration::from_millis(500);
 
 #[derive(Debug)]
 pub struct PlainLeg {
@@ -59,6 +62,8 @@ pub struct PlainLeg {
     next_report: Option<Instant>,
     /// The instant arrival times are counted from (jitter).
     origin: Option<Instant>,
+    /// When the last keyframe request went to the SIP side.
+    last_pli: Option<Instant>,
 }
 
 impl PlainLeg {
@@ -93,7 +98,30 @@ impl PlainLeg {
             last_sr: None,
             next_report: None,
             origin: None,
+            last_pli: None,
         }
+    }
+
+    /// The browser wants a keyframe of the SIP side's video: an RTCP PLI (RFC 4585 §6.3.1)
+    /// for its stream into `buf`, with where it goes; None for audio, before the SIP side's
+    /// first packet (its SSRC is not known), or within [`PLI_INTERVAL`] of the last one.
+    pub fn keyframe_request(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<SocketAddr> {
+        if self.kind != Kind::Video || self.highest_seq.is_none() {
+            return None;
+        }
+        if self
+            .last_pli
+            .is_some_and(|t| now.saturating_duration_since(t) < PLI_INTERVAL)
+        {
+            return None;
+        }
+        let to = self.destination()?;
+        self.last_pli = Some(now);
+        buf.clear();
+        buf.extend_from_slice(&[0x81, 206, 0, 2]);
+        buf.extend_from_slice(&self.ssrc.to_be_bytes());
+        buf.extend_from_slice(&self.remote_ssrc.to_be_bytes());
+        Some(to)
     }
 
     /// Where packets to the SIP side go: the latched address, else the negotiated one.
@@ -463,6 +491,32 @@ mod tests {
         let v = parse_rtp(&buf).unwrap();
         assert_eq!((v.payload_type, v.payload), (101, &[1, 0x0a, 0, 160][..]));
         assert_ne!(v.ssrc, 99);
+    }
+
+    #[test]
+    fn keyframe_requests_go_to_the_video_sender_and_are_paced() {
+        let mut c = chosen("127.0.0.1:17000");
+        c.kind = Kind::Video;
+        let mut leg = PlainLeg::new(&c, 0x1111);
+        let now = Instant::now();
+        let mut buf = Vec::new();
+        // Nothing before the SIP side's first packet: its SSRC is unknown.
+        assert_eq!(leg.keyframe_request(now, &mut buf), None);
+        let from: SocketAddr = "127.0.0.1:17000".parse().unwrap();
+        let mut p = rtp(8, 1, 0, b"frame");
+        p[8..12].copy_from_slice(&0x2222u32.to_be_bytes());
+        leg.receive(from, &p, now).unwrap();
+        assert_eq!(leg.keyframe_request(now, &mut buf), Some(from));
+        assert_eq!(
+            buf,
+            [0x81, 206, 0, 2, 0, 0, 0x11, 0x11, 0, 0, 0x22, 0x22].to_vec()
+        );
+        assert_eq!(leg.keyframe_request(now + PLI_INTERVAL / 2, &mut buf), None);
+        assert!(leg.keyframe_request(now + PLI_INTERVAL, &mut buf).is_some());
+        // Audio legs never ask.
+        let mut audio = PlainLeg::new(&chosen("127.0.0.1:17000"), 1);
+        audio.receive(from, &rtp(8, 1, 0, b"x"), now).unwrap();
+        assert_eq!(audio.keyframe_request(now, &mut buf), None);
     }
 
     #[test]

@@ -696,6 +696,14 @@ impl Core {
             _ => {}
         }
         let is_publisher = matches!(slot.role, Role::Publisher);
+        if let (true, Role::Bridged { legs }) = (got.keyframe_wanted, &mut slot.role) {
+            // The browser waits for a keyframe of the far end's video: ask the SIP side.
+            for leg in legs.iter_mut() {
+                if let Some(to) = leg.keyframe_request(now, &mut self.scratch) {
+                    self.outbox.push(leg.local, to, &self.scratch);
+                }
+            }
+        }
         if got.keyframe_wanted {
             if is_publisher {
                 self.router.producer_keyframe(id, now);
