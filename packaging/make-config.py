@@ -37,6 +37,7 @@ EXAMPLES = {
     "sip_proxy": '"sip:proxy.example.com:5060;transport=udp"',
     "push_url": '"http://127.0.0.1:8400/push"',
     "debug_panic_payload": '"deadbeef"',
+    "room_max_bitrate": "2000000",
 }
 
 def wrap(text, prefix="# "):
@@ -64,6 +65,7 @@ ROOM_EXAMPLES = {
     "video_disabled": "false",
     "invite_participants": '["ceo@example.com"]',
     "persistent": "false",
+    "max_bitrate": "2000000",
 }
 values = dict(l.split(" = ", 1) for l in top.strip().splitlines() if " = " in l)
 limit_values = dict(l.split(" = ", 1) for l in limits.strip().splitlines() if " = " in l)

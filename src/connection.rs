@@ -575,7 +575,7 @@ impl Connection {
             Request::SessionDtmfInfo(r) => self.session_dtmf_info(r),
             Request::VideoroomJoin(r) => self.videoroom_join(r).await,
             Request::VideoroomLeave(r) => self.videoroom_leave(&r.session).await,
-            Request::VideoroomConfigure(r) => self.videoroom_configure(r),
+            Request::VideoroomConfigure(r) => self.videoroom_configure(r).await,
             Request::VideoroomFeedAttach(r) => self.videoroom_feed_attach(r).await,
             Request::VideoroomFeedAnswer(r) => self.videoroom_feed_answer(r).await,
             Request::VideoroomFeedDetach(r) => self.videoroom_feed_detach(r).await,

@@ -16,6 +16,23 @@ use crate::connection::ConnHandle;
 /// How many chat messages a room keeps for participants who join later.
 const CHAT_HISTORY: usize = 100;
 
+/// What a participant who is not active gets while others are (SylkServer's figure).
+pub const OTHERS_BITRATE: u64 = 100_000;
+
+/// The shares of `max` bits/s of participants who are active (`true`) or not, in order.
+fn bitrate_shares(active: &[bool], max: u64) -> Vec<u64> {
+    let actives = active.iter().filter(|a| **a).count() as u64;
+    let everyone = (active.len() as u64).saturating_sub(1).max(1);
+    active
+        .iter()
+        .map(|a| match (actives, a) {
+            (0, _) => max / everyone,
+            (n, true) => max / n,
+            (_, false) => OTHERS_BITRATE.min(max),
+        })
+        .collect()
+}
+
 pub struct Participant {
     pub session: String,
     pub conn: ConnHandle,
@@ -350,6 +367,25 @@ impl Rooms {
         }
     }
 
+    /// Each publisher's share of `max` bits/s, as SylkServer's `_update_bitrate`: with
+    /// active participants, `max / active` for each of them and [`OTHERS_BITRATE`] for the
+    /// others; else `max / (participants - 1)` for everyone (a lone participant gets `max`).
+    pub fn bitrates(&self, uri: &str, max: u64) -> Vec<(PeerId, u64)> {
+        let Some(room) = self.room(uri) else {
+            return Vec::new();
+        };
+        let active: Vec<bool> = room
+            .participants
+            .iter()
+            .map(|p| room.active.contains(&p.session))
+            .collect();
+        room.participants
+            .iter()
+            .zip(bitrate_shares(&active, max))
+            .map(|(p, share)| (p.peer, share))
+            .collect()
+    }
+
     /// Sets the active participants; every room session gets `configure`.
     pub fn configure(
         &mut self,
@@ -404,5 +440,24 @@ impl Rooms {
         while room.chat.len() > CHAT_HISTORY {
             room.chat.pop_front();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_room_cap_is_shared_as_sylkserver_shares_it() {
+        // Nobody active: max / (participants - 1); alone, the whole cap.
+        assert_eq!(bitrate_shares(&[false], 900_000), [900_000]);
+        assert_eq!(bitrate_shares(&[false; 2], 900_000), [900_000; 2]);
+        assert_eq!(bitrate_shares(&[false; 4], 900_000), [300_000; 4]);
+        // Active ones split the cap, the others get 100 kbit/s (or the cap, if lower).
+        assert_eq!(
+            bitrate_shares(&[true, false, true, false], 900_000),
+            [450_000, 100_000, 450_000, 100_000]
+        );
+        assert_eq!(bitrate_shares(&[true, false], 64_000), [64_000, 64_000]);
     }
 }

@@ -239,6 +239,7 @@ impl Connection {
         );
         self.peers
             .insert(peer, PeerOwner::Publisher(r.session.clone()));
+        self.share_bitrate(&r.uri).await;
         let mut files = joined.files;
         if joined.created && persistent {
             let kept = crate::filesharing::kept_files(&self.app, &r.uri).await;
@@ -323,10 +324,12 @@ impl Connection {
         let left = self.app.rooms().leave(&rs.room, session);
         if let Some(room) = left.and_then(|l| l.destroyed) {
             crate::filesharing::room_destroyed(&self.app, room);
+        } else {
+            self.share_bitrate(&rs.room).await;
         }
     }
 
-    pub(crate) fn videoroom_configure(
+    pub(crate) async fn videoroom_configure(
         &mut self,
         r: sylkrtc::VideoroomConfigureRequest,
     ) -> Result<(), ApiError> {
@@ -334,7 +337,21 @@ impl Connection {
         self.app
             .rooms()
             .configure(&room, &r.session, r.active_participants)
-            .map_err(ApiError::Api)
+            .map_err(ApiError::Api)?;
+        self.share_bitrate(&room).await;
+        Ok(())
+    }
+
+    /// Shares room `uri`'s `max_bitrate` among its publishers again (someone joined or left,
+    /// the active participants changed); nothing when the room has no cap.
+    async fn share_bitrate(&self, uri: &str) {
+        let Some(max) = self.app.config.room_max_bitrate(uri) else {
+            return;
+        };
+        let shares = self.app.rooms().bitrates(uri, max);
+        for (peer, bitrate) in shares {
+            self.app.engine.set_max_bitrate(peer, Some(bitrate)).await;
+        }
     }
 
     pub(crate) async fn videoroom_feed_attach(

@@ -167,6 +167,10 @@ fn browser_room_over_ice_tcp_when_udp_is_blocked() {
     );
 }
 
+/// The room cap (`max_bitrate`, bits/s) of the ICE-TCP room: each of its three publishers
+/// may send half of it.
+const ROOM_MAX_BITRATE: u64 = 200_000;
+
 /// The network between the browsers and the gateway.
 #[derive(Clone, Copy, PartialEq)]
 enum Network {
@@ -207,6 +211,23 @@ fn room_with(browsers: &str, shots: &str, consent_timeout: &str, network: Networ
         // The media socket on 127.0.0.1 alone: the relay takes its port on 127.0.0.2.
         flags.extend(["--advertise-ip", relay_ip, "--media-listen", "127.0.0.1"]);
     }
+    // Over ICE-TCP the room is capped: 200 kbit/s among three publishers is 100 kbit/s each
+    // (SylkServer's share), told to the browsers by REMB; the plain room has no cap, for the
+    // contrast in the printed rates.
+    let config = tempfile::tempdir().expect("config dir");
+    let config_file = config.path().join("gw.toml");
+    let capped = network == Network::UdpBlocked;
+    std::fs::write(
+        &config_file,
+        if capped {
+            format!("[rooms.\"browsers@videoconference.example.com\"]\nmax_bitrate = {ROOM_MAX_BITRATE}\n")
+        } else {
+            String::new()
+        },
+    )
+    .expect("config");
+    let config_arg = config_file.display().to_string();
+    flags.extend(["--config", config_arg.as_str()]);
     let gw = Gateway::start(&flags);
     if network == Network::UdpBlocked {
         block_udp_to(&gw.media_ports());
@@ -261,6 +282,11 @@ fn room_with(browsers: &str, shots: &str, consent_timeout: &str, network: Networ
             },
         )
         .env("SHOT_DIR", &shots);
+    if capped {
+        cmd.env("MAX_BITRATE", (ROOM_MAX_BITRATE / 2).to_string());
+    } else if network == Network::Plain && browsers == "chromium,chromium,chromium" {
+        cmd.env("MEASURE_RATES", "1");
+    }
     let (ok, stdout, stderr) = run_with_timeout(cmd, NODE_TIMEOUT);
     let log = gw.log();
     // The whole log beside the screenshots, for a failure's post-mortem.

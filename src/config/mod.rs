@@ -123,6 +123,10 @@ pub struct Config {
     /// Settings of particular rooms, by room URI (`[rooms."name@domain"]`, [`RoomSettings`]):
     /// who may join, audio only.
     pub rooms: std::collections::BTreeMap<String, RoomSettings>,
+    /// Bits/s the publishers of a room may send together (SylkServer's `[Janus]
+    /// max_bitrate`), shared as a room's `max_bitrate` is; unset: no cap (each browser's own
+    /// estimate).
+    pub room_max_bitrate: Option<u64>,
     /// sylk-push server (`http://host[:port]/path`) told about messages and conference
     /// invitations for accounts with no live connection; unset: no push.
     pub push_url: Option<String>,
@@ -177,6 +181,7 @@ impl Default for Config {
             sip_auth_realms: Vec::new(),
             limits: Limits::default(),
             rooms: Default::default(),
+            room_max_bitrate: None,
             file_transfer_dir: None,
             web_config: None,
             filetransfer_expire_days: 15,
@@ -321,6 +326,15 @@ impl Config {
         if !(grace.is_finite() && (0.0..=86400.0).contains(&grace)) {
             bail!("shutdown_grace must be between 0 and 86400 seconds, got {grace}");
         }
+        if self
+            .room_max_bitrate
+            .is_some_and(|b| b < rooms::MIN_BITRATE)
+        {
+            bail!(
+                "room_max_bitrate must be at least {} bits/s",
+                rooms::MIN_BITRATE
+            );
+        }
         for (room, settings) in &self.rooms {
             settings.validate(room)?;
         }
@@ -377,6 +391,13 @@ impl Config {
             .iter()
             .find(|(name, _)| name.eq_ignore_ascii_case(uri))
             .map(|(_, s)| s)
+    }
+
+    /// The bits/s the publishers of room `uri` may send together, if capped.
+    pub fn room_max_bitrate(&self, uri: &str) -> Option<u64> {
+        self.room_settings(uri)
+            .and_then(|s| s.max_bitrate)
+            .or(self.room_max_bitrate)
     }
 
     /// The IP the media sockets bind: `media_listen`, or every address of both families.

@@ -1,5 +1,6 @@
 //! Per-room settings, as SylkServer's `[<room uri>]` sections: who may join
-//! (`access_policy`, `allow`, `deny`) and `video_disabled`. TOML:
+//! (`access_policy`, `allow`, `deny`), `video_disabled`, `invite_participants`, `persistent`
+//! and `max_bitrate`. TOML:
 //!
 //! ```toml
 //! [rooms."board@conference.example.com"]
@@ -7,10 +8,14 @@
 //! allow = ["example.com", "guest@other.org"]   # "all", "none", domains, accounts, * wildcards
 //! deny = ["intern@example.com"]
 //! video_disabled = true
+//! max_bitrate = 2000000          # bits/s shared among the publishers (REMB)
 //! ```
 
 use anyhow::bail;
 use serde::{Deserialize, Serialize};
+
+/// The lowest `max_bitrate` taken: below it a browser cannot send even its lowest video.
+pub const MIN_BITRATE: u64 = 32_000;
 
 /// One room's settings (defaults: anyone may join, video allowed).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -30,6 +35,11 @@ pub struct RoomSettings {
     pub invite_participants: Vec<String>,
     /// Shared files outlive the room: kept when it empties, listed again when it starts.
     pub persistent: bool,
+    /// Bits/s the room's publishers may send together, as SylkServer shares it: with active
+    /// participants (`videoroom-configure`) each active one gets an equal share and the others
+    /// 100 kbit/s; else each gets `max_bitrate / (participants - 1)`. Told to the browsers by
+    /// REMB. Unset: the gateway's `room_max_bitrate`.
+    pub max_bitrate: Option<u64>,
 }
 
 impl Default for RoomSettings {
@@ -41,6 +51,7 @@ impl Default for RoomSettings {
             video_disabled: false,
             invite_participants: Vec::new(),
             persistent: false,
+            max_bitrate: None,
         }
     }
 }
@@ -67,6 +78,9 @@ impl RoomSettings {
             .find(|a| signaling::sip::Aor::parse(a).is_none())
         {
             bail!("rooms.\"{room}\".invite_participants: {bad:?} is not a user@domain account");
+        }
+        if self.max_bitrate.is_some_and(|b| b < MIN_BITRATE) {
+            bail!("rooms.\"{room}\".max_bitrate must be at least {MIN_BITRATE} bits/s");
         }
         Ok(())
     }
@@ -102,9 +116,7 @@ mod tests {
             access_policy: policy.into(),
             allow: allow.iter().map(|s| s.to_string()).collect(),
             deny: deny.iter().map(|s| s.to_string()).collect(),
-            video_disabled: false,
-            invite_participants: Vec::new(),
-            persistent: false,
+            ..Default::default()
         }
     }
 
@@ -147,5 +159,20 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("invite_participants"));
+    }
+
+    #[test]
+    fn a_max_bitrate_too_low_for_video_is_refused() {
+        let ok = RoomSettings {
+            max_bitrate: Some(MIN_BITRATE),
+            ..Default::default()
+        };
+        assert!(ok.validate("r@x").is_ok());
+        let low = RoomSettings {
+            max_bitrate: Some(MIN_BITRATE - 1),
+            ..Default::default()
+        };
+        let e = low.validate("r@x").unwrap_err().to_string();
+        assert!(e.contains("max_bitrate"), "{e}");
     }
 }

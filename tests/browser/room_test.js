@@ -51,6 +51,11 @@ const EXPECT_RTX = process.env.EXPECT_RTX === '1';
 // AUDIO_LEVELS=1: every page gets conference-audio-levels for the others while they make sound
 // (the fake microphone), and a muted participant's level falls to 0 and stays there.
 const AUDIO_LEVELS = process.env.AUDIO_LEVELS === '1';
+// MAX_BITRATE=<bits/s>: the room caps each publisher at this (by REMB): every publisher's
+// video sending rate, measured over 3 s once the encoders settled, must stay under it (+30 %).
+// MEASURE_RATES=1: measure and print the rates only.
+const MAX_BITRATE = Number(process.env.MAX_BITRATE || 0);
+const MEASURE_RATES = MAX_BITRATE > 0 || process.env.MEASURE_RATES === '1';
 
 
 
@@ -214,6 +219,29 @@ async function main() {
     }
     if (SHOT_DIR) {
       for (const user of USERS) await pages[user].screenshot({ path: path.join(SHOT_DIR, `${user}-media.png`) });
+    }
+
+    // --- publishers' sending rates (and the room's cap) ---------------------------------
+    if (MEASURE_RATES) {
+      const sleep = (ms) => new Promise(r => setTimeout(r, ms));
+      await sleep(3000); // the encoders follow their estimate, or the cap, within this
+      const sample = async () => {
+        const o = {};
+        for (const user of USERS) o[user] = { bytes: (await pages[user].evaluate(() => sylk.stats())).publisher.videoBytes || 0, at: Date.now() };
+        return o;
+      };
+      const a = await sample();
+      await sleep(3000);
+      const b = await sample();
+      summary.publisher_video_bps = {};
+      for (const user of USERS) summary.publisher_video_bps[user] = Math.round((b[user].bytes - a[user].bytes) * 8 / ((b[user].at - a[user].at) / 1000));
+      if (MAX_BITRATE) {
+        for (const user of USERS) {
+          const bps = summary.publisher_video_bps[user];
+          if (!(bps > 0)) throw new Failure(`${user} sends no video: ${JSON.stringify(summary.publisher_video_bps)}`);
+          if (bps > MAX_BITRATE * 1.3) throw new Failure(`${user} sends ${bps} bit/s of video, over the room's cap of ${MAX_BITRATE}: ${JSON.stringify(summary.publisher_video_bps)}`);
+        }
+      }
     }
 
     // --- audio levels: the speakers are heard, a muted one falls silent ---------------------

@@ -428,6 +428,24 @@ impl Core {
     }
 
     /// Closes a peer at the application's request (no event back).
+    /// Caps what publisher `id` sends (bits/s; None: no cap), by REMB from the next window
+    /// on (at once when the cap goes down).
+    pub fn set_max_bitrate(&mut self, now: Instant, id: PeerId, bitrate: Option<u64>) {
+        let Some(slot) = self.peers.get_mut(&id) else {
+            return;
+        };
+        let lower = match (slot.transport.max_bitrate, bitrate) {
+            (Some(old), Some(new)) => new < old,
+            (None, Some(_)) => true,
+            _ => false,
+        };
+        slot.transport.max_bitrate = bitrate;
+        if lower {
+            slot.transport.send_remb(now);
+            slot.transport.flush(self.local_addr, &mut self.outbox);
+        }
+    }
+
     pub fn close(&mut self, id: PeerId) {
         self.remove(id, None);
     }
@@ -642,6 +660,9 @@ impl Core {
             self.send_keyframe_requests(now);
             self.send_plain_reports(now);
             for slot in self.peers.values_mut() {
+                // Once a window, as Janus repeats its REMB: a browser's own estimate would
+                // otherwise take over again.
+                slot.transport.send_remb(now);
                 slot.transport
                     .send_reports(now, &self.clock, self.local_addr, &mut self.outbox);
             }

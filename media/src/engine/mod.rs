@@ -254,6 +254,14 @@ impl EngineHandle {
         .await
     }
 
+    /// Caps what publisher `id` sends (bits/s; None: no cap), told to it by REMB.
+    pub async fn set_max_bitrate(&self, id: PeerId, bitrate: Option<u64>) {
+        self.tell("set_max_bitrate", id, move |s, now| {
+            s.core.set_max_bitrate(now, id, bitrate)
+        })
+        .await
+    }
+
     pub async fn forward(&self, id: PeerId, options: ForwardOptions) {
         self.tell("forward", id, move |s, now| {
             s.core.set_forward(now, id, options)

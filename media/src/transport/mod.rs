@@ -138,6 +138,9 @@ pub struct Transport {
     rtx_budget: RtxBudget,
     /// Publishers: the receiver of their video (keyframe requests are sent on it).
     pub video_receiver: Option<RTCRtpReceiverId>,
+    /// Publishers: the cap on their sending rate (bits/s) the room gives them, told to the
+    /// browser by REMB (the room's `max_bitrate` shared among its publishers).
+    pub max_bitrate: Option<u64>,
     /// When `rtc` wants its timeout handled.
     pub timeout: Option<Instant>,
     /// When it was made, when it came up (join-time trace).
@@ -164,6 +167,7 @@ impl Transport {
             send: Fast::default(),
             rtx_budget: RtxBudget::default(),
             video_receiver: None,
+            max_bitrate: None,
             timeout: None,
             created: now,
             remote_known: false,
@@ -378,6 +382,33 @@ impl Transport {
             true
         } else {
             false
+        }
+    }
+
+    /// Tells a publisher's browser its sending cap ([`Transport::max_bitrate`]) with an RTCP
+    /// REMB (draft-alvestrand-rmcat-remb) for its video SSRCs: browsers take the estimate as
+    /// the most they may send, also when they estimate the bandwidth themselves.
+    pub fn send_remb(&mut self, now: Instant) -> bool {
+        let (Some(bitrate), Some(receiver)) = (self.max_bitrate, self.video_receiver) else {
+            return false;
+        };
+        let mut ssrcs: Vec<u32> = self
+            .peer
+            .in_tracks
+            .values()
+            .filter(|t| t.kind == Kind::Video && t.ssrc != 0)
+            .map(|t| t.ssrc)
+            .collect();
+        ssrcs.sort_unstable();
+        ssrcs.dedup();
+        let remb = ReceiverEstimatedMaximumBitrate {
+            sender_ssrc: 0,
+            bitrate: bitrate as f32,
+            ssrcs,
+        };
+        match self.peer.pc.rtp_receiver(receiver) {
+            Some(mut r) => r.write_rtcp(now, vec![Box::new(remb)]).is_ok(),
+            None => false,
         }
     }
 
