@@ -66,6 +66,7 @@ ROOM_EXAMPLES = {
     "invite_participants": '["ceo@example.com"]',
     "persistent": "false",
     "max_bitrate": "2000000",
+    "video_codec": '"vp8"',
 }
 values = dict(l.split(" = ", 1) for l in top.strip().splitlines() if " = " in l)
 limit_values = dict(l.split(" = ", 1) for l in limits.strip().splitlines() if " = " in l)

@@ -196,7 +196,13 @@ impl Connection {
         let answer = match self
             .app
             .engine
-            .publish(peer, r.sdp, video_allowed, self.media_tx.clone())
+            .publish(
+                peer,
+                r.sdp,
+                video_allowed,
+                self.app.config.room_video_codec(&r.uri),
+                self.media_tx.clone(),
+            )
             .await
         {
             Ok(answer) => answer,

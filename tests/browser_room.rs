@@ -94,6 +94,40 @@ fn browser_room_simulcast_layer_follows_the_subscribers_request() {
     assert_eq!(rids, ["h", "l", "h"], "{summary}");
 }
 
+/// Rooms of another video codec (`room_video_codec`): the same simulcast run, with bob
+/// decoding the room's codec and his layer switched at its keyframes.
+fn codec_room(codec: &str) {
+    let _alone = ALONE.write().unwrap_or_else(|e| e.into_inner());
+    loopback_only();
+    let dir = tempfile::tempdir().expect("config dir");
+    let file = dir.path().join("gw.toml");
+    std::fs::write(&file, format!("room_video_codec = \"{codec}\"\n")).expect("config");
+    let gw = Gateway::start(&["--config", file.to_str().expect("path")]);
+    let summary = run_driver(
+        "simulcast_test.js",
+        &gw.ws_url(),
+        &format!("browser_room_{codec}"),
+        &[("CODEC", codec.to_string())],
+        || format!("--- gateway (tail):\n{}", tail(&gw.log(), 80)),
+    );
+    let layers = summary["layers"].as_array().expect("layers");
+    let rids: Vec<&str> = layers.iter().map(|l| l["rid"].as_str().unwrap()).collect();
+    assert_eq!(rids, ["h", "l", "h"], "{summary}");
+}
+
+/// A `video_codec = "h264"` room: Chromium publishes H.264 (Constrained Baseline) in two
+/// simulcast layers, the subscriber decodes H.264 and follows its bitrate requests.
+#[test]
+fn browser_room_h264_with_simulcast() {
+    codec_room("h264");
+}
+
+/// A `video_codec = "vp9"` room, the same way.
+#[test]
+fn browser_room_vp9_with_simulcast() {
+    codec_room("vp9");
+}
+
 /// A UDP relay in front of the gateway's media port, as a NAT would be: each browser address
 /// gets its own socket toward the gateway; on each of those paths, every `drop_every`-th VP8
 /// packet (payload type 96, visible in the SRTP header) toward the browser is dropped.

@@ -41,6 +41,37 @@ pub enum Kind {
     Video,
 }
 
+/// The video codec of a room: what its publishers send and its subscribers get, forwarded
+/// as it is (no transcoding).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum VideoCodec {
+    #[default]
+    Vp8,
+    Vp9,
+    /// Constrained Baseline (`profile-level-id=42e01f`), `packetization-mode=1`: what every
+    /// browser encodes and decodes.
+    H264,
+}
+
+impl VideoCodec {
+    pub const ALL: [VideoCodec; 3] = [VideoCodec::Vp8, VideoCodec::Vp9, VideoCodec::H264];
+
+    /// `vp8`, `vp9` or `h264` (any case).
+    pub fn parse(name: &str) -> Option<VideoCodec> {
+        VideoCodec::ALL
+            .into_iter()
+            .find(|c| c.name().eq_ignore_ascii_case(name))
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            VideoCodec::Vp8 => "vp8",
+            VideoCodec::Vp9 => "vp9",
+            VideoCodec::H264 => "h264",
+        }
+    }
+}
+
 /// Wall-clock time for monotonic instants: the NTP timestamps of RTCP sender reports. The
 /// shell reads the system clock once and hands this in; the cores never read a clock.
 #[derive(Debug, Clone, Copy)]

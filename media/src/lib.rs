@@ -32,7 +32,7 @@ pub mod transport;
 pub use crate::core::calls::{BrowserUpdate, SipUpdate};
 pub use crate::core::{Core, CoreConfig, EngineStats, MediaEvent, PeerEvent};
 pub use engine::{EngineConfig, EngineHandle};
-pub use ids::{Kind, PeerId, ShardId, Via};
+pub use ids::{Kind, PeerId, ShardId, Via, VideoCodec};
 pub use router::ForwardOptions;
 pub use transport::peer::SrtpPolicy;
 pub use transport::RtxLimits;

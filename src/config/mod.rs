@@ -127,6 +127,9 @@ pub struct Config {
     /// max_bitrate`), shared as a room's `max_bitrate` is; unset: no cap (each browser's own
     /// estimate).
     pub room_max_bitrate: Option<u64>,
+    /// The video codec of rooms (`vp8`, `vp9` or `h264`; SylkServer's `[Janus] video_codec`)
+    /// unless a room's `video_codec` says otherwise.
+    pub room_video_codec: String,
     /// sylk-push server (`http://host[:port]/path`) told about messages and conference
     /// invitations for accounts with no live connection; unset: no push.
     pub push_url: Option<String>,
@@ -182,6 +185,7 @@ impl Default for Config {
             limits: Limits::default(),
             rooms: Default::default(),
             room_max_bitrate: None,
+            room_video_codec: "vp8".into(),
             file_transfer_dir: None,
             web_config: None,
             filetransfer_expire_days: 15,
@@ -335,6 +339,7 @@ impl Config {
                 rooms::MIN_BITRATE
             );
         }
+        rooms::check_video_codec("room_video_codec", &self.room_video_codec)?;
         for (room, settings) in &self.rooms {
             settings.validate(room)?;
         }
@@ -398,6 +403,16 @@ impl Config {
         self.room_settings(uri)
             .and_then(|s| s.max_bitrate)
             .or(self.room_max_bitrate)
+    }
+
+    /// The video codec of room `uri`.
+    pub fn room_video_codec(&self, uri: &str) -> media::VideoCodec {
+        let name = self
+            .room_settings(uri)
+            .and_then(|s| s.video_codec.as_deref())
+            .unwrap_or(&self.room_video_codec);
+        // Checked when the configuration was loaded.
+        media::VideoCodec::parse(name).unwrap_or_default()
     }
 
     /// The IP the media sockets bind: `media_listen`, or every address of both families.

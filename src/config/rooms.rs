@@ -1,6 +1,6 @@
 //! Per-room settings, as SylkServer's `[<room uri>]` sections: who may join
 //! (`access_policy`, `allow`, `deny`), `video_disabled`, `invite_participants`, `persistent`
-//! and `max_bitrate`. TOML:
+//! `max_bitrate` and `video_codec`. TOML:
 //!
 //! ```toml
 //! [rooms."board@conference.example.com"]
@@ -9,6 +9,7 @@
 //! deny = ["intern@example.com"]
 //! video_disabled = true
 //! max_bitrate = 2000000          # bits/s shared among the publishers (REMB)
+//! video_codec = "h264"           # or "vp8", "vp9"
 //! ```
 
 use anyhow::bail;
@@ -16,6 +17,14 @@ use serde::{Deserialize, Serialize};
 
 /// The lowest `max_bitrate` taken: below it a browser cannot send even its lowest video.
 pub const MIN_BITRATE: u64 = 32_000;
+
+/// Refuses a video codec name rooms cannot have.
+pub fn check_video_codec(setting: &str, name: &str) -> anyhow::Result<()> {
+    if media::VideoCodec::parse(name).is_none() {
+        bail!("{setting} must be \"vp8\", \"vp9\" or \"h264\", got {name:?}");
+    }
+    Ok(())
+}
 
 /// One room's settings (defaults: anyone may join, video allowed).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -40,6 +49,9 @@ pub struct RoomSettings {
     /// 100 kbit/s; else each gets `max_bitrate / (participants - 1)`. Told to the browsers by
     /// REMB. Unset: the gateway's `room_max_bitrate`.
     pub max_bitrate: Option<u64>,
+    /// The room's video codec (`vp8`, `vp9`, `h264`): publishers send it and subscribers get
+    /// it as it is. Unset: the gateway's `room_video_codec`.
+    pub video_codec: Option<String>,
 }
 
 impl Default for RoomSettings {
@@ -52,6 +64,7 @@ impl Default for RoomSettings {
             invite_participants: Vec::new(),
             persistent: false,
             max_bitrate: None,
+            video_codec: None,
         }
     }
 }
@@ -78,6 +91,9 @@ impl RoomSettings {
             .find(|a| signaling::sip::Aor::parse(a).is_none())
         {
             bail!("rooms.\"{room}\".invite_participants: {bad:?} is not a user@domain account");
+        }
+        if let Some(codec) = &self.video_codec {
+            check_video_codec(&format!("rooms.\"{room}\".video_codec"), codec)?;
         }
         if self.max_bitrate.is_some_and(|b| b < MIN_BITRATE) {
             bail!("rooms.\"{room}\".max_bitrate must be at least {MIN_BITRATE} bits/s");

@@ -6,6 +6,8 @@
 // resolution, rid h at full); bob subscribes. bob's feed must show layer h (the width alice
 // sends it at), then, after `videoroom-session-update` with a 100 kbit/s limit, layer l (the
 // gateway switched him at one of its keyframes), then layer h again with the limit raised.
+// CODEC=vp8|vp9|h264: the room's video codec (the gateway is configured with it); bob's
+// decoder must show it, and the layers switch at that codec's keyframes.
 // Prints a JSON summary; exit 0 on success, 1 with the reason otherwise.
 'use strict';
 const { chromium } = require('playwright-core');
@@ -15,6 +17,7 @@ const WS_URL = process.argv[2];
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const ROOM = 'simulcast@videoconference.example.com';
 const SWITCH_TIMEOUT_MS = 30000;
+const CODEC = (process.env.CODEC || 'vp8').toLowerCase();
 
 async function main() {
   const server = await serve('room.html');
@@ -26,7 +29,7 @@ async function main() {
       const page = await browser.newPage();
       page.on('console', m => lines.push(`${user}: ${m.text()}`));
       await page.goto(`${base}?ws=${encodeURIComponent(WS_URL)}&account=${user}%40example.com` +
-        `&room=${encodeURIComponent(ROOM)}&simulcast=${simulcast}`);
+        `&room=${encodeURIComponent(ROOM)}&simulcast=${simulcast}` + (CODEC === 'vp9' ? '&scalability=L1T1' : ''));
       await until(`${user} to join`, 15000, async () => {
         const s = await page.evaluate(() => ({ state: sylk.state, errors: sylk.errors }));
         if (s.errors.length) throw new Failure(`${user}: ${JSON.stringify(s.errors)}`);
@@ -54,7 +57,9 @@ async function main() {
         since = on ? (since || Date.now()) : null;
         return { done: since !== null && Date.now() - since > 1000, detail: { bob: v, alice: sent } };
       });
-      summary.layers.push({ what, rid, width: r.detail.bob.frameWidth, alice: r.detail.alice });
+      const mime = r.detail.bob.mimeType || '';
+      if (mime.toLowerCase() !== 'video/' + CODEC) throw new Failure(`bob decodes ${mime}, not ${CODEC}`);
+      summary.layers.push({ what, rid, width: r.detail.bob.frameWidth, codec: mime, alice: r.detail.alice });
     };
     await onLayer('h', 'bob to decode alice at full resolution (layer h)');
     await pages.bob.evaluate((p) => sylk.limitFeed(p, 100000), alice);

@@ -26,7 +26,7 @@ use tracing::{debug, warn};
 
 use crate::bridge::plain::PlainLeg;
 use crate::bridge::sdp::Offered;
-use crate::ids::{Kind, PeerId, Via, WallClock};
+use crate::ids::{Kind, PeerId, Via, VideoCodec, WallClock};
 use crate::outbox::Outbox;
 use crate::router::{self, ForwardOptions, Router};
 use crate::transport::peer::{Candidates, Peer, SrtpPolicy};
@@ -323,16 +323,18 @@ impl Core {
 
     /// Answers a browser's publish offer; returns the SDP answer.
     pub fn publish(&mut self, now: Instant, id: PeerId, offer: &str) -> Result<String, MediaError> {
-        self.publish_with(now, id, offer, true)
+        self.publish_with(now, id, offer, true, VideoCodec::Vp8)
     }
 
-    /// [`Core::publish`]; without `video` the offer's video is declined (an audio-only room).
+    /// [`Core::publish`] into a room whose video is `codec`; without `video` the offer's video
+    /// is declined (an audio-only room).
     pub fn publish_with(
         &mut self,
         now: Instant,
         id: PeerId,
         offer: &str,
         video: bool,
+        codec: VideoCodec,
     ) -> Result<String, MediaError> {
         let (peer, sdp) = Peer::publisher_with(
             offer,
@@ -341,6 +343,7 @@ impl Core {
             now,
             &mut self.rng,
             video,
+            codec,
         )?;
         self.router.add_producer(id);
         self.insert(id, peer, Role::Publisher, now, true);
@@ -359,6 +362,11 @@ impl Core {
         if !self.router.is_producer(publisher) {
             return Err(MediaError::UnknownPeer);
         }
+        // A feed carries its publisher's codec (the room's).
+        let codec = self
+            .peers
+            .get(&publisher)
+            .map_or(VideoCodec::Vp8, |s| s.transport.peer.video_codec);
         let (peer, sdp) = Peer::subscriber(
             &self.candidates,
             audio,
@@ -366,6 +374,7 @@ impl Core {
             self.srtp,
             now,
             &mut self.rng,
+            codec,
         )?;
         self.router
             .add_consumer(publisher, id, now)
@@ -793,7 +802,11 @@ impl Core {
             seq: packet.header.sequence_number,
             ts: packet.header.timestamp,
             marker: packet.header.marker,
-            keyframe: kind == Kind::Video && router::vp8::starts_keyframe(&packet.payload),
+            keyframe: kind == Kind::Video
+                && router::keyframes::starts_keyframe(
+                    slot.transport.peer.video_codec,
+                    &packet.payload,
+                ),
             payload: packet.payload.clone(),
         };
         let transport = &mut slot.transport;

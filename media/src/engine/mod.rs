@@ -37,7 +37,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::core::calls::{BrowserUpdate, SipUpdate};
 use crate::core::{Core, CoreConfig, EngineStats, MediaEvent};
-use crate::ids::{PeerId, ShardId, WallClock};
+use crate::ids::{PeerId, ShardId, VideoCodec, WallClock};
 use crate::router::ForwardOptions;
 use crate::transport::peer::{Candidates, SrtpPolicy};
 use crate::transport::RtxLimits;
@@ -206,11 +206,12 @@ impl EngineHandle {
         id: PeerId,
         offer: String,
         video: bool,
+        codec: VideoCodec,
         events: mpsc::Sender<MediaEvent>,
     ) -> Result<String, MediaError> {
         self.call("publish", id, move |s, now| {
             s.events.insert(id, events);
-            s.core.publish_with(now, id, &offer, video)
+            s.core.publish_with(now, id, &offer, video, codec)
         })
         .await
     }

@@ -15,6 +15,7 @@
 //! The consumers of a producer live inside it: a packet is routed with one lookup, whatever
 //! the number of subscribers, and [`Router::route`] fills a reused buffer (no allocation).
 
+pub mod keyframes;
 pub mod layers;
 pub mod munger;
 pub mod vp8;

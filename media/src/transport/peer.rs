@@ -16,7 +16,8 @@ use rtc::peer_connection::configuration::interceptor_registry::{
     configure_rtcp_reports, configure_simulcast_extension_headers, configure_twcc_receiver_only,
 };
 use rtc::peer_connection::configuration::media_engine::{
-    MediaEngine, MIME_TYPE_OPUS, MIME_TYPE_RTX, MIME_TYPE_TELEPHONE_EVENT, MIME_TYPE_VP8,
+    MediaEngine, MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_RTX, MIME_TYPE_TELEPHONE_EVENT,
+    MIME_TYPE_VP8, MIME_TYPE_VP9,
 };
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
@@ -38,7 +39,7 @@ use rand::Rng;
 use super::candidates::add_candidates;
 pub use super::candidates::Candidates;
 use crate::bridge::sdp::{Chosen, Codec};
-use crate::ids::Kind;
+use crate::ids::{Kind, VideoCodec};
 use crate::MediaError;
 
 pub const OPUS_PT: u8 = 111;
@@ -112,6 +113,27 @@ fn vp8() -> RTCRtpCodecParameters {
         },
         payload_type: VP8_PT,
     }
+}
+
+pub const VP9_PT: u8 = 98;
+pub const H264_PT: u8 = 102;
+
+/// The video format of a room's codec as `rtc` registers it (the same RTCP feedback as VP8).
+fn room_video(codec: VideoCodec) -> RTCRtpCodecParameters {
+    let mut params = vp8();
+    let (mime, fmtp, pt) = match codec {
+        VideoCodec::Vp8 => return params,
+        VideoCodec::Vp9 => (MIME_TYPE_VP9, "profile-id=0", VP9_PT),
+        VideoCodec::H264 => (
+            MIME_TYPE_H264,
+            "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+            H264_PT,
+        ),
+    };
+    params.rtp_codec.mime_type = mime.to_owned();
+    params.rtp_codec.sdp_fmtp_line = fmtp.to_owned();
+    params.payload_type = pt;
+    params
 }
 
 /// Marks inbound RTCP for the application (keyframe requests must reach the router); the
@@ -214,6 +236,8 @@ pub struct Peer {
     pub ice: IceCredentials,
     /// Publisher: tracks by track id.
     pub in_tracks: HashMap<String, InTrack>,
+    /// The video codec of the room (publishers and subscribers; VP8 for calls).
+    pub video_codec: VideoCodec,
     /// Subscriber: one sender per kind.
     pub out_audio: Option<OutTrack>,
     pub out_video: Option<OutTrack>,
@@ -240,16 +264,16 @@ pub fn extmap_id(sdp: &str, uri: &str) -> Option<u8> {
 /// Trickled remote candidates kept per peer.
 pub const MAX_REMOTE_CANDIDATES: usize = 64;
 
-fn room_media() -> Result<MediaEngine, MediaError> {
+fn room_media(codec: VideoCodec) -> Result<MediaEngine, MediaError> {
     let mut media = MediaEngine::default();
     media
         .register_codec(opus(), RtpCodecKind::Audio)
         .map_err(rtc_err)?;
     media
-        .register_codec(vp8(), RtpCodecKind::Video)
+        .register_codec(room_video(codec), RtpCodecKind::Video)
         .map_err(rtc_err)?;
     media
-        .register_codec(rtx(), RtpCodecKind::Video)
+        .register_codec(rtx(codec), RtpCodecKind::Video)
         .map_err(rtc_err)?;
     // Publishers' audio levels (speaker indication in rooms).
     media
@@ -266,17 +290,19 @@ fn room_media() -> Result<MediaEngine, MediaError> {
 
 pub const RTX_PT: u8 = 97;
 
-/// RFC 4588 retransmissions of VP8: NACKed packets are resent on their own SSRC.
-fn rtx() -> RTCRtpCodecParameters {
+/// RFC 4588 retransmissions of the room's video: NACKed packets are resent on their own SSRC,
+/// with the payload type after the codec's (97 for VP8: [`RTX_PT`]).
+fn rtx(codec: VideoCodec) -> RTCRtpCodecParameters {
+    let apt = room_video(codec).payload_type;
     RTCRtpCodecParameters {
         rtp_codec: RTCRtpCodec {
             mime_type: MIME_TYPE_RTX.to_owned(),
             clock_rate: 90000,
             channels: 0,
-            sdp_fmtp_line: format!("apt={VP8_PT}"),
+            sdp_fmtp_line: format!("apt={apt}"),
             rtcp_feedback: vec![],
         },
-        payload_type: RTX_PT,
+        payload_type: apt + 1,
     }
 }
 
@@ -549,7 +575,7 @@ impl Peer {
         now: Instant,
         rng: &mut impl Rng,
     ) -> Result<(Peer, String), MediaError> {
-        Peer::publisher_with(offer, candidates, srtp, now, rng, true)
+        Peer::publisher_with(offer, candidates, srtp, now, rng, true, VideoCodec::Vp8)
     }
 
     /// [`Peer::publisher`]; without `video`, the offer's video is declined (`a=inactive`):
@@ -561,9 +587,10 @@ impl Peer {
         now: Instant,
         rng: &mut impl Rng,
         video: bool,
+        codec: VideoCodec,
     ) -> Result<(Peer, String), MediaError> {
         let ice = IceCredentials::random(rng);
-        let mut pc = build_pc(&ice, srtp, room_media()?, now)?;
+        let mut pc = build_pc(&ice, srtp, room_media(codec)?, now)?;
         let description = RTCSessionDescription::offer(offer.to_owned())
             .map_err(|e| MediaError::BadSdp(e.to_string()))?;
         pc.set_remote_description(now, description)
@@ -575,6 +602,7 @@ impl Peer {
         let sdp = local_answer(&mut pc, now)?;
         let mut peer = Peer::new(pc, ice);
         peer.audio_level_ext = extmap_id(&sdp, AUDIO_LEVEL_URI);
+        peer.video_codec = codec;
         Ok((peer, sdp))
     }
 
@@ -586,15 +614,16 @@ impl Peer {
         srtp: SrtpPolicy,
         now: Instant,
         rng: &mut impl Rng,
+        codec: VideoCodec,
     ) -> Result<(Peer, String), MediaError> {
         let ice = IceCredentials::random(rng);
-        let mut pc = build_pc(&ice, srtp, room_media()?, now)?;
+        let mut pc = build_pc(&ice, srtp, room_media(codec)?, now)?;
         let mut kinds = Vec::new();
         if audio {
             kinds.push((RtpCodecKind::Audio, opus()));
         }
         if video {
-            kinds.push((RtpCodecKind::Video, vp8()));
+            kinds.push((RtpCodecKind::Video, room_video(codec)));
         }
         let mut out = Vec::new();
         for (kind, codec) in kinds {
@@ -628,7 +657,9 @@ impl Peer {
         }
         add_candidates(&mut pc, candidates)?;
         let sdp = local_offer(&mut pc, now)?;
-        Ok((Peer::with_tracks(pc, ice, out), sdp))
+        let mut peer = Peer::with_tracks(pc, ice, out);
+        peer.video_codec = codec;
+        Ok((peer, sdp))
     }
 
     /// Answers a browser's call offer with exactly the codecs the SIP side took (`chosen`):
@@ -773,6 +804,7 @@ impl Peer {
             pc,
             ice,
             in_tracks: HashMap::new(),
+            video_codec: VideoCodec::Vp8,
             out_audio: None,
             out_video: None,
             remote_candidates: 0,
@@ -1017,6 +1049,50 @@ mod tests {
 
     /// The answer offers a passive TCP candidate beside the UDP one (RFC 6544), ranked below.
     #[test]
+    fn feeds_offer_the_rooms_codec_with_its_retransmissions() {
+        let c = Candidates::udp(vec!["127.0.0.1:4000".parse().unwrap()]);
+        for (codec, rtpmap, fmtp) in [
+            (VideoCodec::Vp8, "a=rtpmap:96 VP8/90000", "a=fmtp:97 apt=96"),
+            (VideoCodec::Vp9, "a=rtpmap:98 VP9/90000", "a=fmtp:99 apt=98"),
+            (
+                VideoCodec::H264,
+                "a=rtpmap:102 H264/90000",
+                "a=fmtp:103 apt=102",
+            ),
+        ] {
+            let (peer, offer) = Peer::subscriber(
+                &c,
+                true,
+                true,
+                SrtpPolicy::Default,
+                Instant::now(),
+                &mut rand::rng(),
+                codec,
+            )
+            .unwrap();
+            assert_eq!(peer.video_codec, codec);
+            assert!(offer.contains(rtpmap) && offer.contains(fmtp), "{offer}");
+            // Only the room's codec is offered.
+            let video_codecs = offer
+                .lines()
+                .filter(|l| l.starts_with("a=rtpmap:") && l.ends_with("/90000"))
+                .count();
+            assert_eq!(video_codecs, 2, "{offer}");
+        }
+        let (_, offer) = Peer::subscriber(
+            &c,
+            false,
+            true,
+            SrtpPolicy::Default,
+            Instant::now(),
+            &mut rand::rng(),
+            VideoCodec::H264,
+        )
+        .unwrap();
+        assert!(offer.contains("profile-level-id=42e01f"), "{offer}");
+    }
+
+    #[test]
     fn answers_carry_passive_tcp_candidates() {
         let (client, offer) = {
             let mut rng = rand::rng();
@@ -1028,6 +1104,7 @@ mod tests {
                 SrtpPolicy::Default,
                 Instant::now(),
                 &mut rng,
+                VideoCodec::Vp8,
             )
             .unwrap()
         };
@@ -1044,6 +1121,7 @@ mod tests {
             SrtpPolicy::Default,
             Instant::now(),
             &mut rand::rng(),
+            VideoCodec::Vp8,
         )
         .unwrap();
         let priority = |proto: &str| -> u64 {
