@@ -78,6 +78,7 @@ print("# Reload the certificate and the log level with: systemctl reload sylk-ga
 print()
 ice_doc = None
 rooms_doc = None
+sdes_doc = None
 for name, doc in fields("src/config/mod.rs", "Config"):
     if name == "limits":
         continue
@@ -87,6 +88,9 @@ for name, doc in fields("src/config/mod.rs", "Config"):
         continue
     if name == "rooms":
         rooms_doc = doc
+        continue
+    if name == "sdes_srtp_domains":
+        sdes_doc = doc
         continue
     print(wrap(doc))
     if name == "data_dir":
@@ -112,4 +116,8 @@ print("# [rooms.\"board@conference.example.com\"]")
 for name, doc in fields("src/config/rooms.rs", "RoomSettings"):
     print(wrap(doc))
     print(f"# {name} = {ROOM_EXAMPLES[name]}")
+print()
+print(wrap(sdes_doc))
+print("# [sdes_srtp_domains]")
+print("# \"secure.example.com\" = \"mandatory\"")
 print()

@@ -118,15 +118,20 @@ fn baresip_calls_chromium_through_kamailio() {
     let kamailio = Kamailio::start(&[]);
     let bob = Baresip::start("bob");
     let gw = Gateway::start(&["--sip-proxy", PROXY]);
-    let cmd = node(&gw, &[ALICE, ALICE_HA1, "answer"]);
-    let browser = std::thread::spawn(move || run_with_timeout(cmd, NODE_TIMEOUT));
-    // Once the page registered alice (at the gateway's contact), bob dials her.
-    wait_alice_registered(&kamailio);
-    bob.command("dial", "sip:alice@127.0.0.1");
-    let (ok, stdout, stderr) = browser.join().unwrap();
-    let summary = check(ok, &stdout, &stderr, &gw, &bob);
+    let summary = bob_dials_the_page(&kamailio, &gw, &bob);
     let states = states(&summary);
     assert!(states.ends_with(&["accepted", "established"]), "{summary}");
+}
+
+/// The page registers alice and answers; once Kamailio has her binding, bob dials her.
+/// Returns the page's summary, checked as [`check`] does.
+fn bob_dials_the_page(kamailio: &Kamailio, gw: &Gateway, bob: &Baresip) -> serde_json::Value {
+    let cmd = node(gw, &[ALICE, ALICE_HA1, "answer"]);
+    let browser = std::thread::spawn(move || run_with_timeout(cmd, NODE_TIMEOUT));
+    wait_alice_registered(kamailio);
+    bob.command("dial", "sip:alice@127.0.0.1");
+    let (ok, stdout, stderr) = browser.join().unwrap();
+    check(ok, &stdout, &stderr, gw, bob)
 }
 
 /// Waits until Kamailio registered the page's alice (at the gateway's contact).
@@ -173,9 +178,11 @@ fn chromium_upgrades_its_call_to_baresip_to_video() {
         video["videoOut"]["packetsSent"].as_u64().unwrap_or(0) > 50,
         "{summary}"
     );
-    // baresip's re-INVITE answer took video and its decoder got the page's VP8.
-    let log = bob.log();
-    assert!(log.contains("video"), "{log}");
+    // baresip's answer to the re-INVITE took video: the page's VP8 reached it, its own went
+    // out.
+    let (sent, received) = bob.stream_packets("video");
+    println!("baresip video RTP packets: sent {sent}, received {received}");
+    assert!(sent > 10 && received > 10, "{}", bob.log());
 }
 
 /// The other way: a SIP caller (SIPp) upgrades its audio call to the page with a re-INVITE
@@ -216,4 +223,38 @@ fn a_sip_callers_video_reinvite_reaches_chromium_and_is_answered() {
         "{summary}"
     );
     assert_eq!(summary["reason"], "200 Received BYE", "{summary}");
+}
+
+/// SDES-SRTP (`sdes_srtp = "mandatory"`): the page calls bob's baresip, which takes only
+/// RTP/SAVP (`mediaenc=srtp-mand`); audio flows both ways, encrypted on the SIP side.
+#[test]
+fn chromium_calls_an_srtp_only_baresip() {
+    let _peers = setup();
+    let _kamailio = Kamailio::start(&[]);
+    let bob = Baresip::start_srtp("bob", "srtp-mand");
+    let gw = Gateway::start(&["--sip-proxy", PROXY, "--sdes-srtp", "mandatory"]);
+    let (ok, stdout, stderr) =
+        run_with_timeout(node(&gw, &[ALICE, ALICE_HA1, "call", BOB]), NODE_TIMEOUT);
+    check(ok, &stdout, &stderr, &gw, &bob);
+    assert!(
+        gw.log().contains("plain leg encrypted (SDES-SRTP)"),
+        "{}",
+        gw.log()
+    );
+}
+
+/// SDES-SRTP the other way (`sdes_srtp = "optional"`, the default): bob's baresip
+/// (`mediaenc=srtp`, RTP/AVP with keys) calls the page; audio flows both ways, encrypted.
+#[test]
+fn an_srtp_baresip_calls_chromium() {
+    let _peers = setup();
+    let kamailio = Kamailio::start(&[]);
+    let bob = Baresip::start_srtp("bob", "srtp");
+    let gw = Gateway::start(&["--sip-proxy", PROXY]);
+    bob_dials_the_page(&kamailio, &gw, &bob);
+    assert!(
+        gw.log().contains("plain leg encrypted (SDES-SRTP)"),
+        "{}",
+        gw.log()
+    );
 }

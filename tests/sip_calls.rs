@@ -455,6 +455,32 @@ async fn sip_answer_without_a_common_codec_is_acked_then_hung_up() {
     peer.close().await.unwrap();
 }
 
+/// `sdes_srtp = "mandatory"`: the offer is RTP/SAVP with keys, and a callee answering plain
+/// RTP is ACKed and hung up, as for no common codec.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sip_mandatory_srtp_refuses_a_plain_answer() {
+    let _serial = PEERS.lock().await;
+    let _kamailio = Kamailio::start(&[]);
+    register_bob().await;
+    let uas = Sipp::callee(&own_scenario("uas_answer_plain.xml"));
+    let (gw, mut c) = gateway_with_alice_and(
+        &["--sip-proxy", PROXY, "--sdes-srtp", "mandatory"],
+        ALICE_HA1,
+    )
+    .await;
+    let (peer, _audio) = TestPeer::caller().await.unwrap();
+    let offer = peer.create_offer().await.unwrap();
+    let ack = c.request(create("savp", BOB, &offer)).await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    expect_state(&mut c, "savp", "progress").await;
+    expect_state(&mut c, "savp", "ringing").await;
+    let e = expect_state(&mut c, "savp", "terminated").await;
+    assert_eq!(e["reason"], "488 Not Acceptable Here", "{e}");
+    let (code, log) = uas.exit_code(WAIT).await;
+    assert_eq!(code, Some(0), "sipp callee:\n{log}\ngateway:\n{}", gw.log());
+    peer.close().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sip_call_over_tcp() {
     let _serial = PEERS.lock().await;

@@ -630,3 +630,47 @@ async fn sip_caller_adding_video_by_reinvite_is_offered_to_the_browser_and_answe
     assert_eq!(e["reason"], "200 Received BYE", "{e}");
     peer.close().await.unwrap();
 }
+
+/// `sdes_srtp = "mandatory"`: a plain-RTP INVITE for alice gets 488, one offering RTP/SAVP
+/// with a key reaches her; `disabled` refuses RTP/SAVP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sip_incoming_sdes_modes_refuse_what_they_cannot_take() {
+    let _serial = PEERS.lock().await;
+    let _kamailio = Kamailio::start(&[]);
+    let plain = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                 m=audio 16010 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n";
+    let savp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                m=audio 16010 RTP/SAVP 8\r\na=rtpmap:8 PCMA/8000\r\n\
+                a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkw\r\n";
+    for (mode, sdp, code) in [
+        ("mandatory", plain, Some("488")),
+        ("mandatory", savp, None),
+        ("disabled", savp, Some("488")),
+    ] {
+        let gw = Gateway::start(&["--sip-proxy", PROXY, "--sdes-srtp", mode]);
+        let mut c = gw.ready_client().await;
+        add_and_register(&mut c, ALICE, ALICE_HA1).await;
+        let call_id = format!("sdes-{mode}-{}", code.unwrap_or("ok"));
+        match code {
+            Some(code) => {
+                let status = raw_invite(&call_id, Some("application/sdp"), sdp).await;
+                assert!(
+                    status.starts_with(&format!("SIP/2.0 {code}")),
+                    "{mode}: {status}\n{}",
+                    gw.log()
+                );
+            }
+            None => {
+                // Accepted: the browser is offered the call (the INVITE is then left to ring).
+                tokio::spawn(raw_invite_unanswered(call_id, sdp.to_string()));
+                let inc = incoming_session(&mut c).await;
+                assert!(inc["sdp"].as_str().unwrap().contains("PCMA"), "{inc}");
+            }
+        }
+    }
+}
+
+/// Sends an INVITE through Kamailio and forgets it (its transaction times out).
+async fn raw_invite_unanswered(call_id: String, body: String) {
+    let _ = tokio::time::timeout(WAIT, raw_invite(&call_id, Some("application/sdp"), &body)).await;
+}

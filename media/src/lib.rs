@@ -29,6 +29,7 @@ pub mod rtp;
 pub mod testkit;
 pub mod transport;
 
+pub use crate::bridge::sdes::SdesMode;
 pub use crate::core::calls::{BrowserUpdate, SipUpdate};
 pub use crate::core::{Core, CoreConfig, EngineStats, MediaEvent, PeerEvent};
 pub use engine::{EngineConfig, EngineHandle};

@@ -320,6 +320,8 @@ pub struct Net {
     pub sfu_addr: SocketAddr,
     pub clients: Vec<Client>,
     pub now: Instant,
+    /// The SDES-SRTP mode of the calls made from now on (default: plain RTP).
+    pub sdes: crate::SdesMode,
     queue: VecDeque<Datagram>,
     /// Return false to drop a datagram `(from, to, data)` (simulated loss).
     pub filter: Option<LossFilter>,
@@ -357,6 +359,7 @@ impl Net {
             sfu_addr,
             clients: Vec::new(),
             now: Instant::now(),
+            sdes: crate::SdesMode::Disabled,
             queue: VecDeque::new(),
             filter: None,
             events: Events::default(),
@@ -664,9 +667,14 @@ impl Net {
     ) -> Result<(PeerId, String), crate::MediaError> {
         let id = self.peer_id();
         let now = self.now;
-        let sdp =
-            self.core_of(id)
-                .incoming_offer(now, id, sip_offer, &[(Kind::Audio, leg, leg)])?;
+        let sdes = self.sdes;
+        let sdp = self.core_of(id).incoming_offer(
+            now,
+            id,
+            sip_offer,
+            &[(Kind::Audio, leg, leg)],
+            sdes,
+        )?;
         self.leg_shard.insert(leg, usize::from(id.shard().0));
         self.pump();
         self.plain_locals.push(leg);
@@ -724,9 +732,10 @@ impl Net {
         leg: SocketAddr,
     ) -> Result<(PeerId, String), crate::MediaError> {
         let id = self.peer_id();
+        let sdes = self.sdes;
         let sdp = self
             .core_of(id)
-            .bridge_offer(id, offer, &[(Kind::Audio, leg, leg)])?;
+            .bridge_offer(id, offer, &[(Kind::Audio, leg, leg)], sdes)?;
         self.leg_shard.insert(leg, usize::from(id.shard().0));
         self.plain_locals.push(leg);
         Ok((id, sdp))

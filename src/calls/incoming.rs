@@ -92,7 +92,12 @@ impl Connection {
         let engine = self.app.engine.clone();
         let peer = engine.new_peer_id();
         let offer = match engine
-            .incoming_offer(peer, sip_sdp, self.calls.media_tx.clone())
+            .incoming_offer(
+                peer,
+                sip_sdp,
+                self.app.config.sdes_mode(&account.id, None),
+                self.calls.media_tx.clone(),
+            )
             .await
         {
             Ok(offer) => offer,

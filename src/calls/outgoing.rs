@@ -43,7 +43,11 @@ impl Connection {
         let engine = self.app.engine.clone();
         let peer = engine.new_peer_id();
         let offer = engine
-            .bridge_offer(peer, r.sdp)
+            .bridge_offer(
+                peer,
+                r.sdp,
+                self.app.config.sdes_mode(&account.id, Some(&r.uri)),
+            )
             .await
             .map_err(|e| match e {
                 MediaError::NoCommonCodec => {

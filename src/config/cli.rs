@@ -166,6 +166,9 @@ pub struct Cli {
     /// Outbound SIP proxy, e.g. sip:proxy.example.com:5060;transport=udp [default: RFC 3263 lookup of the domain]
     #[arg(long, env = "SYLK_SIP_PROXY", value_name = "URI")]
     pub sip_proxy: Option<String>,
+    /// SDES-SRTP toward SIP: disabled, optional or mandatory [default: optional]
+    #[arg(long, env = "SYLK_SDES_SRTP", value_name = "MODE")]
+    pub sdes_srtp: Option<String>,
     /// Trusted SIP source (IP or IP/BITS); repeat for several [default: the outbound proxy, or loopback]
     #[arg(
         long = "sip-trusted-peer",
@@ -321,6 +324,9 @@ impl Config {
         }
         if let Some(v) = cli.sip_proxy {
             cfg.sip_proxy = Some(v);
+        }
+        if let Some(v) = cli.sdes_srtp {
+            cfg.sdes_srtp = v;
         }
         if let Some(v) = cli.sip_trusted_peers {
             cfg.sip_trusted_peers = v;

@@ -130,6 +130,13 @@ pub struct Config {
     /// The video codec of rooms (`vp8`, `vp9` or `h264`; SylkServer's `[Janus] video_codec`)
     /// unless a room's `video_codec` says otherwise.
     pub room_video_codec: String,
+    /// SDES-SRTP toward SIP (RFC 4568): `optional` offers RTP/AVP with keys and takes plain
+    /// or encrypted media (Janus's `sdes_optional`, as SylkServer asks; phone numbers get
+    /// plain RTP), `mandatory` offers RTP/SAVP and refuses plain RTP with 488, `disabled`
+    /// offers no keys and refuses RTP/SAVP.
+    pub sdes_srtp: String,
+    /// `sdes_srtp` per account domain (`"example.com" = "mandatory"`), over the global one.
+    pub sdes_srtp_domains: std::collections::BTreeMap<String, String>,
     /// sylk-push server (`http://host[:port]/path`) told about messages and conference
     /// invitations for accounts with no live connection; unset: no push.
     pub push_url: Option<String>,
@@ -186,6 +193,8 @@ impl Default for Config {
             rooms: Default::default(),
             room_max_bitrate: None,
             room_video_codec: "vp8".into(),
+            sdes_srtp: "optional".into(),
+            sdes_srtp_domains: Default::default(),
             file_transfer_dir: None,
             web_config: None,
             filetransfer_expire_days: 15,
@@ -340,6 +349,18 @@ impl Config {
             );
         }
         rooms::check_video_codec("room_video_codec", &self.room_video_codec)?;
+        let modes = std::iter::once(("sdes_srtp".to_string(), &self.sdes_srtp)).chain(
+            self.sdes_srtp_domains
+                .iter()
+                .map(|(d, m)| (format!("sdes_srtp_domains.\"{d}\""), m)),
+        );
+        for (setting, mode) in modes {
+            if media::SdesMode::parse(mode).is_none() {
+                bail!(
+                    "{setting} must be \"disabled\", \"optional\" or \"mandatory\", got {mode:?}"
+                );
+            }
+        }
         for (room, settings) in &self.rooms {
             settings.validate(room)?;
         }
@@ -403,6 +424,30 @@ impl Config {
         self.room_settings(uri)
             .and_then(|s| s.max_bitrate)
             .or(self.room_max_bitrate)
+    }
+
+    /// The SDES-SRTP mode of a call of `account` (`user@domain`) with `remote` (the far
+    /// end's `user@domain`, when known): its domain's, else the global one; `optional`
+    /// offers nothing to a phone number (digits, maybe a leading `+`), as SylkServer does.
+    pub fn sdes_mode(&self, account: &str, remote: Option<&str>) -> media::SdesMode {
+        let domain = account.rsplit_once('@').map_or("", |(_, d)| d);
+        let name = self
+            .sdes_srtp_domains
+            .iter()
+            .find(|(d, _)| d.eq_ignore_ascii_case(domain))
+            .map_or(self.sdes_srtp.as_str(), |(_, m)| m.as_str());
+        // Checked when the configuration was loaded.
+        let mode = media::SdesMode::parse(name).unwrap_or_default();
+        let user = remote
+            .and_then(|r| r.split_once('@'))
+            .map_or("", |(u, _)| u);
+        let digits = user.strip_prefix('+').unwrap_or(user);
+        let phone_number = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+        if mode == media::SdesMode::Optional && phone_number {
+            media::SdesMode::Disabled
+        } else {
+            mode
+        }
     }
 
     /// The video codec of room `uri`.
@@ -908,5 +953,41 @@ mod tests {
         assert!(cfg.sip_domain_allowed("example.com"));
         assert!(!cfg.sip_domain_allowed("other.org"));
         assert!(Config::default().sip_domain_allowed(""));
+    }
+
+    #[test]
+    fn sdes_srtp_modes_by_domain_and_for_phone_numbers() {
+        let c = Config::from_toml(
+            "sdes_srtp = \"optional\"\n[sdes_srtp_domains]\n\"secure.example.com\" = \"mandatory\"\n\"plain.example.com\" = \"disabled\"\n",
+        )
+        .unwrap();
+        use media::SdesMode::*;
+        assert_eq!(
+            c.sdes_mode("a@example.com", Some("b@example.org")),
+            Optional
+        );
+        assert_eq!(c.sdes_mode("a@Secure.Example.com", Some("b@x")), Mandatory);
+        assert_eq!(c.sdes_mode("a@plain.example.com", None), Disabled);
+        // A phone number gets plain RTP unless SRTP is mandatory.
+        assert_eq!(
+            c.sdes_mode("a@example.com", Some("+31201234567@x")),
+            Disabled
+        );
+        assert_eq!(c.sdes_mode("a@example.com", Some("0800@x")), Disabled);
+        assert_eq!(
+            c.sdes_mode("a@secure.example.com", Some("0800@x")),
+            Mandatory
+        );
+        for bad in [
+            "sdes_srtp = \"always\"\n",
+            "[sdes_srtp_domains]\n\"x.org\" = \"maybe\"\n",
+        ] {
+            let e = Config::from_toml(bad)
+                .unwrap()
+                .validate()
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("sdes_srtp"), "{e}");
+        }
     }
 }

@@ -361,6 +361,23 @@ impl Baresip {
     /// 15 fps), which it sends on any call whose SDP has a video line, also one a
     /// re-INVITE adds.
     pub fn start_video(name: &str) -> Baresip {
+        Baresip::start_with(
+            name,
+            "module\tvp8.so\nmodule\tfakevideo.so\nvideo_source\tfakevideo,nil\n\
+             video_size\t320x240\nvideo_bitrate\t300000\nvideo_fps\t15\n",
+            "",
+        )
+    }
+
+    /// As [`Baresip::start`], with SDES-SRTP: `mediaenc` is `srtp` (RTP/AVP with keys, plain
+    /// taken too) or `srtp-mand` (RTP/SAVP only).
+    pub fn start_srtp(name: &str, mediaenc: &str) -> Baresip {
+        Baresip::start_with(name, "module\tsrtp.so\n", &format!(";mediaenc={mediaenc}"))
+    }
+
+    /// The shared peer `name` with `config` lines added to its config and `account_params`
+    /// to its account line.
+    fn start_with(name: &str, config: &str, account_params: &str) -> Baresip {
         let dir = tempfile::tempdir().unwrap();
         let conf = dir.path().join(name);
         let status = Command::new("cp")
@@ -372,18 +389,28 @@ impl Baresip {
         assert!(status.success(), "cannot copy baresip's {name} config");
         let audio = conf.join("audio");
         std::fs::create_dir_all(&audio).unwrap();
-        let config = std::fs::read_to_string(conf.join("config")).unwrap();
-        let mut config: String = config
+        let original = std::fs::read_to_string(conf.join("config")).unwrap();
+        let mut lines: String = original
             .lines()
             .filter(|l| !l.starts_with("snd_path"))
             .map(|l| format!("{l}\n"))
             .collect();
-        config.push_str(&format!(
-            "snd_path\t{}\nmodule\tvp8.so\nmodule\tfakevideo.so\nvideo_source\tfakevideo,nil\n\
-             video_size\t320x240\nvideo_bitrate\t300000\nvideo_fps\t15\n",
-            audio.display()
-        ));
-        std::fs::write(conf.join("config"), config).unwrap();
+        lines.push_str(&format!("snd_path\t{}\n{config}", audio.display()));
+        std::fs::write(conf.join("config"), lines).unwrap();
+        if !account_params.is_empty() {
+            let accounts = std::fs::read_to_string(conf.join("accounts")).unwrap();
+            let accounts: String = accounts
+                .lines()
+                .map(|l| {
+                    if l.starts_with('<') {
+                        format!("{l}{account_params}\n")
+                    } else {
+                        format!("{l}\n")
+                    }
+                })
+                .collect();
+            std::fs::write(conf.join("accounts"), accounts).unwrap();
+        }
         let child = Command::new("baresip")
             .arg("-f")
             .arg(&conf)
@@ -443,13 +470,23 @@ impl Baresip {
         text
     }
 
-    /// The RTP packets baresip counted at the end of its last call (`rtp_stats`):
+    /// The audio RTP packets baresip counted at the end of its last call (`rtp_stats`):
     /// (sent, received). Waits for the statistics.
     pub fn rtp_packets(&self) -> (u64, u64) {
+        self.stream_packets("audio")
+    }
+
+    /// The RTP packets of the last call's `stream` (`audio` or `video`) as baresip counted
+    /// them (`rtp_stats`): (sent, received).
+    pub fn stream_packets(&self, stream: &str) -> (u64, u64) {
         let log = self.wait_log("packets:");
-        let line = log
-            .lines()
-            .rev()
+        let lines: Vec<&str> = log.lines().collect();
+        let table = lines
+            .iter()
+            .rposition(|l| l.starts_with(stream) && l.contains("Transmit:"))
+            .unwrap_or_else(|| panic!("no {stream} statistics in:\n{log}"));
+        let line = lines[table..]
+            .iter()
             .find(|l| l.trim_start().starts_with("packets:"))
             .unwrap();
         let n: Vec<u64> = line

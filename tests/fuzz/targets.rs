@@ -141,8 +141,14 @@ pub fn sdp_plain(data: &[u8]) {
     };
     let _ = parse(text);
     let _ = main_direction(text);
-    if let Ok(codecs) = incoming_codecs(text) {
-        let _ = codecs.len();
+    for mode in [
+        media::SdesMode::Disabled,
+        media::SdesMode::Optional,
+        media::SdesMode::Mandatory,
+    ] {
+        if let Ok(codecs) = incoming_codecs(text, mode) {
+            let _ = codecs.len();
+        }
     }
     let locals: Vec<(media::Kind, SocketAddr, SocketAddr)> =
         [media::Kind::Audio, media::Kind::Video]
@@ -152,7 +158,10 @@ pub fn sdp_plain(data: &[u8]) {
                 (*k, a, a)
             })
             .collect();
-    if let Ok((rendered, offered)) = plain_offer(text, &locals, 1) {
+    let mut rng = rand::rng();
+    if let Ok((rendered, offered)) =
+        plain_offer(text, &locals, 1, media::SdesMode::Optional, &mut rng)
+    {
         let _ = render(&offered, 1, Direction::SendRecv);
         if let Ok(chosen) = negotiate(&offered, text) {
             let _ = reoffer_to_sip(&chosen, Direction::SendOnly, 2);
@@ -162,7 +171,20 @@ pub fn sdp_plain(data: &[u8]) {
     }
     // The text as the SIP offer and, split at a form feed, the browser's answer too.
     let (offer, answer) = text.split_once('\x0c').unwrap_or((text, text));
-    let _ = answer_incoming(offer, answer, &locals, 3);
+    let _ = answer_incoming(
+        offer,
+        answer,
+        &locals,
+        3,
+        media::SdesMode::Optional,
+        &mut rng,
+    );
+    // Crypto attributes alone, as a phone's SDP carries them.
+    for line in text.lines() {
+        if let Some(value) = line.strip_prefix("a=crypto:") {
+            let _ = media::bridge::sdes::Crypto::parse(value);
+        }
+    }
 }
 
 /// The browser's SDP as the SFU takes it: a publish offer answered by an rtc peer.

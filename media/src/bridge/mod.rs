@@ -3,4 +3,5 @@
 //! engine shell their sockets.
 
 pub mod plain;
+pub mod sdes;
 pub mod sdp;

@@ -15,12 +15,26 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use super::sdes::SrtpLeg;
 use super::sdp::{Chosen, Direction};
 use crate::ids::{Kind, WallClock};
 use crate::router::munger::Munger;
 use crate::rtp::{is_rtcp, parse_rtp, write_rtp, RtpView};
 
 const REPORT_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The SRTP contexts of a negotiated leg, if it is encrypted.
+fn srtp_of(c: &Chosen) -> Option<SrtpLeg> {
+    let (ours, theirs) = c.srtp.as_ref()?;
+    let leg = SrtpLeg::new(ours, theirs);
+    match &leg {
+        Some(_) => {
+            tracing::info!(local = %c.local, suite = ?ours.suite, "plain leg encrypted (SDES-SRTP)")
+        }
+        None => tracing::warn!(suite = ?ours.suite, "SRTP context not made: the leg stays silent"),
+    }
+    leg
+}
 /// Keyframe requests toward the SIP side at most this often: a browser asks again and again
 /// while it waits for one.
 const PLI_INTERVAL: Duration = Duration::from_millis(500);
@@ -64,6 +78,8 @@ pub struct PlainLeg {
     origin: Option<Instant>,
     /// When the last keyframe request went to the SIP side.
     last_pli: Option<Instant>,
+    /// SDES-SRTP of the leg (None: plain RTP).
+    pub srtp: Option<SrtpLeg>,
 }
 
 impl PlainLeg {
@@ -99,6 +115,18 @@ impl PlainLeg {
             next_report: None,
             origin: None,
             last_pli: None,
+            srtp: srtp_of(c),
+        }
+    }
+
+    /// Protects a packet of ours in `buf` when the leg is encrypted; false when it cannot be
+    /// (then it is not sent).
+    fn seal(&mut self, buf: &mut Vec<u8>, rtcp: bool) -> bool {
+        match (&mut self.srtp, &self.chosen.srtp) {
+            (Some(s), _) => s.protect(buf, rtcp),
+            // Negotiated encrypted but no context: nothing goes out in clear.
+            (None, Some(_)) => false,
+            (None, None) => true,
         }
     }
 
@@ -121,7 +149,7 @@ impl PlainLeg {
         buf.extend_from_slice(&[0x81, 206, 0, 2]);
         buf.extend_from_slice(&self.ssrc.to_be_bytes());
         buf.extend_from_slice(&self.remote_ssrc.to_be_bytes());
-        Some(to)
+        self.seal(buf, true).then_some(to)
     }
 
     /// Where packets to the SIP side go: the latched address, else the negotiated one.
@@ -224,6 +252,9 @@ impl PlainLeg {
             .to_sip
             .map(p.header.sequence_number, p.header.timestamp, step)?;
         write_rtp(buf, p.header.marker, pt, seq, ts, self.ssrc, &p.payload);
+        if !self.seal(buf, false) {
+            return None;
+        }
         self.sent_packets = self.sent_packets.wrapping_add(1);
         self.sent_octets = self.sent_octets.wrapping_add(p.payload.len() as u32);
         self.last_sent_ts = ts;
@@ -288,11 +319,14 @@ impl PlainLeg {
             buf.extend_from_slice(&lsr.to_be_bytes());
             buf.extend_from_slice(&dlsr.to_be_bytes());
         }
-        Some(to)
+        self.seal(buf, true).then_some(to)
     }
 
     /// The SIP side re-negotiated (re-INVITE): new address or direction (hold / unhold).
     pub fn update(&mut self, c: &Chosen) {
+        if self.chosen.srtp != c.srtp {
+            self.srtp = srtp_of(c);
+        }
         self.chosen = c.clone();
         if self.remote != c.remote {
             self.latched = None;
@@ -339,6 +373,8 @@ mod tests {
             sip_pt: 8,
             webrtc_pt: 8,
             dtmf: Some((101, 126)),
+            srtp: None,
+            secure: false,
             direction: Direction::SendRecv,
         }
     }

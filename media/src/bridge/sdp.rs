@@ -5,6 +5,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use super::sdes::{Crypto, SdesMode};
 use crate::ids::Kind;
 
 /// Codecs bridged without transcoding (name, clock rate), lower-case.
@@ -161,6 +162,25 @@ pub struct MediaLine {
     pub addr: Option<IpAddr>,
     pub rtcp_mux: bool,
     pub direction: Direction,
+    /// SDES keys offered or answered (`a=crypto`), those the gateway can use.
+    pub crypto: Vec<Crypto>,
+}
+
+impl MediaLine {
+    /// RTP/SAVP (or another secure profile): encrypted or nothing.
+    pub fn secure(&self) -> bool {
+        self.proto.contains("SAVP")
+    }
+
+    /// Whether the gateway can take this line of an offer under `mode`: RTP/SAVP needs keys
+    /// it can use, and `mandatory` takes nothing else; `disabled` takes no RTP/SAVP.
+    fn acceptable(&self, mode: SdesMode) -> bool {
+        match mode {
+            SdesMode::Disabled => !self.secure(),
+            SdesMode::Optional => !self.secure() || !self.crypto.is_empty(),
+            SdesMode::Mandatory => !self.crypto.is_empty(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -223,6 +243,7 @@ pub fn parse(sdp: &str) -> Result<Vec<MediaLine>, SdpError> {
                     addr: None,
                     rtcp_mux: false,
                     direction: session_dir,
+                    crypto: Vec::new(),
                 });
             }
             ("c", current) => {
@@ -271,6 +292,8 @@ pub fn parse(sdp: &str) -> Result<Vec<MediaLine>, SdpError> {
 fn apply_media_attr(m: &mut MediaLine, name: &str, arg: &str) {
     match name {
         "rtcp-mux" => m.rtcp_mux = true,
+        // At most a few keys: an offer carrying hundreds is not worth reading.
+        "crypto" if m.crypto.len() < 8 => m.crypto.extend(Crypto::parse(arg)),
         "rtpmap" => {
             let Some((pt, enc)) = arg.split_once(' ') else {
                 return;
@@ -321,6 +344,10 @@ pub struct Offered {
     /// What the SDP says (the advertised address, same port).
     pub advertised: SocketAddr,
     pub codecs: Vec<Codec>,
+    /// SDES keys of ours on this line (none: plain RTP).
+    pub crypto: Vec<Crypto>,
+    /// RTP/SAVP rather than RTP/AVP.
+    pub secure: bool,
 }
 
 /// Builds the plain RTP/AVP offer toward SIP from a browser's offer: each audio/video line the
@@ -331,6 +358,8 @@ pub fn plain_offer(
     browser_offer: &str,
     locals: &[(Kind, SocketAddr, SocketAddr)],
     session_id: u64,
+    sdes: SdesMode,
+    rng: &mut impl rand::Rng,
 ) -> Result<(String, Vec<Offered>), SdpError> {
     let lines = parse(browser_offer)?;
     let mut offered = Vec::new();
@@ -350,6 +379,11 @@ pub fn plain_offer(
                 local: *local,
                 advertised: *advertised,
                 codecs,
+                crypto: match sdes {
+                    SdesMode::Disabled => Vec::new(),
+                    _ => Crypto::offer(rng),
+                },
+                secure: sdes == SdesMode::Mandatory,
             });
         }
     }
@@ -385,7 +419,8 @@ fn render_lines(media: &[(&Offered, Direction)], session_id: u64) -> String {
         };
         let pts: Vec<String> = m.codecs.iter().map(|c| c.pt.to_string()).collect();
         let port = m.advertised.port();
-        s.push_str(&format!("m={kind} {port} RTP/AVP {}\r\n", pts.join(" ")));
+        let proto = if m.secure { "RTP/SAVP" } else { "RTP/AVP" };
+        s.push_str(&format!("m={kind} {port} {proto} {}\r\n", pts.join(" ")));
         for c in &m.codecs {
             s.push_str(&format!("a=rtpmap:{}\r\n", c.rtpmap()));
             if let Some(f) = &c.fmtp {
@@ -394,6 +429,9 @@ fn render_lines(media: &[(&Offered, Direction)], session_id: u64) -> String {
         }
         if port == 0 {
             continue;
+        }
+        for c in &m.crypto {
+            s.push_str(&c.line());
         }
         // RTCP on the RTP port (RFC 3605 + RFC 5761): one socket per media line.
         s.push_str(&format!(
@@ -420,6 +458,10 @@ pub struct Chosen {
     /// telephone-event (RFC 4733) payload types (SIP, browser), when both have it.
     pub dtmf: Option<(u8, u8)>,
     pub direction: Direction,
+    /// SDES-SRTP on this leg: our key and theirs.
+    pub srtp: Option<(Crypto, Crypto)>,
+    /// The line is RTP/SAVP.
+    pub secure: bool,
 }
 
 /// Picks, per offered kind, the first codec of the SIP answer that was offered.
@@ -456,6 +498,17 @@ pub fn negotiate(offered: &[Offered], answer: &str) -> Result<Vec<Chosen>, SdpEr
             (Some(ip), _) if !ip.is_unspecified() => Some(SocketAddr::new(ip, m.port)),
             _ => None,
         };
+        // Their key for one of the suites we offered, under its tag.
+        let srtp = m.crypto.iter().find_map(|t| {
+            o.crypto
+                .iter()
+                .find(|c| c.tag == t.tag && c.suite == t.suite)
+                .map(|c| (c.clone(), t.clone()))
+        });
+        if srtp.is_none() && (o.secure || m.secure()) {
+            // RTP/SAVP asked for (or answered) without keys we can use.
+            continue;
+        }
         chosen.push(Chosen {
             kind: o.kind,
             local: o.local,
@@ -466,6 +519,8 @@ pub fn negotiate(offered: &[Offered], answer: &str) -> Result<Vec<Chosen>, SdpEr
             webrtc_pt: ours.pt,
             dtmf,
             direction: m.direction,
+            secure: srtp.is_some() && (o.secure || m.secure()),
+            srtp,
         });
     }
     if chosen.is_empty() {
@@ -476,13 +531,16 @@ pub fn negotiate(offered: &[Offered], answer: &str) -> Result<Vec<Chosen>, SdpEr
 
 /// The codecs of a SIP offer the gateway can bridge, per kind, in the caller's order and with
 /// the caller's payload types (used unchanged toward the browser).
-pub fn incoming_codecs(sip_offer: &str) -> Result<Vec<(Kind, Codec)>, SdpError> {
+pub fn incoming_codecs(sip_offer: &str, sdes: SdesMode) -> Result<Vec<(Kind, Codec)>, SdpError> {
     let lines = parse(sip_offer)?;
     let mut out = Vec::new();
     for kind in [Kind::Audio, Kind::Video] {
         let Some(m) = lines.iter().find(|m| m.kind == Some(kind) && m.port != 0) else {
             continue;
         };
+        if !m.acceptable(sdes) {
+            continue;
+        }
         let codecs: Vec<&Codec> = m.codecs.iter().filter(|c| bridgeable(kind, c)).collect();
         if codecs.iter().any(|c| c.name != "telephone-event") {
             out.extend(codecs.into_iter().map(|c| (kind, c.clone())));
@@ -510,6 +568,8 @@ pub fn answer_incoming(
     browser_answer: &str,
     locals: &[(Kind, SocketAddr, SocketAddr)],
     session_id: u64,
+    sdes: SdesMode,
+    rng: &mut impl rand::RngCore,
 ) -> Result<(Vec<Chosen>, String), SdpError> {
     let offer = parse(sip_offer)?;
     let answer = parse(browser_answer)?;
@@ -521,6 +581,14 @@ pub fn answer_incoming(
             answer.iter().find(|m| m.kind == Some(*kind) && m.port != 0),
         ) else {
             continue;
+        };
+        if !o.acceptable(sdes) {
+            continue;
+        }
+        // Their first usable key, answered with one of ours for the same suite and tag.
+        let srtp = match sdes {
+            SdesMode::Disabled => None,
+            _ => o.crypto.first().map(|t| (t.answer(rng), t.clone())),
         };
         // The browser answers with the SIP side's payload types when the gateway's offer
         // carried them (a new call); an offer made on an established transport (media a
@@ -564,6 +632,8 @@ pub fn answer_incoming(
             local: *local,
             advertised: *advertised,
             codecs,
+            crypto: srtp.iter().map(|(ours, _)| ours.clone()).collect(),
+            secure: o.secure(),
         });
         chosen.push(Chosen {
             kind: *kind,
@@ -575,6 +645,8 @@ pub fn answer_incoming(
             webrtc_pt: picked.pt,
             dtmf,
             direction: o.direction,
+            secure: o.secure(),
+            srtp,
         });
     }
     if chosen.is_empty() {
@@ -622,7 +694,15 @@ pub fn reoffer_from_sip(
             _ => None,
         };
         n.direction = m.direction;
-        let mut line = leg_media(c);
+        // A re-offer may bring a new key (RFC 4568 §7.1.4); ours answers under its tag.
+        if let Some((ours, _)) = &c.srtp {
+            if let Some(t) = m.crypto.iter().find(|t| t.suite == ours.suite) {
+                let mut ours = ours.clone();
+                ours.tag = t.tag;
+                n.srtp = Some((ours, t.clone()));
+            }
+        }
+        let mut line = leg_media(&n);
         if m.port == 0 {
             line.advertised.set_port(0);
         }
@@ -649,6 +729,8 @@ fn refused(m: &MediaLine) -> Offered {
         local: SocketAddr::from(([0, 0, 0, 0], 0)),
         advertised: SocketAddr::from(([0, 0, 0, 0], 0)),
         codecs,
+        crypto: Vec::new(),
+        secure: m.secure(),
     }
 }
 
@@ -728,6 +810,8 @@ fn leg_media(c: &Chosen) -> Offered {
         local: c.local,
         advertised: c.advertised,
         codecs,
+        crypto: c.srtp.iter().map(|(ours, _)| ours.clone()).collect(),
+        secure: c.secure,
     }
 }
 
@@ -819,6 +903,8 @@ a=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\na=rtpmap:102 H264/90000\r\n";
                 (Kind::Video, local(30002), local(30002)),
             ],
             42,
+            SdesMode::Disabled,
+            &mut rand::rng(),
         )
         .unwrap();
         assert!(
@@ -840,6 +926,8 @@ a=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\na=rtpmap:102 H264/90000\r\n";
             CHROME_OFFER,
             &[(Kind::Audio, local(30000), local(30000))],
             1,
+            SdesMode::Disabled,
+            &mut rand::rng(),
         )
         .unwrap();
         // A phone answering PCMA with its own dynamic telephone-event PT.
@@ -869,6 +957,8 @@ m=audio 17000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-ev
             CHROME_OFFER,
             &[(Kind::Audio, local(30000), local(30000))],
             1,
+            SdesMode::Disabled,
+            &mut rand::rng(),
         )
         .unwrap();
         let answer =
@@ -885,7 +975,14 @@ m=audio 17000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-ev
         ));
         let only_g729 = "v=0\r\nm=audio 9 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n";
         assert_eq!(
-            plain_offer(only_g729, &[(Kind::Audio, local(1), local(1))], 1).unwrap_err(),
+            plain_offer(
+                only_g729,
+                &[(Kind::Audio, local(1), local(1))],
+                1,
+                SdesMode::Disabled,
+                &mut rand::rng()
+            )
+            .unwrap_err(),
             SdpError::NoCommonCodec
         );
         for s in [
@@ -902,7 +999,7 @@ m=audio 17000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-ev
     fn incoming_offer_and_answer() {
         let sip = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
 m=audio 16000 RTP/AVP 8 0 18 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n";
-        let codecs = incoming_codecs(sip).unwrap();
+        let codecs = incoming_codecs(sip, SdesMode::Disabled).unwrap();
         let names: Vec<_> = codecs
             .iter()
             .map(|(_, c)| (c.pt, c.name.as_str()))
@@ -915,6 +1012,8 @@ a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
             browser,
             &[(Kind::Audio, local(30000), local(30000))],
             9,
+            SdesMode::Disabled,
+            &mut rand::rng(),
         )
         .unwrap();
         assert_eq!(chosen[0].codec.name, "pcmu");
@@ -929,7 +1028,10 @@ a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
         );
         assert!(answer.contains("a=sendrecv"));
         let g729 = sip.replace("RTP/AVP 8 0 18 101", "RTP/AVP 18");
-        assert_eq!(incoming_codecs(&g729), Err(SdpError::NoCommonCodec));
+        assert_eq!(
+            incoming_codecs(&g729, SdesMode::Disabled),
+            Err(SdpError::NoCommonCodec)
+        );
         // A held offer is answered recvonly.
         let held = sip.replace("a=sendrecv", "a=sendonly");
         let (_, answer) = answer_incoming(
@@ -937,6 +1039,8 @@ a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
             browser,
             &[(Kind::Audio, local(30000), local(30000))],
             9,
+            SdesMode::Disabled,
+            &mut rand::rng(),
         )
         .unwrap();
         assert!(answer.contains("a=recvonly"));
@@ -948,6 +1052,8 @@ a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
             CHROME_OFFER,
             &[(Kind::Audio, local(30000), local(30000))],
             1,
+            SdesMode::Disabled,
+            &mut rand::rng(),
         )
         .unwrap();
         let answer = "v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 17000 RTP/AVP 8 101\r\n\
@@ -980,5 +1086,64 @@ a=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
         assert_eq!(lines[0].direction, Direction::SendOnly);
         assert_eq!(lines[0].addr, Some("0.0.0.0".parse().unwrap()));
         assert_eq!(lines[0].codecs[0].name, "pcmu");
+    }
+
+    #[test]
+    fn sdes_offers_answers_and_refusals_follow_the_mode() {
+        let mut rng = rand::rng();
+        let legs = [(Kind::Audio, local(30000), local(30000))];
+        // Optional: RTP/AVP with a key per suite.
+        let (sdp, offered) =
+            plain_offer(CHROME_OFFER, &legs, 1, SdesMode::Optional, &mut rng).unwrap();
+        assert!(
+            sdp.contains("RTP/AVP") && sdp.matches("a=crypto:").count() == 3,
+            "{sdp}"
+        );
+        // A phone answering plain RTP: a plain leg.
+        let plain =
+            "v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 17000 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n";
+        assert_eq!(negotiate(&offered, plain).unwrap()[0].srtp, None);
+        // One answering with its key under our second tag: that suite, both keys.
+        let theirs = Crypto::random(2, super::super::sdes::Suite::AesCm128HmacSha1_32, &mut rng);
+        let keyed = format!("{plain}{}", theirs.line());
+        let chosen = negotiate(&offered, &keyed).unwrap();
+        let (ours, got) = chosen[0].srtp.clone().unwrap();
+        assert_eq!((ours.tag, &got), (2, &theirs));
+        // Re-INVITEs and answers of the leg carry our key again.
+        let again = reoffer_to_sip(&chosen, Direction::SendRecv, 2);
+        assert!(again.contains(&ours.line()), "{again}");
+        // Mandatory: RTP/SAVP, and a plain answer is no answer.
+        let (sdp, offered) =
+            plain_offer(CHROME_OFFER, &legs, 1, SdesMode::Mandatory, &mut rng).unwrap();
+        assert!(sdp.contains("RTP/SAVP"), "{sdp}");
+        assert_eq!(negotiate(&offered, plain), Err(SdpError::NoCommonCodec));
+        // Disabled: no keys at all.
+        let (sdp, _) = plain_offer(CHROME_OFFER, &legs, 1, SdesMode::Disabled, &mut rng).unwrap();
+        assert!(!sdp.contains("crypto") && !sdp.contains("SAVP"), "{sdp}");
+
+        // Incoming: a SAVP offer with a key.
+        let key = Crypto::random(7, super::super::sdes::Suite::AesCm128HmacSha1_80, &mut rng);
+        let savp = format!(
+            "v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 17000 RTP/SAVP 8\r\na=rtpmap:8 PCMA/8000\r\n{}",
+            key.line()
+        );
+        assert_eq!(
+            incoming_codecs(&savp, SdesMode::Disabled),
+            Err(SdpError::NoCommonCodec)
+        );
+        assert_eq!(
+            incoming_codecs(plain, SdesMode::Mandatory),
+            Err(SdpError::NoCommonCodec)
+        );
+        assert!(incoming_codecs(plain, SdesMode::Optional).is_ok());
+        let browser = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 8\r\na=rtpmap:8 PCMA/8000\r\n";
+        let (chosen, answer) =
+            answer_incoming(&savp, browser, &legs, 3, SdesMode::Optional, &mut rng).unwrap();
+        let (ours, got) = chosen[0].srtp.clone().unwrap();
+        assert_eq!((ours.tag, ours.suite, &got), (7, key.suite, &key));
+        assert!(
+            answer.contains("RTP/SAVP") && answer.contains(&ours.line()),
+            "{answer}"
+        );
     }
 }

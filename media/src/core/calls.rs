@@ -10,8 +10,10 @@ use tracing::debug;
 
 use super::{Core, Role};
 use crate::bridge::plain::PlainLeg;
+use crate::bridge::sdes::SdesMode;
 use crate::bridge::sdp;
 use crate::ids::{Kind, PeerId};
+use crate::rtp::is_rtcp;
 use crate::transport::peer::Peer;
 use crate::transport::Sent;
 use crate::MediaError;
@@ -61,9 +63,12 @@ impl Core {
         id: PeerId,
         browser_offer: &str,
         locals: &[Leg],
+        sdes: SdesMode,
     ) -> Result<String, MediaError> {
         let session_id = u64::from(self.rng.random::<u32>());
-        let (sdp, offered) = sdp::plain_offer(browser_offer, locals, session_id)?;
+        let (sdp, offered) =
+            sdp::plain_offer(browser_offer, locals, session_id, sdes, &mut self.rng)?;
+        self.sdes.insert(id, sdes);
         self.pending_calls
             .insert(id, (browser_offer.to_owned(), offered));
         Ok(sdp)
@@ -106,8 +111,10 @@ impl Core {
         id: PeerId,
         sip_offer: &str,
         locals: &[Leg],
+        sdes: SdesMode,
     ) -> Result<String, MediaError> {
-        let codecs: Vec<_> = sdp::incoming_codecs(sip_offer)?
+        self.sdes.insert(id, sdes);
+        let codecs: Vec<_> = sdp::incoming_codecs(sip_offer, sdes)?
             .into_iter()
             .filter(|(k, _)| locals.iter().any(|(lk, _, _)| lk == k))
             .collect();
@@ -133,7 +140,15 @@ impl Core {
             return Err(MediaError::UnknownPeer);
         };
         let session_id = u64::from(self.rng.random::<u32>());
-        let (chosen, sip_answer) = sdp::answer_incoming(offer, browser_answer, locals, session_id)?;
+        let sdes = self.sdes_mode(id);
+        let (chosen, sip_answer) = sdp::answer_incoming(
+            offer,
+            browser_answer,
+            locals,
+            session_id,
+            sdes,
+            &mut self.rng,
+        )?;
         let Some(slot) = self.peers.get_mut(&id) else {
             return Err(MediaError::UnknownPeer);
         };
@@ -160,6 +175,11 @@ impl Core {
     /// before handing the offer to [`Core::sip_reoffer`] or [`Core::browser_reoffer`]).
     pub fn kinds_added(&self, id: PeerId, offer: &str) -> Result<Vec<Kind>, MediaError> {
         Ok(sdp::added_kinds(&self.chosen(id)?, offer)?)
+    }
+
+    /// The SDES-SRTP mode a call was made with.
+    fn sdes_mode(&self, id: PeerId) -> SdesMode {
+        self.sdes.get(&id).copied().unwrap_or_default()
     }
 
     /// The negotiated legs of a call.
@@ -191,7 +211,7 @@ impl Core {
                 .update_legs(id, sip_offer, session_id)
                 .map(SipUpdate::Answer);
         }
-        let codecs: Vec<_> = sdp::incoming_codecs(sip_offer)?
+        let codecs: Vec<_> = sdp::incoming_codecs(sip_offer, self.sdes_mode(id))?
             .into_iter()
             .filter(|(k, _)| added.iter().any(|(lk, _, _)| lk == k))
             .collect();
@@ -225,7 +245,15 @@ impl Core {
             return Err(MediaError::NoOfferPending);
         };
         let session_id = u64::from(self.rng.random::<u32>());
-        let new = match sdp::answer_incoming(&sip_offer, browser_answer, &added, session_id) {
+        let sdes = self.sdes_mode(id);
+        let new = match sdp::answer_incoming(
+            &sip_offer,
+            browser_answer,
+            &added,
+            session_id,
+            sdes,
+            &mut self.rng,
+        ) {
             Ok((chosen, _)) => chosen,
             Err(sdp::SdpError::NoCommonCodec) => Vec::new(),
             Err(e) => return Err(e.into()),
@@ -352,7 +380,8 @@ impl Core {
         let offered = if added.is_empty() {
             Vec::new()
         } else {
-            sdp::plain_offer(offer, added, session_id)?.1
+            let sdes = self.sdes_mode(id);
+            sdp::plain_offer(offer, added, session_id, sdes, &mut self.rng)?.1
         };
         let sip = sdp::reoffer_changed(&current, &removed, &offered, direction, session_id);
         self.pending_updates.insert(
@@ -387,6 +416,22 @@ impl Core {
         };
         let Some(leg) = legs.iter_mut().find(|l| l.local == local) else {
             return;
+        };
+        // An encrypted leg takes only what its peer's key authenticates.
+        let opened;
+        let data = match (&mut leg.srtp, &leg.chosen.srtp) {
+            (Some(srtp), _) => match srtp.unprotect(data, is_rtcp(data)) {
+                Some(clear) => {
+                    opened = clear;
+                    &opened[..]
+                }
+                None => {
+                    self.stats.datagrams_rejected += 1;
+                    return;
+                }
+            },
+            (None, Some(_)) => return,
+            (None, None) => data,
         };
         let Some(packet) = leg.receive(from, data, now) else {
             self.stats.datagrams_dropped += 1;

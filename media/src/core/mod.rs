@@ -163,6 +163,8 @@ pub struct Core {
     pending_incoming: HashMap<PeerId, (String, Vec<calls::Leg>)>,
     /// Calls with a renegotiation that adds media under way (one offer at a time per call).
     pending_updates: HashMap<PeerId, calls::Update>,
+    /// The SDES-SRTP mode of each call (its plain legs' offers and answers).
+    sdes: HashMap<PeerId, crate::bridge::sdes::SdesMode>,
     outbox: Outbox,
     events: VecDeque<MediaEvent>,
     stats: EngineStats,
@@ -199,6 +201,7 @@ impl Core {
             pending_calls: HashMap::new(),
             pending_incoming: HashMap::new(),
             pending_updates: HashMap::new(),
+            sdes: HashMap::new(),
             outbox: Outbox::default(),
             events: VecDeque::new(),
             stats: EngineStats::default(),
@@ -480,6 +483,7 @@ impl Core {
         self.pending_calls.remove(&id);
         self.pending_incoming.remove(&id);
         self.pending_updates.remove(&id);
+        self.sdes.remove(&id);
         self.router.remove_consumer(id);
         self.router.remove_producer(id);
         self.timers.remove(id);

@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::bridge::sdes::SdesMode;
 use crate::core::calls::{BrowserUpdate, SipUpdate};
 use crate::core::{Core, CoreConfig, EngineStats, MediaEvent};
 use crate::ids::{PeerId, ShardId, VideoCodec, WallClock};
@@ -276,11 +277,12 @@ impl EngineHandle {
         &self,
         id: PeerId,
         browser_offer: String,
+        sdes: SdesMode,
     ) -> Result<String, MediaError> {
         self.call("bridge_offer", id, move |s, _| {
             let result = s
                 .bind_legs(id, &browser_offer)
-                .and_then(|locals| s.core.bridge_offer(id, &browser_offer, &locals));
+                .and_then(|locals| s.core.bridge_offer(id, &browser_offer, &locals, sdes));
             if result.is_err() {
                 s.release(id);
             }
@@ -361,13 +363,14 @@ impl EngineHandle {
         &self,
         id: PeerId,
         sip_offer: String,
+        sdes: SdesMode,
         events: mpsc::Sender<MediaEvent>,
     ) -> Result<String, MediaError> {
         self.call("incoming_offer", id, move |s, now| {
             s.events.insert(id, events);
             let result = s
                 .bind_legs(id, &sip_offer)
-                .and_then(|locals| s.core.incoming_offer(now, id, &sip_offer, &locals));
+                .and_then(|locals| s.core.incoming_offer(now, id, &sip_offer, &locals, sdes));
             if result.is_err() {
                 s.release(id);
             }
