@@ -38,6 +38,7 @@ EXAMPLES = {
     "push_url": '"http://127.0.0.1:8400/push"',
     "debug_panic_payload": '"deadbeef"',
     "room_max_bitrate": "2000000",
+    "sip_tls_ca": '"/etc/sylk-gateway/sip-ca.pem"',
 }
 
 def wrap(text, prefix="# "):

@@ -425,6 +425,7 @@ pub async fn serve(config: Config, hooks: Hooks) -> anyhow::Result<()> {
         if media_addrs.len() == 1 { "" } else { "s" },
         media_addrs.iter().map(|a| a.port()).collect::<Vec<_>>()
     );
+    let tls_ca = config.sip_tls_ca();
     let sip = signaling::sip::SipUa::start(signaling::sip::UaConfig {
         listen: config.sip_listen,
         proxy: config.sip_proxy(),
@@ -439,13 +440,18 @@ pub async fn serve(config: Config, hooks: Hooks) -> anyhow::Result<()> {
             tcp_per_source: config.limits.sip_tcp_connections_per_source,
             tcp_total: config.limits.sip_tcp_connections,
         },
+        tls_ca,
     })
     .await
     .with_context(|| format!("sip_listen: cannot listen on {}", config.sip_listen))?;
     match sip.proxy() {
         Some(proxy) => info!(
-            "sip on udp {} and tcp (outbound proxy {proxy})",
-            sip.local_addr()
+            "sip on udp {} and tcp (outbound proxy {proxy}{})",
+            sip.local_addr(),
+            match proxy.transport {
+                Some(signaling::sip::Transport::Tls) => ", over TLS",
+                _ => "",
+            }
         ),
         None => info!(
             "sip on udp {} and tcp (no outbound proxy: RFC 3263 lookup of each domain)",

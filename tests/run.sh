@@ -30,8 +30,10 @@ for entry in "${PEERS[@]+"${PEERS[@]}"}"; do
   cmd=${entry%%:*}; pkg=${entry#*:}
   command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
 done
-# Packages without a command of their own.
-for pkg in fonts-liberation; do
+# Packages without a command of their own (kamailio-tls-modules: Kamailio's TLS listener of
+# tests/sip_calls.rs `sip_register_and_call_over_tls`; ca-certificates: the system CAs SIP
+# over TLS trusts by default).
+for pkg in fonts-liberation kamailio-tls-modules ca-certificates; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -508,6 +508,94 @@ async fn sip_call_over_tcp() {
     peer.close().await.unwrap();
 }
 
+/// A certificate authority and a certificate it issued for 127.0.0.1 (Kamailio's), in
+/// `dir`: ca.pem, cert.pem, key.pem.
+fn tls_certificates(dir: &std::path::Path) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "sylk-gateway test CA");
+    let ca = ca.self_signed(&ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(dir.join("cert.pem"), leaf.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+}
+
+/// SIP over TLS: the outbound proxy is Kamailio's TLS listener (`transport=tls`, its
+/// certificate issued by a CA given in `sip_tls_ca`). alice registers and calls bob (a SIPp
+/// callee behind Kamailio on UDP): REGISTER, INVITE, ACK and BYE reach Kamailio over TLS;
+/// a gateway trusting another CA cannot register.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sip_register_and_call_over_tls() {
+    let _serial = PEERS.lock().await;
+    let certs = tempfile::tempdir().unwrap();
+    tls_certificates(certs.path());
+    let kamailio = Kamailio::start_tls(
+        &certs.path().join("cert.pem"),
+        &certs.path().join("key.pem"),
+    );
+    register_bob().await;
+    let uas = Sipp::callee(&shared_scenario("uas_answer.xml"));
+    let ca = certs.path().join("ca.pem").display().to_string();
+    let proxy = "sip:127.0.0.1:5061;transport=tls";
+    let (gw, mut c) =
+        gateway_with_alice_and(&["--sip-proxy", proxy, "--sip-tls-ca", &ca], ALICE_HA1).await;
+    register(&mut c, ALICE).await;
+    let (peer, _audio, _) = answered_call(&mut c, "tls").await;
+    let ack = c
+        .request(json!({"sylkrtc": "session-terminate", "session": "tls"}))
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    let e = expect_state(&mut c, "tls", "terminated").await;
+    assert_eq!(e["reason"], "200 to BYE", "{e}");
+    let (code, log) = uas.exit_code(WAIT).await;
+    assert_eq!(code, Some(0), "sipp callee:\n{log}\ngateway:\n{}", gw.log());
+    let k = kamailio.log();
+    for method in ["REGISTER", "INVITE", "ACK", "BYE"] {
+        assert!(
+            k.lines()
+                .any(|l| l.contains(&format!("REQ {method} ")) && l.contains("/tls")),
+            "no {method} over TLS:\n{k}"
+        );
+    }
+    peer.close().await.unwrap();
+    drop(gw);
+
+    // A gateway that does not trust Kamailio's CA refuses its certificate: no registration.
+    let other = tempfile::tempdir().unwrap();
+    tls_certificates(other.path());
+    let wrong_ca = other.path().join("ca.pem").display().to_string();
+    let (gw, mut c) = gateway_with_alice_and(
+        &["--sip-proxy", proxy, "--sip-tls-ca", &wrong_ca],
+        ALICE_HA1,
+    )
+    .await;
+    let ack = c
+        .request(json!({"sylkrtc": "account-register", "account": ALICE}))
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    let e = tokio::time::timeout(
+        WAIT,
+        c.wait_for("registration failed", |m| {
+            m["event"] == "registration-state" && m["state"] == "failed"
+        }),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("no failure:\n{}", gw.log()));
+    assert_eq!(e["reason"], "503 Service Unavailable", "{e}");
+    assert!(
+        gw.log().contains("invalid peer certificate"),
+        "{}",
+        gw.log()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sip_session_requests_with_bad_input() {
     let _serial = PEERS.lock().await;

@@ -42,14 +42,7 @@ async fn gateway_with_registered_alice() -> (Gateway, Client) {
         )
         .await;
     assert_eq!(ack["sylkrtc"], "ack", "{ack}");
-    let ack = c
-        .request(json!({"sylkrtc": "account-register", "account": ALICE}))
-        .await;
-    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
-    c.wait_for("registered", |m| {
-        m["event"] == "registration-state" && m["state"] == "registered"
-    })
-    .await;
+    register(&mut c, ALICE).await;
     (gw, c)
 }
 

@@ -166,6 +166,9 @@ pub struct Cli {
     /// Outbound SIP proxy, e.g. sip:proxy.example.com:5060;transport=udp [default: RFC 3263 lookup of the domain]
     #[arg(long, env = "SYLK_SIP_PROXY", value_name = "URI")]
     pub sip_proxy: Option<String>,
+    /// Certificate authorities (PEM file) for a SIP proxy over TLS [default: the system's]
+    #[arg(long, env = "SYLK_SIP_TLS_CA", value_name = "FILE")]
+    pub sip_tls_ca: Option<PathBuf>,
     /// SDES-SRTP toward SIP: disabled, optional or mandatory [default: optional]
     #[arg(long, env = "SYLK_SDES_SRTP", value_name = "MODE")]
     pub sdes_srtp: Option<String>,
@@ -324,6 +327,9 @@ impl Config {
         }
         if let Some(v) = cli.sip_proxy {
             cfg.sip_proxy = Some(v);
+        }
+        if let Some(v) = cli.sip_tls_ca {
+            cfg.sip_tls_ca = Some(v);
         }
         if let Some(v) = cli.sdes_srtp {
             cfg.sdes_srtp = v;

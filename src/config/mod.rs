@@ -22,6 +22,9 @@ pub const DEFAULT_MAX_UPLOAD_SIZE: u64 = 100 * 1024 * 1024;
 /// Largest accepted `max_upload_size`: 1 TiB.
 const MAX_UPLOAD_SIZE_LIMIT: u64 = 1 << 40;
 
+/// Debian's bundle of the system's certificate authorities (package ca-certificates).
+pub const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
 /// Every setting, with its default. The README lists the same table.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -105,9 +108,12 @@ pub struct Config {
     pub filetransfer_expire_days: u32,
     /// SIP user agent address, UDP and TCP on the same port (0: any free port).
     pub sip_listen: SocketAddr,
-    /// Outbound SIP proxy (`sip:host[:port][;transport=udp|tcp]`) for every SIP request; unset
-    /// (or empty): RFC 3263 lookup of the target's domain.
+    /// Outbound SIP proxy (`sip:host[:port][;transport=udp|tcp|tls]`, or `sips:host[:port]`)
+    /// for every SIP request; unset (or empty): RFC 3263 lookup of the target's domain.
     pub sip_proxy: Option<String>,
+    /// Certificate authorities (a PEM file) a SIP proxy's TLS certificate must chain to;
+    /// unset: the system's (`/etc/ssl/certs/ca-certificates.crt`).
+    pub sip_tls_ca: Option<PathBuf>,
     /// Sources (`IP` or `IP/BITS`) trusted for SIP requests outside dialogs, by the socket
     /// address they came from. Set: only these may send such requests (others get 403).
     /// Empty (the default): anyone may send chat messages and calls, but requests that change
@@ -194,6 +200,7 @@ impl Default for Config {
             room_max_bitrate: None,
             room_video_codec: "vp8".into(),
             sdes_srtp: "optional".into(),
+            sip_tls_ca: None,
             sdes_srtp_domains: Default::default(),
             file_transfer_dir: None,
             web_config: None,
@@ -349,6 +356,13 @@ impl Config {
             );
         }
         rooms::check_video_codec("room_video_codec", &self.room_video_codec)?;
+        if let Some(path) = &self.sip_tls_ca {
+            let pem = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("sip_tls_ca: cannot read {}: {e}", path.display()))?;
+            if !pem.contains("-----BEGIN CERTIFICATE-----") {
+                bail!("sip_tls_ca: {} holds no PEM certificate", path.display());
+            }
+        }
         let modes = std::iter::once(("sdes_srtp".to_string(), &self.sdes_srtp)).chain(
             self.sdes_srtp_domains
                 .iter()
@@ -552,6 +566,22 @@ impl Config {
             .map(str::trim)
             .filter(|p| !p.is_empty())
             .and_then(|p| p.parse().ok())
+    }
+
+    /// The PEM certificate authorities a SIP proxy's TLS certificate must chain to:
+    /// `sip_tls_ca`, or the system's bundle (None when there is none: TLS proxies fail).
+    pub fn sip_tls_ca(&self) -> Option<Vec<u8>> {
+        let path = self
+            .sip_tls_ca
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(SYSTEM_CA_BUNDLE));
+        match std::fs::read(&path) {
+            Ok(pem) => Some(pem),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "no certificate authorities for SIP over TLS");
+                None
+            }
+        }
     }
 
     /// The directory of 1:1 file transfers.

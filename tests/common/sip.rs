@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use super::WAIT;
 
 pub const KAMAILIO_ADDR: &str = "127.0.0.1:5060";
+/// Kamailio's TLS listener ([`Kamailio::start_tls`]).
+pub const KAMAILIO_TLS_ADDR: &str = "127.0.0.1:5061";
 pub const PROXY: &str = "sip:127.0.0.1:5060;transport=udp";
 pub const ALICE: &str = "alice@127.0.0.1";
 /// HA1 = md5(user:127.0.0.1:password) of the shared test user alice (peers.md §3).
@@ -88,7 +90,7 @@ impl Kamailio {
         let script = shared_peers().join("kamailio/start.sh");
         assert!(script.is_file(), "{} missing", script.display());
         let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new("sh")
+        let child = Command::new("sh")
             .arg(&script)
             .arg(dir.path())
             .args(options)
@@ -99,21 +101,23 @@ impl Kamailio {
             .unwrap_or_else(|e| {
                 panic!("cannot start kamailio ({e}); run tests/run.sh, which installs it")
             });
+        Kamailio::listening(child, dir, addr)
+    }
+
+    /// The Kamailio started as `child` (run directory `dir`), once it accepts TCP on `addr`.
+    fn listening(mut child: Child, dir: tempfile::TempDir, addr: SocketAddr) -> Kamailio {
         let log = collect_output(&mut child);
         let deadline = Instant::now() + WAIT;
-        loop {
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                break;
-            }
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
             if let Ok(Some(status)) = child.try_wait() {
                 panic!(
-                    "kamailio exited ({status}); is it installed? log:\n{}",
+                    "kamailio exited ({status}); is it installed (with kamailio-tls-modules)? log:\n{}",
                     log.lock().unwrap()
                 );
             }
             assert!(
                 Instant::now() < deadline,
-                "kamailio did not listen in time; log:\n{}",
+                "kamailio did not listen on {addr} in time; log:\n{}",
                 log.lock().unwrap()
             );
             std::thread::sleep(Duration::from_millis(20));
@@ -123,6 +127,82 @@ impl Kamailio {
             log,
             _dir: dir,
         }
+    }
+
+    /// As [`Kamailio::start`], with TLS too on 127.0.0.1:5061 (the `tls` module of
+    /// `kamailio-tls-modules`), serving `cert` and `key` (PEM files).
+    pub fn start_tls(cert: &Path, key: &Path) -> Kamailio {
+        // A Kamailio of an earlier test may still be going away.
+        let deadline = Instant::now() + WAIT;
+        for port in [KAMAILIO_ADDR, KAMAILIO_TLS_ADDR] {
+            let addr: SocketAddr = port.parse().unwrap();
+            while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
+                assert!(
+                    Instant::now() < deadline,
+                    "something still listens on {addr}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let shared = shared_peers().join("kamailio");
+        let cfg = std::fs::read_to_string(shared.join("kamailio.cfg")).unwrap();
+        let tls_cfg = dir.path().join("tls.cfg");
+        std::fs::write(
+            &tls_cfg,
+            format!(
+                "[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\nrequire_certificate = no\n\
+                 private_key = {}\ncertificate = {}\n\n[client:default]\nverify_certificate = no\n\
+                 require_certificate = no\n",
+                key.display(),
+                cert.display()
+            ),
+        )
+        .unwrap();
+        let cfg = cfg
+            .replacen(
+                "listen=tcp:127.0.0.1:5060\n",
+                "listen=tcp:127.0.0.1:5060\nlisten=tls:127.0.0.1:5061\nenable_tls=yes\n",
+                1,
+            )
+            .replacen(
+                "loadmodule \"corex.so\"\n",
+                &format!(
+                    "loadmodule \"corex.so\"\nloadmodule \"tls.so\"\nmodparam(\"tls\", \"config\", \"{}\")\n",
+                    tls_cfg.display()
+                ),
+                1,
+            );
+        assert!(
+            cfg.contains("tls.so") && cfg.contains("listen=tls:"),
+            "kamailio.cfg changed"
+        );
+        let cfg_path = dir.path().join("kamailio.cfg");
+        std::fs::write(&cfg_path, cfg).unwrap();
+        let run = dir.path().join("run");
+        std::fs::create_dir_all(&run).unwrap();
+        let status = Command::new("cp")
+            .arg("-r")
+            .arg(shared.join("dbtext"))
+            .arg(run.join("dbtext"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let child = Command::new("kamailio")
+            .arg("-f")
+            .arg(&cfg_path)
+            .args(["-DD", "-E", "-m", "64", "-M", "8", "-Y"])
+            .arg(&run)
+            .arg("-P")
+            .arg(run.join("kamailio.pid"))
+            .arg("-A")
+            .arg(format!("DBURL=\"text://{}\"", run.join("dbtext").display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start kamailio ({e}); run tests/run.sh"));
+        Kamailio::listening(child, dir, KAMAILIO_TLS_ADDR.parse().unwrap())
     }
 
     pub fn log(&self) -> String {
@@ -312,6 +392,18 @@ pub async fn register_bob() {
     assert_eq!(code, Some(0), "bob's registration failed:\n{log}");
 }
 
+/// Registers `account` (added on `c` already) at Kamailio; returns at `registered`.
+pub async fn register(c: &mut super::Client, account: &str) {
+    let ack = c
+        .request(serde_json::json!({"sylkrtc": "account-register", "account": account}))
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    c.wait_for("registered", |m| {
+        m["event"] == "registration-state" && m["account"] == account && m["state"] == "registered"
+    })
+    .await;
+}
+
 /// Adds `account` (HA1 `ha1`) on `c` and registers it at Kamailio; returns at `registered`.
 pub async fn add_and_register(c: &mut super::Client, account: &str, ha1: &str) {
     let ack = c
@@ -321,14 +413,7 @@ pub async fn add_and_register(c: &mut super::Client, account: &str, ha1: &str) {
         )
         .await;
     assert_eq!(ack["sylkrtc"], "ack", "{ack}");
-    let ack = c
-        .request(serde_json::json!({"sylkrtc": "account-register", "account": account}))
-        .await;
-    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
-    c.wait_for("registered", |m| {
-        m["event"] == "registration-state" && m["account"] == account && m["state"] == "registered"
-    })
-    .await;
+    register(c, account).await;
 }
 
 /// A baresip phone of the shared peers (`bob`: SIP 5082, ctrl_tcp 4445, auto-answer, 880 Hz

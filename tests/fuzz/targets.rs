@@ -339,6 +339,7 @@ fn http_app() -> &'static (tokio::runtime::Runtime, axum::Router) {
             .await
             .unwrap();
             let sip = signaling::sip::SipUa::start(signaling::sip::UaConfig {
+                tls_ca: None,
                 listen: "127.0.0.1:0".parse().unwrap(),
                 proxy: None,
                 register_expires: 600,

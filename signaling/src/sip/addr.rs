@@ -10,6 +10,8 @@ use std::str::FromStr;
 pub enum Transport {
     Udp,
     Tcp,
+    /// TLS over TCP (`transport=tls`, `sips:`), port 5061 by default.
+    Tls,
 }
 
 impl Transport {
@@ -18,13 +20,28 @@ impl Transport {
         match self {
             Transport::Udp => "udp",
             Transport::Tcp => "tcp",
+            Transport::Tls => "tls",
         }
+    }
+
+    /// The port a host without one is reached on (RFC 3261 §19.1.2).
+    pub fn default_port(self) -> u16 {
+        match self {
+            Transport::Tls => 5061,
+            _ => 5060,
+        }
+    }
+
+    /// Over a stream (TCP or TLS): no retransmissions, a connection to keep.
+    pub fn is_stream(self) -> bool {
+        !matches!(self, Transport::Udp)
     }
 
     pub fn via_name(self) -> &'static str {
         match self {
             Transport::Udp => "UDP",
             Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
         }
     }
 }
@@ -86,15 +103,10 @@ impl FromStr for ProxyUri {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let bad = |why: &str| BadProxyUri(format!("{text:?} is not a SIP proxy URI ({why})"));
-        let rest = if let Some((scheme, rest)) = text
+        let rest = if let Some((_, rest)) = text
             .split_once(':')
             .filter(|(s, _)| s.eq_ignore_ascii_case("sip") || s.eq_ignore_ascii_case("sips"))
         {
-            if scheme.eq_ignore_ascii_case("sips") {
-                return Err(bad(
-                    "TLS (sips:) is not supported, use transport=udp or tcp",
-                ));
-            }
             rest
         } else {
             text
@@ -104,17 +116,25 @@ impl FromStr for ProxyUri {
         if hostport.contains('@') {
             return Err(bad("a proxy URI has no user part"));
         }
-        let mut transport = None;
+        // `sips:` means TLS (RFC 3261 §19.1); a transport parameter may only say the same.
+        let sips = text
+            .split_once(':')
+            .is_some_and(|(s, _)| s.eq_ignore_ascii_case("sips"));
+        let mut transport = sips.then_some(Transport::Tls);
         for param in parts {
             let (name, value) = param.split_once('=').unwrap_or((param, ""));
             match name.to_ascii_lowercase().as_str() {
                 "transport" => {
-                    transport = Some(match value.to_ascii_lowercase().as_str() {
+                    let t = match value.to_ascii_lowercase().as_str() {
                         "udp" => Transport::Udp,
                         "tcp" => Transport::Tcp,
-                        "tls" => return Err(bad("transport=tls is not supported, use udp or tcp")),
-                        _ => return Err(bad("transport must be udp or tcp")),
-                    })
+                        "tls" => Transport::Tls,
+                        _ => return Err(bad("transport must be udp, tcp or tls")),
+                    };
+                    if sips && t != Transport::Tls {
+                        return Err(bad("a sips: proxy is reached over TLS only"));
+                    }
+                    transport = Some(t);
                 }
                 "lr" => {}
                 "" => return Err(bad("empty parameter")),
@@ -198,7 +218,8 @@ pub fn split_hostport(text: &str) -> Option<(Host, Option<u16>)> {
 /// transports the user agent does not speak, or a malformed host.
 pub fn uri_hop(uri: &str) -> Option<(Host, Option<u16>, Option<Transport>)> {
     let (scheme, rest) = uri.trim().split_once(':')?;
-    if !scheme.eq_ignore_ascii_case("sip") {
+    let sips = scheme.eq_ignore_ascii_case("sips");
+    if !scheme.eq_ignore_ascii_case("sip") && !sips {
         return None;
     }
     let rest = rest.split('?').next().unwrap_or(rest);
@@ -209,13 +230,14 @@ pub fn uri_hop(uri: &str) -> Option<(Host, Option<u16>, Option<Transport>)> {
         .map(|(_, h)| h)
         .unwrap_or(userhost);
     let (host, port) = split_hostport(hostport)?;
-    let mut transport = None;
+    let mut transport = sips.then_some(Transport::Tls);
     for param in parts {
         let (name, value) = param.split_once('=').unwrap_or((param, ""));
         if name.trim().eq_ignore_ascii_case("transport") {
             transport = Some(match value.trim().to_ascii_lowercase().as_str() {
-                "udp" => Transport::Udp,
-                "tcp" => Transport::Tcp,
+                "udp" if !sips => Transport::Udp,
+                "tcp" if !sips => Transport::Tcp,
+                "tls" => Transport::Tls,
                 _ => return None,
             });
         }
@@ -310,8 +332,7 @@ mod tests {
             "sip:127.0.0.1:x",
             "sip:alice@127.0.0.1",
             "sip:127.0.0.1;transport=sctp",
-            "sip:127.0.0.1;transport=tls",
-            "sips:127.0.0.1",
+            "sips:127.0.0.1;transport=udp",
             "sip:127.0.0.1;foo=bar",
             "http://127.0.0.1",
             "sip:300.1.1.1",
@@ -320,10 +341,21 @@ mod tests {
         ] {
             assert!(bad.parse::<ProxyUri>().is_err(), "{bad:?} accepted");
         }
-        let e = "sip:127.0.0.1;transport=tls"
+        // TLS: `transport=tls`, or a `sips:` URI.
+        for tls in [
+            "sip:127.0.0.1;transport=tls",
+            "sips:127.0.0.1",
+            "SIPS:127.0.0.1;transport=TLS",
+        ] {
+            let p: ProxyUri = tls.parse().unwrap();
+            assert_eq!(p.transport, Some(Transport::Tls), "{tls}");
+            assert_eq!(p.to_string(), "sip:127.0.0.1;transport=tls");
+        }
+        assert_eq!(Transport::Tls.default_port(), 5061);
+        let e = "sip:127.0.0.1;transport=sctp"
             .parse::<ProxyUri>()
             .unwrap_err();
-        assert!(e.to_string().contains("transport=tls"), "{e}");
+        assert!(e.to_string().contains("udp, tcp or tls"), "{e}");
     }
 
     #[test]
@@ -366,9 +398,22 @@ mod tests {
             uri_hop("SIP:proxy.example.com:5062?x=y"),
             Some((Host::Name("proxy.example.com".into()), Some(5062), None))
         );
+        // Kamailio's record-route toward a TLS side.
+        assert_eq!(
+            uri_hop("sip:127.0.0.1:5061;transport=tls;r2=on;lr"),
+            Some((
+                Host::Ip("127.0.0.1".parse().unwrap()),
+                Some(5061),
+                Some(Transport::Tls)
+            ))
+        );
+        assert_eq!(
+            uri_hop("sips:1.2.3.4").map(|h| h.2),
+            Some(Some(Transport::Tls))
+        );
         for bad in [
-            "sips:1.2.3.4",
-            "sip:1.2.3.4;transport=tls",
+            "sips:1.2.3.4;transport=udp",
+            "sip:1.2.3.4;transport=sctp",
             "tel:+123",
             "sip:",
             "nonsense",

@@ -25,7 +25,6 @@ use rsipstack::transaction::Transaction;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
-use super::addr::Transport;
 use super::call::{CallRoute, InDialog};
 use super::invite::{entry_uri, header_param};
 use super::register::{random_token, split_contacts, status_text};
@@ -762,10 +761,7 @@ impl Task {
         self.cseq += 1;
         let mut host = String::new();
         super::register::push_host(&mut host, self.ua.local_ip_towards(target.addr));
-        let transport = match target.transport {
-            Transport::Udp => "UDP",
-            Transport::Tcp => "TCP",
-        };
+        let transport = target.transport.via_name();
         let mut text = format!(
             "{method} {contact} SIP/2.0\r\nVia: SIP/2.0/{transport} {host}:{port};rport;branch=z9hG4bK{branch}\r\nMax-Forwards: 70\r\n",
             port = self.ua.local_addr().port(),

@@ -51,6 +51,8 @@ pub struct UaConfig {
     pub auth_realms: Vec<String>,
     /// What one untrusted source may send, and TCP connections.
     pub source_limits: SourceLimits,
+    /// The certificate authorities (PEM) a TLS proxy's certificate must chain to.
+    pub tls_ca: Option<Vec<u8>>,
 }
 
 /// A stream (TCP) connection that receives nothing for this long is closed.
@@ -126,6 +128,16 @@ impl SipUa {
         let cancel = rsipstack::platform::CancellationToken::new();
         let transport_layer = TransportLayer::new(cancel.child_token());
         transport_layer.set_stream_idle_timeout(TCP_IDLE_TIMEOUT);
+        // TLS toward the proxy (`transport=tls`, `sips:`): its certificate must chain to
+        // `tls_ca`, and name the proxy's host when the setting gives a name (else its IP).
+        transport_layer.set_tls_config(rsipstack::transport::tls::TlsConfig {
+            ca_certs: config.tls_ca.clone(),
+            sni_hostname: match config.proxy.as_ref().map(|p| &p.host) {
+                Some(Host::Name(name)) => Some(name.clone()),
+                _ => None,
+            },
+            ..Default::default()
+        });
         let udp = UdpConnection::from_socket(Arc::new(udp), None, Some(cancel.child_token()))
             .await
             .map_err(|e| StartError::Udp(config.listen, e.to_string()))?;
@@ -267,10 +279,11 @@ impl SipUa {
     ) -> Result<Target, ResolveError> {
         let name = match host {
             Host::Ip(ip) => {
+                let transport = transport.unwrap_or(Transport::Udp);
                 return Ok(Target {
-                    addr: SocketAddr::new(ip, port.unwrap_or(5060)),
-                    transport: transport.unwrap_or(Transport::Udp),
-                })
+                    addr: SocketAddr::new(ip, port.unwrap_or(transport.default_port())),
+                    transport,
+                });
             }
             Host::Name(name) => name,
         };
@@ -288,6 +301,7 @@ impl SipUa {
                 let transport = match t.transport {
                     rsipstack::sip::Transport::Udp => Transport::Udp,
                     rsipstack::sip::Transport::Tcp => Transport::Tcp,
+                    rsipstack::sip::Transport::Tls => Transport::Tls,
                     _ => return None,
                 };
                 Some(Target {
@@ -422,11 +436,33 @@ impl UaInner {
                 return Err(local_response(500, "Internal Server Error"));
             }
         };
-        let mut tx = Transaction::new_client(key, request, self.endpoint.inner.clone(), None);
-        tx.destination = Some(SipAddr {
+        let destination = SipAddr {
             r#type: Some(to_rsip_transport(target.transport)),
             addr: target.addr.into(),
-        });
+        };
+        // A stream (TCP, TLS) is connected first: a refused connection or a certificate the
+        // configured authorities do not vouch for fails the request now, where rsipstack
+        // would retransmit into it until the transaction times out.
+        let connection = if target.transport.is_stream() {
+            match self
+                .endpoint
+                .inner
+                .transport_layer
+                .lookup(&destination, None)
+                .await
+            {
+                Ok((connection, _)) => Some(connection),
+                Err(e) => {
+                    warn!(%target, error = %e, "cannot connect to the SIP peer");
+                    return Err(local_response(503, "Service Unavailable"));
+                }
+            }
+        } else {
+            None
+        };
+        let mut tx = Transaction::new_client(key, request, self.endpoint.inner.clone(), None);
+        tx.destination = Some(destination);
+        tx.connection = connection;
         if let Err(e) = tx.send().await {
             warn!(%target, error = %e, "cannot send SIP request");
             return Err(local_response(503, "Service Unavailable"));
@@ -448,6 +484,7 @@ fn to_rsip_transport(t: Transport) -> rsipstack::sip::Transport {
     match t {
         Transport::Udp => rsipstack::sip::Transport::Udp,
         Transport::Tcp => rsipstack::sip::Transport::Tcp,
+        Transport::Tls => rsipstack::sip::Transport::Tls,
     }
 }
 
