@@ -41,7 +41,14 @@ pub struct Participant {
     pub peer: PeerId,
     /// Publisher sessions this participant attached a feed to.
     pub attached: HashSet<String>,
+    /// Its microphone is silent (Appendix A `muted`, from the audio level it sends).
+    pub muted: bool,
+    /// When it last spoke ([`SPEAKING`] or louder): the active-speaker order.
+    pub spoke: Option<Instant>,
 }
+
+/// A level (0-255) from which a participant counts as speaking.
+pub const SPEAKING: u8 = 64;
 
 impl Participant {
     pub fn publisher(&self) -> Publisher {
@@ -49,8 +56,8 @@ impl Participant {
             id: self.session.clone(),
             uri: self.account.clone(),
             display_name: self.display_name.clone().unwrap_or_default(),
-            kind: None,
-            muted: None,
+            kind: Some("webrtc".into()),
+            muted: Some(self.muted),
         }
     }
 
@@ -81,6 +88,15 @@ pub struct Room {
 }
 
 impl Room {
+    /// The participants, who spoke last first (the active-speaker order), then those who
+    /// have not spoken in join order.
+    pub fn by_speaking(&self) -> impl Iterator<Item = &Participant> {
+        let mut order: Vec<&Participant> = self.participants.iter().collect();
+        // Stable: equal keys (never spoke) keep the join order.
+        order.sort_by_key(|p| std::cmp::Reverse(p.spoke));
+        order.into_iter()
+    }
+
     pub fn get(&self, session: &str) -> Option<&Participant> {
         self.participants.iter().find(|p| p.session == session)
     }
@@ -166,10 +182,15 @@ impl Rooms {
     /// A publisher's audio level changed (0-255): every participant of its room gets
     /// `conference-audio-levels` (Appendix A), with the level as `rx` and `rx_peak` (what the
     /// gateway receives from that participant; clients read `rx_peak`).
-    pub fn audio_level(&self, uri: &str, session: &str, level: u8) {
-        let Some(room) = self.rooms.get(uri) else {
+    pub fn audio_level(&mut self, uri: &str, session: &str, level: u8) {
+        let Some(room) = self.rooms.get_mut(uri) else {
             return;
         };
+        if level >= SPEAKING {
+            if let Some(p) = room.participants.iter_mut().find(|p| p.session == session) {
+                p.spoke = Some(Instant::now());
+            }
+        }
         let ts = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
@@ -266,11 +287,7 @@ impl Rooms {
         let joined = Joined {
             audio: room.audio,
             video: room.video,
-            publishers: room
-                .participants
-                .iter()
-                .map(Participant::publisher)
-                .collect(),
+            publishers: room.by_speaking().map(Participant::publisher).collect(),
             active: room.active.clone(),
             hands: room.hands.clone(),
             chat: room.chat.iter().cloned().collect(),
@@ -386,6 +403,29 @@ impl Rooms {
             .collect()
     }
 
+    /// A participant's microphone went silent or was heard again: its `muted`, and
+    /// `publisher-updated` (Appendix A) to the others.
+    pub fn set_muted(&mut self, uri: &str, session: &str, muted: bool) {
+        let Some(room) = self.rooms.get_mut(uri) else {
+            return;
+        };
+        let Some(p) = room.participants.iter_mut().find(|p| p.session == session) else {
+            return;
+        };
+        if p.muted == muted {
+            return;
+        }
+        p.muted = muted;
+        tracing::info!(room = uri, %session, muted, "participant's microphone");
+        room.broadcast(
+            &VideoroomEvent::PublisherUpdated {
+                publisher: session.to_string(),
+                muted,
+            },
+            Some(session),
+        );
+    }
+
     /// Sets the active participants; every room session gets `configure`.
     pub fn configure(
         &mut self,
@@ -446,6 +486,79 @@ impl Rooms {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::connection::Outbound;
+    use media::ShardId;
+    use tokio::sync::mpsc;
+
+    /// A participant whose connection's events go to the returned receiver.
+    fn participant(name: &str, peer: u64) -> (Participant, mpsc::Receiver<Outbound>) {
+        let (tx, rx) = mpsc::channel(64);
+        let (orders, _) = mpsc::channel(1);
+        let conn = ConnHandle::new(peer, [127, 0, 0, 1].into(), tx, orders);
+        let p = Participant {
+            session: name.to_string(),
+            conn,
+            account: format!("{name}@example.com"),
+            display_name: None,
+            peer: PeerId(peer),
+            attached: HashSet::new(),
+            muted: false,
+            spoke: None,
+        };
+        (p, rx)
+    }
+
+    fn texts(rx: &mut mpsc::Receiver<Outbound>) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Ok(Outbound::Text(t)) = rx.try_recv() {
+            out.push(t);
+        }
+        out
+    }
+
+    #[test]
+    fn joiners_see_the_last_speakers_first_and_mutes_are_announced() {
+        let room = "r@example.com";
+        let mut rooms = Rooms::default();
+        let mut inboxes = Vec::new();
+        for (i, name) in ["alice", "bob", "carol"].into_iter().enumerate() {
+            let (p, rx) = participant(name, i as u64 + 1);
+            rooms.reserve(name, room, 10, ShardId::default).unwrap();
+            rooms.join(room, true, true, p);
+            inboxes.push(rx);
+        }
+        // carol, then bob speak; a whisper (below SPEAKING) does not count.
+        rooms.audio_level(room, "carol", 200);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        rooms.audio_level(room, "bob", 120);
+        rooms.audio_level(room, "alice", SPEAKING - 1);
+        let (dave, _rx) = participant("dave", 4);
+        rooms.reserve("dave", room, 10, ShardId::default).unwrap();
+        let joined = rooms.join(room, true, true, dave);
+        let order: Vec<&str> = joined.publishers.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(order, ["bob", "carol", "alice"]);
+        assert!(joined
+            .publishers
+            .iter()
+            .all(|p| p.kind.as_deref() == Some("webrtc") && p.muted == Some(false)));
+        // bob's microphone goes silent: the others are told, once; bob is not.
+        for rx in &mut inboxes {
+            texts(rx);
+        }
+        rooms.set_muted(room, "bob", true);
+        rooms.set_muted(room, "bob", true);
+        let alice = texts(&mut inboxes[0]);
+        assert_eq!(alice.len(), 1, "{alice:?}");
+        assert!(
+            alice[0].contains(r#""event":"publisher-updated","publisher":"bob","muted":true"#),
+            "{alice:?}"
+        );
+        assert!(texts(&mut inboxes[1]).is_empty());
+        assert_eq!(
+            rooms.room(room).unwrap().get("bob").map(|p| p.muted),
+            Some(true)
+        );
+    }
 
     #[test]
     fn the_room_cap_is_shared_as_sylkserver_shares_it() {

@@ -223,6 +223,8 @@ impl Connection {
             display_name: account.display_name.clone(),
             peer,
             attached: Default::default(),
+            muted: false,
+            spoke: None,
         };
         let joined = self.app.rooms().join(
             &r.uri,
@@ -691,7 +693,12 @@ impl Connection {
                     self.app.rooms().audio_level(&rs.room, session, level);
                 }
             }
-            (PeerOwner::Feed(_), PeerEvent::AudioLevel(_)) => {}
+            (PeerOwner::Publisher(session), PeerEvent::Muted(muted)) => {
+                if let Some(rs) = self.room_sessions.get(session) {
+                    self.app.rooms().set_muted(&rs.room, session, muted);
+                }
+            }
+            (PeerOwner::Feed(_), PeerEvent::AudioLevel(_) | PeerEvent::Muted(_)) => {}
             (PeerOwner::Feed(feed), PeerEvent::Closed(reason)) => {
                 let feed = feed.clone();
                 warn!(conn = self.id, %feed, %reason, "feed media ended");

@@ -50,7 +50,8 @@ async fn room_events_follow_the_spec() {
             .await;
     assert_eq!(
         b_initial["publishers"],
-        json!([{"id": a.session, "uri": "alice@example.com", "display_name": "Alice"}])
+        json!([{"id": a.session, "uri": "alice@example.com", "display_name": "Alice",
+                "type": "webrtc", "muted": false}])
     );
 
     let (a_s, b_s) = (a.session.clone(), b.session.clone());

@@ -696,7 +696,7 @@ impl Connection {
                 warn!(conn = self.id, %session, %reason, "call media ended");
                 self.end_call(&session, reason).await;
             }
-            PeerEvent::AudioLevel(_) => {}
+            PeerEvent::AudioLevel(_) | PeerEvent::Muted(_) => {}
         }
     }
 

@@ -49,7 +49,9 @@ const MEDIA_IP = process.env.MEDIA_IP || '127.0.0.1';
 const MEDIA_PROTOCOL = process.env.MEDIA_PROTOCOL || 'udp';
 const EXPECT_RTX = process.env.EXPECT_RTX === '1';
 // AUDIO_LEVELS=1: every page gets conference-audio-levels for the others while they make sound
-// (the fake microphone), and a muted participant's level falls to 0 and stays there.
+// (the fake microphone), and a muted participant's level falls to 0 and stays there; the others
+// get publisher-updated muted true, then false when it unmutes; publisher entries carry type
+// and muted.
 const AUDIO_LEVELS = process.env.AUDIO_LEVELS === '1';
 // MAX_BITRATE=<bits/s>: the room caps each publisher at this (by REMB): every publisher's
 // video sending rate, measured over 3 s once the encoders settled, must stay under it (+30 %).
@@ -267,7 +269,24 @@ async function main() {
       const after = await pages[listener].evaluate(({ s, t }) => (sylk.levels[s] || []).filter(l => l.at > t && l.level > 0).length,
         { s: sessionOf(speaker), t: settled });
       if (after > 0) throw new Failure(`${speaker} is muted but ${after} levels above 0 came after it fell silent`);
-      await pages[speaker].evaluate(() => sylk.setMuted(false));
+      // ... and the others are told it is muted (publisher-updated, Appendix A), then not.
+      const updates = (user) => pages[user].evaluate((s) => sylk.events.filter(e => e.event === 'publisher-updated' && e.publisher === s)
+        .map(e => ({ muted: e.muted, at: e.at })), sessionOf(speaker));
+      await until(`${listener} to get publisher-updated muted for ${speaker}`, 6000, async () => {
+        const u = await updates(listener);
+        return { done: u.some(e => e.muted === true && e.at >= mutedAt), detail: u };
+      });
+      const unmutedAt = await pages[speaker].evaluate(() => { sylk.setMuted(false); return Date.now(); });
+      await until(`${listener} to get publisher-updated unmuted for ${speaker}`, 6000, async () => {
+        const u = await updates(listener);
+        return { done: u.some(e => e.muted === false && e.at >= unmutedAt), detail: u };
+      });
+      summary.publisher_updated = await updates(listener);
+      // Publisher entries carry type and muted (Appendix A).
+      const entries = await pages[listener].evaluate(() => sylk.events.filter(e => e.event === 'initial-publishers' || e.event === 'publishers-joined').flatMap(e => e.publishers));
+      for (const p of entries) {
+        if (p.type !== 'webrtc' || typeof p.muted !== 'boolean') throw new Failure(`publisher entry without type/muted: ${JSON.stringify(p)}`);
+      }
       summary.audio_levels = {};
       for (const user of USERS) summary.audio_levels[user] = await heard(user);
     }

@@ -376,6 +376,8 @@ fn http_app() -> &'static (tokio::runtime::Runtime, axum::Router) {
             display_name: None,
             peer: media::PeerId(1),
             attached: Default::default(),
+            muted: false,
+            spoke: None,
         };
         let mut rooms = app.rooms();
         rooms

@@ -47,6 +47,9 @@ pub enum PeerEvent {
     Closed(String),
     /// A publisher's audio level changed (0-255, 255 loudest; [`levels`]).
     AudioLevel(u8),
+    /// A publisher's microphone went silent (muted, [`levels::MUTED_AFTER`]) or was heard
+    /// again.
+    Muted(bool),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -660,11 +663,18 @@ impl Core {
             self.next_consent_check = Some(now + CONSENT_CHECK_PERIOD);
         }
         let mut changes = std::mem::take(&mut self.level_changes);
-        self.levels.tick(now, &mut changes);
+        let mut muted = Vec::new();
+        self.levels.tick(now, &mut changes, &mut muted);
         for (peer, level) in changes.drain(..) {
             self.events.push_back(MediaEvent {
                 peer,
                 event: PeerEvent::AudioLevel(level),
+            });
+        }
+        for (peer, muted) in muted {
+            self.events.push_back(MediaEvent {
+                peer,
+                event: PeerEvent::Muted(muted),
             });
         }
         self.level_changes = changes;
