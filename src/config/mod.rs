@@ -942,9 +942,15 @@ mod tests {
         let cfg = Config::from_toml("sip_proxy = \"\"\n").unwrap();
         cfg.validate().unwrap();
         assert_eq!(cfg.sip_proxy(), None);
+        let cfg = Config::from_toml("sip_proxy = \"sips:p.example.com\"\n").unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(
+            cfg.sip_proxy().unwrap().to_string(),
+            "sip:p.example.com;transport=tls"
+        );
         for bad in [
             "sip:127.0.0.1:99999",
-            "sips:p.example.com",
+            "sips:p.example.com;transport=udp",
             "sip:alice@p.example.com",
         ] {
             let e = Config::from_cli(cli(&["--sip-proxy", bad]))

@@ -162,7 +162,9 @@ impl Kamailio {
         let cfg = cfg
             .replacen(
                 "listen=tcp:127.0.0.1:5060\n",
-                "listen=tcp:127.0.0.1:5060\nlisten=tls:127.0.0.1:5061\nenable_tls=yes\n",
+                // tcp_accept_aliases: requests for a contact registered over TLS go back
+                // over the registration's connection (the Via's `;alias`, RFC 5923).
+                "listen=tcp:127.0.0.1:5060\nlisten=tls:127.0.0.1:5061\nenable_tls=yes\ntcp_accept_aliases=yes\n",
                 1,
             )
             .replacen(

@@ -1146,4 +1146,38 @@ a=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
             "{answer}"
         );
     }
+
+    #[test]
+    fn renegotiations_add_remove_and_answer_every_offered_line() {
+        let mut rng = rand::rng();
+        let audio = [(Kind::Audio, local(30000), local(30000))];
+        let (_, offered) =
+            plain_offer(CHROME_OFFER, &audio, 1, SdesMode::Disabled, &mut rng).unwrap();
+        let answer =
+            "v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 17000 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n";
+        let chosen = negotiate(&offered, answer).unwrap();
+        // The browser adds video: a new kind, offered after the existing line.
+        assert_eq!(added_kinds(&chosen, CHROME_OFFER).unwrap(), [Kind::Video]);
+        let video = [(Kind::Video, local(30002), local(30002))];
+        let (_, new) = plain_offer(CHROME_OFFER, &video, 2, SdesMode::Disabled, &mut rng).unwrap();
+        let sdp = reoffer_changed(&chosen, &[], &new, Direction::SendRecv, 2);
+        let a = sdp.find("m=audio 30000 RTP/AVP 8").expect("audio kept");
+        let v = sdp.find("m=video 30002 RTP/AVP").expect("video added");
+        assert!(a < v, "{sdp}");
+        // The browser removes audio (port 0): offered with port 0, nothing else of it.
+        let removed = CHROME_OFFER.replacen("m=audio 9 ", "m=audio 0 ", 1);
+        assert_eq!(removed_kinds(&chosen, &removed).unwrap(), [Kind::Audio]);
+        let sdp = reoffer_changed(&chosen, &[Kind::Audio], &[], Direction::SendRecv, 3);
+        assert!(
+            sdp.contains("m=audio 0 RTP/AVP 8\r\n") && !sdp.contains("a=rtcp:"),
+            "{sdp}"
+        );
+        // A phone's re-offer with a line the call has no leg for: answered in the offer's
+        // order, that line refused with port 0.
+        let reoffer = format!("{answer}m=video 17002 RTP/AVP 100\r\na=rtpmap:100 VP8/90000\r\n");
+        let (_, sdp) = reoffer_from_sip(&chosen, &reoffer, 4).unwrap();
+        let a = sdp.find("m=audio 30000 ").expect("audio answered");
+        let v = sdp.find("m=video 0 RTP/AVP 100").expect("video refused");
+        assert!(a < v, "{sdp}");
+    }
 }

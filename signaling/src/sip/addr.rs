@@ -37,6 +37,16 @@ impl Transport {
         !matches!(self, Transport::Udp)
     }
 
+    /// Via parameters after `rport`: `;alias` over TLS (RFC 5923), so that a proxy may send
+    /// its requests for our Contact back over the connection we opened (the gateway does not
+    /// listen for TLS).
+    pub fn via_params(self) -> &'static str {
+        match self {
+            Transport::Tls => ";alias",
+            _ => "",
+        }
+    }
+
     pub fn via_name(self) -> &'static str {
         match self {
             Transport::Udp => "UDP",

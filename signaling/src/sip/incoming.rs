@@ -763,8 +763,9 @@ impl Task {
         super::register::push_host(&mut host, self.ua.local_ip_towards(target.addr));
         let transport = target.transport.via_name();
         let mut text = format!(
-            "{method} {contact} SIP/2.0\r\nVia: SIP/2.0/{transport} {host}:{port};rport;branch=z9hG4bK{branch}\r\nMax-Forwards: 70\r\n",
+            "{method} {contact} SIP/2.0\r\nVia: SIP/2.0/{transport} {host}:{port};rport{alias};branch=z9hG4bK{branch}\r\nMax-Forwards: 70\r\n",
             port = self.ua.local_addr().port(),
+            alias = target.transport.via_params(),
             branch = random_token(&mut StdRng::seed_from_u64(rand::random()), 16),
         );
         for r in &routes {

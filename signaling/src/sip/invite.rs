@@ -503,9 +503,10 @@ impl InviteCore {
         let mut host = String::new();
         push_host(&mut host, self.params.local_ip);
         format!(
-            "SIP/2.0/{} {host}:{};rport;branch=z9hG4bK{}",
+            "SIP/2.0/{} {host}:{};rport{};branch=z9hG4bK{}",
             transport.via_name(),
             self.params.local_port,
+            transport.via_params(),
             random_token(&mut self.rng, 16)
         )
     }

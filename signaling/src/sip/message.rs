@@ -76,13 +76,14 @@ pub fn build(m: &OutgoingMessage, wire: &Wire, authorization: Option<(&str, &str
     from.push_str(&format!("<{}>;tag={}", m.from.uri(), wire.from_tag));
     let mut text = format!(
         "MESSAGE {ruri} SIP/2.0\r\n\
-         Via: SIP/2.0/{via} {via_host}:{port};rport;branch=z9hG4bK{branch}\r\n\
+         Via: SIP/2.0/{via} {via_host}:{port};rport{alias};branch=z9hG4bK{branch}\r\n\
          Max-Forwards: 70\r\n\
          From: {from}\r\n\
          To: <{ruri}>\r\n\
          Call-ID: {call_id}\r\n\
          CSeq: {cseq} MESSAGE\r\n",
         via = wire.transport.via_name(),
+        alias = wire.transport.via_params(),
         port = wire.local_port,
         branch = wire.branch,
         call_id = wire.call_id,

@@ -333,7 +333,7 @@ impl RegisterCore {
         from.push_str(&format!("<{aor}>;tag={}", self.from_tag));
         let mut text = format!(
             "REGISTER {ruri} SIP/2.0\r\n\
-             Via: SIP/2.0/{via} {via_host}:{port};rport;branch={branch}\r\n\
+             Via: SIP/2.0/{via} {via_host}:{port};rport{alias};branch={branch}\r\n\
              Max-Forwards: 70\r\n\
              From: {from}\r\n\
              To: <{aor}>\r\n\
@@ -343,6 +343,7 @@ impl RegisterCore {
              Expires: {expires}\r\n",
             ruri = self.request_uri(),
             via = p.transport.via_name(),
+            alias = p.transport.via_params(),
             port = p.local_port,
             call_id = self.call_id,
             cseq = self.cseq,
