@@ -206,9 +206,37 @@ pub fn router(app: Arc<App>) -> Router {
             get(|| async { Redirect::permanent("/webrtcgateway/") }),
         )
         .route("/webrtcgateway/", get(index))
+        // The client library, importable from pages of any origin (CORS), with its
+        // package metadata and types.
         .route(
             "/webrtcgateway/sylkrtc.js",
-            get(|| asset(JS, include_str!("web/sylkrtc.js"))),
+            get(|| shared_asset(JS, include_str!("web/sylkrtc.js"))),
+        )
+        .route(
+            "/webrtcgateway/sylkrtc.d.ts",
+            get(|| {
+                shared_asset(
+                    "application/typescript; charset=utf-8",
+                    include_str!("web/sylkrtc.d.ts"),
+                )
+            }),
+        )
+        .route(
+            "/webrtcgateway/package.json",
+            get(|| shared_asset("application/json", include_str!("web/package.json"))),
+        )
+        .route(
+            "/webrtcgateway/icon.svg",
+            get(|| asset("image/svg+xml", include_str!("web/icon.svg"))),
+        )
+        .route(
+            "/webrtcgateway/manifest.webmanifest",
+            get(|| {
+                asset(
+                    "application/manifest+json",
+                    include_str!("web/manifest.webmanifest"),
+                )
+            }),
         )
         .route(
             "/webrtcgateway/app.js",
@@ -241,6 +269,20 @@ const JS: &str = "text/javascript; charset=utf-8";
 /// One of the web app's files, embedded in the binary.
 async fn asset(content_type: &'static str, body: &'static str) -> Response {
     ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+/// A file of the client library, which pages of any origin may load: a module script from
+/// another origin needs `Access-Control-Allow-Origin`. The library holds no secret; what it
+/// does on the WebSocket is checked there (`web_origins`).
+async fn shared_asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// The web app's branding: the `web_config` file when set, else the built-in one; with

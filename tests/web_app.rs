@@ -58,6 +58,92 @@ fn the_zero_config_gateway_serves_a_working_meeting() {
     assert!(gw.data_dir.join("data/storage.sqlite").is_file());
 }
 
+/// `/webrtcgateway/` loads with no console error, no failed request and nothing from another
+/// host, with its icon and manifest; the client library is a package (its `package.json` has
+/// the gateway's version and `exports`, its types are served) that a page of another origin
+/// imports and connects with (tests/browser/library_test.js).
+#[test]
+fn the_first_page_is_clean_and_the_client_library_is_a_package() {
+    loopback_only();
+    let gw = Gateway::start(&[]);
+    let base = format!("http://{}", gw.addr);
+    let summary = run_driver("library_test.js", &base, "web_app_library", &[], || {
+        format!("--- gateway (tail):\n{}", tail(&gw.log(), 40))
+    });
+    assert_eq!(
+        summary["console_errors"],
+        serde_json::json!([]),
+        "{summary}"
+    );
+    assert_eq!(summary["external"], serde_json::json!([]), "{summary}");
+    assert_eq!(summary["icon"]["status"], 200, "{summary}");
+    assert_eq!(summary["icon"]["type"], "image/svg+xml", "{summary}");
+    assert_eq!(
+        summary["manifest"]["start_url"], "/webrtcgateway/",
+        "{summary}"
+    );
+    let package = &summary["package"];
+    assert_eq!(package["name"], "sylkrtc-gateway", "{summary}");
+    assert_eq!(package["version"], env!("CARGO_PKG_VERSION"), "{summary}");
+    assert_eq!(
+        package["exports"]["."]["default"], "./sylkrtc.js",
+        "{summary}"
+    );
+    assert_eq!(
+        package["exports"]["."]["types"], "./sylkrtc.d.ts",
+        "{summary}"
+    );
+    let library = &summary["library"];
+    assert_eq!(library["cors"], "*", "{summary}");
+    assert_eq!(library["types_status"], 200, "{summary}");
+    assert_eq!(library["types_cors"], "*", "{summary}");
+    assert_eq!(library["types_declare_connection"], true, "{summary}");
+    assert_eq!(summary["imported"]["state"], "ready", "{summary}");
+    assert_eq!(
+        summary["imported"]["exports"],
+        serde_json::json!(["Account", "Call", "Connection", "Room", "md5"]),
+        "{summary}"
+    );
+}
+
+/// `src/web/sylkrtc.d.ts` is what `tsc` makes of the library's JSDoc now: regenerate it with
+/// the command in the assertion when the library changes.
+#[test]
+fn the_client_library_types_are_generated_from_its_jsdoc() {
+    let tsc = peers_tools().join("node_modules/.bin/tsc");
+    assert!(tsc.is_file(), "{} missing: run tests/run.sh", tsc.display());
+    let out = tempfile::tempdir().unwrap();
+    let args = [
+        "src/web/sylkrtc.js",
+        "--allowJs",
+        "--declaration",
+        "--emitDeclarationOnly",
+        "--target",
+        "es2022",
+        "--module",
+        "es2022",
+        "--lib",
+        "es2022,dom",
+        "--skipLibCheck",
+        "--outDir",
+    ];
+    let status = Command::new(&tsc)
+        .current_dir(repo())
+        .args(args)
+        .arg(out.path())
+        .status()
+        .expect("tsc");
+    assert!(status.success());
+    let made = std::fs::read_to_string(out.path().join("sylkrtc.d.ts")).unwrap();
+    let committed = std::fs::read_to_string(repo().join("src/web/sylkrtc.d.ts")).unwrap();
+    assert!(
+        made == committed,
+        "src/web/sylkrtc.d.ts is stale: regenerate it with\n  {} {} <dir> && cp <dir>/sylkrtc.d.ts src/web/",
+        tsc.display(),
+        args.join(" ")
+    );
+}
+
 fn meeting(browsers: &str, shots: &str) {
     loopback_only();
     let gw = Gateway::start(&[]);

@@ -366,7 +366,9 @@ function tile(id, name, stream, muted) {
     label.className = 'name';
     const hand = document.createElement('span');
     hand.className = 'hand'; hand.textContent = 'Hand raised'; hand.hidden = true;
-    t.append(video, label, hand);
+    const mutedMark = document.createElement('span');
+    mutedMark.className = 'muted'; mutedMark.textContent = 'Muted'; mutedMark.hidden = true;
+    t.append(video, label, hand, mutedMark);
     // Clicking (or Enter on) a tile makes that participant the active speaker for everyone.
     t.tabIndex = 0;
     t.title = 'Spotlight';
@@ -389,7 +391,8 @@ function renderParticipants() {
   const ids = new Set([room.id]);
   for (const p of room.participants.values()) {
     ids.add(p.id);
-    tile(p.id, p.displayName, p.stream, false);
+    const t = tile(p.id, p.displayName, p.stream, false);
+    t.querySelector('.muted').hidden = !p.muted;
   }
   for (const t of document.querySelectorAll('.tile')) if (!ids.has(t.dataset.id)) t.remove();
   renderHands();
@@ -438,6 +441,13 @@ async function join(e) {
   tile(room.id, (app.account.displayName || app.account.id) + ' (you)', stream, true);
   room.addEventListener('participants', renderParticipants);
   room.addEventListener('hands', renderHands);
+  // Speaking indicators: a participant whose level (conference-audio-levels) is up talks.
+  room.addEventListener('levels', () => {
+    for (const p of room.participants.values()) {
+      const t = document.querySelector(`.tile[data-id="${p.id}"]`);
+      if (t) t.classList.toggle('talking', p.level >= 64);
+    }
+  });
   room.addEventListener('active', ({ detail }) => {
     for (const t of document.querySelectorAll('.tile')) t.classList.toggle('speaking', detail.includes(t.dataset.id));
   });
@@ -496,6 +506,15 @@ async function leave() {
   show('home');
 }
 
+// What the tests read: the video layers this page publishes (simulcast: one per rid).
+app.layers = async () => {
+  const out = [];
+  if (!app.room || !app.room.pc) return out;
+  (await app.room.pc.getStats()).forEach(r => {
+    if (r.type === 'outbound-rtp' && r.kind === 'video') out.push({ rid: r.rid || null, width: r.frameWidth || 0, packets: r.packetsSent });
+  });
+  return out;
+};
 // What the tests read: per participant tile, whether its video decodes.
 app.tiles = () => [...document.querySelectorAll('.tile')].map(t => {
   const v = t.querySelector('video');
@@ -503,7 +522,8 @@ app.tiles = () => [...document.querySelectorAll('.tile')].map(t => {
   // Firefox does not count MediaStream frames in the playback quality; it has its own counter.
   const frames = Math.max(q ? q.totalVideoFrames : 0, v.mozDecodedFrames || 0, v.mozPaintedFrames || 0);
   return { id: t.dataset.id, name: t.querySelector('.name').textContent, hand: !t.querySelector('.hand').hidden,
-           active: t.classList.contains('speaking'), width: v.videoWidth, frames };
+           active: t.classList.contains('speaking'), talking: t.classList.contains('talking'),
+           muted: !t.querySelector('.muted').hidden, width: v.videoWidth, frames };
 });
 app.messages = () => [...document.querySelectorAll('#messages li')].map(li => li.textContent);
 

@@ -50,6 +50,10 @@ const uuid = () => crypto.randomUUID();
 export class Connection extends EventTarget {
   // rtcConfiguration: the RTCConfiguration of every peer connection; by default the
   // gateway's (its /webrtcgateway/config.json `iceServers`: STUN/TURN set by the operator).
+  /**
+   * @param {string} url the gateway's WebSocket, `wss://host:10888/webrtcgateway/ws`
+   * @param {{pingInterval?: number, reconnect?: boolean, rtcConfiguration?: RTCConfiguration | null}} [options]
+   */
   constructor(url, { pingInterval = 5000, reconnect = true, rtcConfiguration = null } = {}) {
     super();
     this.url = url;
@@ -124,6 +128,12 @@ export class Connection extends EventTarget {
   }
 
   // Sends a request; resolves with its ack, rejects with its error text.
+  /**
+   * Sends one sylkRTC-2 request (a transaction id is added); resolves with its `ack`, rejects
+   * with the `error` text.
+   * @param {Record<string, unknown>} req
+   * @returns {Promise<Record<string, unknown>>}
+   */
   request(req) {
     req.transaction = uuid();
     return new Promise((resolve, reject) => {
@@ -134,6 +144,11 @@ export class Connection extends EventTarget {
   }
 
   // `password` is hashed here (HA1 = md5(user:realm:password), realm = the domain).
+  /**
+   * Adds an account to the connection (`account-add`); the password's HA1 is made here.
+   * @param {{account: string, password: string, displayName?: string, realm?: string}} options
+   * @returns {Promise<Account>}
+   */
   async addAccount({ account, password, displayName = '', realm }) {
     const [user, domain] = account.split('@');
     if (!user || !domain) throw new Error('The account must look like user@domain');
@@ -186,6 +201,10 @@ export class Account extends EventTarget {
     this.dispatchEvent(new CustomEvent('registration', { detail: { state, reason } }));
   }
 
+  /**
+   * Registers the account at its SIP service ('registration' events follow).
+   * @returns {Promise<void>}
+   */
   async register() {
     this.wantRegistered = true;
     try {
@@ -218,6 +237,13 @@ export class Account extends EventTarget {
   }
 
   // Sends a chat message; resolves with its id once the gateway stored it.
+  /**
+   * Sends a message to `uri`; resolves with its message id.
+   * @param {string} uri
+   * @param {string} content
+   * @param {string} [contentType]
+   * @returns {Promise<string>}
+   */
   async sendMessage(uri, content, contentType = 'text/plain') {
     const message_id = uuid();
     await this.conn.request({
@@ -247,6 +273,12 @@ export class Account extends EventTarget {
   }
 
   // Calls `uri` sending `stream`; resolves once the gateway took the request.
+  /**
+   * Calls `uri` (a SIP address) with `stream`.
+   * @param {string} uri
+   * @param {MediaStream} stream
+   * @returns {Promise<Call>}
+   */
   async call(uri, stream) {
     const call = new Call(this, uuid(), { uri, display_name: null }, 'outgoing');
     this.conn.calls.set(call.id, call);
@@ -254,9 +286,17 @@ export class Account extends EventTarget {
     return call;
   }
 
-  // Joins `roomUri` publishing `stream`; resolves once the gateway accepted the session.
-  async joinRoom(roomUri, stream) {
-    const room = new Room(this, roomUri, stream);
+  /**
+   * Joins `roomUri` publishing `stream`; resolves once the gateway accepted the session.
+   * @param {string} roomUri the room, `name@domain`
+   * @param {MediaStream} stream camera and/or microphone
+   * @param {{simulcast?: boolean}} [options] simulcast: the camera in up to three layers
+   *   (quarter, half and full resolution; the browser sends those its camera allows), so that
+   *   the gateway can give each subscriber the one it has room for. On by default.
+   * @returns {Promise<Room>}
+   */
+  async joinRoom(roomUri, stream, { simulcast = true } = {}) {
+    const room = new Room(this, roomUri, stream, { simulcast });
     this.conn.rooms.set(room.id, room);
     await room._join();
     return room;
@@ -308,6 +348,11 @@ export class Call extends EventTarget {
     release();
   }
 
+  /**
+   * Answers an incoming call with `stream`.
+   * @param {MediaStream} stream
+   * @returns {Promise<void>}
+   */
   async answer(stream) {
     const release = this._pc(stream);
     await this.pc.setRemoteDescription({ type: 'offer', sdp: this.offer });
@@ -316,11 +361,16 @@ export class Call extends EventTarget {
     release();
   }
 
+  /** Hangs up (or declines an incoming call). */
   terminate() {
     return this.conn.request({ sylkrtc: 'session-terminate', session: this.id });
   }
 
   // Hold (true) or resume (false) by re-INVITE.
+  /**
+   * @param {boolean} on hold (true) or resume (false), by re-INVITE
+   * @returns {Promise<void>}
+   */
   async hold(on) {
     const offer = await this.pc.createOffer();
     await this.pc.setLocalDescription(offer);
@@ -332,6 +382,10 @@ export class Call extends EventTarget {
   // Upgrades the call to video (upstream sylkrtc.js's Call.addVideo()): adds the camera
   // track of `stream` and renegotiates with `session-update`; the gateway re-INVITEs the far
   // end, and its answer arrives as `update {state: accepted}`.
+  /**
+   * @param {MediaStream} stream its video tracks are added to the call
+   * @returns {Promise<void>}
+   */
   async addVideo(stream) {
     for (const track of stream.getVideoTracks()) this.pc.addTrack(track, this.stream || stream);
     const offer = await this.pc.createOffer();
@@ -341,6 +395,10 @@ export class Call extends EventTarget {
 
   // Answers the far end's re-INVITE (`update {state: received}`, the 'updateRequest' event):
   // camera tracks of `stream`, if given, go on the new video lines.
+  /**
+   * @param {MediaStream} [stream] its video goes on the video lines the far end added
+   * @returns {Promise<void>}
+   */
   async answerUpdate(stream) {
     const offer = this.pendingUpdate;
     if (!offer) throw new Error('no update to answer');
@@ -357,6 +415,9 @@ export class Call extends EventTarget {
     await this.conn.request({ sylkrtc: 'session-update', session: this.id, sdp: this.pc.localDescription.sdp });
   }
 
+  /**
+   * @param {string} tones DTMF digits, sent as SIP INFO
+   */
   dtmf(tones) {
     return this.conn.request({ sylkrtc: 'session-dtmf-info', session: this.id, digit: tones });
   }
@@ -415,20 +476,30 @@ export class Call extends EventTarget {
 }
 
 // --- video rooms ------------------------------------------------------------------------------
+// The simulcast layers of a camera (rid, fraction of the resolution, most bits/s each).
+const SIMULCAST_LAYERS = [
+  { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150000 },
+  { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500000 },
+  { rid: 'f', maxBitrate: 1500000 },
+];
 // Events: 'state' (session-state), 'participants' (the list changed or a feed got media),
 // 'message' (chat: {sender, content, timestamp, type}), 'hands' ({detail: [publisher ids]}),
 // 'muted' (mute-audio from a participant), 'active' ({detail: [publisher ids]}: the active
-// speakers), 'files' ({detail: [{filename, filesize, uploader, session}]}: all shared files).
+// speakers), 'files' ({detail: [{filename, filesize, uploader, session}]}: all shared files),
+// 'levels' (audio levels changed: each participant's `level`, 0-255). A participant's `muted`
+// follows publisher-updated (its 'participants' event).
 export class Room extends EventTarget {
-  constructor(account, uri, stream) {
+  constructor(account, uri, stream, { simulcast = true } = {}) {
     super();
     this.account = account;
     this.conn = account.conn;
     this.uri = uri;
     this.stream = stream;
+    this.simulcast = simulcast;
     this.id = uuid();
     this.state = null;
-    this.participants = new Map(); // publisher id -> {id, uri, displayName, feed, pc, stream}
+    // publisher id -> {id, uri, displayName, type, muted, level, feed, pc, stream}
+    this.participants = new Map();
     this.hands = [];
     this.messages = [];
     this.active = [];
@@ -446,7 +517,11 @@ export class Room extends EventTarget {
 
   async _join() {
     const pc = this.pc = new RTCPeerConnection(this.conn.rtcConfiguration);
-    for (const track of this.stream.getTracks()) pc.addTransceiver(track, { direction: 'sendonly', streams: [this.stream] });
+    for (const track of this.stream.getTracks()) {
+      const init = { direction: 'sendonly', streams: [this.stream] };
+      if (this.simulcast && track.kind === 'video') init.sendEncodings = SIMULCAST_LAYERS.map(l => Object.assign({}, l));
+      pc.addTransceiver(track, init);
+    }
     const t = this._trickler(this.id, 'videoroom-session-trickle');
     pc.onicecandidate = e => t.push(e.candidate && e.candidate.candidate ? [e.candidate.toJSON()] : []);
     await pc.setLocalDescription(await pc.createOffer());
@@ -493,6 +568,20 @@ export class Room extends EventTarget {
       case 'mute-audio':
         this._emit('muted', m);
         break;
+      case 'publisher-updated': {
+        // Appendix A: a participant's microphone went silent, or was heard again.
+        const p = this.participants.get(m.publisher);
+        if (p) { p.muted = !!m.muted; this._emit('participants', this.participants); }
+        break;
+      }
+      case 'conference-audio-levels':
+        // Appendix A: who speaks (0-255); the client reads rx_peak, else rx.
+        for (const l of m.levels || []) {
+          const p = this.participants.get(l.participant_id);
+          if (p) p.level = l.rx_peak ?? l.rx ?? 0;
+        }
+        this._emit('levels', this.participants);
+        break;
       case 'configure':
         this.active = m.active_participants || [];
         this._emit('active', this.active);
@@ -509,7 +598,10 @@ export class Room extends EventTarget {
   _attach(p) {
     if (p.id === this.id || this.participants.has(p.id)) return;
     const feed = uuid();
-    this.participants.set(p.id, { id: p.id, uri: p.uri, displayName: p.display_name || p.uri, feed, pc: null, stream: null });
+    this.participants.set(p.id, {
+      id: p.id, uri: p.uri, displayName: p.display_name || p.uri, type: p.type || 'webrtc',
+      muted: !!p.muted, level: 0, feed, pc: null, stream: null,
+    });
     this._emit('participants', this.participants);
     this.conn.request({ sylkrtc: 'videoroom-feed-attach', session: this.id, publisher: p.id, feed }).catch(() => {});
   }

@@ -101,6 +101,19 @@ async function main() {
       fs.mkdirSync(SHOT_DIR, { recursive: true });
       for (const u of USERS) await pages[u.id].screenshot({ path: path.join(SHOT_DIR, `${u.id}-meeting.png`) });
     }
+    // The meeting publishes simulcast (several video layers), and the others' voices light
+    // their tiles (conference-audio-levels).
+    summary.layers = await until('alice to publish simulcast layers', 20000, async () => {
+      const l = await pages.alice.evaluate(() => window.app.layers());
+      return { done: l.filter(x => x.rid && x.packets > 0).length >= 2, detail: l };
+    }).then(r => r.detail);
+    if (BROWSERS[1] === 'chromium') {
+      await until('alice to see bob talking', 20000, async () => {
+        const t = await pages.alice.evaluate(() => window.app.tiles());
+        return { done: t.some(x => !x.name.includes('(you)') && x.talking), detail: t };
+      });
+      summary.talking_seen = true;
+    }
     // Everything came from the gateway: no external request.
     const host = new URL(BASE).host;
     summary.requests = requests.length;

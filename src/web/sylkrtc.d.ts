@@ -1,0 +1,189 @@
+export function md5(text: any): string;
+export class Connection extends EventTarget {
+    /**
+     * @param {string} url the gateway's WebSocket, `wss://host:10888/webrtcgateway/ws`
+     * @param {{pingInterval?: number, reconnect?: boolean, rtcConfiguration?: RTCConfiguration | null}} [options]
+     */
+    constructor(url: string, { pingInterval, reconnect, rtcConfiguration }?: {
+        pingInterval?: number;
+        reconnect?: boolean;
+        rtcConfiguration?: RTCConfiguration | null;
+    });
+    url: string;
+    httpBase: string;
+    pingInterval: number;
+    reconnect: boolean;
+    state: string;
+    pending: Map<any, any>;
+    accounts: Map<any, any>;
+    rooms: Map<any, any>;
+    calls: Map<any, any>;
+    attempt: number;
+    rtcConfiguration: RTCConfiguration;
+    _resolveReady: (value: any) => void;
+    ready: Promise<any>;
+    _setState(state: any): void;
+    _open(): void;
+    ws: WebSocket;
+    _message(m: any): void;
+    pinger: number;
+    /**
+     * Sends one sylkRTC-2 request (a transaction id is added); resolves with its `ack`, rejects
+     * with the `error` text.
+     * @param {Record<string, unknown>} req
+     * @returns {Promise<Record<string, unknown>>}
+     */
+    request(req: Record<string, unknown>): Promise<Record<string, unknown>>;
+    /**
+     * Adds an account to the connection (`account-add`); the password's HA1 is made here.
+     * @param {{account: string, password: string, displayName?: string, realm?: string}} options
+     * @returns {Promise<Account>}
+     */
+    addAccount({ account, password, displayName, realm }: {
+        account: string;
+        password: string;
+        displayName?: string;
+        realm?: string;
+    }): Promise<Account>;
+    close(): void;
+    closing: boolean;
+}
+export class Account extends EventTarget {
+    constructor(conn: any, id: any, ha1: any, displayName: any);
+    conn: any;
+    id: any;
+    ha1: any;
+    displayName: any;
+    registration: any;
+    _add(): any;
+    _readd(): Promise<void>;
+    _registration(state: any, reason: any): void;
+    /**
+     * Registers the account at its SIP service ('registration' events follow).
+     * @returns {Promise<void>}
+     */
+    register(): Promise<void>;
+    wantRegistered: boolean;
+    _event(m: any): void;
+    syncWaiters: any;
+    /**
+     * Sends a message to `uri`; resolves with its message id.
+     * @param {string} uri
+     * @param {string} content
+     * @param {string} [contentType]
+     * @returns {Promise<string>}
+     */
+    sendMessage(uri: string, content: string, contentType?: string): Promise<string>;
+    sendDisposition(uri: any, messageId: any, timestamp: any, state: any): any;
+    markRead(contact: any): any;
+    sync(messageId?: any): Promise<any>;
+    /**
+     * Calls `uri` (a SIP address) with `stream`.
+     * @param {string} uri
+     * @param {MediaStream} stream
+     * @returns {Promise<Call>}
+     */
+    call(uri: string, stream: MediaStream): Promise<Call>;
+    /**
+     * Joins `roomUri` publishing `stream`; resolves once the gateway accepted the session.
+     * @param {string} roomUri the room, `name@domain`
+     * @param {MediaStream} stream camera and/or microphone
+     * @param {{simulcast?: boolean}} [options] simulcast: the camera in up to three layers
+     *   (quarter, half and full resolution; the browser sends those its camera allows), so that
+     *   the gateway can give each subscriber the one it has room for. On by default.
+     * @returns {Promise<Room>}
+     */
+    joinRoom(roomUri: string, stream: MediaStream, { simulcast }?: {
+        simulcast?: boolean;
+    }): Promise<Room>;
+}
+export class Call extends EventTarget {
+    constructor(account: any, id: any, remote: any, direction: any, offer: any);
+    account: any;
+    conn: any;
+    id: any;
+    remote: any;
+    direction: any;
+    offer: any;
+    state: string;
+    remoteStream: MediaStream;
+    held: boolean;
+    _pc(stream: any): () => void;
+    pc: RTCPeerConnection;
+    stream: any;
+    _emit(state: any, reason: any): void;
+    _dial(uri: any, stream: any): Promise<void>;
+    /**
+     * Answers an incoming call with `stream`.
+     * @param {MediaStream} stream
+     * @returns {Promise<void>}
+     */
+    answer(stream: MediaStream): Promise<void>;
+    /** Hangs up (or declines an incoming call). */
+    terminate(): any;
+    /**
+     * @param {boolean} on hold (true) or resume (false), by re-INVITE
+     * @returns {Promise<void>}
+     */
+    hold(on: boolean): Promise<void>;
+    /**
+     * @param {MediaStream} stream its video tracks are added to the call
+     * @returns {Promise<void>}
+     */
+    addVideo(stream: MediaStream): Promise<void>;
+    /**
+     * @param {MediaStream} [stream] its video goes on the video lines the far end added
+     * @returns {Promise<void>}
+     */
+    answerUpdate(stream?: MediaStream): Promise<void>;
+    pendingUpdate: any;
+    /**
+     * @param {string} tones DTMF digits, sent as SIP INFO
+     */
+    dtmf(tones: string): any;
+    mute(on: any): void;
+    camera(on: any): void;
+    _event(m: any): Promise<void>;
+    stats(): Promise<{
+        packetsReceived: number;
+        packetsSent: number;
+        packetsLost: number;
+        jitter: number;
+    }>;
+}
+export class Room extends EventTarget {
+    constructor(account: any, uri: any, stream: any, { simulcast }?: {
+        simulcast?: boolean;
+    });
+    account: any;
+    conn: any;
+    uri: any;
+    stream: any;
+    simulcast: boolean;
+    id: `${string}-${string}-${string}-${string}-${string}`;
+    state: any;
+    participants: Map<any, any>;
+    hands: any[];
+    messages: any[];
+    active: any[];
+    files: any[];
+    _trickler(session: any, method: any): {
+        push: (c: any) => any;
+        release: () => void;
+    };
+    _join(): Promise<void>;
+    pc: RTCPeerConnection;
+    _emit(name: any, detail: any): void;
+    _event(m: any): Promise<void>;
+    _attach(p: any): void;
+    _feedAttached(m: any): Promise<void>;
+    sendMessage(content: any): any;
+    toggleHand(): any;
+    muteEveryone(): any;
+    shareFile(file: any, name?: any): Promise<void>;
+    fileUrl(name: any): string;
+    configure(activeParticipants: any): any;
+    update(sessionOrFeed: any, options: any): any;
+    invite(uris: any): any;
+    leave(): Promise<void>;
+}
