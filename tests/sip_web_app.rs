@@ -51,6 +51,18 @@ fn calls_with(browser: &str, shots: &str) {
     assert_eq!(summary["outgoing"]["peer"], "bob@127.0.0.1", "{summary}");
     assert_eq!(summary["dialpad"], "12#", "{summary}");
     assert!(
+        summary["invitation_joined"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|n| n == "Alice")),
+        "{summary}"
+    );
+    assert!(
+        summary["missed"].as_array().is_some_and(|n| n
+            .iter()
+            .any(|t| t.as_str().unwrap_or("").starts_with("Missed call from"))),
+        "{summary}"
+    );
+    assert!(
         summary["outgoing"]["quality"]
             .as_str()
             .unwrap()

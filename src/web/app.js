@@ -61,6 +61,16 @@ async function signIn(e) {
       : detail.state;
   });
   app.account.addEventListener('incoming', ({ detail: call }) => incoming(call));
+  // A call missed (cancelled before the answer) and a conference invitation become notices
+  // with a button to call back or to join.
+  app.account.addEventListener('missed', ({ detail: who }) => {
+    const name = who.display_name || who.uri;
+    notice(`Missed call from ${name}`, 'Call back', () => { $('dial').value = who.uri; dial(null); });
+  });
+  app.account.addEventListener('invite', ({ detail: m }) => {
+    const from = m.originator ? (m.originator.display_name || m.originator.uri) : 'Someone';
+    notice(`${from} invites you to ${m.room}`, 'Join', () => { $('room-name').value = m.room; join(null); });
+  });
   app.account.addEventListener('message', ({ detail }) => received(detail));
   app.account.addEventListener('disposition', ({ detail }) => disposition(detail.message_id, detail.state));
   app.account.addEventListener('registration', ({ detail }) => {
@@ -183,6 +193,28 @@ async function dial(e, video = false) {
     for (const t of stream.getTracks()) t.stop();
     showError(`Cannot call ${uri}: ${err.message}`);
   }
+}
+
+/** A notice on the home screen with one action; the action removes it. */
+function notice(text, label, action) {
+  const li = document.createElement('li');
+  li.className = 'notice';
+  const span = document.createElement('span');
+  span.textContent = text;
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = 'secondary';
+  button.textContent = label;
+  button.addEventListener('click', () => { li.remove(); $('notices-title').hidden = !$('notices').children.length; action(); });
+  const dismiss = document.createElement('button');
+  dismiss.type = 'button';
+  dismiss.className = 'secondary';
+  dismiss.textContent = 'Dismiss';
+  dismiss.setAttribute('aria-label', `Dismiss: ${text}`);
+  dismiss.addEventListener('click', () => { li.remove(); $('notices-title').hidden = !$('notices').children.length; });
+  li.append(span, button, dismiss);
+  $('notices').appendChild(li);
+  $('notices-title').hidden = false;
 }
 
 function incoming(call) {
@@ -417,7 +449,7 @@ function addMessage(who, text) {
 }
 
 async function join(e) {
-  e.preventDefault();
+  if (e) e.preventDefault();
   clearError();
   let uri = $('room-name').value.trim().toLowerCase();
   if (!uri.includes('@')) uri += '@' + (app.config.default_room_domain || 'videoconference.example.com');
@@ -526,6 +558,7 @@ app.tiles = () => [...document.querySelectorAll('.tile')].map(t => {
            muted: !t.querySelector('.muted').hidden, width: v.videoWidth, frames };
 });
 app.messages = () => [...document.querySelectorAll('#messages li')].map(li => li.textContent);
+app.notices = () => [...document.querySelectorAll('#notices li span')].map(s => s.textContent);
 
 $('signin-form').addEventListener('submit', signIn);
 $('dial-form').addEventListener('submit', dial);

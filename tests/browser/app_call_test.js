@@ -8,7 +8,11 @@
 //    both ways (getStats packets > 50 each way); she hangs up ("200 to BYE");
 // 3. bob's baresip dials alice (bctl.py): the incoming screen shows bob, she answers, audio
 //    flows both ways, she hangs up;
-// 4. a second context signs in with a wrong password: "Registration failed: 401 Unauthorized".
+// 4. bob calls and hangs up before the answer: a "Missed call" notice, whose "Call back" calls
+//    him (audio both ways);
+// 5. a second context signs in with a wrong password: "Registration failed: 401 Unauthorized";
+// 6. bob signs in to the web app, alice joins a meeting and invites him: his page shows the
+//    invitation, and its Join button takes him into the meeting, where he sees alice.
 // Screenshots go to SHOT_DIR. Prints a JSON summary; exit 0 on success, 1 otherwise.
 'use strict';
 const { chromium } = require('playwright-core');
@@ -115,6 +119,21 @@ async function main() {
     await page.click('#decline');
     await page.waitForSelector('#home:not([hidden])', { timeout: 10000 });
 
+    // Missed: baresip calls and hangs up before alice answers; a notice offers to call back,
+    // and calling back from it reaches bob.
+    execFileSync('python3', [BCTL, '4445', 'dial', 'sip:alice@127.0.0.1']);
+    await page.waitForSelector('#incoming:not([hidden])', { timeout: 10000 });
+    execFileSync('python3', [BCTL, '4445', 'hangup', '']);
+    await page.waitForSelector('#home:not([hidden])', { timeout: 10000 });
+    summary.missed = (await until('the missed-call notice', 10000, async () => {
+      const n = await page.evaluate(() => window.app.notices());
+      return { done: n.some(t => t.startsWith('Missed call from')), detail: n };
+    })).detail;
+    await shot(page, 'missed-call.png');
+    await page.click('#notices li button');
+    summary.call_back = await audioBothWays(page, 'call back');
+    await hangUp(page, 'call back');
+
     // A call the far end rejects: the reason is shown.
     await fill(page, '#dial', 'nobody');
     await press(page, '#dial', 'Enter');
@@ -128,6 +147,29 @@ async function main() {
     await signIn(other, 'alice@127.0.0.1', 'not-the-password');
     summary.wrong_password = await registration(other, 'Registration failed');
     await shot(other, 'wrong-password.png');
+
+    // A conference invitation: bob signs in to the web app too; alice joins a meeting and
+    // invites him; his page shows the invitation, and its Join button takes him into the
+    // meeting, where he sees alice.
+    const bob = await newPage();
+    await signInAt(bob, BASE, 'bob@127.0.0.1', 'bobpw', 'Bob');
+    await registration(bob, 'registered');
+    await fill(page, '#room-name', 'Planning');
+    await press(page, '#room-name', 'Enter');
+    await page.waitForSelector('#meeting:not([hidden])', { timeout: 10000 });
+    await fill(page, '#invite', 'bob@127.0.0.1');
+    await press(page, '#invite', 'Enter');
+    summary.invitation = (await until('the invitation at bob', 10000, async () => {
+      const n = await bob.evaluate(() => window.app.notices());
+      return { done: n.some(t => t.includes('invites you to planning@')), detail: n };
+    })).detail;
+    await shot(bob, 'invitation.png');
+    await bob.click('#notices li button');
+    await bob.waitForSelector('#meeting:not([hidden])', { timeout: 10000 });
+    summary.invitation_joined = (await until('bob to see alice in the meeting', 20000, async () => {
+      const tiles = await bob.evaluate(() => window.app.tiles());
+      return { done: tiles.some(t => t.name === 'Alice' && t.frames > 0), detail: tiles };
+    })).detail.map(t => t.name);
   });
 }
 main();
