@@ -50,6 +50,17 @@ fn calls_with(browser: &str, shots: &str) {
     );
     assert_eq!(summary["outgoing"]["peer"], "bob@127.0.0.1", "{summary}");
     assert_eq!(summary["dialpad"], "12#", "{summary}");
+    // The incoming call rang, and stopped when answered; Chromium (notifications allowed)
+    // showed who calls.
+    assert_eq!(summary["incoming"]["alert"]["ringing"], true, "{summary}");
+    assert_eq!(
+        summary["incoming"]["ringing_after_answer"], false,
+        "{summary}"
+    );
+    if summary["browser"] == "chromium" {
+        let shown = summary["incoming"]["alert"]["notifications"].to_string();
+        assert!(shown.contains("Incoming call from"), "{summary}");
+    }
     assert!(
         summary["invitation_joined"]
             .as_array()

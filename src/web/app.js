@@ -40,6 +40,9 @@ function wsUrl() {
 async function signIn(e) {
   e.preventDefault();
   clearError();
+  // Signing in is a click or Enter of the user's: the moment to ask for desktop notifications
+  // (incoming calls while the page is in the background).
+  if (window.Notification && Notification.permission === 'default') Notification.requestPermission().catch(() => {});
   let account = $('account').value.trim();
   if (!account.includes('@') && app.config.default_domain) account += '@' + app.config.default_domain;
   const conn = app.conn || (app.conn = new Connection(wsUrl()));
@@ -223,18 +226,67 @@ function incoming(call) {
     return;
   }
   app.incomingCall = call;
-  $('caller').textContent = call.remote.display_name || call.remote.uri;
+  const caller = call.remote.display_name || call.remote.uri;
+  $('caller').textContent = caller;
   show('incoming');
   $('answer').focus();
+  const stopRinging = ring();
+  const shown = notify(`Incoming call from ${caller}`);
   call.addEventListener('state', ({ detail }) => {
+    if (detail.state !== 'incoming') {
+      stopRinging();
+      if (shown) shown.close();
+    }
     if (detail.state === 'terminated' && app.incomingCall === call) {
       app.incomingCall = null;
       show('home');
     }
   });
+  // Answering or declining here stops the ringing too.
+  app.stopRinging = () => { stopRinging(); if (shown) shown.close(); };
+}
+
+/**
+ * A ringtone made in the page (no file to load): two tones, two seconds on, four off, until
+ * the returned function is called.
+ */
+function ring() {
+  const Ctx = window.AudioContext || window.webkitAudioContext;
+  if (!Ctx) return () => {};
+  const ctx = new Ctx();
+  const gain = ctx.createGain();
+  gain.gain.value = 0;
+  gain.connect(ctx.destination);
+  for (const f of [440, 480]) {
+    const o = ctx.createOscillator();
+    o.frequency.value = f;
+    o.connect(gain);
+    o.start();
+  }
+  const t0 = ctx.currentTime;
+  for (let i = 0; i < 30; i++) {
+    gain.gain.setValueAtTime(0.1, t0 + i * 6);
+    gain.gain.setValueAtTime(0, t0 + i * 6 + 2);
+  }
+  app.ringing = true;
+  return () => { app.ringing = false; ctx.close().catch(() => {}); };
+}
+
+/** A desktop notification, when the user allowed them; what was shown is kept for the tests. */
+function notify(text) {
+  if (!window.Notification || Notification.permission !== 'granted') return null;
+  try {
+    const n = new Notification(text, { icon: '/webrtcgateway/icon.svg', tag: 'sylk-incoming' });
+    n.onclick = () => { window.focus(); n.close(); };
+    (app.notifications = app.notifications || []).push(text);
+    return n;
+  } catch (_) {
+    return null; // some browsers allow notifications from a service worker only
+  }
 }
 
 async function answer(video = false) {
+  if (app.stopRinging) app.stopRinging();
   const call = app.incomingCall;
   app.incomingCall = null;
   const stream = await microphone(video);
@@ -584,6 +636,7 @@ $('camera-off').addEventListener('click', () => {
   $('camera-off').textContent = off ? 'Camera on' : 'Camera off';
 });
 $('decline').addEventListener('click', () => {
+  if (app.stopRinging) app.stopRinging();
   const call = app.incomingCall;
   app.incomingCall = null;
   show('home');

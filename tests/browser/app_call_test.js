@@ -56,7 +56,7 @@ async function main() {
   // BROWSER=firefox runs alice's page in Firefox ESR instead.
   const newPage = async () => process.env.BROWSER === 'firefox'
     ? firefoxPage({ width: 800, height: 500 })
-    : (await browser.newContext({ viewport: { width: 800, height: 500 } })).newPage();
+    : (await browser.newContext({ viewport: { width: 800, height: 500 }, permissions: ['notifications'] })).newPage();
   await run(browser, { base: BASE, browser: process.env.BROWSER || 'chromium' }, async (summary, lines) => {
     const page = await newPage();
     page.on('console', m => lines.push(m.text()));
@@ -104,11 +104,14 @@ async function main() {
     execFileSync('python3', [BCTL, '4445', 'dial', 'sip:alice@127.0.0.1']);
     await page.waitForSelector('#incoming:not([hidden])', { timeout: 10000 });
     summary.incoming = { caller: await text(page, '#caller') };
+    // It rings, and (where the user allowed notifications) a desktop notification says who.
+    summary.incoming.alert = await page.evaluate(() => ({ ringing: !!window.app.ringing, notifications: window.app.notifications || [], permission: window.Notification ? Notification.permission : null }));
     await shot(page, 'incoming.png');
     // Answered with the camera on (the phone offers audio only: the call stays audio), then
     // the camera turned off.
     await page.click('#answer-video');
     summary.incoming.stats = await audioBothWays(page, 'incoming call');
+    summary.incoming.ringing_after_answer = await page.evaluate(() => !!window.app.ringing);
     await page.click('#camera-off');
     summary.incoming.camera_off = await page.evaluate(() => document.getElementById('camera-off').getAttribute('aria-pressed'));
     summary.incoming.end = await hangUp(page, 'incoming call');
