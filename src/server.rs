@@ -206,6 +206,8 @@ pub fn router(app: Arc<App>) -> Router {
             get(|| async { Redirect::permanent("/webrtcgateway/") }),
         )
         .route("/webrtcgateway/", get(index))
+        // Meeting links: the app, which joins the room the path names after sign-in.
+        .route("/webrtcgateway/conference/{room}", get(index))
         // The client library, importable from pages of any origin (CORS), with its
         // package metadata and types.
         .route(

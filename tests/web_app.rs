@@ -161,6 +161,17 @@ fn check_meeting(gw: &Gateway, base: &str, browsers: &str, shots: &str) {
         format!("--- gateway (tail):\n{}", tail(&gw.log(), 80))
     });
     assert_eq!(summary["hand_label"], "Lower hand", "{summary}");
+    if browsers == "chromium,chromium" {
+        let link = summary["meeting_link"].as_str().unwrap_or_default();
+        assert!(
+            link.ends_with("/webrtcgateway/conference/standup%40videoconference.example.com"),
+            "{summary}"
+        );
+        assert_eq!(
+            summary["link_room"], "standup@videoconference.example.com",
+            "{summary}"
+        );
+    }
     assert_eq!(summary["download_matches"], true, "{summary}");
     assert_eq!(
         summary["external_requests"],

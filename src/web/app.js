@@ -86,6 +86,23 @@ async function signIn(e) {
   listDevices().catch(() => {});
   show('home');
   $('room-name').focus();
+  // A meeting link (/webrtcgateway/conference/<room>): join it once signed in.
+  const linked = meetingFromLink();
+  if (linked) {
+    $('room-name').value = linked;
+    join(null);
+  }
+}
+
+/** The room a meeting link names (`/webrtcgateway/conference/<room>`), if the page is one. */
+function meetingFromLink() {
+  const m = location.pathname.match(/^\/webrtcgateway\/conference\/([^/]+)\/?$/);
+  if (!m) return null;
+  try {
+    return decodeURIComponent(m[1]).trim() || null;
+  } catch (_) {
+    return null;
+  }
 }
 
 // --- calls --------------------------------------------------------------------------------------
@@ -521,6 +538,8 @@ async function join(e) {
   }
   const room = app.room;
   $('room-title').textContent = uri;
+  app.meetingLink = `${location.origin}/webrtcgateway/conference/${encodeURIComponent(uri)}`;
+  if ($('meeting-link')) { $('meeting-link').href = app.meetingLink; $('meeting-link').textContent = app.meetingLink; }
   show('meeting');
   tile(room.id, (app.account.displayName || app.account.id) + ' (you)', stream, true);
   room.addEventListener('participants', renderParticipants);

@@ -114,6 +114,25 @@ async function main() {
       });
       summary.talking_seen = true;
     }
+    // A meeting link: carol opens the link alice's page shows, signs in and is in the
+    // meeting with both.
+    if (BROWSERS.every(b => b === 'chromium')) {
+      const link = await pages.alice.evaluate(() => document.getElementById('meeting-link').href);
+      summary.meeting_link = link;
+      const carol = await (await browser.newContext({ viewport: { width: 900, height: 640 }, ignoreHTTPSErrors: BASE.startsWith('https:') })).newPage();
+      carol.on('request', r => requests.push(r.url()));
+      await carol.goto(link);
+      await fill(carol, '#account', 'carol@example.invalid');
+      await fill(carol, '#password', 'secret');
+      await fill(carol, '#display-name', 'Carol');
+      await press(carol, '#password', 'Enter');
+      await carol.waitForSelector('#meeting:not([hidden])', { timeout: 15000 });
+      summary.link_tiles = (await until('carol to see alice and bob through the link', 30000, async () => {
+        const tiles = await carol.evaluate(() => window.app.tiles());
+        return { done: ['Alice', 'Bob'].every(n => tiles.some(t => t.name === n && t.frames > 0)), detail: tiles };
+      })).detail.map(t => t.name);
+      summary.link_room = await carol.evaluate(() => document.getElementById('room-title').textContent);
+    }
     // Everything came from the gateway: no external request.
     const host = new URL(BASE).host;
     summary.requests = requests.length;
