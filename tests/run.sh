@@ -50,9 +50,10 @@ fi
 # npm packages go to target/peers-tools/node_modules (the tests read PEERS_TOOLS):
 #   playwright-core drives Debian's Chromium (no browser download); needs Node >= 20;
 #   puppeteer-core drives Debian's Firefox ESR over WebDriver BiDi (no browser download);
-#   typescript (tsc) checks that src/web/sylkrtc.d.ts is generated from the library's JSDoc.
+#   typescript (tsc) checks that src/web/sylkrtc.d.ts is generated from the library's JSDoc;
+#   axe-core checks the web app's screens for accessibility violations.
 export PEERS_TOOLS="${PEERS_TOOLS:-$PWD/target/peers-tools}"
-for npm_pkg in playwright-core@1.65.1 puppeteer-core@24.43.1 typescript@5.9.3; do
+for npm_pkg in playwright-core@1.65.1 puppeteer-core@24.43.1 typescript@5.9.3 axe-core@4.11.0; do
   if [ ! -f "$PEERS_TOOLS/node_modules/${npm_pkg%@*}/package.json" ]; then
     step "installing $npm_pkg into $PEERS_TOOLS"
     command -v npm >/dev/null 2>&1 || { echo "npm (Node >= 20) is needed for the browser tests" >&2; exit 1; }

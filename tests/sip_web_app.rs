@@ -50,6 +50,11 @@ fn calls_with(browser: &str, shots: &str) {
     );
     assert_eq!(summary["outgoing"]["peer"], "bob@127.0.0.1", "{summary}");
     assert_eq!(summary["dialpad"], "12#", "{summary}");
+    if summary["browser"] == "chromium" {
+        // axe-core: no serious or critical violation on the in-call and incoming screens.
+        assert_eq!(summary["axe_in_call"], serde_json::json!([]), "{summary}");
+        assert_eq!(summary["axe_incoming"], serde_json::json!([]), "{summary}");
+    }
     // The incoming call rang, and stopped when answered; Chromium (notifications allowed)
     // showed who calls.
     assert_eq!(summary["incoming"]["alert"]["ringing"], true, "{summary}");

@@ -106,6 +106,28 @@ fn the_first_page_is_clean_and_the_client_library_is_a_package() {
     );
 }
 
+/// axe-core finds no violation of impact serious or critical on the sign-in, home (calls and
+/// conversations), chat and meeting screens (tests/browser/a11y_test.js; the in-call and
+/// incoming-call screens are checked in tests/sip_web_app.rs).
+#[test]
+fn the_main_screens_pass_axe_core() {
+    loopback_only();
+    let gw = Gateway::start(&[]);
+    let base = format!("http://{}", gw.addr);
+    let summary = run_driver("a11y_test.js", &base, "web_app_a11y", &[], || {
+        format!("--- gateway (tail):\n{}", tail(&gw.log(), 40))
+    });
+    for screen in ["signin", "home", "chat", "meeting"] {
+        let serious: Vec<&serde_json::Value> = summary["screens"][screen]
+            .as_array()
+            .unwrap_or_else(|| panic!("no audit of {screen}: {summary}"))
+            .iter()
+            .filter(|v| v["impact"] == "serious" || v["impact"] == "critical")
+            .collect();
+        assert!(serious.is_empty(), "{screen}: {serious:?}");
+    }
+}
+
 /// `src/web/sylkrtc.d.ts` is what `tsc` makes of the library's JSDoc now: regenerate it with
 /// the command in the assertion when the library changes.
 #[test]

@@ -139,4 +139,15 @@ async function run(browser, summary, body) {
   }
 }
 
-module.exports = { FIREFOX_PREFS, FLAGS, Failure, fill, firefoxPage, press, registration, run, serve, signIn, sleep, text, until, upload };
+// axe-core's violations on `page` now (id, impact, help, the first few nodes); `serious` keeps
+// those of impact serious or critical only. Playwright pages (Chromium).
+async function axeViolations(page, serious = true) {
+  await page.addScriptTag({ path: require.resolve('axe-core/axe.min.js') });
+  const found = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5) }));
+  });
+  return serious ? found.filter(v => v.impact === 'serious' || v.impact === 'critical') : found;
+}
+
+module.exports = { FIREFOX_PREFS, FLAGS, Failure, axeViolations, fill, firefoxPage, press, registration, run, serve, signIn, sleep, text, until, upload };
