@@ -184,6 +184,14 @@ fn check_meeting(gw: &Gateway, base: &str, browsers: &str, shots: &str) {
     });
     assert_eq!(summary["hand_label"], "Lower hand", "{summary}");
     if browsers == "chromium,chromium" {
+        // Screen sharing: bob decoded alice's screen (a 16:9 capture, in a large tile).
+        assert!(
+            summary["screen"]
+                .as_array()
+                .is_some_and(|t| !t.is_empty() && t[0]["width"].as_u64().unwrap_or(0) >= 640),
+            "{summary}"
+        );
+        assert_eq!(summary["screen_button"], "Stop sharing", "{summary}");
         let link = summary["meeting_link"].as_str().unwrap_or_default();
         assert!(
             link.ends_with("/webrtcgateway/conference/standup%40videoconference.example.com"),

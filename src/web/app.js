@@ -470,6 +470,8 @@ function tile(id, name, stream, muted) {
     const mutedMark = document.createElement('span');
     mutedMark.className = 'muted'; mutedMark.textContent = 'Muted'; mutedMark.hidden = true;
     t.append(video, label, hand, mutedMark);
+    // A wide picture (a shared screen) gets a large tile across the grid.
+    video.addEventListener('resize', () => t.classList.toggle('wide', video.videoWidth / Math.max(video.videoHeight, 1) > 1.5));
     // Clicking (or Enter on) a tile makes that participant the active speaker for everyone.
     t.tabIndex = 0;
     t.title = 'Spotlight';
@@ -600,7 +602,34 @@ async function sendChat(e) {
   }
 }
 
+/** Starts or stops sharing the screen into the meeting (a second publisher session). */
+async function toggleScreen() {
+  const button = $('share-screen');
+  if (app.screen) {
+    const share = app.screen;
+    app.screen = null;
+    await share.leave();
+  } else {
+    try {
+      app.screen = await app.room.shareScreen();
+    } catch (err) {
+      showError(`Cannot share the screen: ${err.message}`);
+      return;
+    }
+    // The browser's own "stop sharing" ends it too.
+    for (const t of app.screen.stream.getVideoTracks()) t.addEventListener('ended', () => { app.screen = null; screenButton(); });
+  }
+  screenButton();
+}
+
+function screenButton() {
+  const on = !!app.screen;
+  $('share-screen').setAttribute('aria-pressed', String(on));
+  $('share-screen').textContent = on ? 'Stop sharing' : 'Share screen';
+}
+
 async function leave() {
+  if (app.screen) { const share = app.screen; app.screen = null; await share.leave(); screenButton(); }
   await app.room.leave();
   app.room = null;
   $('tiles').replaceChildren();
@@ -626,7 +655,7 @@ app.tiles = () => [...document.querySelectorAll('.tile')].map(t => {
   const frames = Math.max(q ? q.totalVideoFrames : 0, v.mozDecodedFrames || 0, v.mozPaintedFrames || 0);
   return { id: t.dataset.id, name: t.querySelector('.name').textContent, hand: !t.querySelector('.hand').hidden,
            active: t.classList.contains('speaking'), talking: t.classList.contains('talking'),
-           muted: !t.querySelector('.muted').hidden, width: v.videoWidth, frames };
+           muted: !t.querySelector('.muted').hidden, wide: t.classList.contains('wide'), width: v.videoWidth, frames };
 });
 app.messages = () => [...document.querySelectorAll('#messages li')].map(li => li.textContent);
 app.notices = () => [...document.querySelectorAll('#notices li span')].map(s => s.textContent);
@@ -687,6 +716,7 @@ $('share').addEventListener('change', () => shareFile());
 $('hand').addEventListener('click', () => app.room.toggleHand().catch(err => showError(err.message)));
 $('mute-all').addEventListener('click', () => app.room.muteEveryone().catch(err => showError(err.message)));
 $('leave').addEventListener('click', () => leave().catch(err => showError(err.message)));
+$('share-screen').addEventListener('click', () => toggleScreen().catch(err => showError(err.message)));
 $('invite-form').addEventListener('submit', (e) => {
   e.preventDefault();
   const who = $('invite').value.trim();

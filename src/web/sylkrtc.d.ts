@@ -185,5 +185,13 @@ export class Room extends EventTarget {
     configure(activeParticipants: any): any;
     update(sessionOrFeed: any, options: any): any;
     invite(uris: any): any;
+    /**
+     * Shares the screen (or a window) into the room: a second publisher session of the same
+     * account, without simulcast. Resolves with that session's `Room`; `leave()` it (or end the
+     * capture in the browser) to stop.
+     * @param {MediaStream} [stream] a capture already made; else `getDisplayMedia` is asked
+     * @returns {Promise<Room>}
+     */
+    shareScreen(stream?: MediaStream): Promise<Room>;
     leave(): Promise<void>;
 }

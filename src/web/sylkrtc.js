@@ -596,7 +596,8 @@ export class Room extends EventTarget {
   }
 
   _attach(p) {
-    if (p.id === this.id || this.participants.has(p.id)) return;
+    // Our own sessions (this one, or our screen share in the same room) are not fed back.
+    if (p.id === this.id || this.participants.has(p.id) || this.conn.rooms.has(p.id)) return;
     const feed = uuid();
     this.participants.set(p.id, {
       id: p.id, uri: p.uri, displayName: p.display_name || p.uri, type: p.type || 'webrtc',
@@ -661,7 +662,23 @@ export class Room extends EventTarget {
     return this.conn.request({ sylkrtc: 'videoroom-invite', session: this.id, participants: uris });
   }
 
+  /**
+   * Shares the screen (or a window) into the room: a second publisher session of the same
+   * account, without simulcast. Resolves with that session's `Room`; `leave()` it (or end the
+   * capture in the browser) to stop.
+   * @param {MediaStream} [stream] a capture already made; else `getDisplayMedia` is asked
+   * @returns {Promise<Room>}
+   */
+  async shareScreen(stream) {
+    const screen = stream || await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+    const share = await this.account.joinRoom(this.uri, screen, { simulcast: false });
+    share.screen = true;
+    for (const t of screen.getVideoTracks()) t.addEventListener('ended', () => share.leave().catch(() => {}));
+    return share;
+  }
+
   async leave() {
+    for (const t of this.screen ? this.stream.getTracks() : []) t.stop();
     for (const p of this.participants.values()) if (p.pc) p.pc.close();
     this.pc.close();
     this.conn.rooms.delete(this.id);

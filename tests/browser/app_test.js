@@ -114,6 +114,21 @@ async function main() {
       });
       summary.talking_seen = true;
     }
+    // Screen sharing: alice shares her screen (a second publisher session); bob decodes it in
+    // a large tile; when she stops, the tile goes.
+    if (BROWSERS.every(b => b === 'chromium')) {
+      await pages.alice.click('#share-screen');
+      summary.screen = (await until('bob to decode alice\'s screen in a large tile', 30000, async () => {
+        const tiles = await pages.bob.evaluate(() => window.app.tiles());
+        return { done: tiles.some(t => t.wide && t.frames > 0 && t.width >= 640), detail: tiles };
+      })).detail.filter(t => t.wide);
+      summary.screen_button = await pages.alice.evaluate(() => document.getElementById('share-screen').textContent);
+      await pages.alice.click('#share-screen');
+      await until('the screen tile to go at bob', 15000, async () => {
+        const tiles = await pages.bob.evaluate(() => window.app.tiles());
+        return { done: !tiles.some(t => t.wide) && tiles.length === 2, detail: tiles };
+      });
+    }
     // A meeting link: carol opens the link alice's page shows, signs in and is in the
     // meeting with both.
     if (BROWSERS.every(b => b === 'chromium')) {
