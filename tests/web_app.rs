@@ -192,6 +192,18 @@ fn check_meeting(gw: &Gateway, base: &str, browsers: &str, shots: &str) {
             "{summary}"
         );
         assert_eq!(summary["screen_button"], "Stop sharing", "{summary}");
+        // The camera previewed before joining; an audio-only join publishes no video.
+        assert!(
+            summary["preview_width"].as_u64().unwrap_or(0) > 0,
+            "{summary}"
+        );
+        assert_eq!(summary["audio_only"]["preview_stopped"], true, "{summary}");
+        assert_eq!(
+            summary["audio_only"]["layers"],
+            serde_json::json!([]),
+            "{summary}"
+        );
+        assert_eq!(summary["audio_only"]["at_alice"]["width"], 0, "{summary}");
         let link = summary["meeting_link"].as_str().unwrap_or_default();
         assert!(
             link.ends_with("/webrtcgateway/conference/standup%40videoconference.example.com"),

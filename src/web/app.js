@@ -525,8 +525,10 @@ async function join(e) {
   let uri = $('room-name').value.trim().toLowerCase();
   if (!uri.includes('@')) uri += '@' + (app.config.default_room_domain || 'videoconference.example.com');
   let stream;
+  stopPreview();
+  const audioOnly = $('audio-only').checked;
   try {
-    stream = await navigator.mediaDevices.getUserMedia({ audio: chosen('microphone'), video: chosen('camera') });
+    stream = await navigator.mediaDevices.getUserMedia({ audio: chosen('microphone'), video: audioOnly ? false : chosen('camera') });
     listDevices().catch(() => {});
   } catch (err) {
     showError(`No camera or microphone permission: ${err.message}`);
@@ -602,6 +604,31 @@ async function sendChat(e) {
   }
 }
 
+/** Shows (or hides) the chosen camera before joining. */
+async function togglePreview() {
+  if (app.preview) return stopPreview();
+  try {
+    app.preview = await navigator.mediaDevices.getUserMedia({ video: chosen('camera') });
+  } catch (err) {
+    showError(`No camera permission: ${err.message}`);
+    return;
+  }
+  $('preview').srcObject = app.preview;
+  $('preview').hidden = false;
+  $('preview-camera').setAttribute('aria-pressed', 'true');
+  $('preview-camera').textContent = 'Hide preview';
+}
+
+function stopPreview() {
+  if (!app.preview) return;
+  for (const t of app.preview.getTracks()) t.stop();
+  app.preview = null;
+  $('preview').srcObject = null;
+  $('preview').hidden = true;
+  $('preview-camera').setAttribute('aria-pressed', 'false');
+  $('preview-camera').textContent = 'Preview camera';
+}
+
 /** Starts or stops sharing the screen into the meeting (a second publisher session). */
 async function toggleScreen() {
   const button = $('share-screen');
@@ -658,6 +685,8 @@ app.tiles = () => [...document.querySelectorAll('.tile')].map(t => {
            muted: !t.querySelector('.muted').hidden, wide: t.classList.contains('wide'), width: v.videoWidth, frames };
 });
 app.messages = () => [...document.querySelectorAll('#messages li')].map(li => li.textContent);
+app.preview = null;
+app.previewWidth = () => $('preview').videoWidth;
 app.notices = () => [...document.querySelectorAll('#notices li span')].map(s => s.textContent);
 
 $('signin-form').addEventListener('submit', signIn);
@@ -717,6 +746,9 @@ $('hand').addEventListener('click', () => app.room.toggleHand().catch(err => sho
 $('mute-all').addEventListener('click', () => app.room.muteEveryone().catch(err => showError(err.message)));
 $('leave').addEventListener('click', () => leave().catch(err => showError(err.message)));
 $('share-screen').addEventListener('click', () => toggleScreen().catch(err => showError(err.message)));
+$('preview-camera').addEventListener('click', () => togglePreview().catch(err => showError(err.message)));
+// A camera chosen while previewing is previewed at once.
+$('camera').addEventListener('change', () => { if (app.preview) { stopPreview(); togglePreview(); } });
 $('invite-form').addEventListener('submit', (e) => {
   e.preventDefault();
   const who = $('invite').value.trim();

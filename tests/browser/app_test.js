@@ -129,6 +129,31 @@ async function main() {
         return { done: !tiles.some(t => t.wide) && tiles.length === 2, detail: tiles };
       });
     }
+    // Camera preview before joining, then an audio-only join: dave previews his camera,
+    // ticks "Audio only" and joins; he publishes no video, and alice gets his tile (his
+    // audio) without a picture.
+    if (BROWSERS.every(b => b === 'chromium')) {
+      const dave = await (await browser.newContext({ viewport: { width: 900, height: 640 }, ignoreHTTPSErrors: BASE.startsWith('https:') })).newPage();
+      dave.on('request', r => requests.push(r.url()));
+      await signIn(dave, BASE, 'dave@example.invalid', 'secret', 'Dave');
+      await dave.click('#preview-camera');
+      summary.preview_width = (await until('dave\'s camera preview', 10000, async () => {
+        const w = await dave.evaluate(() => window.app.previewWidth());
+        return { done: w > 0, detail: w };
+      })).detail;
+      await dave.check('#audio-only');
+      await fill(dave, '#room-name', 'Standup');
+      await dave.click('#join-form button[type=submit]');
+      await dave.waitForSelector('#meeting:not([hidden])', { timeout: 10000 });
+      summary.audio_only = {
+        preview_stopped: await dave.evaluate(() => window.app.preview === null),
+        layers: await dave.evaluate(() => window.app.layers()),
+        at_alice: (await until('alice to see dave\'s tile', 20000, async () => {
+          const tiles = await pages.alice.evaluate(() => window.app.tiles());
+          return { done: tiles.some(t => t.name === 'Dave'), detail: tiles };
+        })).detail.find(t => t.name === 'Dave'),
+      };
+    }
     // A meeting link: carol opens the link alice's page shows, signs in and is in the
     // meeting with both.
     if (BROWSERS.every(b => b === 'chromium')) {
