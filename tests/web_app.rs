@@ -183,6 +183,16 @@ fn check_meeting(gw: &Gateway, base: &str, browsers: &str, shots: &str) {
         format!("--- gateway (tail):\n{}", tail(&gw.log(), 80))
     });
     assert_eq!(summary["hand_label"], "Lower hand", "{summary}");
+    assert!(
+        summary["people"].to_string().contains("hand raised"),
+        "{summary}"
+    );
+    if browsers.starts_with("chromium") {
+        assert!(
+            summary["people_muted"].to_string().contains("muted"),
+            "{summary}"
+        );
+    }
     if browsers == "chromium,chromium" {
         // Screen sharing: bob decoded alice's screen (a 16:9 capture, in a large tile).
         assert!(

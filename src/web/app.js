@@ -489,6 +489,23 @@ function tile(id, name, stream, muted) {
   return t;
 }
 
+/** The participant list: everyone with a mute and a raised-hand mark. */
+function renderPeople() {
+  const room = app.room;
+  if (!room) return;
+  const me = { id: room.id, displayName: (app.account.displayName || app.account.id) + ' (you)', muted: !!app.micMuted };
+  const items = [me, ...room.participants.values()].map(p => {
+    const li = document.createElement('li');
+    const marks = [];
+    if (p.muted) marks.push('muted');
+    if (room.hands.includes(p.id)) marks.push('hand raised');
+    li.textContent = p.displayName + (marks.length ? ` (${marks.join(', ')})` : '');
+    li.dataset.id = p.id;
+    return li;
+  });
+  $('people').replaceChildren(...items);
+}
+
 function renderParticipants() {
   const room = app.room;
   const ids = new Set([room.id]);
@@ -497,6 +514,7 @@ function renderParticipants() {
     const t = tile(p.id, p.displayName, p.stream, false);
     t.querySelector('.muted').hidden = !p.muted;
   }
+  renderPeople();
   for (const t of document.querySelectorAll('.tile')) if (!ids.has(t.dataset.id)) t.remove();
   renderHands();
 }
@@ -505,6 +523,7 @@ function renderHands() {
   for (const t of document.querySelectorAll('.tile')) {
     t.querySelector('.hand').hidden = !app.room.hands.includes(t.dataset.id);
   }
+  renderPeople();
   const mine = app.room.hands.includes(app.room.id);
   $('hand').textContent = mine ? 'Lower hand' : 'Raise hand';
   $('hand').setAttribute('aria-pressed', String(mine));
@@ -546,6 +565,7 @@ async function join(e) {
   if ($('meeting-link')) { $('meeting-link').href = app.meetingLink; $('meeting-link').textContent = app.meetingLink; }
   show('meeting');
   tile(room.id, (app.account.displayName || app.account.id) + ' (you)', stream, true);
+  renderPeople();
   room.addEventListener('participants', renderParticipants);
   room.addEventListener('hands', renderHands);
   // Speaking indicators: a participant whose level (conference-audio-levels) is up talks.
@@ -659,6 +679,9 @@ async function leave() {
   if (app.screen) { const share = app.screen; app.screen = null; await share.leave(); screenButton(); }
   await app.room.leave();
   app.room = null;
+  app.micMuted = false;
+  $('mic').setAttribute('aria-pressed', 'false');
+  $('mic').textContent = 'Mute microphone';
   $('tiles').replaceChildren();
   $('messages').replaceChildren();
   $('files').replaceChildren();
@@ -687,6 +710,7 @@ app.tiles = () => [...document.querySelectorAll('.tile')].map(t => {
 app.messages = () => [...document.querySelectorAll('#messages li')].map(li => li.textContent);
 app.preview = null;
 app.previewWidth = () => $('preview').videoWidth;
+app.people = () => [...document.querySelectorAll('#people li')].map(li => li.textContent);
 app.notices = () => [...document.querySelectorAll('#notices li span')].map(s => s.textContent);
 
 $('signin-form').addEventListener('submit', signIn);
@@ -746,6 +770,15 @@ $('hand').addEventListener('click', () => app.room.toggleHand().catch(err => sho
 $('mute-all').addEventListener('click', () => app.room.muteEveryone().catch(err => showError(err.message)));
 $('leave').addEventListener('click', () => leave().catch(err => showError(err.message)));
 $('share-screen').addEventListener('click', () => toggleScreen().catch(err => showError(err.message)));
+// The microphone of the meeting: off sends silence, which the others see as muted.
+$('mic').addEventListener('click', () => {
+  if (!app.room) return;
+  app.micMuted = !app.micMuted;
+  for (const t of app.room.stream.getAudioTracks()) t.enabled = !app.micMuted;
+  $('mic').setAttribute('aria-pressed', String(app.micMuted));
+  $('mic').textContent = app.micMuted ? 'Unmute microphone' : 'Mute microphone';
+  renderPeople();
+});
 $('preview-camera').addEventListener('click', () => togglePreview().catch(err => showError(err.message)));
 // A camera chosen while previewing is previewed at once.
 $('camera').addEventListener('change', () => { if (app.preview) { stopPreview(); togglePreview(); } });

@@ -71,6 +71,24 @@ async function main() {
       });
     }
     summary.hand_label = await text(pages.alice, '#hand');
+    // The participant list: alice's raised hand, then her microphone muted (silence, seen by
+    // the gateway: publisher-updated) and unmuted again, at bob's.
+    summary.people = (await until('alice\'s hand in bob\'s participant list', 10000, async () => {
+      const p = await pages.bob.evaluate(() => window.app.people());
+      return { done: p.some(x => x.startsWith('Alice') && x.includes('hand raised')), detail: p };
+    })).detail;
+    if (BROWSERS[0] === 'chromium') {
+      await pages.alice.click('#mic');
+      summary.people_muted = (await until('alice muted in bob\'s participant list', 10000, async () => {
+        const p = await pages.bob.evaluate(() => window.app.people());
+        return { done: p.some(x => x.startsWith('Alice') && x.includes('muted')), detail: p };
+      })).detail;
+      await pages.alice.click('#mic');
+      await until('alice unmuted in bob\'s participant list', 10000, async () => {
+        const p = await pages.bob.evaluate(() => window.app.people());
+        return { done: p.some(x => x.startsWith('Alice') && !x.includes('muted')), detail: p };
+      });
+    }
     // Spotlight: alice picks bob's tile; both pages highlight bob.
     const bobTile = (await pages.alice.evaluate(() => window.app.tiles())).find(t => t.name === 'Bob').id;
     await pages.alice.click(`.tile[data-id="${bobTile}"]`);
