@@ -223,6 +223,23 @@ fn check_meeting(gw: &Gateway, base: &str, browsers: &str, shots: &str) {
             summary["link_room"], "standup@videoconference.example.com",
             "{summary}"
         );
+        // A third user's page: the spotlighted feed in a larger layer than the small tile's.
+        let widths: Vec<(String, u64)> = summary["layers_by_tile"]
+            .as_array()
+            .expect("layers by tile")
+            .iter()
+            .map(|t| {
+                (
+                    t["name"].as_str().unwrap_or("").to_string(),
+                    t["width"].as_u64().unwrap_or(0),
+                )
+            })
+            .collect();
+        let width = |n: &str| widths.iter().find(|(name, _)| name == n).map_or(0, |w| w.1);
+        assert!(
+            width("Bob") > width("Alice") && width("Alice") > 0,
+            "{summary}"
+        );
     }
     assert_eq!(summary["download_matches"], true, "{summary}");
     assert_eq!(

@@ -489,6 +489,25 @@ function tile(id, name, stream, muted) {
   return t;
 }
 
+/**
+ * The layer each feed is worth: with someone in the spotlight, that one's feed at full rate
+ * and the small tiles at the lowest layer; without, every feed at a middle rate. The gateway
+ * picks the simulcast layer under the rate asked for.
+ */
+function requestLayers() {
+  const room = app.room;
+  if (!room) return;
+  const spotlight = room.active.length > 0;
+  for (const p of room.participants.values()) {
+    if (!p.feed) continue;
+    const big = room.active.includes(p.id);
+    const bitrate = !spotlight ? 600000 : big ? 2500000 : 120000;
+    if (p.askedBitrate === bitrate) continue;
+    p.askedBitrate = bitrate;
+    room.update(p.feed, { bitrate }).catch(() => { p.askedBitrate = null; });
+  }
+}
+
 /** The participant list: everyone with a mute and a raised-hand mark. */
 function renderPeople() {
   const room = app.room;
@@ -577,7 +596,9 @@ async function join(e) {
   });
   room.addEventListener('active', ({ detail }) => {
     for (const t of document.querySelectorAll('.tile')) t.classList.toggle('speaking', detail.includes(t.dataset.id));
+    requestLayers();
   });
+  room.addEventListener('participants', requestLayers);
   room.addEventListener('files', ({ detail }) => renderFiles(detail));
   room.addEventListener('message', ({ detail }) => addMessage(detail.sender.display_name || detail.sender.uri, detail.content));
   room.addEventListener('state', ({ detail }) => { if (detail === 'terminated') showError('The meeting ended'); });

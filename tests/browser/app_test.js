@@ -190,6 +190,14 @@ async function main() {
         return { done: ['Alice', 'Bob'].every(n => tiles.some(t => t.name === n && t.frames > 0)), detail: tiles };
       })).detail.map(t => t.name);
       summary.link_room = await carol.evaluate(() => document.getElementById('room-title').textContent);
+      // Layers by tile: bob is in the spotlight (alice put him there), alice is a small tile.
+      // carol's page asks for bob's feed at full rate and alice's at the lowest: the gateway
+      // sends her bob's larger layer and alice's smallest (their decoded widths).
+      summary.layers_by_tile = (await until('carol to get bob large and alice small', 30000, async () => {
+        const tiles = await carol.evaluate(() => window.app.tiles());
+        const bob = tiles.find(t => t.name === 'Bob'), alice = tiles.find(t => t.name === 'Alice');
+        return { done: bob && alice && bob.active && alice.width > 0 && bob.width > alice.width && alice.width <= 200, detail: tiles };
+      })).detail.filter(t => t.name === 'Bob' || t.name === 'Alice').map(t => ({ name: t.name, width: t.width, spotlight: t.active }));
     }
     // Everything came from the gateway: no external request.
     const host = new URL(BASE).host;
