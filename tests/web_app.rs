@@ -107,7 +107,7 @@ fn the_first_page_is_clean_and_the_client_library_is_a_package() {
 }
 
 /// axe-core finds no violation of impact serious or critical on the sign-in, home (calls and
-/// conversations), chat and meeting screens (tests/browser/a11y_test.js; the in-call and
+/// conversations), chat and meeting screens, in the dark and the light theme (tests/browser/a11y_test.js; the in-call and
 /// incoming-call screens are checked in tests/sip_web_app.rs).
 #[test]
 fn the_main_screens_pass_axe_core() {
@@ -117,7 +117,21 @@ fn the_main_screens_pass_axe_core() {
     let summary = run_driver("a11y_test.js", &base, "web_app_a11y", &[], || {
         format!("--- gateway (tail):\n{}", tail(&gw.log(), 40))
     });
-    for screen in ["signin", "home", "chat", "meeting"] {
+    // The light theme is a theme of its own, not the dark one.
+    assert_ne!(
+        summary["dark_background"], summary["light_background"],
+        "{summary}"
+    );
+    for screen in [
+        "dark-signin",
+        "dark-home",
+        "dark-chat",
+        "dark-meeting",
+        "light-signin",
+        "light-home",
+        "light-chat",
+        "light-meeting",
+    ] {
         let serious: Vec<&serde_json::Value> = summary["screens"][screen]
             .as_array()
             .unwrap_or_else(|| panic!("no audit of {screen}: {summary}"))

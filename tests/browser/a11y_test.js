@@ -3,8 +3,9 @@
 //
 //   NODE_PATH=<tools>/node_modules node tests/browser/a11y_test.js BASE_URL
 //
-// The screens: sign-in; home (the dial pad and address field of calls, the conversations);
-// a conversation (chat); the meeting (with the local tile). Each must have no violation of
+// The screens, in the dark and in the light theme (the system's prefers-color-scheme):
+// sign-in; home (the dial pad and address field of calls, the conversations); a conversation
+// (chat); the meeting (with the local tile). Each must have no violation of
 // impact "serious" or "critical" (WCAG 2.x A and AA rules, best practices). Prints a JSON
 // summary with every violation found (any impact); exit 0 on success, 1 otherwise.
 'use strict';
@@ -21,27 +22,31 @@ async function audit(page, screen, summary) {
 async function main() {
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
   await run(browser, { base: BASE, axe: require('axe-core/package.json').version, screens: {} }, async (summary) => {
-    const page = await (await browser.newContext({ viewport: { width: 1000, height: 700 } })).newPage();
     const bad = {};
-    await page.goto(`${BASE}/webrtcgateway/`);
-    await page.waitForSelector('#signin');
-    bad.signin = await audit(page, 'signin', summary);
-    await fill(page, '#account', 'dana@example.invalid');
-    await fill(page, '#password', 'secret');
-    await fill(page, '#display-name', 'Dana');
-    await press(page, '#password', 'Enter');
-    await page.waitForSelector('#home:not([hidden])', { timeout: 10000 });
-    bad.home = await audit(page, 'home', summary);
-    await fill(page, '#new-chat', 'erin@example.invalid');
-    await press(page, '#new-chat', 'Enter');
-    await page.waitForSelector('#conversation:not([hidden])', { timeout: 10000 });
-    bad.chat = await audit(page, 'chat', summary);
-    await page.click('#back');
-    await page.waitForSelector('#home:not([hidden])');
-    await fill(page, '#room-name', 'Audit');
-    await press(page, '#room-name', 'Enter');
-    await page.waitForSelector('#meeting:not([hidden])', { timeout: 10000 });
-    bad.meeting = await audit(page, 'meeting', summary);
+    // Both themes: the system's dark, and its light (prefers-color-scheme).
+    for (const scheme of ['dark', 'light']) {
+      const page = await (await browser.newContext({ viewport: { width: 1000, height: 700 }, colorScheme: scheme })).newPage();
+      await page.goto(`${BASE}/webrtcgateway/`);
+      await page.waitForSelector('#signin');
+      summary[`${scheme}_background`] = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      bad[`${scheme} signin`] = await audit(page, `${scheme}-signin`, summary);
+      await fill(page, '#account', `dana-${scheme}@example.invalid`);
+      await fill(page, '#password', 'secret');
+      await fill(page, '#display-name', 'Dana');
+      await press(page, '#password', 'Enter');
+      await page.waitForSelector('#home:not([hidden])', { timeout: 10000 });
+      bad[`${scheme} home`] = await audit(page, `${scheme}-home`, summary);
+      await fill(page, '#new-chat', 'erin@example.invalid');
+      await press(page, '#new-chat', 'Enter');
+      await page.waitForSelector('#conversation:not([hidden])', { timeout: 10000 });
+      bad[`${scheme} chat`] = await audit(page, `${scheme}-chat`, summary);
+      await page.click('#back');
+      await page.waitForSelector('#home:not([hidden])');
+      await fill(page, '#room-name', `audit-${scheme}`);
+      await press(page, '#room-name', 'Enter');
+      await page.waitForSelector('#meeting:not([hidden])', { timeout: 10000 });
+      bad[`${scheme} meeting`] = await audit(page, `${scheme}-meeting`, summary);
+    }
     const found = Object.entries(bad).filter(([, v]) => v.length);
     if (found.length) throw new Failure(`serious or critical violations: ${JSON.stringify(Object.fromEntries(found))}`);
   });
