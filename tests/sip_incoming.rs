@@ -47,6 +47,15 @@ async fn gateway_with_registered_alice() -> (Gateway, Client) {
 }
 
 /// bob calls alice through Kamailio with `scenario`.
+/// The SIPp caller's scenario ran to its end (exit 0) and its BYE ended the call:
+/// `terminated` "200 Received BYE".
+async fn callers_bye_ends_the_call(sipp: Sipp, gw: &Gateway, c: &mut Client, session: &str) {
+    let (code, log) = sipp.exit_code(WAIT).await;
+    assert_eq!(code, Some(0), "sipp caller:\n{log}\ngateway:\n{}", gw.log());
+    let e = expect_state(c, session, "terminated").await;
+    assert_eq!(e["reason"], "200 Received BYE", "{e}");
+}
+
 async fn incoming_session(c: &mut Client) -> Value {
     c.wait_for("incoming-session", |m| {
         m["sylkrtc"] == "account-event" && m["event"] == "incoming-session"
@@ -420,10 +429,7 @@ async fn sip_incoming_call_local_hold_sends_a_reinvite_to_the_caller() {
         "{update}\ngateway:\n{}",
         gw.log()
     );
-    let (code, log) = sipp.exit_code(WAIT).await;
-    assert_eq!(code, Some(0), "sipp caller:\n{log}\ngateway:\n{}", gw.log());
-    let e = expect_state(&mut c, &session, "terminated").await;
-    assert_eq!(e["reason"], "200 Received BYE", "{e}");
+    callers_bye_ends_the_call(sipp, &gw, &mut c, &session).await;
     peer.close().await.unwrap();
 }
 
@@ -461,10 +467,7 @@ async fn sip_incoming_call_challenges_to_our_reinvite_and_message_are_answered()
         (Some("accepted"), Some(200)),
         "{d}"
     );
-    let (code, log) = sipp.exit_code(WAIT).await;
-    assert_eq!(code, Some(0), "sipp caller:\n{log}\ngateway:\n{}", gw.log());
-    let e = expect_state(&mut c, &session, "terminated").await;
-    assert_eq!(e["reason"], "200 Received BYE", "{e}");
+    callers_bye_ends_the_call(sipp, &gw, &mut c, &session).await;
     peer.close().await.unwrap();
 }
 
@@ -580,10 +583,7 @@ async fn sip_bad_invites_for_a_registered_account_get_488_and_the_call_goes_on()
     // the caller's BYE.
     let update = hold(&mut c, &peer, &session).await;
     assert_eq!(update["state"], "accepted", "{update}");
-    let (code, log) = sipp.exit_code(WAIT).await;
-    assert_eq!(code, Some(0), "sipp caller:\n{log}\ngateway:\n{}", gw.log());
-    let e = expect_state(&mut c, &session, "terminated").await;
-    assert_eq!(e["reason"], "200 Received BYE", "{e}");
+    callers_bye_ends_the_call(sipp, &gw, &mut c, &session).await;
     assert!(
         !c.pending.iter().any(|m| m["event"] == "incoming-session"),
         "{:?}",
@@ -617,10 +617,7 @@ async fn sip_caller_adding_video_by_reinvite_is_offered_to_the_browser_and_answe
         .request(json!({"sylkrtc": "session-update", "session": session, "sdp": answer}))
         .await;
     assert_eq!(ack["sylkrtc"], "ack", "{ack}\ngateway:\n{}", gw.log());
-    let (code, log) = sipp.exit_code(WAIT).await;
-    assert_eq!(code, Some(0), "sipp caller:\n{log}\ngateway:\n{}", gw.log());
-    let e = expect_state(&mut c, &session, "terminated").await;
-    assert_eq!(e["reason"], "200 Received BYE", "{e}");
+    callers_bye_ends_the_call(sipp, &gw, &mut c, &session).await;
     peer.close().await.unwrap();
 }
 

@@ -30,7 +30,8 @@ use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpEncodingParameters, RTCRtpRtxParameters, RtpCodecKind,
 };
 use rtc::rtp_transceiver::{
-    RTCRtpReceiverId, RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverInit,
+    RTCRtpReceiverId, RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverId,
+    RTCRtpTransceiverInit,
 };
 use rtc::sansio::Protocol;
 
@@ -553,6 +554,16 @@ fn add_sender(
     direction: RTCRtpTransceiverDirection,
     encoding: RTCRtpEncodingParameters,
 ) -> Result<RTCRtpSenderId, MediaError> {
+    add_transceiver(pc, kind, direction, encoding).map(|(_, sender)| sender)
+}
+
+/// [`add_sender`], also returning the transceiver (its codec preferences can then be set).
+fn add_transceiver(
+    pc: &mut RTCPeerConnection,
+    kind: RtpCodecKind,
+    direction: RTCRtpTransceiverDirection,
+    encoding: RTCRtpEncodingParameters,
+) -> Result<(RTCRtpTransceiverId, RTCRtpSenderId), MediaError> {
     let init = RTCRtpTransceiverInit {
         direction,
         streams: vec![],
@@ -561,9 +572,40 @@ fn add_sender(
     let tid = pc
         .add_transceiver_from_kind(kind, Some(init))
         .map_err(rtc_err)?;
-    pc.rtp_transceiver(tid)
+    let sender = pc
+        .rtp_transceiver(tid)
         .and_then(|t| t.sender())
-        .ok_or_else(|| MediaError::Rtc("transceiver without a sender".into()))
+        .ok_or_else(|| MediaError::Rtc("transceiver without a sender".into()))?;
+    Ok((tid, sender))
+}
+
+/// One encoding on a given SSRC.
+fn ssrc_encoding(ssrc: u32) -> RTCRtpEncodingParameters {
+    RTCRtpEncodingParameters {
+        rtp_coding_parameters: RTCRtpCodingParameters {
+            ssrc: Some(ssrc),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// Adds the track a call sends `codec` of `kind` on, with SSRC `ssrc` (to the transceiver of
+/// the browser's offer for that kind, when there is one); returns its sender.
+fn add_call_track(
+    pc: &mut RTCPeerConnection,
+    kind: Kind,
+    codec: &Codec,
+    ssrc: u32,
+) -> Result<RTCRtpSenderId, MediaError> {
+    let track = MediaStreamTrack::new(
+        format!("sylk-{ssrc}"),
+        format!("sylk-{}-{ssrc}", codec.name),
+        format!("sylk-{ssrc}"),
+        codec_parameters(kind, codec).0,
+        vec![ssrc_encoding(ssrc)],
+    );
+    pc.add_track(track).map_err(rtc_err)
 }
 
 impl Peer {
@@ -681,25 +723,8 @@ impl Peer {
             .map_err(|e| MediaError::BadSdp(e.to_string()))?;
         let mut out = Vec::new();
         for c in chosen {
-            let kind = match c.kind {
-                Kind::Audio => RtpCodecKind::Audio,
-                Kind::Video => RtpCodecKind::Video,
-            };
             let ssrc = rng.random::<u32>();
-            let track = MediaStreamTrack::new(
-                format!("sylk-{ssrc}"),
-                format!("sylk-{}-{ssrc}", c.codec.name),
-                format!("sylk-{ssrc}"),
-                kind,
-                vec![RTCRtpEncodingParameters {
-                    rtp_coding_parameters: RTCRtpCodingParameters {
-                        ssrc: Some(ssrc),
-                        ..Default::default()
-                    },
-                    ..Default::default()
-                }],
-            );
-            let sender = pc.add_track(track).map_err(rtc_err)?;
+            let sender = add_call_track(&mut pc, c.kind, &c.codec, ssrc)?;
             out.push((
                 c.kind,
                 OutTrack {
@@ -746,13 +771,7 @@ impl Peer {
                 Kind::Video => RtpCodecKind::Video,
             };
             let ssrc = rng.random::<u32>();
-            let encoding = RTCRtpEncodingParameters {
-                rtp_coding_parameters: RTCRtpCodingParameters {
-                    ssrc: Some(ssrc),
-                    ..Default::default()
-                },
-                ..Default::default()
-            };
+            let encoding = ssrc_encoding(ssrc);
             let sender = add_sender(
                 &mut pc,
                 rtp_kind,
@@ -879,29 +898,17 @@ impl Peer {
                 continue;
             }
             let ssrc = rng.random::<u32>();
-            let init = RTCRtpTransceiverInit {
-                direction: RTCRtpTransceiverDirection::Sendrecv,
-                streams: vec![],
-                send_encodings: vec![RTCRtpEncodingParameters {
-                    rtp_coding_parameters: RTCRtpCodingParameters {
-                        ssrc: Some(ssrc),
-                        ..Default::default()
-                    },
-                    ..Default::default()
-                }],
-            };
             let rtp_kind = codec_parameters(kind, of_kind[0]).0;
-            let tid = self
-                .pc
-                .add_transceiver_from_kind(rtp_kind, Some(init))
-                .map_err(rtc_err)?;
+            let (tid, sender) = add_transceiver(
+                &mut self.pc,
+                rtp_kind,
+                RTCRtpTransceiverDirection::Sendrecv,
+                ssrc_encoding(ssrc),
+            )?;
             let mut transceiver = self
                 .pc
                 .rtp_transceiver(tid)
                 .ok_or_else(|| MediaError::Rtc("transceiver gone".into()))?;
-            let sender = transceiver
-                .sender()
-                .ok_or_else(|| MediaError::Rtc("transceiver without a sender".into()))?;
             // Only the formats the SIP side offered, where rtc registered them.
             let preferred: Vec<_> = of_kind
                 .iter()
@@ -943,22 +950,8 @@ impl Peer {
             if self.out_track(c.kind).is_some() {
                 continue;
             }
-            let (rtp_kind, _) = codec_parameters(c.kind, &c.codec);
             let ssrc = rng.random::<u32>();
-            let track = MediaStreamTrack::new(
-                format!("sylk-{ssrc}"),
-                format!("sylk-{}-{ssrc}", c.codec.name),
-                format!("sylk-{ssrc}"),
-                rtp_kind,
-                vec![RTCRtpEncodingParameters {
-                    rtp_coding_parameters: RTCRtpCodingParameters {
-                        ssrc: Some(ssrc),
-                        ..Default::default()
-                    },
-                    ..Default::default()
-                }],
-            );
-            let sender = self.pc.add_track(track).map_err(rtc_err)?;
+            let sender = add_call_track(&mut self.pc, c.kind, &c.codec, ssrc)?;
             let preferred: Vec<_> = chosen_codecs(std::slice::from_ref(c))
                 .iter()
                 .map(|(k, codec)| codec_parameters(*k, codec).1)
