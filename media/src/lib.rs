@@ -7,6 +7,7 @@
 //! * [`router`]: producers to consumers (layers, keyframe pacing, the forwarder of each
 //!   subscriber); decides, never touches a transport.
 //! * [`bridge`]: plain RTP legs toward SIP and their SDP.
+//! * [`mix`]: the audio mix of a room with phones in it (decode, N − 1 mix, encode).
 //! * [`engine`]: the tokio shell: one shard per core, each a thread with its own sockets
 //!   (batched receive and send), running a [`core::Core`].
 //!
@@ -22,6 +23,7 @@ pub mod bridge;
 pub mod core;
 pub mod engine;
 pub mod ids;
+pub mod mix;
 pub mod outbox;
 pub mod router;
 pub mod rtp;
