@@ -53,7 +53,11 @@ impl Room {
         for i in 0..participants {
             let id = PeerId(i as u64 + 1);
             let phone = i < phones;
-            let codec = if phone { AudioCodec::G722 } else { AudioCodec::Opus };
+            let codec = if phone {
+                AudioCodec::G722
+            } else {
+                AudioCodec::Opus
+            };
             if phone {
                 mixer.add_phone(id, codec).unwrap();
             } else {
@@ -74,8 +78,12 @@ impl Room {
         let n = self.tick;
         for (id, codec, p) in &self.members {
             let seq = n as u16;
-            self.mixer
-                .push(*id, seq, (n as u32).wrapping_mul(codec.ts_step()), &p[n % FRAMES]);
+            self.mixer.push(
+                *id,
+                seq,
+                (n as u32).wrapping_mul(codec.ts_step()),
+                &p[n % FRAMES],
+            );
         }
         self.mixer.tick();
         let mut bytes = 0;

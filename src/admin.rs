@@ -218,7 +218,11 @@ async fn rooms(State(admin): State<Admin>) -> Json<Value> {
                     "session": p.session,
                     "account": p.account,
                     "display_name": p.display_name,
-                    "connection": p.conn.id,
+                    "connection": match &p.member {
+                        crate::rooms::Member::Browser(c) => Some(c.id),
+                        crate::rooms::Member::Phone(_) => None,
+                    },
+                    "type": if p.is_phone() { "sip" } else { "webrtc" },
                     "feeds": p.attached.len(),
                 })).collect::<Vec<_>>(),
             })
@@ -297,13 +301,22 @@ async fn remove_participant(
         .rooms()
         .room(&room)
         .and_then(|r| r.get(&session))
-        .map(|p| p.conn.clone());
+        .map(|p| match &p.member {
+            crate::rooms::Member::Browser(c) => Ok(c.clone()),
+            crate::rooms::Member::Phone(call) => Err(call.clone()),
+        });
     match handle {
-        Some(h) if h.order(Order::LeaveRoom(session.clone())) => {
+        Some(Err(phone)) => {
+            // The BYE's end of the call takes it out of the room.
+            info!(%room, %session, "admin: hanging up a phone in a room");
+            phone.hangup();
+            accepted()
+        }
+        Some(Ok(h)) if h.order(Order::LeaveRoom(session.clone())) => {
             info!(%room, %session, "admin: removing a participant");
             accepted()
         }
-        Some(_) => busy(),
+        Some(Ok(_)) => busy(),
         None => not_found(format!("no participant {session} in {room}")),
     }
 }

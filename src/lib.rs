@@ -14,6 +14,7 @@ pub mod admin;
 pub mod calls;
 pub mod config;
 pub mod connection;
+pub mod dialin;
 pub mod filesharing;
 pub mod filetransfer;
 pub mod health;

@@ -6,6 +6,7 @@
 //! and events to other connections are handed to their outboxes without blocking.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::time::Instant;
 
 use media::PeerId;
@@ -33,9 +34,17 @@ fn bitrate_shares(active: &[bool], max: u64) -> Vec<u64> {
         .collect()
 }
 
+/// Who a participant is on the gateway's side.
+pub enum Member {
+    /// A browser's room session, on its WebSocket connection.
+    Browser(ConnHandle),
+    /// A SIP phone that called the room ([`crate::dialin`]): audio only, told nothing.
+    Phone(signaling::sip::IncomingCall),
+}
+
 pub struct Participant {
     pub session: String,
-    pub conn: ConnHandle,
+    pub member: Member,
     pub account: String,
     pub display_name: Option<String>,
     pub peer: PeerId,
@@ -56,9 +65,13 @@ impl Participant {
             id: self.session.clone(),
             uri: self.account.clone(),
             display_name: self.display_name.clone().unwrap_or_default(),
-            kind: Some("webrtc".into()),
+            kind: Some(if self.is_phone() { "sip" } else { "webrtc" }.into()),
             muted: Some(self.muted),
         }
+    }
+
+    pub fn is_phone(&self) -> bool {
+        matches!(self.member, Member::Phone(_))
     }
 
     pub fn identity(&self) -> Identity {
@@ -66,9 +79,17 @@ impl Participant {
     }
 
     fn send(&self, event: VideoroomEvent) {
-        self.conn
-            .deliver(Event::videoroom(self.session.clone(), event).to_json());
+        if let Member::Browser(conn) = &self.member {
+            conn.deliver(Event::videoroom(self.session.clone(), event).to_json());
+        }
     }
+}
+
+/// The media engine's name for room `uri`'s audio mix (the same for every join of it).
+pub fn mix_id(uri: &str) -> media::MixId {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    uri.hash(&mut h);
+    media::MixId(h.finish())
 }
 
 pub struct Room {
@@ -497,7 +518,7 @@ mod tests {
         let conn = ConnHandle::new(peer, [127, 0, 0, 1].into(), tx, orders);
         let p = Participant {
             session: name.to_string(),
-            conn,
+            member: Member::Browser(conn),
             account: format!("{name}@example.com"),
             display_name: None,
             peer: PeerId(peer),

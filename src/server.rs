@@ -442,6 +442,10 @@ pub async fn serve(config: Config, hooks: Hooks) -> anyhow::Result<()> {
             local.port(),
         ),
         panic_payload: config.debug_panic_bytes(),
+        opus: media::mix::codec::OpusSettings {
+            complexity: config.mixer_opus_complexity,
+            ..Default::default()
+        },
     })
     .await
     .with_context(|| {
@@ -519,7 +523,13 @@ pub async fn serve(config: Config, hooks: Hooks) -> anyhow::Result<()> {
     sip.route_messages(messages_tx);
     let (missed_tx, missed_rx) = tokio::sync::mpsc::channel(crate::messaging::QUEUE);
     sip.route_missed_invites(missed_tx);
+    let (dialin_tx, dialin_rx) = tokio::sync::mpsc::channel(crate::dialin::QUEUE);
+    if !config.conference_domains.is_empty() {
+        info!(domains = ?config.conference_domains, "phones may call rooms of these domains");
+        sip.route_conferences(config.conference_domains.clone(), dialin_tx);
+    }
     let app = App::new(config, engine, sip, Arc::new(store), base_url);
+    tokio::spawn(crate::dialin::serve(app.clone(), dialin_rx));
     tokio::spawn(crate::messaging::serve_sip_messages(
         app.clone(),
         messages_rx,

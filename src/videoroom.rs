@@ -218,7 +218,7 @@ impl Connection {
         .await;
         let participant = Participant {
             session: r.session.clone(),
-            conn: self.handle.clone(),
+            member: crate::rooms::Member::Browser(self.handle.clone()),
             account: account.id.clone(),
             display_name: account.display_name.clone(),
             peer,
@@ -247,6 +247,11 @@ impl Connection {
         );
         self.peers
             .insert(peer, PeerOwner::Publisher(r.session.clone()));
+        // Its audio goes into the room's mix whenever phones are in the room.
+        self.app
+            .engine
+            .mix_add(peer, crate::rooms::mix_id(&r.uri))
+            .await;
         self.share_bitrate(&r.uri).await;
         let mut files = joined.files;
         if joined.created && persistent {
@@ -386,7 +391,8 @@ impl Connection {
             let room = rooms.room(&room);
             let publisher = room.and_then(|room| room.get(&r.publisher));
             match (room, publisher) {
-                (Some(room), Some(p)) => (p.peer, room.audio, room.video),
+                // A phone's feed is its voice only.
+                (Some(room), Some(p)) => (p.peer, room.audio, room.video && !p.is_phone()),
                 _ => {
                     return Err(ApiError::Api(format!(
                         "Unknown publisher room session to attach to: {}",
@@ -643,7 +649,14 @@ impl Connection {
             .room(&room)
             .and_then(|room| room.get(&r.participant_id))
             .ok_or_else(|| ApiError::Api(format!("Unknown participant: {}", r.participant_id)))?;
-        target.conn.deliver(
+        let crate::rooms::Member::Browser(conn) = &target.member else {
+            // A phone has no client to ask.
+            return Err(ApiError::Api(format!(
+                "Participant {} is not a WebRTC participant",
+                r.participant_id
+            )));
+        };
+        conn.deliver(
             Event::videoroom(
                 target.session.clone(),
                 VideoroomEvent::MuteRequest {

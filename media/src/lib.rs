@@ -11,8 +11,8 @@
 //! * [`engine`]: the tokio shell: one shard per core, each a thread with its own sockets
 //!   (batched receive and send), running a [`core::Core`].
 //!
-//! Imports go one way: `engine` -> `core` -> `transport`, `router`, `bridge` -> the leaves
-//! ([`ids`], [`outbox`], [`rtp`]). Only `engine` knows tokio.
+//! Imports go one way: `engine` -> `core` -> `transport`, `router`, `bridge` -> `mix` -> the
+//! leaves ([`ids`], [`outbox`], [`rtp`]). Only `engine` knows tokio.
 //!
 //! Contract with the application: it creates peers (a publisher answers a browser's offer, a
 //! subscriber offers a publisher's media to a browser), passes trickled candidates and
@@ -35,7 +35,7 @@ pub use crate::bridge::sdes::SdesMode;
 pub use crate::core::calls::{BrowserUpdate, SipUpdate};
 pub use crate::core::{Core, CoreConfig, EngineStats, MediaEvent, PeerEvent};
 pub use engine::{EngineConfig, EngineHandle};
-pub use ids::{Kind, PeerId, ShardId, Via, VideoCodec};
+pub use ids::{Kind, MixId, PeerId, ShardId, Via, VideoCodec};
 pub use router::ForwardOptions;
 pub use transport::peer::SrtpPolicy;
 pub use transport::RtxLimits;

@@ -37,7 +37,8 @@ fn only_the_engine_knows_tokio_and_no_part_imports_one_above_it() {
         ("outbox", &["ids"]),
         ("rtp", &[]),
         ("router", &["ids"]),
-        ("bridge", &["ids", "rtp", "router"]),
+        ("mix", &["ids"]),
+        ("bridge", &["ids", "rtp", "router", "mix"]),
         (
             "transport",
             &["ids", "outbox", "rtp", "bridge", "MediaError"],
@@ -49,6 +50,7 @@ fn only_the_engine_knows_tokio_and_no_part_imports_one_above_it() {
                 "outbox",
                 "rtp",
                 "router",
+                "mix",
                 "bridge",
                 "transport",
                 "MediaError",

@@ -207,6 +207,17 @@ pub struct Cli {
         hide = true
     )]
     pub sip_register_expires: Option<u32>,
+    /// Domains whose rooms SIP phones may call (`sip:<room>@<domain>`), comma-separated
+    #[arg(
+        long,
+        env = "SYLK_CONFERENCE_DOMAINS",
+        value_name = "DOMAINS",
+        value_delimiter = ','
+    )]
+    pub conference_domains: Option<Vec<String>>,
+    /// Opus encoder complexity of the rooms' audio mixes, 0-10 [default: 5]
+    #[arg(long, env = "SYLK_MIXER_OPUS_COMPLEXITY", value_name = "N")]
+    pub mixer_opus_complexity: Option<i32>,
     /// SIP status declining an incoming call terminated before it was answered [default: 486]
     #[arg(long, env = "SYLK_DECLINE_CODE", value_name = "CODE")]
     pub decline_code: Option<u16>,
@@ -348,6 +359,12 @@ impl Config {
         }
         if let Some(v) = cli.sip_register_expires {
             cfg.sip_register_expires = v;
+        }
+        if let Some(v) = cli.conference_domains {
+            cfg.conference_domains = v;
+        }
+        if let Some(v) = cli.mixer_opus_complexity {
+            cfg.mixer_opus_complexity = v;
         }
         if let Some(v) = cli.decline_code {
             cfg.decline_code = v;

@@ -151,6 +151,13 @@ pub struct Config {
     /// SIP status an incoming call is declined with when the client terminates it before
     /// answering (SylkServer's `[Janus] decline_code`), 400-699.
     pub decline_code: u16,
+    /// Domains whose rooms SIP phones can call (`sip:<room>@<domain>`, routed to the gateway
+    /// by the proxy): the phone joins room `<room>@<domain>` as an audio participant and
+    /// hears a mix of the others. Empty: no dial-in.
+    pub conference_domains: Vec<String>,
+    /// CPU the Opus encoders of the rooms' audio mixes may spend for quality (0-10; each
+    /// phone in a room costs one encode per 20 ms).
+    pub mixer_opus_complexity: i32,
     /// Testing aid (fault injection): delay each queued request by this many milliseconds
     /// before handling it, to make a slow request queue observable. 0 in production.
     pub debug_request_delay_ms: u64,
@@ -208,6 +215,8 @@ impl Default for Config {
             push_url: None,
             sip_register_expires: 600,
             decline_code: 486,
+            conference_domains: Vec::new(),
+            mixer_opus_complexity: 5,
             debug_request_delay_ms: 0,
             debug_panic_payload: None,
         }
@@ -302,6 +311,17 @@ impl Config {
         for peer in &self.sip_trusted_peers {
             if parse_network(peer).is_none() {
                 bail!("sip_trusted_peers: {peer:?} is not an IP or IP/BITS");
+            }
+        }
+        if !(0..=10).contains(&self.mixer_opus_complexity) {
+            bail!(
+                "mixer_opus_complexity must be between 0 and 10, got {}",
+                self.mixer_opus_complexity
+            );
+        }
+        for d in &self.conference_domains {
+            if d.is_empty() || d.contains(['@', ':', ' ', ';']) {
+                bail!("conference_domains: {d:?} is not a domain");
             }
         }
         if !(400..=699).contains(&self.decline_code) {

@@ -121,6 +121,19 @@ const CLONE_NEWNET: std::os::raw::c_int = 0x4000_0000;
 
 /// Moves the calling thread (and the processes it starts from now on) into a new network
 /// namespace with only loopback up. Err(reason) when that is not possible here.
+/// Takes `peers` (one test of the file at a time: the shared peers use fixed ports), checks
+/// that the browser peers are installed, and moves the test thread into a loopback-only
+/// network namespace when the machine allows it.
+pub fn take_peers(peers: &'static std::sync::Mutex<()>) -> std::sync::MutexGuard<'static, ()> {
+    let guard = peers.lock().unwrap_or_else(|e| e.into_inner());
+    require_peers(&peers_tools(), &chromium());
+    match seal_network() {
+        Ok(()) => println!("network: new namespace, loopback only"),
+        Err(why) => println!("network: no namespace ({why}); host network, 127.0.0.1 only"),
+    }
+    guard
+}
+
 pub fn seal_network() -> Result<(), String> {
     // `ip` brings lo up in the new namespace: without it, stay on the host network.
     match Command::new("ip").arg("-V").output() {

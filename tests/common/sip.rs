@@ -462,9 +462,10 @@ impl Baresip {
         Baresip::start_with(name, "module\tsrtp.so\n", &format!(";mediaenc={mediaenc}"))
     }
 
-    /// The shared peer `name` with `config` lines added to its config and `account_params`
-    /// to its account line.
-    fn start_with(name: &str, config: &str, account_params: &str) -> Baresip {
+    /// The shared peer `name` with `config` lines added to its config (replacing the lines of
+    /// the same keys) and `account_params` added to its account line (replacing a parameter
+    /// of the same name).
+    pub fn start_with(name: &str, config: &str, account_params: &str) -> Baresip {
         let dir = tempfile::tempdir().unwrap();
         let conf = dir.path().join(name);
         let status = Command::new("cp")
@@ -477,9 +478,15 @@ impl Baresip {
         let audio = conf.join("audio");
         std::fs::create_dir_all(&audio).unwrap();
         let original = std::fs::read_to_string(conf.join("config")).unwrap();
+        let replaced: Vec<&str> = config
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|k| *k != "module")
+            .collect();
         let mut lines: String = original
             .lines()
             .filter(|l| !l.starts_with("snd_path"))
+            .filter(|l| !replaced.contains(&l.split_whitespace().next().unwrap_or("")))
             .map(|l| format!("{l}\n"))
             .collect();
         lines.push_str(&format!("snd_path\t{}\n{config}", audio.display()));
@@ -490,7 +497,21 @@ impl Baresip {
                 .lines()
                 .map(|l| {
                     if l.starts_with('<') {
-                        format!("{l}{account_params}\n")
+                        // A parameter given again replaces the line's own.
+                        let names: Vec<&str> = account_params
+                            .split(';')
+                            .filter_map(|p| p.split('=').next())
+                            .filter(|n| !n.is_empty())
+                            .collect();
+                        let kept: Vec<&str> = l
+                            .split(';')
+                            .enumerate()
+                            .filter(|(i, p)| {
+                                *i == 0 || !names.contains(&p.split('=').next().unwrap_or(""))
+                            })
+                            .map(|(_, p)| p)
+                            .collect();
+                        format!("{}{account_params}\n", kept.join(";"))
                     } else {
                         format!("{l}\n")
                     }
@@ -555,6 +576,20 @@ impl Baresip {
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(out.status.success(), "bctl {command} {params}: {text}");
         text
+    }
+
+    /// The WAV of what baresip played in its last call (`dump-<time>-dec.wav` in its sound
+    /// folder), once it is written.
+    pub fn received_wav(&self, name: &str) -> std::path::PathBuf {
+        let dir = self._dir.path().join(name).join("audio");
+        let mut found: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        found.retain(|p| p.to_string_lossy().ends_with("-dec.wav"));
+        found.sort();
+        found
+            .pop()
+            .unwrap_or_else(|| panic!("no -dec.wav in {}:\n{}", dir.display(), self.log()))
     }
 
     /// The audio RTP packets baresip counted at the end of its last call (`rtp_stats`):

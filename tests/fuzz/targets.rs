@@ -335,6 +335,7 @@ fn http_app() -> &'static (tokio::runtime::Runtime, axum::Router) {
                 send_batch: 64,
                 tcp_port: None,
                 panic_payload: None,
+                opus: Default::default(),
             })
             .await
             .unwrap();
@@ -371,7 +372,7 @@ fn http_app() -> &'static (tokio::runtime::Runtime, axum::Router) {
         app.access.authenticate(1, HTTP_ACCOUNT);
         let participant = sylk_gateway::rooms::Participant {
             session: HTTP_SESSION.into(),
-            conn: handle,
+            member: sylk_gateway::rooms::Member::Browser(handle),
             account: HTTP_ACCOUNT.into(),
             display_name: None,
             peer: media::PeerId(1),

@@ -39,6 +39,15 @@ fn srtp_of(c: &Chosen) -> Option<SrtpLeg> {
 /// while it waits for one.
 const PLI_INTERVAL: Duration = Duration::from_millis(500);
 
+/// Why [`PlainLeg::open`] refused a datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The SRTP authentication failed (counted as rejected).
+    Unauthentic,
+    /// Negotiated encrypted, but no context could be made: the leg stays silent.
+    NoContext,
+}
+
 #[derive(Debug)]
 pub struct PlainLeg {
     /// What was negotiated (kept for re-INVITEs).
@@ -259,6 +268,44 @@ impl PlainLeg {
         self.sent_octets = self.sent_octets.wrapping_add(p.payload.len() as u32);
         self.last_sent_ts = ts;
         Some(to)
+    }
+
+    /// A datagram that came in on the leg, decrypted when the leg is encrypted (an encrypted
+    /// leg takes only what its peer's key authenticates).
+    pub fn open<'a>(&mut self, data: &'a [u8]) -> Result<std::borrow::Cow<'a, [u8]>, Refused> {
+        match (&mut self.srtp, &self.chosen.srtp) {
+            (Some(srtp), _) => srtp
+                .unprotect(data, is_rtcp(data))
+                .map(|clear| std::borrow::Cow::Owned(Vec::from(clear)))
+                .ok_or(Refused::Unauthentic),
+            (None, Some(_)) => Err(Refused::NoContext),
+            (None, None) => Ok(std::borrow::Cow::Borrowed(data)),
+        }
+    }
+
+    /// Audio the gateway made (a room's mix) toward the phone: `seq` and `ts` are the
+    /// caller's continuous stream; returns where the packet in `buf` goes.
+    pub fn send_own(
+        &mut self,
+        seq: u16,
+        ts: u32,
+        payload: &[u8],
+        buf: &mut Vec<u8>,
+    ) -> Option<SocketAddr> {
+        let to = self.destination()?;
+        write_rtp(buf, false, self.sip_pt, seq, ts, self.ssrc, payload);
+        if !self.seal(buf, false) {
+            return None;
+        }
+        self.sent_packets = self.sent_packets.wrapping_add(1);
+        self.sent_octets = self.sent_octets.wrapping_add(payload.len() as u32);
+        self.last_sent_ts = ts;
+        Some(to)
+    }
+
+    /// The SIP side's payload types: (codec, telephone-event).
+    pub fn sip_payload_types(&self) -> (u8, Option<u8>) {
+        (self.sip_pt, self.dtmf.map(|(sip, _)| sip))
     }
 
     /// An RTCP sender report into `buf` when one is due; returns where to send it.

@@ -174,7 +174,7 @@ impl MediaLine {
 
     /// Whether the gateway can take this line of an offer under `mode`: RTP/SAVP needs keys
     /// it can use, and `mandatory` takes nothing else; `disabled` takes no RTP/SAVP.
-    fn acceptable(&self, mode: SdesMode) -> bool {
+    pub(crate) fn acceptable(&self, mode: SdesMode) -> bool {
         match mode {
             SdesMode::Disabled => !self.secure(),
             SdesMode::Optional => !self.secure() || !self.crypto.is_empty(),
@@ -552,7 +552,7 @@ pub fn incoming_codecs(sip_offer: &str, sdes: SdesMode) -> Result<Vec<(Kind, Cod
     Ok(out)
 }
 
-fn answer_direction(offer: Direction) -> Direction {
+pub(crate) fn answer_direction(offer: Direction) -> Direction {
     match offer {
         Direction::SendRecv => Direction::SendRecv,
         Direction::SendOnly => Direction::RecvOnly,

@@ -9,11 +9,10 @@ use rand::Rng;
 use tracing::debug;
 
 use super::{Core, Role};
-use crate::bridge::plain::PlainLeg;
+use crate::bridge::plain::{PlainLeg, Refused};
 use crate::bridge::sdes::SdesMode;
 use crate::bridge::sdp;
 use crate::ids::{Kind, PeerId};
-use crate::rtp::is_rtcp;
 use crate::transport::peer::Peer;
 use crate::transport::Sent;
 use crate::MediaError;
@@ -407,6 +406,10 @@ impl Core {
             return;
         };
         self.current = Some(id);
+        if self.is_phone(id) {
+            self.phone_datagram(now, id, from, data);
+            return;
+        }
         let Some(slot) = self.peers.get_mut(&id) else {
             self.stats.datagrams_dropped += 1;
             return;
@@ -417,23 +420,16 @@ impl Core {
         let Some(leg) = legs.iter_mut().find(|l| l.local == local) else {
             return;
         };
-        // An encrypted leg takes only what its peer's key authenticates.
-        let opened;
-        let data = match (&mut leg.srtp, &leg.chosen.srtp) {
-            (Some(srtp), _) => match srtp.unprotect(data, is_rtcp(data)) {
-                Some(clear) => {
-                    opened = clear;
-                    &opened[..]
-                }
-                None => {
+        let data = match leg.open(data) {
+            Ok(data) => data,
+            Err(why) => {
+                if why == Refused::Unauthentic {
                     self.stats.datagrams_rejected += 1;
-                    return;
                 }
-            },
-            (None, Some(_)) => return,
-            (None, None) => data,
+                return;
+            }
         };
-        let Some(packet) = leg.receive(from, data, now) else {
+        let Some(packet) = leg.receive(from, &data, now) else {
             self.stats.datagrams_dropped += 1;
             return;
         };

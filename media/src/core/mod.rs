@@ -13,6 +13,7 @@
 pub mod calls;
 mod demux;
 pub mod levels;
+mod phones;
 pub mod stun;
 mod timers;
 
@@ -26,7 +27,9 @@ use tracing::{debug, warn};
 
 use crate::bridge::plain::PlainLeg;
 use crate::bridge::sdp::Offered;
-use crate::ids::{Kind, PeerId, Via, VideoCodec, WallClock};
+use crate::ids::{Kind, MixId, PeerId, Via, VideoCodec, WallClock};
+use crate::mix::codec::OpusSettings;
+use crate::mix::Mixer;
 use crate::outbox::Outbox;
 use crate::router::{self, ForwardOptions, Router};
 use crate::transport::peer::{Candidates, Peer, SrtpPolicy};
@@ -80,6 +83,17 @@ pub struct EngineStats {
     pub busy_us: u64,
 }
 
+impl EngineStats {
+    /// Counts what became of one copy of a forwarded packet.
+    fn count_forward(&mut self, sent: Sent) {
+        match sent {
+            Sent::Yes => self.rtp_forwarded += 1,
+            Sent::NotWanted => {}
+            Sent::Dropped => self.datagrams_dropped += 1,
+        }
+    }
+}
+
 impl std::ops::AddAssign for EngineStats {
     fn add_assign(&mut self, o: EngineStats) {
         self.peers += o.peers;
@@ -115,6 +129,8 @@ pub struct CoreConfig {
     /// Testing aid (fault injection): forwarding an RTP payload that starts with these bytes
     /// panics, as a bug would, inside that publisher's work.
     pub panic_payload: Option<Vec<u8>>,
+    /// The Opus encoders of rooms' audio mixes.
+    pub opus: OpusSettings,
 }
 
 impl CoreConfig {
@@ -129,6 +145,7 @@ impl CoreConfig {
             clock: WallClock::system(),
             seed: rand::random(),
             panic_payload: None,
+            opus: OpusSettings::default(),
         }
     }
 }
@@ -185,6 +202,13 @@ pub struct Core {
     /// Computes STUN MESSAGE-INTEGRITY.
     crypto: std::sync::Arc<dyn rtc::crypto::RTCCryptoProvider>,
     rng: StdRng,
+    /// Rooms' audio mixes (from a room's first phone to its last), their phones, the room
+    /// of each browser publisher, and the next tick.
+    mixers: HashMap<MixId, Mixer>,
+    phones: HashMap<PeerId, phones::Phone>,
+    mix_of: HashMap<PeerId, MixId>,
+    next_mix_tick: Option<Instant>,
+    opus: OpusSettings,
 }
 
 impl Core {
@@ -219,6 +243,11 @@ impl Core {
             // rtc is built with its ring provider (its default feature): there is one.
             crypto: rtc::crypto::default_provider().expect("rtc's default crypto provider"),
             rng: StdRng::from_seed(config.seed),
+            mixers: HashMap::new(),
+            phones: HashMap::new(),
+            mix_of: HashMap::new(),
+            next_mix_tick: None,
+            opus: config.opus,
         }
     }
 
@@ -250,6 +279,7 @@ impl Core {
             self.next_consent_check,
             self.next_layer_tick,
             self.levels.poll_timeout(),
+            self.next_mix_tick,
         ]
         .into_iter()
         .flatten()
@@ -491,6 +521,7 @@ impl Core {
         self.router.remove_producer(id);
         self.timers.remove(id);
         self.levels.remove(id);
+        self.mix_remove(id);
         let slot = self.peers.remove(&id)?;
         let legs: &[PlainLeg] = match &slot.role {
             Role::Bridged { legs } => legs,
@@ -658,6 +689,9 @@ impl Core {
             self.drain(id, now);
         }
         self.current = None;
+        if self.next_mix_tick.is_some_and(|t| t <= now) {
+            self.mix_tick(now);
+        }
         if self.next_consent_check.is_none_or(|t| t <= now) {
             self.check_consent(now);
             self.next_consent_check = Some(now + CONSENT_CHECK_PERIOD);
@@ -682,6 +716,7 @@ impl Core {
             self.router.tick(now);
             self.send_keyframe_requests(now);
             self.send_plain_reports(now);
+            self.send_phone_reports(now);
             for slot in self.peers.values_mut() {
                 // Once a window, as Janus repeats its REMB: a browser's own estimate would
                 // otherwise take over again.
@@ -782,6 +817,8 @@ impl Core {
             current,
             local_addr,
             levels,
+            mixers,
+            mix_of,
             ..
         } = self;
         let Some(slot) = peers.get_mut(&from) else {
@@ -809,6 +846,16 @@ impl Core {
                 levels.observe(now, from, ext);
             }
         }
+        if kind == Kind::Audio {
+            if let Some(m) = mix_of.get(&from).and_then(|m| mixers.get_mut(m)) {
+                m.push(
+                    from,
+                    packet.header.sequence_number,
+                    packet.header.timestamp,
+                    &packet.payload,
+                );
+            }
+        }
         let ssrc = packet.header.ssrc;
         let meta = router::Packet {
             kind,
@@ -831,10 +878,9 @@ impl Core {
             let Some(sub) = peers.get_mut(&c.consumer) else {
                 continue;
             };
-            let marker = packet.header.marker;
-            match sub.transport.forward(
+            stats.count_forward(sub.transport.forward(
                 kind,
-                marker,
+                packet.header.marker,
                 c.seq,
                 c.ts,
                 &packet.payload,
@@ -842,11 +888,7 @@ impl Core {
                 *local_addr,
                 scratch,
                 outbox,
-            ) {
-                Sent::Yes => stats.rtp_forwarded += 1,
-                Sent::NotWanted => {}
-                Sent::Dropped => stats.datagrams_dropped += 1,
-            }
+            ));
         }
         *current = Some(from);
         while let Some((peer, waited)) = router.poll_first_packet() {

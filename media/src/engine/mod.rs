@@ -38,7 +38,8 @@ use tokio::sync::{mpsc, oneshot};
 use crate::bridge::sdes::SdesMode;
 use crate::core::calls::{BrowserUpdate, SipUpdate};
 use crate::core::{Core, CoreConfig, EngineStats, MediaEvent};
-use crate::ids::{PeerId, ShardId, VideoCodec, WallClock};
+use crate::ids::{Kind, MixId, PeerId, ShardId, VideoCodec, WallClock};
+use crate::mix::codec::OpusSettings;
 use crate::router::ForwardOptions;
 use crate::transport::peer::{Candidates, SrtpPolicy};
 use crate::transport::RtxLimits;
@@ -69,6 +70,8 @@ pub struct EngineConfig {
     pub tcp_port: Option<u16>,
     /// Testing aid (fault injection, [`CoreConfig::panic_payload`]); `None` in production.
     pub panic_payload: Option<Vec<u8>>,
+    /// The Opus encoders of rooms' audio mixes (phones in rooms).
+    pub opus: OpusSettings,
 }
 
 impl EngineConfig {
@@ -85,6 +88,7 @@ impl EngineConfig {
             send_batch: udp::MAX_BATCH,
             tcp_port: None,
             panic_payload: None,
+            opus: OpusSettings::default(),
         }
     }
 }
@@ -391,6 +395,36 @@ impl EngineHandle {
         .await
     }
 
+    /// A phone joins the audio mix of room `mix` (make `id` on the room's shard): binds its
+    /// leg and returns the SDP answer for its INVITE. Its voice is then a publisher's feed
+    /// to subscribe to (audio only).
+    pub async fn phone_join(
+        &self,
+        id: PeerId,
+        mix: MixId,
+        sip_offer: String,
+        sdes: SdesMode,
+    ) -> Result<String, MediaError> {
+        self.call("phone_join", id, move |s, now| {
+            let result = s.bind_kinds(id, &[Kind::Audio]).and_then(|locals| {
+                let local = locals.first().copied().ok_or(MediaError::NoCommonCodec)?;
+                s.core.phone_join(now, id, mix, &sip_offer, local, sdes)
+            });
+            if result.is_err() {
+                s.release(id);
+            }
+            result
+        })
+        .await
+    }
+
+    /// Publisher `id` is in room `mix`: its audio goes into the room's mix while the room
+    /// has phones.
+    pub async fn mix_add(&self, id: PeerId, mix: MixId) {
+        self.tell("mix_add", id, move |s, _| s.core.mix_add(id, mix))
+            .await
+    }
+
     pub async fn close(&self, id: PeerId) {
         self.tell("close", id, move |s, _| {
             s.core.close(id);
@@ -511,6 +545,7 @@ pub async fn start(mut config: EngineConfig) -> std::io::Result<EngineHandle> {
             clock: WallClock::system(),
             seed: rand::random(),
             panic_payload: config.panic_payload.clone(),
+            opus: config.opus,
         });
         let (tx, rx) = mpsc::channel(1024);
         let load = Arc::new(AtomicUsize::new(0));

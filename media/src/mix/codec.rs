@@ -348,9 +348,18 @@ pub(crate) mod tests {
 
     #[test]
     fn rtpmap_names_map_to_codecs() {
-        assert_eq!(AudioCodec::from_rtpmap("opus", 48000), Some(AudioCodec::Opus));
-        assert_eq!(AudioCodec::from_rtpmap("g722", 8000), Some(AudioCodec::G722));
-        assert_eq!(AudioCodec::from_rtpmap("pcma", 8000), Some(AudioCodec::Pcma));
+        assert_eq!(
+            AudioCodec::from_rtpmap("opus", 48000),
+            Some(AudioCodec::Opus)
+        );
+        assert_eq!(
+            AudioCodec::from_rtpmap("g722", 8000),
+            Some(AudioCodec::G722)
+        );
+        assert_eq!(
+            AudioCodec::from_rtpmap("pcma", 8000),
+            Some(AudioCodec::Pcma)
+        );
         assert_eq!(AudioCodec::from_rtpmap("pcmu", 16000), None);
         assert_eq!(AudioCodec::G722.ts_step(), 160);
         assert_eq!(AudioCodec::Opus.ts_step(), 960);

@@ -316,7 +316,8 @@ mod tests {
             self.mixer.add_phone(id, codec).unwrap();
             let enc = Encoder::new(codec, OpusSettings::default()).unwrap();
             self.sources.push((id, codec, hz, enc, 0));
-            self.heard.push((id, Decoder::new(codec).unwrap(), Vec::new()));
+            self.heard
+                .push((id, Decoder::new(codec).unwrap(), Vec::new()));
         }
 
         fn run(&mut self, ticks: usize) {

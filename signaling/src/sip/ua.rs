@@ -96,6 +96,14 @@ pub(crate) struct UaInner {
         Mutex<HashMap<String, tokio::sync::mpsc::Sender<super::incoming::IncomingUpdate>>>,
     /// Where INVITEs for no live connection are reported ([`SipUa::route_missed_invites`]).
     pub(crate) missed: Mutex<Option<tokio::sync::mpsc::Sender<super::incoming::MissedInvite>>>,
+    /// Conference domains and where INVITEs to their rooms go
+    /// ([`SipUa::route_conferences`]).
+    pub(crate) conferences: Mutex<
+        Option<(
+            Vec<String>,
+            tokio::sync::mpsc::Sender<super::incoming::IncomingUpdate>,
+        )>,
+    >,
     /// Where MESSAGEs outside dialogs go ([`SipUa::route_messages`]).
     pub(crate) messages: Mutex<Option<tokio::sync::mpsc::Sender<super::message::IncomingMessage>>>,
     live: AtomicUsize,
@@ -169,6 +177,7 @@ impl SipUa {
             contacts: Mutex::new(HashMap::new()),
             calls: Mutex::new(HashMap::new()),
             incoming: Mutex::new(HashMap::new()),
+            conferences: Mutex::new(None),
             messages: Mutex::new(None),
             missed: Mutex::new(None),
             live: AtomicUsize::new(0),

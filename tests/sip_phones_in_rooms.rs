@@ -1,0 +1,220 @@
+//! Phones in video rooms (dial-in): baresip calls `sip:<room>@<conference domain>` through a
+//! real Kamailio and joins the room's audio mix, with headless Chromium participants whose
+//! microphones are tones of their own (tests/browser/phone_room_test.js).
+//!
+//! What a phone hears is checked in the WAV baresip records: the browsers' tones are in it,
+//! its own tone is not (an N − 1 mix). What the browsers hear of the phone is checked in the
+//! pages: packets of its feed and a loudness above silence (WebAudio).
+//!
+//! Same network rule as tests/sip_browser_call.rs: the test thread moves into a loopback-only
+//! network namespace first when the machine allows it.
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use common::browser::*;
+use common::sip::*;
+use common::Gateway;
+
+const NODE_TIMEOUT: Duration = Duration::from_secs(120);
+static PEERS: Mutex<()> = Mutex::new(());
+
+fn setup() -> std::sync::MutexGuard<'static, ()> {
+    take_peers(&PEERS)
+}
+
+/// The gateway with 127.0.0.1 as its conference domain, Kamailio as its proxy.
+fn gateway() -> Gateway {
+    Gateway::start(&["--sip-proxy", PROXY, "--conference-domains", "127.0.0.1"])
+}
+
+/// A baresip phone (`alice` or `bob` of the shared peers) that sends a sine of `hz`, offers
+/// only `codecs`, and sends every request through Kamailio.
+fn phone(name: &str, hz: u32, codecs: &str) -> Baresip {
+    Baresip::start_with(
+        name,
+        &format!("module\tg722.so\naudio_source\tausine,{hz}\n"),
+        &format!(";audio_codecs={codecs};outbound=\"sip:127.0.0.1:5060\""),
+    )
+}
+
+/// The room URI the phone dials: the gateway's own SIP address, so that Kamailio relays it
+/// there (the conference domain is 127.0.0.1).
+fn room_uri(gw: &Gateway, room: &str) -> String {
+    format!("sip:{room}@127.0.0.1:{}", gw.sip_addr().port())
+}
+
+/// Runs the browser driver: `tones` (Hz, one page each) in `room`; returns its summary.
+fn browsers(
+    gw: &Gateway,
+    room: &str,
+    tones: &str,
+    phone_for_log: &[&Baresip],
+) -> serde_json::Value {
+    let tools = peers_tools();
+    let mut cmd = Command::new("node");
+    cmd.current_dir(repo())
+        .arg(repo().join("tests/browser/phone_room_test.js"))
+        .arg(gw.ws_url())
+        .arg(room)
+        .env("NODE_PATH", tools.join("node_modules"))
+        .env("CHROMIUM", chromium())
+        .env("TONES", tones);
+    let (ok, stdout, stderr) = run_with_timeout(cmd, NODE_TIMEOUT);
+    let phones: Vec<String> = phone_for_log.iter().map(|p| tail(&p.log(), 30)).collect();
+    assert!(
+        ok,
+        "browsers failed\n--- node stderr:\n{}\n--- node stdout:\n{stdout}\n--- phones:\n{}\n--- gateway (tail):\n{}",
+        tail(&stderr, 60),
+        phones.join("\n---\n"),
+        tail(&gw.log(), 120)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout.trim()).expect("node printed JSON");
+    println!("{summary}");
+    summary
+}
+
+/// The first channel of a 16-bit PCM WAV as floats, with its sample rate.
+fn read_wav(path: &Path) -> (Vec<f32>, u32) {
+    let b = std::fs::read(path).expect("wav");
+    assert!(
+        b.len() > 44 && &b[0..4] == b"RIFF" && &b[8..12] == b"WAVE",
+        "not a WAV"
+    );
+    let (mut at, mut rate, mut channels, mut data) = (12, 0u32, 1usize, None);
+    while at + 8 <= b.len() {
+        let id = &b[at..at + 4];
+        let len = u32::from_le_bytes(b[at + 4..at + 8].try_into().unwrap()) as usize;
+        let body = at + 8;
+        if id == b"fmt " {
+            channels = usize::from(u16::from_le_bytes([b[body + 2], b[body + 3]]));
+            rate = u32::from_le_bytes(b[body + 4..body + 8].try_into().unwrap());
+            assert_eq!(u16::from_le_bytes([b[body + 14], b[body + 15]]), 16);
+        } else if id == b"data" {
+            // A file closed at hangup may still carry a provisional length: take what is there.
+            let end = if len == 0 || body + len > b.len() {
+                b.len()
+            } else {
+                body + len
+            };
+            data = Some(&b[body..end]);
+            break;
+        }
+        at = body + len + (len & 1);
+    }
+    let data = data.expect("data chunk");
+    let samples = data
+        .chunks_exact(2 * channels)
+        .map(|f| f32::from(i16::from_le_bytes([f[0], f[1]])) / 32768.0)
+        .collect();
+    (samples, rate)
+}
+
+/// The magnitude of `hz` in `x` (Goertzel), relative to full scale.
+fn tone(x: &[f32], rate: u32, hz: f64) -> f64 {
+    let w = 2.0 * std::f64::consts::PI * hz / f64::from(rate);
+    let c = 2.0 * w.cos();
+    let (mut s1, mut s2) = (0f64, 0f64);
+    for &v in x {
+        let s = f64::from(v) + c * s1 - s2;
+        s2 = s1;
+        s1 = s;
+    }
+    (s1 * s1 + s2 * s2 - c * s1 * s2).sqrt() / x.len() as f64
+}
+
+/// Checks what a phone recorded: some half second has every tone of `heard` (each at least a
+/// tenth of the loudest), and its own tone `own` never comes near them.
+fn assert_heard(wav: &Path, heard: &[f64], own: f64) {
+    let (x, rate) = read_wav(wav);
+    let window = rate as usize / 2;
+    let mut best: Option<(f64, Vec<f64>, f64)> = None;
+    for w in x.chunks_exact(window) {
+        let levels: Vec<f64> = heard.iter().map(|hz| tone(w, rate, *hz)).collect();
+        let weakest = levels.iter().cloned().fold(f64::INFINITY, f64::min);
+        let mine = tone(w, rate, own);
+        if best.as_ref().is_none_or(|(b, _, _)| weakest > *b) {
+            best = Some((weakest, levels, mine));
+        }
+    }
+    let (weakest, levels, mine) = best.expect("a recording of at least half a second");
+    println!(
+        "{}: tones {heard:?} at {levels:?}, its own {own} Hz at {mine}",
+        wav.display()
+    );
+    assert!(
+        weakest > 0.01,
+        "the phone did not hear every tone {heard:?}: {levels:?}"
+    );
+    assert!(
+        mine < weakest / 10.0,
+        "the phone heard itself ({own} Hz at {mine}) beside {levels:?}"
+    );
+}
+
+/// baresip (G.722 only, 1500 Hz) calls the room; two Chromium participants (440 and 880 Hz)
+/// join it. Both pages receive and hear the phone's feed (a publisher of type `sip`); the
+/// phone hears 440 and 880 Hz and not its own 1500. Its BYE ends its part.
+#[test]
+fn a_phone_dials_into_a_room_of_two_browsers_and_hears_them_mixed() {
+    let _peers = setup();
+    let kamailio = Kamailio::start(&[]);
+    let bob = phone("bob", 1500, "g722/16000/1");
+    let gw = gateway();
+    bob.command("dial", &room_uri(&gw, "daily"));
+    bob.wait_log("Call established");
+    assert!(
+        kamailio.log().contains("REQ INVITE sip:daily@127.0.0.1:"),
+        "the INVITE did not go through Kamailio:\n{}",
+        kamailio.log()
+    );
+    let summary = browsers(&gw, "daily@127.0.0.1", "440,880", &[&bob]);
+    for user in ["alice", "bob"] {
+        let p = &summary["participants"][user];
+        assert_eq!(p["phone"]["type"], "sip", "{summary}");
+        assert_eq!(p["phone"]["uri"], "bob@127.0.0.1", "{summary}");
+        assert!(p["loudness"].as_f64().unwrap() > 0.01, "{summary}");
+    }
+    bob.command("hangup", "");
+    let (sent, received) = bob.rtp_packets();
+    println!("baresip RTP packets: sent {sent}, received {received}");
+    assert!(received > 100, "{}", bob.log());
+    assert_heard(&bob.received_wav("bob"), &[440.0, 880.0], 1500.0);
+    let log = gw.log();
+    let joined = log
+        .lines()
+        .find(|l| l.contains("phone joined the room's mix"))
+        .expect("the phone joined the mix");
+    assert!(
+        joined.contains("G722"),
+        "the phone's leg was not G.722: {joined}\n{}",
+        bob.log()
+    );
+    gw.wait_log("phone left the room");
+}
+
+/// A G.722 phone (1000 Hz) and a PCMU phone (1500 Hz) in one room with a browser (440 Hz):
+/// each phone hears the other and the browser, not itself.
+#[test]
+fn a_g722_phone_and_a_pcmu_phone_hear_each_other_and_the_browser() {
+    let _peers = setup();
+    let _kamailio = Kamailio::start(&[]);
+    let alice = phone("alice", 1000, "g722/16000/1");
+    let bob = phone("bob", 1500, "pcmu");
+    let gw = gateway();
+    alice.command("dial", &room_uri(&gw, "mixed"));
+    alice.wait_log("Call established");
+    bob.command("dial", &room_uri(&gw, "mixed"));
+    bob.wait_log("Call established");
+    browsers(&gw, "mixed@127.0.0.1", "440", &[&alice, &bob]);
+    alice.command("hangup", "");
+    bob.command("hangup", "");
+    alice.rtp_packets();
+    bob.rtp_packets();
+    assert_heard(&alice.received_wav("alice"), &[440.0, 1500.0], 1000.0);
+    assert_heard(&bob.received_wav("bob"), &[440.0, 1000.0], 1500.0);
+}
