@@ -309,8 +309,11 @@ async fn remove_participant(
         Some(Err(phone)) => {
             // The BYE's end of the call takes it out of the room.
             info!(%room, %session, "admin: hanging up a phone in a room");
-            phone.hangup();
-            accepted()
+            if phone.hangup() {
+                accepted()
+            } else {
+                busy()
+            }
         }
         Some(Ok(h)) if h.order(Order::LeaveRoom(session.clone())) => {
             info!(%room, %session, "admin: removing a participant");

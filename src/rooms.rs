@@ -38,8 +38,8 @@ fn bitrate_shares(active: &[bool], max: u64) -> Vec<u64> {
 pub enum Member {
     /// A browser's room session, on its WebSocket connection.
     Browser(ConnHandle),
-    /// A SIP phone that called the room ([`crate::dialin`]): audio only, told nothing.
-    Phone(signaling::sip::IncomingCall),
+    /// A SIP phone in the room ([`crate::phones`]): audio only, told nothing.
+    Phone(crate::phones::PhoneHandle),
 }
 
 pub struct Participant {

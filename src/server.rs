@@ -33,6 +33,8 @@ pub struct App {
     rooms: Mutex<Rooms>,
     /// Conference file sharing (§5.1).
     pub files: crate::filesharing::Store,
+    /// Phones in rooms: dial-outs and hang-ups for their task ([`crate::phones`]).
+    pub phones: crate::phones::Phones,
     /// 1:1 uploads in progress, by transfer id (so that they can be cancelled).
     pub transfers: crate::filetransfer::Uploads,
     /// Uploads in progress and the disk quota of stored files.
@@ -114,6 +116,7 @@ impl App {
             base_url,
             rooms: Mutex::new(Rooms::default()),
             files: Default::default(),
+            phones: Default::default(),
             transfers: Default::default(),
             uploads,
             access,
@@ -523,13 +526,13 @@ pub async fn serve(config: Config, hooks: Hooks) -> anyhow::Result<()> {
     sip.route_messages(messages_tx);
     let (missed_tx, missed_rx) = tokio::sync::mpsc::channel(crate::messaging::QUEUE);
     sip.route_missed_invites(missed_tx);
-    let (dialin_tx, dialin_rx) = tokio::sync::mpsc::channel(crate::dialin::QUEUE);
+    let (dialin_tx, dialin_rx) = tokio::sync::mpsc::channel(crate::phones::QUEUE);
     if !config.conference_domains.is_empty() {
         info!(domains = ?config.conference_domains, "phones may call rooms of these domains");
         sip.route_conferences(config.conference_domains.clone(), dialin_tx);
     }
     let app = App::new(config, engine, sip, Arc::new(store), base_url);
-    tokio::spawn(crate::dialin::serve(app.clone(), dialin_rx));
+    tokio::spawn(crate::phones::serve(app.clone(), dialin_rx));
     tokio::spawn(crate::messaging::serve_sip_messages(
         app.clone(),
         messages_rx,

@@ -266,7 +266,10 @@ impl Connection {
             // `invite_participants`: the room's first participant invites them.
             let originator = Identity::new(&account.id, account.display_name.as_deref());
             info!(conn = self.id, room = %r.uri, invited = invite.len(), "room created: inviting its invite_participants");
-            self.invite(&r.uri, &originator, &invite);
+            let offline = self.invite(&r.uri, &originator, &invite);
+            if self.app.config.room_dial_out {
+                self.dial_out(&r.uri, &account.id, offline);
+            }
         }
         let session = r.session;
         let ev = |e| Event::videoroom(session.clone(), e);
@@ -489,13 +492,43 @@ impl Connection {
             Identity::new(&rs.account, account.and_then(|a| a.display_name.as_deref()))
         };
         let room = rs.room.clone();
-        self.invite(&room, &originator, &r.participants);
+        let account = rs.account.clone();
+        let offline = self.invite(&room, &originator, &r.participants);
+        if self.app.config.room_dial_out {
+            self.dial_out(&room, &account, offline);
+        }
         Ok(())
     }
 
+    /// Calls invited addresses that no connection of this gateway has (phones, numbers) from
+    /// `room`, as `account`.
+    fn dial_out(&self, room: &str, account: &str, targets: Vec<String>) {
+        let Some(a) = self.accounts.get(account) else {
+            return;
+        };
+        let Some(from) = signaling::sip::Aor::parse(&a.id) else {
+            return;
+        };
+        for to in targets {
+            let asked = self.app.phones.dial_out(crate::phones::DialOut {
+                room: room.to_string(),
+                account: a.id.clone(),
+                from: from.clone(),
+                display_name: a.display_name.clone(),
+                user_agent: a.user_agent.clone(),
+                ha1: signaling::sip::Ha1(a.password.expose().to_string()),
+                to: to.clone(),
+            });
+            if !asked {
+                warn!(conn = self.id, room = %room, %to, "dial-out dropped: the phones' queue is full");
+            }
+        }
+    }
+
     /// Invites `participants` (but the originator) to `room`: `conference-invite` to their
-    /// live connections, a push to their devices.
-    fn invite(&self, room: &str, originator: &Identity, participants: &[String]) {
+    /// live connections, a push to their devices. Returns those with no live connection.
+    fn invite(&self, room: &str, originator: &Identity, participants: &[String]) -> Vec<String> {
+        let mut offline = Vec::new();
         for invited in participants.iter().filter(|p| **p != originator.uri) {
             let session_id = uuid4();
             let event = Event::account(
@@ -511,6 +544,9 @@ impl Connection {
                 .access
                 .deliver(invited, Some(self.id), &event.to_json());
             info!(conn = self.id, room = %room, invited = %invited, connections = n, "conference invitation");
+            if n == 0 {
+                offline.push(invited.clone());
+            }
             crate::push::notify(
                 &self.app,
                 invited,
@@ -522,6 +558,7 @@ impl Connection {
                 },
             );
         }
+        offline
     }
 
     pub(crate) async fn videoroom_session_trickle(

@@ -16,8 +16,11 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use common::browser::*;
+use common::room::{ack, attach, join_room_as};
 use common::sip::*;
+use common::webrtc_peer::{Kind, PeerMode};
 use common::Gateway;
+use serde_json::json;
 
 const NODE_TIMEOUT: Duration = Duration::from_secs(120);
 static PEERS: Mutex<()> = Mutex::new(());
@@ -217,4 +220,78 @@ fn a_g722_phone_and_a_pcmu_phone_hear_each_other_and_the_browser() {
     bob.rtp_packets();
     assert_heard(&alice.received_wav("alice"), &[440.0, 1500.0], 1000.0);
     assert_heard(&bob.received_wav("bob"), &[440.0, 1000.0], 1500.0);
+}
+
+/// `videoroom-invite` of an address no connection of the gateway has (bob, a SIPp phone
+/// registered at Kamailio) calls it from the room as the inviting account (alice, whose
+/// From Kamailio challenges: the gateway answers the 407 with her credentials). SIPp answers
+/// with PCMA: the room gets `publishers-joined` with type `sip`; alice attaches its feed and
+/// receives its audio (SIPp echoes the room's mix back); SIPp's BYE gives `publishers-left`.
+#[test]
+fn a_room_calls_an_invited_phone_which_stays_until_its_bye() {
+    let _peers = setup();
+    let kamailio = Kamailio::start(&[]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        register_bob().await;
+        // SIPp's callee that answers and hangs up, with 5 s of call instead of 2.
+        let dir = tempfile::tempdir().unwrap();
+        let scenario = dir.path().join("uas_answer_then_bye.xml");
+        let xml = std::fs::read_to_string(own_scenario("uas_answer_then_bye.xml")).unwrap();
+        std::fs::write(
+            &scenario,
+            xml.replace("milliseconds=\"2000\"", "milliseconds=\"5000\""),
+        )
+        .unwrap();
+        let uas = Sipp::callee(&scenario.display().to_string());
+        let gw = Gateway::start(&["--sip-proxy", PROXY]);
+        let room = "office@example.com";
+        let mut alice = join_room_as(&gw, ALICE, ALICE_HA1, room, PeerMode::Browser).await;
+        let session = alice.session.clone();
+        // Inviting acts in alice's name: her account must be registered.
+        register(&mut alice.ws, ALICE).await;
+        ack(&alice
+            .ws
+            .request(
+                json!({"sylkrtc": "videoroom-invite", "session": session, "participants": [BOB]}),
+            )
+            .await);
+        let joined = alice
+            .ws
+            .room_event(&session, "publishers-joined", None)
+            .await;
+        let phone = &joined["publishers"][0];
+        assert_eq!(phone["type"], "sip", "{joined}");
+        assert_eq!(phone["uri"], BOB, "{joined}");
+        let phone_session = phone["id"].as_str().unwrap().to_string();
+        let (_feed, sub) = attach(&mut alice, &phone_session).await;
+        let audio = sub
+            .wait_received(Kind::Audio, 25, Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|e| panic!("no audio from the phone: {e}\n{}", tail(&gw.log(), 60)));
+        assert!(audio.len() >= 25);
+        let left = alice.ws.room_event(&session, "publishers-left", None).await;
+        assert_eq!(left["publishers"], json!([phone_session]), "{left}");
+        let (code, log) = uas.exit_code(Duration::from_secs(15)).await;
+        assert_eq!(
+            code,
+            Some(0),
+            "sipp callee:\n{log}\ngateway:\n{}",
+            tail(&gw.log(), 60)
+        );
+        let k = kamailio.log();
+        assert!(k.contains("REQ INVITE sip:bob@127.0.0.1"), "{k}");
+        let log = gw.log();
+        assert!(
+            log.contains("calling a phone into the room"),
+            "{}",
+            tail(&log, 40)
+        );
+        let joined = log
+            .lines()
+            .find(|l| l.contains("phone joined the room's mix"))
+            .expect("the called phone joined the mix");
+        assert!(joined.contains("PCMA"), "{joined}");
+        sub.close().await.unwrap();
+    });
 }

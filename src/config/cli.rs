@@ -215,6 +215,9 @@ pub struct Cli {
         value_delimiter = ','
     )]
     pub conference_domains: Option<Vec<String>>,
+    /// Call addresses invited to a room that have no connection here [default: true]
+    #[arg(long, env = "SYLK_ROOM_DIAL_OUT", value_name = "BOOL")]
+    pub room_dial_out: Option<bool>,
     /// Opus encoder complexity of the rooms' audio mixes, 0-10 [default: 5]
     #[arg(long, env = "SYLK_MIXER_OPUS_COMPLEXITY", value_name = "N")]
     pub mixer_opus_complexity: Option<i32>,
@@ -362,6 +365,9 @@ impl Config {
         }
         if let Some(v) = cli.conference_domains {
             cfg.conference_domains = v;
+        }
+        if let Some(v) = cli.room_dial_out {
+            cfg.room_dial_out = v;
         }
         if let Some(v) = cli.mixer_opus_complexity {
             cfg.mixer_opus_complexity = v;

@@ -155,6 +155,10 @@ pub struct Config {
     /// by the proxy): the phone joins room `<room>@<domain>` as an audio participant and
     /// hears a mix of the others. Empty: no dial-in.
     pub conference_domains: Vec<String>,
+    /// `videoroom-invite` naming an address that no connection of this gateway has added
+    /// (a phone, a number through the proxy) calls it from the room with the inviting
+    /// account's identity; once answered it is an audio participant.
+    pub room_dial_out: bool,
     /// CPU the Opus encoders of the rooms' audio mixes may spend for quality (0-10; each
     /// phone in a room costs one encode per 20 ms).
     pub mixer_opus_complexity: i32,
@@ -216,6 +220,7 @@ impl Default for Config {
             sip_register_expires: 600,
             decline_code: 486,
             conference_domains: Vec::new(),
+            room_dial_out: true,
             mixer_opus_complexity: 5,
             debug_request_delay_ms: 0,
             debug_panic_payload: None,

@@ -46,9 +46,21 @@ pub async fn join_room(gw: &Gateway, user: &str, room: &str) -> Member {
 
 /// [`join_room`] with a publisher of `mode` (over ICE-TCP only, for one).
 pub async fn join_room_with(gw: &Gateway, user: &str, room: &str, mode: PeerMode) -> Member {
-    let mut ws = gw.ready_client().await;
     let account = format!("{user}@example.com");
-    ack(&ws.request(json!({"sylkrtc": "account-add", "account": account, "password": HA1, "display_name": user})).await);
+    join_room_as(gw, &account, HA1, room, mode).await
+}
+
+/// [`join_room_with`] as `account` (added with `ha1`, its display name the account's user).
+pub async fn join_room_as(
+    gw: &Gateway,
+    account: &str,
+    ha1: &str,
+    room: &str,
+    mode: PeerMode,
+) -> Member {
+    let mut ws = gw.ready_client().await;
+    let user = account.split('@').next().unwrap_or(account);
+    ack(&ws.request(json!({"sylkrtc": "account-add", "account": account, "password": ha1, "display_name": user})).await);
     let publisher = TestPeer::publisher_with(mode).await.unwrap();
     let offer = publisher.create_offer().await.unwrap();
     let session = uuid();

@@ -4,8 +4,8 @@
 
 use std::net::SocketAddr;
 
-use super::sdes::SdesMode;
-use super::sdp::{self, answer_direction, Chosen, Offered, SdpError};
+use super::sdes::{Crypto, SdesMode};
+use super::sdp::{self, answer_direction, Chosen, Codec, Direction, Offered, SdpError};
 use crate::ids::Kind;
 use crate::mix::codec::AudioCodec;
 
@@ -72,6 +72,62 @@ pub fn answer_phone(
     Ok((chosen, codec, answer))
 }
 
+/// The codecs offered to a phone the gateway calls (a room's dial-out), in preference order.
+fn offered_codecs() -> Vec<Codec> {
+    let codec = |pt, name: &str, clock, channels| Codec {
+        pt,
+        name: name.to_string(),
+        clock,
+        channels,
+        fmtp: None,
+    };
+    vec![
+        codec(111, "opus", 48000, 2),
+        codec(9, "g722", 8000, 1),
+        codec(0, "pcmu", 8000, 1),
+        codec(8, "pcma", 8000, 1),
+        codec(101, "telephone-event", 8000, 1),
+    ]
+}
+
+/// The SDP offer of a call from a room to a phone (dial-out), and what it offered.
+pub fn offer_phone(
+    local: SocketAddr,
+    advertised: SocketAddr,
+    session_id: u64,
+    sdes: SdesMode,
+    rng: &mut impl rand::Rng,
+) -> (String, Offered) {
+    let offered = Offered {
+        kind: Kind::Audio,
+        local,
+        advertised,
+        codecs: offered_codecs(),
+        crypto: match sdes {
+            SdesMode::Disabled => Vec::new(),
+            _ => Crypto::offer(rng),
+        },
+        secure: sdes == SdesMode::Mandatory,
+    };
+    let sdp = sdp::render(
+        std::slice::from_ref(&offered),
+        session_id,
+        Direction::SendRecv,
+    );
+    (sdp, offered)
+}
+
+/// The phone answered the dial-out's offer: the leg and the codec of its audio.
+pub fn answered_phone(offered: &Offered, answer: &str) -> Result<(Chosen, AudioCodec), SdpError> {
+    let chosen = sdp::negotiate(std::slice::from_ref(offered), answer)?
+        .into_iter()
+        .next()
+        .ok_or(SdpError::NoCommonCodec)?;
+    let codec = AudioCodec::from_rtpmap(&chosen.codec.name, chosen.codec.clock)
+        .ok_or(SdpError::NoCommonCodec)?;
+    Ok((chosen, codec))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +159,30 @@ m=audio 17000 RTP/AVP {codecs}\r\n{maps}a=sendrecv\r\n"
         assert_eq!(chosen.remote, Some("10.0.0.9:17000".parse().unwrap()));
         assert!(sdp.contains("m=audio 30000 RTP/AVP 9 101\r\n"), "{sdp}");
         assert!(sdp.contains("a=sendrecv"));
+    }
+
+    #[test]
+    fn a_dial_out_offers_every_mix_codec_and_takes_the_phones_choice() {
+        let local: SocketAddr = "10.0.0.1:30000".parse().unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+        let (sdp, offered) = offer_phone(local, local, 9, SdesMode::Disabled, &mut rng);
+        assert!(
+            sdp.contains("m=audio 30000 RTP/AVP 111 9 0 8 101\r\n"),
+            "{sdp}"
+        );
+        let answer = offer(
+            "8 101",
+            "a=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n",
+        );
+        let (chosen, codec) = answered_phone(&offered, &answer).unwrap();
+        assert_eq!(codec, AudioCodec::Pcma);
+        assert_eq!(chosen.sip_pt, 8);
+        assert_eq!(chosen.dtmf, Some((101, 101)));
+        let refused = offer("18", "a=rtpmap:18 G729/8000\r\n");
+        assert_eq!(
+            answered_phone(&offered, &refused).unwrap_err(),
+            SdpError::NoCommonCodec
+        );
     }
 
     #[test]

@@ -206,6 +206,8 @@ pub struct Core {
     /// of each browser publisher, and the next tick.
     mixers: HashMap<MixId, Mixer>,
     phones: HashMap<PeerId, phones::Phone>,
+    /// Dial-outs waiting for the phone's answer: the room and what was offered.
+    pending_phones: HashMap<PeerId, (MixId, Offered)>,
     mix_of: HashMap<PeerId, MixId>,
     next_mix_tick: Option<Instant>,
     opus: OpusSettings,
@@ -245,6 +247,7 @@ impl Core {
             rng: StdRng::from_seed(config.seed),
             mixers: HashMap::new(),
             phones: HashMap::new(),
+            pending_phones: HashMap::new(),
             mix_of: HashMap::new(),
             next_mix_tick: None,
             opus: config.opus,

@@ -16,9 +16,10 @@ use tracing::{debug, info, warn};
 
 use super::calls::Leg;
 use super::Core;
-use crate::bridge::phone::answer_phone;
+use crate::bridge::phone::{answer_phone, answered_phone, offer_phone};
 use crate::bridge::plain::{PlainLeg, Refused};
 use crate::bridge::sdes::SdesMode;
+use crate::bridge::sdp::Chosen;
 use crate::ids::{Kind, MixId, PeerId};
 use crate::mix::codec::AudioCodec;
 use crate::mix::{Mixer, TICK};
@@ -76,6 +77,46 @@ impl Core {
             sdes,
             &mut self.rng,
         )?;
+        self.phone_start(now, id, mix, &chosen, codec)?;
+        Ok(answer)
+    }
+
+    /// A call from room `mix` to a phone (dial-out): returns the SDP offer for the INVITE on
+    /// the leg `local`; the phone joins the mix when its answer comes
+    /// ([`Core::phone_answered`]).
+    pub fn phone_offer(&mut self, id: PeerId, mix: MixId, local: Leg, sdes: SdesMode) -> String {
+        let (_, socket, advertised) = local;
+        let session_id = u64::from(self.rng.random::<u32>());
+        let (sdp, offered) = offer_phone(socket, advertised, session_id, sdes, &mut self.rng);
+        self.pending_phones.insert(id, (mix, offered));
+        sdp
+    }
+
+    /// The phone answered a dial-out: it joins the room's mix.
+    pub fn phone_answered(
+        &mut self,
+        now: Instant,
+        id: PeerId,
+        sip_answer: &str,
+    ) -> Result<(), MediaError> {
+        let Some((mix, offered)) = self.pending_phones.get(&id) else {
+            return Err(MediaError::UnknownPeer);
+        };
+        let mix = *mix;
+        let (chosen, codec) = answered_phone(offered, sip_answer)?;
+        self.pending_phones.remove(&id);
+        self.phone_start(now, id, mix, &chosen, codec)
+    }
+
+    /// A phone's negotiated leg joins the mix of room `mix`; its voice becomes a producer.
+    fn phone_start(
+        &mut self,
+        now: Instant,
+        id: PeerId,
+        mix: MixId,
+        chosen: &Chosen,
+        codec: AudioCodec,
+    ) -> Result<(), MediaError> {
         let mixer = match self.mixers.get_mut(&mix) {
             Some(m) => m,
             None => {
@@ -92,8 +133,8 @@ impl Core {
         mixer
             .add_phone(id, codec)
             .map_err(|e| MediaError::Rtc(e.to_string()))?;
-        let leg = PlainLeg::new(&chosen, self.rng.random());
-        self.demux.add_leg(socket, id);
+        let leg = PlainLeg::new(chosen, self.rng.random());
+        self.demux.add_leg(chosen.local, id);
         self.router.add_producer(id);
         self.phones.insert(
             id,
@@ -116,7 +157,7 @@ impl Core {
             codec = codec.name(),
             "phone joined the room's mix"
         );
-        Ok(answer)
+        Ok(())
     }
 
     /// `publisher` publishes in room `mix`: its audio goes into the room's mix while the
@@ -138,6 +179,7 @@ impl Core {
     /// Takes `id` (a phone or a publisher) out of its room's mix; the mix ends with its
     /// last phone.
     pub(super) fn mix_remove(&mut self, id: PeerId) {
+        self.pending_phones.remove(&id);
         let mix = match self.phones.remove(&id) {
             Some(phone) => {
                 self.demux

@@ -418,6 +418,35 @@ impl EngineHandle {
         .await
     }
 
+    /// A call from room `mix` to a phone (make `id` on the room's shard): binds its leg and
+    /// returns the SDP offer for the INVITE; [`EngineHandle::phone_answered`] completes it.
+    pub async fn phone_offer(
+        &self,
+        id: PeerId,
+        mix: MixId,
+        sdes: SdesMode,
+    ) -> Result<String, MediaError> {
+        self.call("phone_offer", id, move |s, _| {
+            let locals = s.bind_kinds(id, &[Kind::Audio])?;
+            match locals.first() {
+                Some(local) => Ok(s.core.phone_offer(id, mix, *local, sdes)),
+                None => {
+                    s.release(id);
+                    Err(MediaError::NoCommonCodec)
+                }
+            }
+        })
+        .await
+    }
+
+    /// The phone answered a dial-out: it joins its room's mix.
+    pub async fn phone_answered(&self, id: PeerId, sip_answer: String) -> Result<(), MediaError> {
+        self.call("phone_answered", id, move |s, now| {
+            s.core.phone_answered(now, id, &sip_answer)
+        })
+        .await
+    }
+
     /// Publisher `id` is in room `mix`: its audio goes into the room's mix while the room
     /// has phones.
     pub async fn mix_add(&self, id: PeerId, mix: MixId) {
