@@ -244,3 +244,32 @@ fn an_srtp_baresip_calls_chromium() {
     bob_dials_the_page(&kamailio, &gw, &bob);
     gw.wait_log("plain leg encrypted (SDES-SRTP)");
 }
+
+/// Transcoding: the page offers Opus alone (its microphone a 440 Hz sine) and calls a baresip
+/// that has G.722 only. The gateway offers G.722, PCMU and PCMA besides the page's Opus, bob
+/// takes G.722, and the gateway transcodes both ways: the page receives audio, baresip
+/// receives it and what it plays has the page's 440 Hz in it.
+#[test]
+fn an_opus_only_browser_calls_a_g722_only_phone_through_the_transcoder() {
+    let _peers = setup();
+    let _kamailio = Kamailio::start(&[]);
+    let bob = Baresip::start_with("bob", "module\tg722.so\n", ";audio_codecs=g722/16000/1");
+    let gw = Gateway::start(&["--sip-proxy", PROXY]);
+    let mut cmd = node(&gw, &[ALICE, ALICE_HA1, "call", BOB]);
+    cmd.env("OPUS_ONLY", "1")
+        .env("TONE", "440")
+        .env("HOLD_MS", "1500");
+    let (ok, stdout, stderr) = run_with_timeout(cmd, NODE_TIMEOUT);
+    check(ok, &stdout, &stderr, &gw, &bob);
+    assert!(
+        gw.log().contains("call transcoded: Opus <-> G722"),
+        "{}",
+        tail(&gw.log(), 60)
+    );
+    assert!(
+        bob.log().contains("Set audio decoder: G722"),
+        "{}",
+        bob.log()
+    );
+    assert_heard(&bob.received_wav("bob"), &[440.0], 880.0);
+}

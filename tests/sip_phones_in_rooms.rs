@@ -10,7 +10,6 @@
 //! network namespace first when the machine allows it.
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -79,84 +78,6 @@ fn browsers(
         serde_json::from_str(stdout.trim()).expect("node printed JSON");
     println!("{summary}");
     summary
-}
-
-/// The first channel of a 16-bit PCM WAV as floats, with its sample rate.
-fn read_wav(path: &Path) -> (Vec<f32>, u32) {
-    let b = std::fs::read(path).expect("wav");
-    assert!(
-        b.len() > 44 && &b[0..4] == b"RIFF" && &b[8..12] == b"WAVE",
-        "not a WAV"
-    );
-    let (mut at, mut rate, mut channels, mut data) = (12, 0u32, 1usize, None);
-    while at + 8 <= b.len() {
-        let id = &b[at..at + 4];
-        let len = u32::from_le_bytes(b[at + 4..at + 8].try_into().unwrap()) as usize;
-        let body = at + 8;
-        if id == b"fmt " {
-            channels = usize::from(u16::from_le_bytes([b[body + 2], b[body + 3]]));
-            rate = u32::from_le_bytes(b[body + 4..body + 8].try_into().unwrap());
-            assert_eq!(u16::from_le_bytes([b[body + 14], b[body + 15]]), 16);
-        } else if id == b"data" {
-            // A file closed at hangup may still carry a provisional length: take what is there.
-            let end = if len == 0 || body + len > b.len() {
-                b.len()
-            } else {
-                body + len
-            };
-            data = Some(&b[body..end]);
-            break;
-        }
-        at = body + len + (len & 1);
-    }
-    let data = data.expect("data chunk");
-    let samples = data
-        .chunks_exact(2 * channels)
-        .map(|f| f32::from(i16::from_le_bytes([f[0], f[1]])) / 32768.0)
-        .collect();
-    (samples, rate)
-}
-
-/// The magnitude of `hz` in `x` (Goertzel), relative to full scale.
-fn tone(x: &[f32], rate: u32, hz: f64) -> f64 {
-    let w = 2.0 * std::f64::consts::PI * hz / f64::from(rate);
-    let c = 2.0 * w.cos();
-    let (mut s1, mut s2) = (0f64, 0f64);
-    for &v in x {
-        let s = f64::from(v) + c * s1 - s2;
-        s2 = s1;
-        s1 = s;
-    }
-    (s1 * s1 + s2 * s2 - c * s1 * s2).sqrt() / x.len() as f64
-}
-
-/// Checks what a phone recorded: some half second has every tone of `heard` (each at least a
-/// tenth of the loudest), and its own tone `own` never comes near them.
-fn assert_heard(wav: &Path, heard: &[f64], own: f64) {
-    let (x, rate) = read_wav(wav);
-    let window = rate as usize / 2;
-    let mut best: Option<(f64, Vec<f64>, f64)> = None;
-    for w in x.chunks_exact(window) {
-        let levels: Vec<f64> = heard.iter().map(|hz| tone(w, rate, *hz)).collect();
-        let weakest = levels.iter().cloned().fold(f64::INFINITY, f64::min);
-        let mine = tone(w, rate, own);
-        if best.as_ref().is_none_or(|(b, _, _)| weakest > *b) {
-            best = Some((weakest, levels, mine));
-        }
-    }
-    let (weakest, levels, mine) = best.expect("a recording of at least half a second");
-    println!(
-        "{}: tones {heard:?} at {levels:?}, its own {own} Hz at {mine}",
-        wav.display()
-    );
-    assert!(
-        weakest > 0.01,
-        "the phone did not hear every tone {heard:?}: {levels:?}"
-    );
-    assert!(
-        mine < weakest / 10.0,
-        "the phone heard itself ({own} Hz at {mine}) beside {levels:?}"
-    );
 }
 
 /// baresip (G.722 only, 1500 Hz) calls the room; two Chromium participants (440 and 880 Hz)

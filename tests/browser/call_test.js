@@ -11,7 +11,7 @@
 // Env: CHROMIUM, MEDIA_TIMEOUT (s, default 30), SHOT_DIR (a screenshot of the final page).
 'use strict';
 const { chromium } = require('playwright-core');
-const { FLAGS, Failure, serve, until } = require('./util');
+const { FLAGS, Failure, serve, toneWav, until } = require('./util');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
@@ -28,13 +28,22 @@ if (!WS_URL || !ACCOUNT || !HA1 || !['call', 'answer'].includes(MODE) || (MODE =
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const MEDIA_TIMEOUT_MS = Number(process.env.MEDIA_TIMEOUT || 30) * 1000;
 const SHOT_DIR = process.env.SHOT_DIR || '';
+// OPUS_ONLY=1: the page offers Opus alone. TONE=<Hz>: its microphone is that sine, raw.
+const OPUS_ONLY = process.env.OPUS_ONLY === '1';
+const TONE = Number(process.env.TONE || 0);
 
 async function main() {
   const summary = { ws: WS_URL, account: ACCOUNT, mode: MODE, target: TARGET || null };
   const server = await serve('call.html');
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'sylk-browser-call-'));
+  const args = [...FLAGS];
+  if (TONE) {
+    const wav = path.join(profile, 'tone.wav');
+    toneWav(wav, TONE);
+    args.push(`--use-file-for-fake-audio-capture=${wav}`);
+  }
   const ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 640, height: 360 },
+    executablePath: CHROMIUM, headless: true, args, viewport: { width: 640, height: 360 },
   });
   const page = ctx.pages()[0] || await ctx.newPage();
   const lines = [];
@@ -44,6 +53,8 @@ async function main() {
     let url = `http://127.0.0.1:${server.address().port}/call.html?ws=${encodeURIComponent(WS_URL)}` +
       `&account=${encodeURIComponent(ACCOUNT)}&ha1=${encodeURIComponent(HA1)}`;
     url += MODE === 'call' ? `&call=${encodeURIComponent(TARGET)}` : '&answer=1';
+    if (OPUS_ONLY) url += '&codecs=opus';
+    if (TONE) url += '&rawaudio=1';
     await page.goto(url);
     const state = () => page.evaluate(() => ({ registration: sylk.registration, state: sylk.state, states: sylk.states, errors: sylk.errors, ws: sylk.wsClosed, reason: sylk.reason }));
     const ok = (s) => { if (s.errors.length || s.ws || s.state === 'terminated') throw new Error(JSON.stringify(s)); };
@@ -74,6 +85,8 @@ async function main() {
     });
     summary.stats_first = first;
     summary.stats = flowing.detail;
+    // HOLD_MS: the call goes on that long before the hang-up (the far end records it).
+    await new Promise(r => setTimeout(r, Number(process.env.HOLD_MS || 0)));
     if (VIDEO === 'add') {
       await page.evaluate(() => sylk.addVideo());
       await until('update accepted', MEDIA_TIMEOUT_MS, async () => { const u = await page.evaluate(() => sylk.updates); if (u.includes('failed')) throw new Error('update failed: ' + JSON.stringify(await state())); return { done: u.includes('accepted'), detail: u }; });

@@ -11,7 +11,7 @@
 // Prints a JSON summary on stdout; exit 0 on success, 1 with the reason on stderr.
 'use strict';
 const { chromium } = require('playwright-core');
-const { FLAGS, Failure, serve, sleep, until } = require('./util');
+const { FLAGS, Failure, serve, sleep, toneWav, until } = require('./util');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
@@ -26,18 +26,6 @@ const TONES = (process.env.TONES || '440,880').split(',').map(Number);
 const USERS = ['alice', 'bob', 'carol'].slice(0, TONES.length);
 const HOLD_MS = Number(process.env.HOLD_MS || 4000);
 const MEDIA_TIMEOUT_MS = 30000;
-
-// A 16-bit mono 48 kHz WAV of a sine of `hz` (10 s; Chromium loops it).
-function toneWav(file, hz) {
-  const rate = 48000, n = rate * 10;
-  const b = Buffer.alloc(44 + n * 2);
-  b.write('RIFF', 0); b.writeUInt32LE(36 + n * 2, 4); b.write('WAVE', 8);
-  b.write('fmt ', 12); b.writeUInt32LE(16, 16); b.writeUInt16LE(1, 20); b.writeUInt16LE(1, 22);
-  b.writeUInt32LE(rate, 24); b.writeUInt32LE(rate * 2, 28); b.writeUInt16LE(2, 32); b.writeUInt16LE(16, 34);
-  b.write('data', 36); b.writeUInt32LE(n * 2, 40);
-  for (let i = 0; i < n; i++) b.writeInt16LE(Math.round(12000 * Math.sin(2 * Math.PI * hz * i / rate)), 44 + i * 2);
-  fs.writeFileSync(file, b);
-}
 
 async function main() {
   const summary = { room: ROOM, participants: {} };

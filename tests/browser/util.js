@@ -150,4 +150,17 @@ async function axeViolations(page, serious = true) {
   return serious ? found.filter(v => v.impact === 'serious' || v.impact === 'critical') : found;
 }
 
-module.exports = { FIREFOX_PREFS, FLAGS, Failure, axeViolations, fill, firefoxPage, press, registration, run, serve, signIn, sleep, text, until, upload };
+// Writes a 16-bit mono 48 kHz WAV of a sine of `hz` (10 s; Chromium loops it), for
+// --use-file-for-fake-audio-capture: a microphone whose sound can be told apart.
+function toneWav(file, hz) {
+  const rate = 48000, n = rate * 10;
+  const b = Buffer.alloc(44 + n * 2);
+  b.write('RIFF', 0); b.writeUInt32LE(36 + n * 2, 4); b.write('WAVE', 8);
+  b.write('fmt ', 12); b.writeUInt32LE(16, 16); b.writeUInt16LE(1, 20); b.writeUInt16LE(1, 22);
+  b.writeUInt32LE(rate, 24); b.writeUInt32LE(rate * 2, 28); b.writeUInt16LE(2, 32); b.writeUInt16LE(16, 34);
+  b.write('data', 36); b.writeUInt32LE(n * 2, 40);
+  for (let i = 0; i < n; i++) b.writeInt16LE(Math.round(12000 * Math.sin(2 * Math.PI * hz * i / rate)), 44 + i * 2);
+  fs.writeFileSync(file, b);
+}
+
+module.exports = { FIREFOX_PREFS, FLAGS, toneWav, Failure, axeViolations, fill, firefoxPage, press, registration, run, serve, signIn, sleep, text, until, upload };

@@ -54,6 +54,7 @@ pub fn answer_phone(
         codecs,
         crypto: srtp.iter().map(|(ours, _)| ours.clone()).collect(),
         secure: o.secure(),
+        transcoded: Vec::new(),
     };
     let chosen = Chosen {
         kind: Kind::Audio,
@@ -108,6 +109,7 @@ pub fn offer_phone(
             _ => Crypto::offer(rng),
         },
         secure: sdes == SdesMode::Mandatory,
+        transcoded: Vec::new(),
     };
     let sdp = sdp::render(
         std::slice::from_ref(&offered),

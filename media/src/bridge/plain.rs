@@ -89,6 +89,9 @@ pub struct PlainLeg {
     last_pli: Option<Instant>,
     /// SDES-SRTP of the leg (None: plain RTP).
     pub srtp: Option<SrtpLeg>,
+    /// The sides share no codec: the browser's Opus is transcoded to the SIP side's codec and
+    /// back ([`crate::mix::transcode`]).
+    pub transcode: Option<Box<crate::mix::transcode::Transcoder>>,
 }
 
 impl PlainLeg {
@@ -125,6 +128,7 @@ impl PlainLeg {
             origin: None,
             last_pli: None,
             srtp: srtp_of(c),
+            transcode: None,
         }
     }
 

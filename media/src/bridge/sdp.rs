@@ -1,7 +1,8 @@
 //! SDP for the plain RTP side of a bridged call: read the codecs of an offer or answer, build
 //! the gateway's RTP/AVP offer toward SIP from a browser's WebRTC offer, and pick, per media
-//! line, the codec both sides have. The gateway does not transcode: a call whose sides share
-//! no codec is refused (SIP 488).
+//! line, the codec both sides have. A browser offering Opus but not G.722 or G.711 gets those
+//! offered too, through the transcoder; otherwise a call whose sides share no codec is
+//! refused (SIP 488).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -348,7 +349,15 @@ pub struct Offered {
     pub crypto: Vec<Crypto>,
     /// RTP/SAVP rather than RTP/AVP.
     pub secure: bool,
+    /// Payload types of `codecs` the browser does not have: offered so that a phone without
+    /// the browser's codecs can still be called, through the transcoder
+    /// ([`crate::mix::transcode`]); taken only when the phone answers with nothing else.
+    pub transcoded: Vec<u8>,
 }
+
+/// Codecs the gateway can transcode a browser's Opus to (payload type, name), offered after
+/// the browser's own.
+const TRANSCODED: &[(u8, &str)] = &[(9, "g722"), (0, "pcmu"), (8, "pcma")];
 
 /// Builds the plain RTP/AVP offer toward SIP from a browser's offer: each audio/video line the
 /// browser offers, with the codecs of it the gateway can bridge (keeping the browser's payload
@@ -367,12 +376,28 @@ pub fn plain_offer(
         let Some(m) = lines.iter().find(|m| m.kind == Some(*kind) && m.port != 0) else {
             continue;
         };
-        let codecs: Vec<Codec> = m
+        let mut codecs: Vec<Codec> = m
             .codecs
             .iter()
             .filter(|c| bridgeable(*kind, c))
             .cloned()
             .collect();
+        let mut transcoded = Vec::new();
+        if codecs.iter().any(|c| c.name == "opus") {
+            for (pt, name) in TRANSCODED {
+                let free = !m.codecs.iter().any(|c| c.pt == *pt);
+                if free && !codecs.iter().any(|c| c.name == *name) {
+                    codecs.push(Codec {
+                        pt: *pt,
+                        name: name.to_string(),
+                        clock: 8000,
+                        channels: 1,
+                        fmtp: None,
+                    });
+                    transcoded.push(*pt);
+                }
+            }
+        }
         if codecs.iter().any(|c| c.name != "telephone-event") {
             offered.push(Offered {
                 kind: *kind,
@@ -384,6 +409,7 @@ pub fn plain_offer(
                     _ => Crypto::offer(rng),
                 },
                 secure: sdes == SdesMode::Mandatory,
+                transcoded,
             });
         }
     }
@@ -475,12 +501,21 @@ pub fn negotiate(offered: &[Offered], answer: &str) -> Result<Vec<Chosen>, SdpEr
         if m.port == 0 {
             continue;
         }
-        let pick = m.codecs.iter().find_map(|a| {
-            o.codecs
-                .iter()
-                .find(|c| c.name != "telephone-event" && c.same_format(a))
-                .map(|c| (a, c))
-        });
+        // A codec both sides have first; one that needs the transcoder only when the answer
+        // has nothing else.
+        let offered_as = |direct: bool| {
+            m.codecs.iter().find_map(|a| {
+                o.codecs
+                    .iter()
+                    .find(|c| {
+                        c.name != "telephone-event"
+                            && c.same_format(a)
+                            && o.transcoded.contains(&c.pt) != direct
+                    })
+                    .map(|c| (a, c))
+            })
+        };
+        let pick = offered_as(true).or_else(|| offered_as(false));
         let Some((theirs, ours)) = pick else {
             continue;
         };
@@ -634,6 +669,7 @@ pub fn answer_incoming(
             codecs,
             crypto: srtp.iter().map(|(ours, _)| ours.clone()).collect(),
             secure: o.secure(),
+            transcoded: Vec::new(),
         });
         chosen.push(Chosen {
             kind: *kind,
@@ -731,6 +767,7 @@ fn refused(m: &MediaLine) -> Offered {
         codecs,
         crypto: Vec::new(),
         secure: m.secure(),
+        transcoded: Vec::new(),
     }
 }
 
@@ -812,12 +849,48 @@ fn leg_media(c: &Chosen) -> Offered {
         codecs,
         crypto: c.srtp.iter().map(|(ours, _)| ours.clone()).collect(),
         secure: c.secure,
+        transcoded: Vec::new(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn an_opus_only_browser_is_offered_with_transcoded_codecs_taken_last() {
+        let browser = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
+m=audio 9 UDP/TLS/RTP/SAVPF 111 126\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n\
+a=rtpmap:111 opus/48000/2\r\na=rtpmap:126 telephone-event/8000\r\na=sendrecv\r\n";
+        let leg: SocketAddr = "10.0.0.1:30000".parse().unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let (sdp, offered) = plain_offer(
+            browser,
+            &[(Kind::Audio, leg, leg)],
+            1,
+            SdesMode::Disabled,
+            &mut rng,
+        )
+        .unwrap();
+        assert!(
+            sdp.contains("m=audio 30000 RTP/AVP 111 126 9 0 8\r\n"),
+            "{sdp}"
+        );
+        assert_eq!(offered[0].transcoded, vec![9, 0, 8]);
+        let answer = |pts: &str, maps: &str| {
+            format!("v=0\r\no=p 1 1 IN IP4 10.0.0.9\r\ns=-\r\nc=IN IP4 10.0.0.9\r\nt=0 0\r\nm=audio 17000 RTP/AVP {pts}\r\n{maps}")
+        };
+        // Only G.722: transcoded.
+        let g722 = answer("9", "a=rtpmap:9 G722/8000\r\n");
+        assert_eq!(negotiate(&offered, &g722).unwrap()[0].codec.name, "g722");
+        // The phone prefers PCMU but has Opus too: Opus passes through.
+        let both = answer(
+            "0 111",
+            "a=rtpmap:0 PCMU/8000\r\na=rtpmap:111 opus/48000/2\r\n",
+        );
+        assert_eq!(negotiate(&offered, &both).unwrap()[0].codec.name, "opus");
+    }
 
     #[test]
     fn h264_matches_on_profile_and_packetization_mode() {

@@ -13,6 +13,8 @@ use crate::bridge::plain::{PlainLeg, Refused};
 use crate::bridge::sdes::SdesMode;
 use crate::bridge::sdp;
 use crate::ids::{Kind, PeerId};
+use crate::mix::codec::AudioCodec;
+use crate::mix::transcode::Transcoder;
 use crate::transport::peer::Peer;
 use crate::transport::Sent;
 use crate::MediaError;
@@ -85,19 +87,53 @@ impl Core {
             return Err(MediaError::UnknownPeer);
         };
         let chosen = sdp::negotiate(offered, sip_answer)?;
+        // A codec the browser does not have (the phone took one offered for transcoding):
+        // the browser's side of that leg is its Opus.
+        let mut browser_view = chosen.clone();
+        let mut transcoded = Vec::new();
+        for (i, c) in chosen.iter().enumerate() {
+            let Some(o) = offered.iter().find(|o| o.kind == c.kind) else {
+                continue;
+            };
+            if !o.transcoded.contains(&c.codec.pt) {
+                continue;
+            }
+            let opus = o.codecs.iter().find(|x| x.name == "opus");
+            let sip = AudioCodec::from_rtpmap(&c.codec.name, c.codec.clock);
+            let (Some(opus), Some(sip)) = (opus, sip) else {
+                return Err(MediaError::NoCommonCodec);
+            };
+            browser_view[i].codec = opus.clone();
+            browser_view[i].webrtc_pt = opus.pt;
+            // DTMF of the browser is not carried across the transcoder.
+            browser_view[i].dtmf = None;
+            transcoded.push((i, opus.pt, sip));
+        }
         let (peer, answer) = Peer::bridged(
             offer,
-            &chosen,
+            &browser_view,
             &self.candidates,
             self.srtp,
             now,
             &mut self.rng,
         )?;
         self.pending_calls.remove(&id);
-        let legs: Vec<PlainLeg> = chosen
+        let mut legs: Vec<PlainLeg> = chosen
             .iter()
             .map(|c| PlainLeg::new(c, self.rng.random()))
             .collect();
+        for (i, browser_pt, sip) in transcoded {
+            let seeds: [u32; 4] = self.rng.random();
+            let t = Transcoder::new((AudioCodec::Opus, browser_pt), sip, self.opus, seeds)
+                .map_err(|e| MediaError::Rtc(e.to_string()))?;
+            tracing::info!(
+                peer = id.0,
+                sip = sip.name(),
+                "call transcoded: Opus <-> {}",
+                sip.name()
+            );
+            legs[i].transcode = Some(Box::new(t));
+        }
         self.insert(id, peer, Role::Bridged { legs }, now, true);
         Ok(answer)
     }
@@ -434,6 +470,27 @@ impl Core {
             return;
         };
         if !slot.transport.connected {
+            return;
+        }
+        let sip_pt = leg.sip_payload_types().0;
+        if let Some(t) = leg.transcode.as_mut() {
+            if packet.payload_type != sip_pt {
+                return;
+            }
+            t.to_browser.push(packet.payload);
+            let pt = t.browser_pt;
+            while let Some((seq, ts, payload)) = t.to_browser.next_frame() {
+                let sent = slot.transport.send_rtp(
+                    leg.kind,
+                    (false, pt, seq, ts),
+                    payload,
+                    now,
+                    self.local_addr,
+                    &mut self.scratch,
+                    &mut self.outbox,
+                );
+                self.stats.count_forward(sent);
+            }
             return;
         }
         let Some(header) = leg.to_browser(&packet) else {

@@ -830,7 +830,18 @@ impl Core {
         match &mut slot.role {
             Role::Bridged { legs } => {
                 if let Some(leg) = legs.iter_mut().find(|l| l.kind == kind) {
-                    if let Some(to) = leg.to_sip(packet, scratch) {
+                    if let Some(mut t) = leg.transcode.take() {
+                        if packet.header.payload_type == t.browser_pt {
+                            t.to_sip.push(&packet.payload);
+                            while let Some((seq, ts, payload)) = t.to_sip.next_frame() {
+                                if let Some(to) = leg.send_own(seq, ts, payload, scratch) {
+                                    outbox.push(leg.local, to, scratch);
+                                    stats.rtp_forwarded += 1;
+                                }
+                            }
+                        }
+                        leg.transcode = Some(t);
+                    } else if let Some(to) = leg.to_sip(packet, scratch) {
                         outbox.push(leg.local, to, scratch);
                         stats.rtp_forwarded += 1;
                     }

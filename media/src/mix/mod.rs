@@ -14,6 +14,7 @@
 
 pub mod codec;
 pub mod input;
+pub mod transcode;
 
 use std::time::Duration;
 
