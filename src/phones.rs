@@ -10,7 +10,8 @@
 //! from the From or To header); browsers attach its feed as any other (audio only) and get
 //! its voice in Opus from the room's mix, and the phone hears the mix of everyone else in its
 //! own codec ([`media::mix`]). Its BYE leaves the room (`publishers-left`); the admin API's
-//! participant removal and the gateway's shutdown hang it up.
+//! participant removal and the gateway's shutdown (its rooms end) hang it up. A room of
+//! phones alone goes on: phones may meet without a browser.
 //!
 //! One task serves every room's phones: it only joins and leaves (a few engine round trips
 //! and SIP transactions); the media runs on the room's shard.
@@ -46,6 +47,8 @@ pub enum Order {
     DialOut(Box<DialOut>),
     /// Hang up the phone of this publisher session.
     Hangup(String),
+    /// The gateway is stopping: hang up every phone.
+    HangupAll,
 }
 
 /// The application's handle on the phones' task.
@@ -68,6 +71,13 @@ impl Phones {
     /// Asks the task to call a phone from a room; false when its queue is full.
     pub fn dial_out(&self, d: DialOut) -> bool {
         self.tx.try_send(Order::DialOut(Box::new(d))).is_ok()
+    }
+
+    /// The gateway is stopping (its rooms end): every phone in a room is hung up.
+    pub fn hang_up_all(&self) {
+        if self.tx.try_send(Order::HangupAll).is_err() {
+            warn!("phones not hung up: their queue is full");
+        }
     }
 
     /// The handle a phone participant keeps (to be hung up by the admin API).
@@ -143,6 +153,17 @@ pub async fn serve(app: Arc<App>, mut invites: mpsc::Receiver<IncomingUpdate>) {
             order = orders.recv() => match order {
                 Some(Order::DialOut(d)) => dial_out(&app, &mut state, *d, &calls_tx).await,
                 Some(Order::Hangup(session)) => hang_up(&mut state, &session),
+                Some(Order::HangupAll) => {
+                    let sessions: Vec<String> = state
+                        .incoming
+                        .values()
+                        .chain(state.outgoing.values())
+                        .map(|p| p.session.clone())
+                        .collect();
+                    for session in sessions {
+                        hang_up(&mut state, &session);
+                    }
+                }
                 None => return,
             },
         }

@@ -588,6 +588,8 @@ pub async fn serve(config: Config, hooks: Hooks) -> anyhow::Result<()> {
     // Upgraded connections outlive the HTTP server: let them send their close frames (and
     // their workers hang up calls, leave rooms, drop registrations).
     app.connections_ended(Duration::from_secs(3)).await;
+    // The rooms end: their phones are hung up (BYE), while the user agent still runs.
+    app.phones.hang_up_all();
     // Their registrations are being removed (REGISTER Expires: 0): give that a moment.
     app.sip.shutdown(Duration::from_secs(3)).await;
     info!("stopped");

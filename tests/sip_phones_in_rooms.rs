@@ -28,9 +28,17 @@ fn setup() -> std::sync::MutexGuard<'static, ()> {
     take_peers(&PEERS)
 }
 
-/// The gateway with 127.0.0.1 as its conference domain, Kamailio as its proxy.
+/// The gateway with 127.0.0.1 as its conference domain, Kamailio as its proxy (and a second
+/// of grace for its rooms when it stops).
 fn gateway() -> Gateway {
-    Gateway::start(&["--sip-proxy", PROXY, "--conference-domains", "127.0.0.1"])
+    Gateway::start(&[
+        "--sip-proxy",
+        PROXY,
+        "--conference-domains",
+        "127.0.0.1",
+        "--shutdown-grace",
+        "1",
+    ])
 }
 
 /// A baresip phone (`alice` or `bob` of the shared peers) that sends a sine of `hz`, offers
@@ -122,7 +130,8 @@ fn a_phone_dials_into_a_room_of_two_browsers_and_hears_them_mixed() {
 }
 
 /// A G.722 phone (1000 Hz) and a PCMU phone (1500 Hz) in one room with a browser (440 Hz):
-/// each phone hears the other and the browser, not itself.
+/// each phone hears the other and the browser, not itself. The gateway's shutdown ends the
+/// room and hangs both phones up.
 #[test]
 fn a_g722_phone_and_a_pcmu_phone_hear_each_other_and_the_browser() {
     let _peers = setup();
@@ -135,8 +144,11 @@ fn a_g722_phone_and_a_pcmu_phone_hear_each_other_and_the_browser() {
     bob.command("dial", &room_uri(&gw, "mixed"));
     bob.wait_log("Call established");
     browsers(&gw, "mixed@127.0.0.1", "440", &[&alice, &bob]);
-    alice.command("hangup", "");
-    bob.command("hangup", "");
+    // The gateway stops: its rooms end, and both phones get a BYE.
+    let mut gw = gw;
+    assert!(gw.terminate().success(), "{}", tail(&gw.log(), 40));
+    alice.wait_log("terminated");
+    bob.wait_log("terminated");
     alice.rtp_packets();
     bob.rtp_packets();
     assert_heard(&alice.received_wav("alice"), &[440.0, 1500.0], 1000.0);
