@@ -248,6 +248,18 @@ pub fn router(app: Arc<App>) -> Router {
             get(|| asset(JS, include_str!("web/app.js"))),
         )
         .route(
+            "/webrtcgateway/contacts.js",
+            get(|| asset(JS, include_str!("web/contacts.js"))),
+        )
+        .route(
+            "/webrtcgateway/strings.js",
+            get(|| asset(JS, include_str!("web/strings.js"))),
+        )
+        .route(
+            "/webrtcgateway/history.js",
+            get(|| asset(JS, include_str!("web/history.js"))),
+        )
+        .route(
             "/webrtcgateway/style.css",
             get(|| asset("text/css; charset=utf-8", include_str!("web/style.css"))),
         )

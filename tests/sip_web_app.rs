@@ -3,6 +3,7 @@
 //! runs the app served by the gateway (tests/browser/app_call_test.js), signs in as alice
 //! through Kamailio, calls bob's baresip and is called by it (answering from the incoming
 //! screen), with audio both ways each time (the page's getStats and baresip's RTP counters),
+//! keeps those calls in its history (IndexedDB, across a reload) and calls from it,
 //! and a second sign-in with a wrong password shows "Registration failed: 401 Unauthorized".
 //! Screenshots go to `target/test-output/sip_web_app/`. Same network rule as the other
 //! browser tests.
@@ -86,6 +87,25 @@ fn calls_with(browser: &str, shots: &str) {
         "{summary}"
     );
     assert_eq!(summary["incoming"]["camera_off"], "true", "{summary}");
+    // The call history: the calls in order with their outcomes (the driver waited for the
+    // exact list), the missed one alone under its filter, kept across a reload, and a call
+    // placed from it.
+    assert_eq!(
+        summary["missed_only"].as_array().map(|m| m.len()),
+        Some(1),
+        "{summary}"
+    );
+    assert!(
+        summary["history_after_reload"].as_u64().unwrap_or(0) >= 6,
+        "{summary}"
+    );
+    assert!(
+        summary["call_from_history"]["packetsReceived"]
+            .as_u64()
+            .unwrap_or(0)
+            > 50,
+        "{summary}"
+    );
     assert_eq!(
         summary["outgoing"]["controls"]["mute"], "Unmute",
         "{summary}"

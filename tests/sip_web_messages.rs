@@ -33,6 +33,23 @@ async fn the_web_app_chats_with_a_sip_phone() {
     .await
     .unwrap();
     assert_eq!(summary["badge"], "1", "{summary}");
+    // Contacts, kept on the gateway and shared by alice's two devices.
+    assert_eq!(
+        summary["contacts_search"],
+        serde_json::json!(["Carol (carol@127.0.0.1)"]),
+        "{summary}"
+    );
+    assert_eq!(
+        summary["contacts_team"],
+        serde_json::json!(["Bob (bob@127.0.0.1) · Team"]),
+        "{summary}"
+    );
+    assert_eq!(
+        summary["contacts_after_delete"],
+        serde_json::json!(["Bobby (bob@127.0.0.1) · Team"]),
+        "{summary}"
+    );
+    assert_eq!(summary["contact_message"], "bob@127.0.0.1", "{summary}");
     let sent = summary["sent"].as_str().unwrap();
     let got = sink.received().await;
     let reports: Vec<&String> = got

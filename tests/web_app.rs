@@ -122,7 +122,23 @@ fn the_main_screens_pass_axe_core() {
         summary["dark_background"], summary["light_background"],
         "{summary}"
     );
+    // A browser set to Dutch gets every marked text from the Dutch catalogue.
+    for screen in ["nl_signin", "nl_home"] {
+        let nl = &summary[screen];
+        assert_eq!(nl["lang"], "nl", "{summary}");
+        assert_eq!(nl["missing"], serde_json::json!([]), "{summary}");
+        assert_eq!(nl["wrong"], serde_json::json!([]), "{summary}");
+        assert_eq!(nl["title"], "Aanmelden", "{summary}");
+    }
+    assert!(
+        summary["nl_home"]["registration"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("Registratie mislukt") || r == "registreren"),
+        "{summary}"
+    );
     for screen in [
+        "nl-signin",
+        "nl-home",
         "dark-signin",
         "dark-home",
         "dark-chat",

@@ -3,6 +3,9 @@
 // everyone, invitations). Branding comes from /webrtcgateway/config.json. State the tests
 // read is on window.app.
 import { Connection } from '/webrtcgateway/sylkrtc.js';
+import * as history from '/webrtcgateway/history.js';
+import { Contacts } from '/webrtcgateway/contacts.js';
+import { t, translatePage, missing, LANG } from '/webrtcgateway/strings.js';
 
 const $ = (id) => document.getElementById(id);
 const app = window.app = { conn: null, account: null, room: null, config: {}, errors: [] };
@@ -47,11 +50,11 @@ async function signIn(e) {
   if (!account.includes('@') && app.config.default_domain) account += '@' + app.config.default_domain;
   const conn = app.conn || (app.conn = new Connection(wsUrl()));
   conn.addEventListener('state', ({ detail }) => {
-    $('banner').textContent = detail === 'reconnecting' ? 'Connection lost, reconnecting…' : '';
+    $('banner').textContent = detail === 'reconnecting' ? t('state.reconnecting') : '';
     $('banner').classList.toggle('show', detail === 'reconnecting');
   });
   try {
-    await Promise.race([conn.ready, new Promise((_, reject) => setTimeout(() => reject(new Error('The gateway cannot be reached')), 10000))]);
+    await Promise.race([conn.ready, new Promise((_, reject) => setTimeout(() => reject(new Error(t('error.unreachable'))), 10000))]);
     app.account = await conn.addAccount({ account, password: $('password').value, displayName: $('display-name').value.trim() });
   } catch (err) {
     showError(err.message);
@@ -60,29 +63,31 @@ async function signIn(e) {
   $('who').textContent = app.account.displayName || account;
   app.account.addEventListener('registration', ({ detail }) => {
     $('registration').textContent = detail.state === 'failed'
-      ? `Registration failed: ${detail.reason || 'unknown reason'}`
-      : detail.state;
+      ? t('registration.failed', { reason: detail.reason || t('registration.unknown') })
+      : t(`registration.${detail.state}`);
   });
   app.account.addEventListener('incoming', ({ detail: call }) => incoming(call));
   // A call missed (cancelled before the answer) and a conference invitation become notices
   // with a button to call back or to join.
   app.account.addEventListener('missed', ({ detail: who }) => {
     const name = who.display_name || who.uri;
-    notice(`Missed call from ${name}`, 'Call back', () => { $('dial').value = who.uri; dial(null); });
+    notice(t('notice.missed', { name }), t('notice.call_back'), () => { $('dial').value = who.uri; dial(null); });
   });
   app.account.addEventListener('invite', ({ detail: m }) => {
-    const from = m.originator ? (m.originator.display_name || m.originator.uri) : 'Someone';
-    notice(`${from} invites you to ${m.room}`, 'Join', () => { $('room-name').value = m.room; join(null); });
+    const from = m.originator ? (m.originator.display_name || m.originator.uri) : t('notice.someone');
+    notice(t('notice.invite', { name: from, room: m.room }), t('notice.join'), () => { $('room-name').value = m.room; join(null); });
   });
   app.account.addEventListener('message', ({ detail }) => received(detail));
   app.account.addEventListener('disposition', ({ detail }) => disposition(detail.message_id, detail.state));
   app.account.addEventListener('registration', ({ detail }) => {
     if (detail.state === 'registered' && !app.synced) {
       app.synced = true;
-      loadHistory().catch(err => showError(`Cannot load the messages: ${err.message}`));
+      loadHistory().catch(err => showError(t('error.messages', { reason: err.message })));
+      app.contacts.load(app.account).catch(err => showError(t('error.contacts', { reason: err.message })));
     }
   });
   app.account.register();
+  renderHistory().catch(err => showError(t('error.history_read', { reason: err.message })));
   listDevices().catch(() => {});
   show('home');
   $('room-name').focus();
@@ -147,19 +152,20 @@ async function microphone(video = false) {
     listDevices().catch(() => {});
     return stream;
   } catch (err) {
-    showError(`No ${video ? 'camera or ' : ''}microphone permission: ${err.message}`);
+    showError(t(video ? 'error.no_camera_microphone' : 'error.no_microphone', { reason: err.message }));
     return null;
   }
 }
 
-function showCall(call, name) {
+function showCall(call, name, direction) {
   app.call = call;
+  const since = Date.now();
   $('peer').textContent = name;
-  $('call-state').textContent = call.state || 'calling';
+  $('call-state').textContent = t(`callstate.${call.state || 'calling'}`);
   $('call-timer').textContent = '';
-  $('mute').textContent = 'Mute'; $('hold').textContent = 'Hold';
+  $('mute').textContent = t('call.mute'); $('hold').textContent = t('call.hold');
   $('mute').setAttribute('aria-pressed', 'false'); $('hold').setAttribute('aria-pressed', 'false');
-  $('camera-off').hidden = true; $('camera-off').textContent = 'Camera off';
+  $('camera-off').hidden = true; $('camera-off').textContent = t('call.camera_off');
   show('call');
   $('remote-audio').srcObject = call.remoteStream;
   useSpeaker($('remote-audio'));
@@ -182,18 +188,23 @@ function showCall(call, name) {
     const st = await call.stats();
     const total = st.packetsReceived + st.packetsLost;
     const loss = total > 0 ? st.packetsLost / total : 0;
-    const quality = loss > 0.05 || st.jitter > 0.05 ? 'poor' : 'good';
-    $('quality').textContent = st.packetsReceived > 0 ? `connection ${quality} (${st.packetsReceived} packets, ${(loss * 100).toFixed(1)}% lost)` : '';
+    const quality = t(loss > 0.05 || st.jitter > 0.05 ? 'call.poor' : 'call.good');
+    $('quality').textContent = st.packetsReceived > 0 ? t('call.quality', { quality, packets: st.packetsReceived, loss: (loss * 100).toFixed(1) }) : '';
   }, 1000);
   call.addEventListener('state', ({ detail }) => {
     if (!detail.state) return;
-    $('call-state').textContent = detail.state;
+    $('call-state').textContent = t(`callstate.${detail.state}`);
     if (detail.state === 'established' && !started) started = Date.now();
     if (detail.state === 'terminated') {
       clearInterval(timer);
       app.lastCall = { reason: detail.reason };
+      remember({
+        direction, uri: call.remote ? call.remote.uri : name, name,
+        started: since, duration: started ? Math.round((Date.now() - started) / 1000) : 0,
+        outcome: started ? 'answered' : 'failed', reason: detail.reason || '',
+      });
       const normal = ['200 to BYE', '200 Received BYE'].includes(detail.reason);
-      if (!normal && detail.reason) showError(`Call ended: ${detail.reason}`);
+      if (!normal && detail.reason) showError(t('error.call_ended', { reason: detail.reason }));
       app.call = null;
       show('home');
     }
@@ -203,15 +214,15 @@ function showCall(call, name) {
 async function dial(e, video = false) {
   if (e) e.preventDefault();
   clearError();
-  if (!$('dial').value.trim()) return showError('Enter an address or a number to call');
+  if (!$('dial').value.trim()) return showError(t('error.no_address'));
   const uri = withDomain($('dial').value);
   const stream = await microphone(video);
   if (!stream) return;
   try {
-    showCall(await app.account.call(uri, stream), uri);
+    showCall(await app.account.call(uri, stream), uri, 'outgoing');
   } catch (err) {
-    for (const t of stream.getTracks()) t.stop();
-    showError(`Cannot call ${uri}: ${err.message}`);
+    for (const track of stream.getTracks()) track.stop();
+    showError(t('error.cannot_call', { uri, reason: err.message }));
   }
 }
 
@@ -229,8 +240,8 @@ function notice(text, label, action) {
   const dismiss = document.createElement('button');
   dismiss.type = 'button';
   dismiss.className = 'secondary';
-  dismiss.textContent = 'Dismiss';
-  dismiss.setAttribute('aria-label', `Dismiss: ${text}`);
+  dismiss.textContent = t('notice.dismiss');
+  dismiss.setAttribute('aria-label', t('notice.dismiss_label', { text }));
   dismiss.addEventListener('click', () => { li.remove(); $('notices-title').hidden = !$('notices').children.length; });
   li.append(span, button, dismiss);
   $('notices').appendChild(li);
@@ -243,19 +254,22 @@ function incoming(call) {
     return;
   }
   app.incomingCall = call;
+  const since = Date.now();
   const caller = call.remote.display_name || call.remote.uri;
   $('caller').textContent = caller;
   show('incoming');
   $('answer').focus();
   const stopRinging = ring();
-  const shown = notify(`Incoming call from ${caller}`);
+  const shown = notify(t('incoming.notification', { name: caller }));
   call.addEventListener('state', ({ detail }) => {
     if (detail.state !== 'incoming') {
       stopRinging();
       if (shown) shown.close();
     }
     if (detail.state === 'terminated' && app.incomingCall === call) {
+      // Ended by the caller before it was answered: missed.
       app.incomingCall = null;
+      remember({ direction: 'incoming', uri: call.remote.uri, name: caller, started: since, duration: 0, outcome: 'missed', reason: detail.reason || '' });
       show('home');
     }
   });
@@ -308,13 +322,60 @@ async function answer(video = false) {
   app.incomingCall = null;
   const stream = await microphone(video);
   if (!stream) return call.terminate().catch(() => {});
-  showCall(call, call.remote.display_name || call.remote.uri);
+  showCall(call, call.remote.display_name || call.remote.uri, 'incoming');
   try {
     await call.answer(stream);
   } catch (err) {
-    showError(`Cannot answer: ${err.message}`);
+    showError(t('error.cannot_answer', { reason: err.message }));
   }
 }
+
+// --- call history (kept in the browser: history.js) -------------------------------------------
+app.recent = [];
+
+/** Keeps a finished call in the account's history and shows it. */
+function remember(entry) {
+  if (!app.account) return;
+  history.addCall(app.account.id, entry)
+    .then(renderHistory)
+    .catch(err => showError(t('error.history_write', { reason: err.message })));
+}
+
+const OUTCOMES = { answered: '', missed: 'history.missed', declined: 'history.declined', failed: 'history.failed' };
+
+function duration(s) {
+  return s ? `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}` : '';
+}
+
+/** The recent calls, newest first (missed ones only when that filter is on), each with a Call button. */
+async function renderHistory() {
+  if (!app.account) return;
+  app.recent = await history.calls(app.account.id);
+  const missedOnly = $('missed-only').getAttribute('aria-pressed') === 'true';
+  const shown = missedOnly ? app.recent.filter(e => e.outcome === 'missed') : app.recent;
+  const list = $('history');
+  list.replaceChildren();
+  for (const e of shown.slice(0, 30)) {
+    const li = document.createElement('li');
+    li.className = `call ${e.outcome}`;
+    const what = document.createElement('span');
+    const when = new Date(e.started);
+    const arrow = e.direction === 'outgoing' ? '↗' : '↙';
+    const outcome = OUTCOMES[e.outcome] ? t(OUTCOMES[e.outcome]) : '';
+    what.textContent = `${arrow} ` + [e.name || e.uri, when.toLocaleString(), duration(e.duration), outcome].filter(Boolean).join(' · ');
+    const call = document.createElement('button');
+    call.type = 'button';
+    call.className = 'secondary';
+    call.textContent = t('history.call');
+    call.setAttribute('aria-label', t('history.call_label', { name: e.name || e.uri }));
+    call.addEventListener('click', () => { $('dial').value = e.uri; dial(null); });
+    li.append(what, call);
+    list.appendChild(li);
+  }
+  $('history-empty').hidden = shown.length > 0;
+}
+app.history = () => app.recent.map(e => ({ direction: e.direction, uri: e.uri, name: e.name, outcome: e.outcome, duration: e.duration }));
+app.shownHistory = () => [...document.querySelectorAll('#history li span')].map(s => s.textContent);
 
 app.callStats = () => (app.call ? app.call.stats() : null);
 app.quality = () => $('quality').textContent;
@@ -329,7 +390,7 @@ function conversation(contact) {
   return app.conversations.get(contact);
 }
 
-const MARKS = { pending: '…', accepted: 'sent', delivered: 'delivered', displayed: 'read', failed: 'not sent', error: 'error' };
+const MARKS = ['pending', 'accepted', 'delivered', 'displayed', 'failed', 'error'];
 
 function renderConversations() {
   const list = $('conversations');
@@ -344,7 +405,7 @@ function renderConversations() {
       const badge = document.createElement('span');
       badge.className = 'badge';
       badge.textContent = String(c.unread);
-      badge.setAttribute('aria-label', `${c.unread} unread`);
+      badge.setAttribute('aria-label', t('messages.unread', { count: c.unread }));
       b.append(badge);
     }
     b.addEventListener('click', () => openConversation(contact));
@@ -367,7 +428,7 @@ function renderThread() {
     if (m.direction === 'outgoing') {
       const mark = document.createElement('span');
       mark.className = 'mark';
-      mark.textContent = MARKS[m.state] || m.state || '';
+      mark.textContent = MARKS.includes(m.state) ? t(`mark.${m.state}`) : (m.state || '');
       li.append(mark);
     }
     thread.append(li);
@@ -447,7 +508,7 @@ async function sendText(e) {
     conversation(app.open).messages.push({ id, direction: 'outgoing', content: text, timestamp: new Date().toISOString(), state: 'pending' });
     renderThread();
   } catch (err) {
-    showError(`Message not sent: ${err.message}`);
+    showError(t('error.not_sent', { reason: err.message }));
   }
 }
 
@@ -456,37 +517,37 @@ app.thread = () => [...document.querySelectorAll('#thread li')].map(li => ({ id:
 
 // --- meeting ------------------------------------------------------------------------------------
 function tile(id, name, stream, muted) {
-  let t = document.querySelector(`.tile[data-id="${id}"]`);
-  if (!t) {
-    t = document.createElement('figure');
-    t.className = 'tile';
-    t.dataset.id = id;
+  let box = document.querySelector(`.tile[data-id="${id}"]`);
+  if (!box) {
+    box = document.createElement('figure');
+    box.className = 'tile';
+    box.dataset.id = id;
     const video = document.createElement('video');
     video.autoplay = true; video.playsInline = true; video.muted = muted;
     const label = document.createElement('figcaption');
     label.className = 'name';
     const hand = document.createElement('span');
-    hand.className = 'hand'; hand.textContent = 'Hand raised'; hand.hidden = true;
+    hand.className = 'hand'; hand.textContent = t('meeting.hand_raised'); hand.hidden = true;
     const mutedMark = document.createElement('span');
-    mutedMark.className = 'muted'; mutedMark.textContent = 'Muted'; mutedMark.hidden = true;
-    t.append(video, label, hand, mutedMark);
+    mutedMark.className = 'muted'; mutedMark.textContent = t('meeting.muted'); mutedMark.hidden = true;
+    box.append(video, label, hand, mutedMark);
     // A wide picture (a shared screen) gets a large tile across the grid.
-    video.addEventListener('resize', () => t.classList.toggle('wide', video.videoWidth / Math.max(video.videoHeight, 1) > 1.5));
+    video.addEventListener('resize', () => box.classList.toggle('wide', video.videoWidth / Math.max(video.videoHeight, 1) > 1.5));
     // Clicking (or Enter on) a tile makes that participant the active speaker for everyone.
-    t.tabIndex = 0;
-    t.title = 'Spotlight';
+    box.tabIndex = 0;
+    box.title = t('meeting.spotlight');
     const spotlight = () => app.room && app.room.configure([id]).catch(err => showError(err.message));
-    t.addEventListener('click', spotlight);
-    t.addEventListener('keydown', (e) => { if (e.key === 'Enter') spotlight(); });
-    $('tiles').appendChild(t);
+    box.addEventListener('click', spotlight);
+    box.addEventListener('keydown', (e) => { if (e.key === 'Enter') spotlight(); });
+    $('tiles').appendChild(box);
   }
-  t.querySelector('.name').textContent = name;
-  const video = t.querySelector('video');
+  box.querySelector('.name').textContent = name;
+  const video = box.querySelector('video');
   if (stream && video.srcObject !== stream) {
     video.srcObject = stream;
     if (!muted) useSpeaker(video);
   }
-  return t;
+  return box;
 }
 
 /**
@@ -512,7 +573,7 @@ function requestLayers() {
 function renderPeople() {
   const room = app.room;
   if (!room) return;
-  const me = { id: room.id, displayName: (app.account.displayName || app.account.id) + ' (you)', muted: !!app.micMuted };
+  const me = { id: room.id, displayName: t('meeting.you', { name: app.account.displayName || app.account.id }), muted: !!app.micMuted };
   const items = [me, ...room.participants.values()].map(p => {
     const li = document.createElement('li');
     const marks = [];
@@ -530,21 +591,21 @@ function renderParticipants() {
   const ids = new Set([room.id]);
   for (const p of room.participants.values()) {
     ids.add(p.id);
-    const t = tile(p.id, p.displayName, p.stream, false);
-    t.querySelector('.muted').hidden = !p.muted;
+    const box = tile(p.id, p.displayName, p.stream, false);
+    box.querySelector('.muted').hidden = !p.muted;
   }
   renderPeople();
-  for (const t of document.querySelectorAll('.tile')) if (!ids.has(t.dataset.id)) t.remove();
+  for (const box of document.querySelectorAll('.tile')) if (!ids.has(box.dataset.id)) box.remove();
   renderHands();
 }
 
 function renderHands() {
-  for (const t of document.querySelectorAll('.tile')) {
-    t.querySelector('.hand').hidden = !app.room.hands.includes(t.dataset.id);
+  for (const box of document.querySelectorAll('.tile')) {
+    box.querySelector('.hand').hidden = !app.room.hands.includes(box.dataset.id);
   }
   renderPeople();
   const mine = app.room.hands.includes(app.room.id);
-  $('hand').textContent = mine ? 'Lower hand' : 'Raise hand';
+  $('hand').textContent = t(mine ? 'meeting.lower_hand' : 'meeting.raise_hand');
   $('hand').setAttribute('aria-pressed', String(mine));
 }
 
@@ -569,13 +630,13 @@ async function join(e) {
     stream = await navigator.mediaDevices.getUserMedia({ audio: chosen('microphone'), video: audioOnly ? false : chosen('camera') });
     listDevices().catch(() => {});
   } catch (err) {
-    showError(`No camera or microphone permission: ${err.message}`);
+    showError(t('error.no_camera_microphone', { reason: err.message }));
     return;
   }
   try {
     app.room = await app.account.joinRoom(uri, stream);
   } catch (err) {
-    showError(`Cannot join ${uri}: ${err.message}`);
+    showError(t('error.cannot_join', { uri, reason: err.message }));
     return;
   }
   const room = app.room;
@@ -583,25 +644,25 @@ async function join(e) {
   app.meetingLink = `${location.origin}/webrtcgateway/conference/${encodeURIComponent(uri)}`;
   if ($('meeting-link')) { $('meeting-link').href = app.meetingLink; $('meeting-link').textContent = app.meetingLink; }
   show('meeting');
-  tile(room.id, (app.account.displayName || app.account.id) + ' (you)', stream, true);
+  tile(room.id, t('meeting.you', { name: app.account.displayName || app.account.id }), stream, true);
   renderPeople();
   room.addEventListener('participants', renderParticipants);
   room.addEventListener('hands', renderHands);
   // Speaking indicators: a participant whose level (conference-audio-levels) is up talks.
   room.addEventListener('levels', () => {
     for (const p of room.participants.values()) {
-      const t = document.querySelector(`.tile[data-id="${p.id}"]`);
-      if (t) t.classList.toggle('talking', p.level >= 64);
+      const box = document.querySelector(`.tile[data-id="${p.id}"]`);
+      if (box) box.classList.toggle('talking', p.level >= 64);
     }
   });
   room.addEventListener('active', ({ detail }) => {
-    for (const t of document.querySelectorAll('.tile')) t.classList.toggle('speaking', detail.includes(t.dataset.id));
+    for (const box of document.querySelectorAll('.tile')) box.classList.toggle('speaking', detail.includes(box.dataset.id));
     requestLayers();
   });
   room.addEventListener('participants', requestLayers);
   room.addEventListener('files', ({ detail }) => renderFiles(detail));
   room.addEventListener('message', ({ detail }) => addMessage(detail.sender.display_name || detail.sender.uri, detail.content));
-  room.addEventListener('state', ({ detail }) => { if (detail === 'terminated') showError('The meeting ended'); });
+  room.addEventListener('state', ({ detail }) => { if (detail === 'terminated') showError(t('meeting.ended')); });
   $('chat-input').focus();
 }
 
@@ -625,7 +686,7 @@ async function shareFile() {
   try {
     await app.room.shareFile(file);
   } catch (err) {
-    showError(`File not shared: ${err.message}`);
+    showError(t('error.not_shared', { reason: err.message }));
   }
   $('share').value = '';
 }
@@ -641,7 +702,7 @@ async function sendChat(e) {
     await app.room.sendMessage(text);
     addMessage('me', text);
   } catch (err) {
-    showError(`Message not sent: ${err.message}`);
+    showError(t('error.not_sent', { reason: err.message }));
   }
 }
 
@@ -651,23 +712,23 @@ async function togglePreview() {
   try {
     app.preview = await navigator.mediaDevices.getUserMedia({ video: chosen('camera') });
   } catch (err) {
-    showError(`No camera permission: ${err.message}`);
+    showError(t('error.no_camera', { reason: err.message }));
     return;
   }
   $('preview').srcObject = app.preview;
   $('preview').hidden = false;
   $('preview-camera').setAttribute('aria-pressed', 'true');
-  $('preview-camera').textContent = 'Hide preview';
+  $('preview-camera').textContent = t('join.hide_preview');
 }
 
 function stopPreview() {
   if (!app.preview) return;
-  for (const t of app.preview.getTracks()) t.stop();
+  for (const track of app.preview.getTracks()) track.stop();
   app.preview = null;
   $('preview').srcObject = null;
   $('preview').hidden = true;
   $('preview-camera').setAttribute('aria-pressed', 'false');
-  $('preview-camera').textContent = 'Preview camera';
+  $('preview-camera').textContent = t('join.preview');
 }
 
 /** Starts or stops sharing the screen into the meeting (a second publisher session). */
@@ -681,11 +742,11 @@ async function toggleScreen() {
     try {
       app.screen = await app.room.shareScreen();
     } catch (err) {
-      showError(`Cannot share the screen: ${err.message}`);
+      showError(t('error.screen', { reason: err.message }));
       return;
     }
     // The browser's own "stop sharing" ends it too.
-    for (const t of app.screen.stream.getVideoTracks()) t.addEventListener('ended', () => { app.screen = null; screenButton(); });
+    for (const track of app.screen.stream.getVideoTracks()) track.addEventListener('ended', () => { app.screen = null; screenButton(); });
   }
   screenButton();
 }
@@ -693,7 +754,7 @@ async function toggleScreen() {
 function screenButton() {
   const on = !!app.screen;
   $('share-screen').setAttribute('aria-pressed', String(on));
-  $('share-screen').textContent = on ? 'Stop sharing' : 'Share screen';
+  $('share-screen').textContent = t(on ? 'meeting.stop_sharing' : 'meeting.share_screen');
 }
 
 async function leave() {
@@ -702,7 +763,7 @@ async function leave() {
   app.room = null;
   app.micMuted = false;
   $('mic').setAttribute('aria-pressed', 'false');
-  $('mic').textContent = 'Mute microphone';
+  $('mic').textContent = t('meeting.mute_mic');
   $('tiles').replaceChildren();
   $('messages').replaceChildren();
   $('files').replaceChildren();
@@ -719,14 +780,14 @@ app.layers = async () => {
   return out;
 };
 // What the tests read: per participant tile, whether its video decodes.
-app.tiles = () => [...document.querySelectorAll('.tile')].map(t => {
-  const v = t.querySelector('video');
+app.tiles = () => [...document.querySelectorAll('.tile')].map(box => {
+  const v = box.querySelector('video');
   const q = v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality() : null;
   // Firefox does not count MediaStream frames in the playback quality; it has its own counter.
   const frames = Math.max(q ? q.totalVideoFrames : 0, v.mozDecodedFrames || 0, v.mozPaintedFrames || 0);
-  return { id: t.dataset.id, name: t.querySelector('.name').textContent, hand: !t.querySelector('.hand').hidden,
-           active: t.classList.contains('speaking'), talking: t.classList.contains('talking'),
-           muted: !t.querySelector('.muted').hidden, wide: t.classList.contains('wide'), width: v.videoWidth, frames };
+  return { id: box.dataset.id, name: box.querySelector('.name').textContent, hand: !box.querySelector('.hand').hidden,
+           active: box.classList.contains('speaking'), talking: box.classList.contains('talking'),
+           muted: !box.querySelector('.muted').hidden, wide: box.classList.contains('wide'), width: v.videoWidth, frames };
 });
 app.messages = () => [...document.querySelectorAll('#messages li')].map(li => li.textContent);
 app.preview = null;
@@ -734,6 +795,15 @@ app.previewWidth = () => $('preview').videoWidth;
 app.people = () => [...document.querySelectorAll('#people li')].map(li => li.textContent);
 app.notices = () => [...document.querySelectorAll('#notices li span')].map(s => s.textContent);
 
+app.contacts = new Contacts({
+  call: (uri) => { $('dial').value = uri; dial(null); },
+  message: (uri) => openConversation(uri),
+  error: showError,
+});
+app.contactList = () => [...document.querySelectorAll('#contacts li span')].map(s => s.textContent);
+translatePage();
+app.lang = LANG;
+app.missingStrings = missing;
 $('signin-form').addEventListener('submit', signIn);
 $('dial-form').addEventListener('submit', dial);
 $('send-form').addEventListener('submit', sendText);
@@ -755,28 +825,34 @@ $('camera-off').addEventListener('click', () => {
   const off = $('camera-off').getAttribute('aria-pressed') !== 'true';
   app.call.camera(!off);
   $('camera-off').setAttribute('aria-pressed', String(off));
-  $('camera-off').textContent = off ? 'Camera on' : 'Camera off';
+  $('camera-off').textContent = t(off ? 'call.camera_on' : 'call.camera_off');
 });
 $('decline').addEventListener('click', () => {
   if (app.stopRinging) app.stopRinging();
   const call = app.incomingCall;
   app.incomingCall = null;
+  if (call) remember({ direction: 'incoming', uri: call.remote.uri, name: call.remote.display_name || call.remote.uri, started: Date.now(), duration: 0, outcome: 'declined', reason: '' });
   show('home');
   if (call) call.terminate().catch(err => showError(err.message));
+});
+$('missed-only').addEventListener('click', () => {
+  const on = $('missed-only').getAttribute('aria-pressed') !== 'true';
+  $('missed-only').setAttribute('aria-pressed', String(on));
+  renderHistory().catch(err => showError(err.message));
 });
 $('hangup').addEventListener('click', () => app.call && app.call.terminate().catch(err => showError(err.message)));
 $('mute').addEventListener('click', () => {
   const on = $('mute').getAttribute('aria-pressed') !== 'true';
   app.call.mute(on);
   $('mute').setAttribute('aria-pressed', String(on));
-  $('mute').textContent = on ? 'Unmute' : 'Mute';
+  $('mute').textContent = t(on ? 'call.unmute' : 'call.mute');
 });
 $('hold').addEventListener('click', () => {
   const on = !app.call.held;
   app.call.hold(on).then(() => {
     $('hold').setAttribute('aria-pressed', String(on));
-    $('hold').textContent = on ? 'Resume' : 'Hold';
-  }).catch(err => showError(`Hold failed: ${err.message}`));
+    $('hold').textContent = t(on ? 'call.resume' : 'call.hold');
+  }).catch(err => showError(t('error.hold', { reason: err.message })));
 });
 $('dtmf-form').addEventListener('submit', (e) => {
   e.preventDefault();
@@ -795,9 +871,9 @@ $('share-screen').addEventListener('click', () => toggleScreen().catch(err => sh
 $('mic').addEventListener('click', () => {
   if (!app.room) return;
   app.micMuted = !app.micMuted;
-  for (const t of app.room.stream.getAudioTracks()) t.enabled = !app.micMuted;
+  for (const track of app.room.stream.getAudioTracks()) track.enabled = !app.micMuted;
   $('mic').setAttribute('aria-pressed', String(app.micMuted));
-  $('mic').textContent = app.micMuted ? 'Unmute microphone' : 'Mute microphone';
+  $('mic').textContent = t(app.micMuted ? 'meeting.unmute_mic' : 'meeting.mute_mic');
   renderPeople();
 });
 $('preview-camera').addEventListener('click', () => togglePreview().catch(err => showError(err.message)));

@@ -66,6 +66,29 @@ export class Account extends EventTarget {
     wantRegistered: boolean;
     _event(m: any): void;
     syncWaiters: any;
+    bookWaiters: any;
+    /**
+     * The account's addressbook as the gateway keeps it: `{contacts, groups, policies}`.
+     * @returns {Promise<{contacts: Array<any>, groups: Array<any>, policies: Array<any>}>}
+     */
+    fetchAddressbook(): Promise<{
+        contacts: Array<any>;
+        groups: Array<any>;
+        policies: Array<any>;
+    }>;
+    /**
+     * Adds, updates or deletes one addressbook entry; resolves with the entry once the gateway
+     * stored it (every connection of the account then gets an 'addressbook' event), rejects
+     * with the gateway's reason otherwise.
+     * @param {'add'|'update'|'delete'} action
+     * @param {'contact'|'group'|'policy'} type
+     * @param {object} data a Contact `{id, name, uris: [{id, uri, type?}], dialog: {policy,
+     *   subscribe}, presence: {policy, subscribe}}`, a Group `{id, name, contacts: [ids]}` or a
+     *   Policy
+     * @returns {Promise<any>}
+     */
+    updateAddressbook(action: "add" | "update" | "delete", type: "contact" | "group" | "policy", data: object): Promise<any>;
+    bookUpdates: any;
     /**
      * Sends a message to `uri`; resolves with its message id.
      * @param {string} uri

@@ -233,7 +233,53 @@ export class Account extends EventTarget {
       const waiting = this.syncWaiters || [];
       this.syncWaiters = [];
       for (const resolve of waiting) resolve(m.messages);
+    } else if (m.event === 'addressbook-fetched') {
+      const waiting = this.bookWaiters || [];
+      this.bookWaiters = [];
+      for (const resolve of waiting) resolve(m.addressbook || { contacts: [], groups: [], policies: [] });
+    } else if (m.event === 'addressbook-updated' || m.event === 'addressbook-update-failed') {
+      const entry = m.contact || m.group || m.policy || null;
+      const id = m.event === 'addressbook-updated' ? (entry && entry.id) : m.id;
+      const key = `${m.type}:${m.action}:${id}`;
+      const waiter = (this.bookUpdates || new Map()).get(key);
+      if (waiter) {
+        this.bookUpdates.delete(key);
+        if (m.event === 'addressbook-updated') waiter.resolve(entry);
+        else waiter.reject(new Error(m.error || 'addressbook update failed'));
+      }
+      // Changes made by this account's other connections (or this one) for the page to show.
+      if (m.event === 'addressbook-updated') {
+        this.dispatchEvent(new CustomEvent('addressbook', { detail: { type: m.type, action: m.action, entry } }));
+      }
     }
+  }
+
+  /**
+   * The account's addressbook as the gateway keeps it: `{contacts, groups, policies}`.
+   * @returns {Promise<{contacts: Array<any>, groups: Array<any>, policies: Array<any>}>}
+   */
+  async fetchAddressbook() {
+    const book = new Promise(resolve => { (this.bookWaiters = this.bookWaiters || []).push(resolve); });
+    await this.conn.request({ sylkrtc: 'account-fetch-addressbook', account: this.id });
+    return book;
+  }
+
+  /**
+   * Adds, updates or deletes one addressbook entry; resolves with the entry once the gateway
+   * stored it (every connection of the account then gets an 'addressbook' event), rejects
+   * with the gateway's reason otherwise.
+   * @param {'add'|'update'|'delete'} action
+   * @param {'contact'|'group'|'policy'} type
+   * @param {object} data a Contact `{id, name, uris: [{id, uri, type?}], dialog: {policy,
+   *   subscribe}, presence: {policy, subscribe}}`, a Group `{id, name, contacts: [ids]}` or a
+   *   Policy
+   * @returns {Promise<any>}
+   */
+  async updateAddressbook(action, type, data) {
+    this.bookUpdates = this.bookUpdates || new Map();
+    const done = new Promise((resolve, reject) => this.bookUpdates.set(`${type}:${action}:${data.id}`, { resolve, reject }));
+    await this.conn.request({ sylkrtc: 'account-update-addressbook', account: this.id, action, type, data });
+    return done;
   }
 
   // Sends a chat message; resolves with its id once the gateway stored it.

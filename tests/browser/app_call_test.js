@@ -10,8 +10,10 @@
 //    flows both ways, she hangs up;
 // 4. bob calls and hangs up before the answer: a "Missed call" notice, whose "Call back" calls
 //    him (audio both ways);
-// 5. a second context signs in with a wrong password: "Registration failed: 401 Unauthorized";
-// 6. bob signs in to the web app, alice joins a meeting and invites him: his page shows the
+// 5. the call history lists those calls with how they ended (missed ones alone with a filter),
+//    outlives a reload, and calls from its Call button;
+// 6. a second context signs in with a wrong password: "Registration failed: 401 Unauthorized";
+// 7. bob signs in to the web app, alice joins a meeting and invites him: his page shows the
 //    invitation, and its Join button takes him into the meeting, where he sees alice.
 // Screenshots go to SHOT_DIR. Prints a JSON summary; exit 0 on success, 1 otherwise.
 'use strict';
@@ -147,6 +149,38 @@ async function main() {
       const shown = await page.evaluate(() => document.getElementById('error').classList.contains('show'));
       return { done: shown, detail: await text(page, '#error') };
     })).detail;
+
+    // The call history (kept in the browser's IndexedDB): every call above, newest first,
+    // with how it ended; the missed-calls filter shows the missed one alone.
+    const expected = [['outgoing', 'failed'], ['outgoing', 'answered'], ['incoming', 'missed'],
+      ['incoming', 'declined'], ['incoming', 'answered'], ['outgoing', 'answered']];
+    const kinds = (h) => h.map(e => [e.direction, e.outcome]);
+    summary.history = (await until('the call history', 10000, async () => {
+      const h = await page.evaluate(() => window.app.history());
+      return { done: JSON.stringify(kinds(h).slice(0, 6)) === JSON.stringify(expected), detail: h };
+    })).detail;
+    await page.click('#missed-only');
+    summary.missed_only = (await until('the missed calls alone', 10000, async () => {
+      const shown = await page.evaluate(() => window.app.shownHistory());
+      return { done: shown.length === 1 && shown[0].includes('Missed'), detail: shown };
+    })).detail;
+    await page.click('#missed-only');
+    await until('every call again', 10000, async () => {
+      const shown = await page.evaluate(() => window.app.shownHistory());
+      return { done: shown.length >= 6, detail: shown };
+    });
+    await shot(page, 'home.png');
+    // It outlives the page: reloaded and signed in again, the same calls; a Call button of
+    // the history calls bob again.
+    await signIn(page, 'alice@127.0.0.1', 'alicepw');
+    await registration(page, 'registered');
+    summary.history_after_reload = (await until('the history after a reload', 10000, async () => {
+      const h = await page.evaluate(() => window.app.history());
+      return { done: JSON.stringify(kinds(h).slice(0, 6)) === JSON.stringify(expected), detail: h.length };
+    })).detail;
+    await page.click('#history li:nth-child(2) button');
+    summary.call_from_history = await audioBothWays(page, 'call from the history');
+    await hangUp(page, 'call from the history');
 
     // A wrong password, in another page.
     const other = await newPage();

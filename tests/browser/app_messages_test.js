@@ -7,7 +7,9 @@
 // 2. the phone sends her a CPIM message: the conversation list shows bob with 1 unread;
 // 3. she opens it: the unread count goes to 0 (the page sends the `displayed` IMDN);
 // 4. she answers "hello bob": the mark goes to "sent" when the phone took it;
-// 5. the phone reports it displayed (an IMDN): the mark becomes "read".
+// 5. the phone reports it displayed (an IMDN): the mark becomes "read";
+// 6. contacts: she adds bob (group Team) and carol; her second device lists them and follows
+//    her changes live (and she its); search, group filter, edit, delete, Message.
 // Screenshots go to SHOT_DIR. Prints a JSON summary; exit 0 on success, 1 otherwise.
 'use strict';
 const { chromium } = require('playwright-core');
@@ -68,6 +70,47 @@ async function main() {
       return { done: mine && mine.mark === 'read', detail: t };
     })).detail;
     if (SHOT_DIR) await page.screenshot({ path: path.join(SHOT_DIR, 'conversation.png') });
+
+    // Contacts (the account's addressbook on the gateway): alice adds bob in the group "Team"
+    // and carol in none; her second device lists them, and sees what the first changes as it
+    // happens (and the other way round).
+    await page.click('#back');
+    const list = (p) => p.evaluate(() => window.app.contactList());
+    const listed = async (p, what, want) => (await until(what, 10000, async () => {
+      const l = await list(p);
+      return { done: want(l), detail: l };
+    })).detail;
+    const addContact = async (name, uri, group) => {
+      await page.evaluate(() => { document.getElementById('contact-editor').open = true; });
+      await page.fill('#contact-name', name);
+      await page.fill('#contact-uri', uri);
+      await page.fill('#contact-group-name', group);
+      await page.click('#contact-save');
+      await listed(page, `${name} listed`, l => l.some(t => t.startsWith(name + ' (')));
+    };
+    await addContact('Bob', 'bob', 'Team');
+    const other = await (await browser.newContext({ viewport: { width: 800, height: 500 } })).newPage();
+    await signIn(other, BASE, 'alice@127.0.0.1', 'alicepw');
+    await registration(other, 'registered');
+    summary.contacts_other_device = await listed(other, 'bob on the other device', l => l.some(t => t.startsWith('Bob (')));
+    await addContact('Carol', 'carol@127.0.0.1', '');
+    summary.contacts_live = await listed(other, 'carol on the other device, live', l => l.some(t => t.startsWith('Carol (')));
+    await page.fill('#contact-search', 'car');
+    summary.contacts_search = await listed(page, 'the search', l => l.length === 1);
+    await page.fill('#contact-search', '');
+    await page.selectOption('#contact-group', { label: 'Team' });
+    summary.contacts_team = await listed(page, 'the Team group', l => l.length === 1);
+    await page.selectOption('#contact-group', '');
+    await page.click('#contacts button[aria-label="Edit Bob"]');
+    await page.fill('#contact-name', 'Bobby');
+    await page.click('#contact-save');
+    summary.contacts_edited = await listed(other, 'the new name on the other device', l => l.some(t => t.startsWith('Bobby (')));
+    await other.click('#contacts button[aria-label="Delete Carol"]');
+    summary.contacts_after_delete = await listed(page, 'carol deleted from the other device', l => l.length === 1);
+    if (SHOT_DIR) await page.screenshot({ path: path.join(SHOT_DIR, 'contacts.png') });
+    await page.click('#contacts button[aria-label="Message Bobby"]');
+    await page.waitForSelector('#conversation:not([hidden])');
+    summary.contact_message = await page.textContent('#contact');
   });
 }
 main();
