@@ -87,6 +87,11 @@ fn calls_with(browser: &str, shots: &str) {
         "{summary}"
     );
     assert_eq!(summary["incoming"]["camera_off"], "true", "{summary}");
+    // The statistics panel showed the codec (bob's baresip answers with Opus or G.711).
+    let codec = summary["outgoing"]["stats_panel"]["codec"]
+        .as_str()
+        .unwrap_or("");
+    assert!(["opus", "PCMA", "PCMU"].contains(&codec), "{summary}");
     // The call history: the calls in order with their outcomes (the driver waited for the
     // exact list), the missed one alone under its filter, kept across a reload, and a call
     // placed from it.

@@ -2,7 +2,9 @@
 //! sends alice a CPIM message, the app shows it unread, alice opens the conversation (the
 //! phone receives the `displayed` IMDN after the `delivered` one), answers (the phone receives
 //! her CPIM message), and the phone's display report turns her message's mark into "read"
-//! (tests/browser/app_messages_test.js). Screenshots go to `target/test-output/sip_web_messages/`.
+//! (tests/browser/app_messages_test.js). Then contacts, typing indications both ways, and her
+//! second device following the conversation (sent, deleted messages; the deleted
+//! conversation). Screenshots go to `target/test-output/sip_web_messages/`.
 mod common;
 
 use std::sync::Arc;
@@ -15,8 +17,10 @@ use common::Gateway;
 async fn the_web_app_chats_with_a_sip_phone() {
     let _kamailio = Kamailio::start(&[]);
     register_bob().await;
-    // The phone takes alice's delivered and displayed reports and her answer.
-    let sink = Sink::start(3);
+    // The phone takes alice's delivered and displayed reports, her typing (two is-composing
+    // indications, one per conversation opened: they are sent at most every 10 s) and her two
+    // messages.
+    let sink = Sink::start(6);
     let gw = Arc::new(Gateway::start(&["--sip-proxy", PROXY]));
     let base = format!("http://{}", gw.addr);
     let scenarios = repo().join("tests/sip").display().to_string();
@@ -50,6 +54,18 @@ async fn the_web_app_chats_with_a_sip_phone() {
         "{summary}"
     );
     assert_eq!(summary["contact_message"], "bob@127.0.0.1", "{summary}");
+    assert_eq!(summary["typing"], "bob@127.0.0.1 is typing…", "{summary}");
+    assert!(
+        summary["synced_thread"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|m| m == "second message")),
+        "{summary}"
+    );
+    assert_eq!(
+        summary["after_conversation_delete"]["here"],
+        serde_json::json!([]),
+        "{summary}"
+    );
     let sent = summary["sent"].as_str().unwrap();
     let got = sink.received().await;
     let reports: Vec<&String> = got
@@ -71,6 +87,13 @@ async fn the_web_app_chats_with_a_sip_phone() {
     assert!(
         got.iter()
             .any(|m| m.contains(&format!("imdn.Message-ID: {sent}")) && m.contains("hello bob")),
+        "{got:#?}"
+    );
+    // Her typing reached the phone as RFC 3994 is-composing in CPIM.
+    assert!(
+        got.iter()
+            .any(|m| m.contains("application/im-iscomposing+xml")
+                && m.contains("<state>active</state>")),
         "{got:#?}"
     );
 }

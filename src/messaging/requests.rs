@@ -57,7 +57,10 @@ impl Connection {
                 sip::message::MAX_BODY
             )));
         }
-        let stored = r.content_type != "text/pgp-private-key";
+        // Private keys and is-composing indications (RFC 3994: transient, as the incoming ones)
+        // are sent, not kept.
+        let composing = r.content_type == super::ISCOMPOSING;
+        let stored = r.content_type != "text/pgp-private-key" && !composing;
         let valid_time = parse_timestamp(&r.timestamp).is_some();
         if stored && !valid_time {
             warn!(conn = self.id, account = %r.account, message_id = %r.message_id, timestamp = %r.timestamp, "message timestamp unparsable: sent but not stored");
@@ -98,11 +101,13 @@ impl Connection {
         if let Some(generated) = r.server_generated {
             content["server_generated"] = Value::Bool(generated);
         }
-        self.app.access.deliver(
-            &r.account,
-            Some(self.id),
-            &sync_event(&r.account, "message", "add", content),
-        );
+        if !composing {
+            self.app.access.deliver(
+                &r.account,
+                Some(self.id),
+                &sync_event(&r.account, "message", "add", content),
+            );
+        }
         info!(conn = self.id, account = %r.account, to = %r.uri, message_id = %r.message_id, "sending message");
         let app = self.app.clone();
         let message = sender.cpim_message(to, body);

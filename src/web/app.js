@@ -78,6 +78,8 @@ async function signIn(e) {
     notice(t('notice.invite', { name: from, room: m.room }), t('notice.join'), () => { $('room-name').value = m.room; join(null); });
   });
   app.account.addEventListener('message', ({ detail }) => received(detail));
+  app.account.addEventListener('sync', ({ detail }) => synced(detail));
+  app.account.addEventListener('composing', ({ detail }) => composing(detail));
   app.account.addEventListener('disposition', ({ detail }) => disposition(detail.message_id, detail.state));
   app.account.addEventListener('registration', ({ detail }) => {
     if (detail.state === 'registered' && !app.synced) {
@@ -159,6 +161,8 @@ async function microphone(video = false) {
 
 function showCall(call, name, direction) {
   app.call = call;
+  app.statsSeries = [];
+  app.lastStats = null;
   const since = Date.now();
   $('peer').textContent = name;
   $('call-state').textContent = t(`callstate.${call.state || 'calling'}`);
@@ -186,6 +190,7 @@ function showCall(call, name, direction) {
     }
     showVideo();
     const st = await call.stats();
+    showStats(st);
     const total = st.packetsReceived + st.packetsLost;
     const loss = total > 0 ? st.packetsLost / total : 0;
     const quality = t(loss > 0.05 || st.jitter > 0.05 ? 'call.poor' : 'call.good');
@@ -210,6 +215,53 @@ function showCall(call, name, direction) {
     }
   });
 }
+
+/**
+ * The in-call statistics panel: codec, bitrate each way, loss, jitter, round trip, and a graph
+ * of the bitrates over the last minute (one sample a second).
+ */
+function showStats(st) {
+  const now = Date.now();
+  const last = app.lastStats;
+  app.lastStats = { at: now, bytesReceived: st.bytesReceived, bytesSent: st.bytesSent };
+  if (!last || now <= last.at) return;
+  const kbps = (bytes, before) => Math.max(0, Math.round((bytes - before) * 8 / (now - last.at)));
+  const rx = kbps(st.bytesReceived, last.bytesReceived), tx = kbps(st.bytesSent, last.bytesSent);
+  const total = st.packetsReceived + st.packetsLost;
+  $('stat-codec').textContent = st.codec || '';
+  $('stat-in').textContent = t('stats.kbps', { value: rx });
+  $('stat-out').textContent = t('stats.kbps', { value: tx });
+  $('stat-loss').textContent = `${total ? (st.packetsLost / total * 100).toFixed(1) : '0.0'}%`;
+  $('stat-jitter').textContent = t('stats.ms', { value: Math.round(st.jitter * 1000) });
+  $('stat-rtt').textContent = st.rtt === null ? '' : t('stats.ms', { value: Math.round(st.rtt * 1000) });
+  app.statsSeries.push([rx, tx]);
+  if (app.statsSeries.length > 60) app.statsSeries.shift();
+  if ($('stats-panel').open) drawStats();
+}
+
+function drawStats() {
+  const canvas = $('stats-graph');
+  const g = canvas.getContext('2d');
+  const { width: w, height: h } = canvas;
+  g.clearRect(0, 0, w, h);
+  const top = Math.max(64, ...app.statsSeries.flat());
+  const style = getComputedStyle(document.body);
+  [[0, '#3fb950'], [1, style.getPropertyValue('--primary').trim() || '#1f6feb']].forEach(([i, color]) => {
+    g.strokeStyle = color;
+    g.lineWidth = 2;
+    g.beginPath();
+    app.statsSeries.forEach((s, x) => {
+      const px = x * (w / 59), py = h - 2 - (s[i] / top) * (h - 4);
+      if (x === 0) g.moveTo(px, py); else g.lineTo(px, py);
+    });
+    g.stroke();
+  });
+}
+app.statsPanel = () => ({
+  open: $('stats-panel').open, codec: $('stat-codec').textContent, in: $('stat-in').textContent,
+  out: $('stat-out').textContent, loss: $('stat-loss').textContent, jitter: $('stat-jitter').textContent,
+  samples: (app.statsSeries || []).length,
+});
 
 async function dial(e, video = false) {
   if (e) e.preventDefault();
@@ -431,6 +483,13 @@ function renderThread() {
       mark.textContent = MARKS.includes(m.state) ? t(`mark.${m.state}`) : (m.state || '');
       li.append(mark);
     }
+    const del = document.createElement('button');
+    del.type = 'button';
+    del.className = 'secondary delete';
+    del.textContent = t('messages.delete');
+    del.setAttribute('aria-label', t('messages.delete_label', { text: m.content }));
+    del.addEventListener('click', () => removeMessage(app.open, m.id));
+    li.append(del);
     thread.append(li);
   }
 }
@@ -449,8 +508,10 @@ function readAll(contact) {
 
 function openConversation(contact) {
   app.open = contact;
+  app.composingSentAt = 0;
   readAll(contact);
   renderThread();
+  renderTyping();
   renderConversations();
   show('conversation');
   $('send-text').focus();
@@ -471,6 +532,7 @@ async function loadHistory() {
 function received(m) {
   if (!m.content_type.startsWith('text/')) return;
   const contact = m.sender.uri;
+  if (app.typing === contact) { app.typing = null; renderTyping(); }
   const c = conversation(contact);
   const msg = { id: m.message_id, direction: 'incoming', content: m.content, timestamp: m.timestamp, disposition: m.disposition_notification, read: false };
   c.messages.push(msg);
@@ -510,6 +572,78 @@ async function sendText(e) {
   } catch (err) {
     showError(t('error.not_sent', { reason: err.message }));
   }
+}
+
+/** Deletes a message here and on the account's other devices. */
+async function removeMessage(contact, id) {
+  try {
+    await app.account.removeMessage(contact, id);
+    const c = conversation(contact);
+    c.messages = c.messages.filter(m => m.id !== id);
+    renderThread();
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+async function removeConversation(contact) {
+  try {
+    await app.account.removeConversation(contact);
+    app.conversations.delete(contact);
+    app.open = null;
+    renderConversations();
+    show('home');
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+/** What the account's other devices did: sent, deleted, read. */
+function synced(m) {
+  const content = m.content || {};
+  if (m.type === 'message' && m.action === 'add' && content.uri && (content.content_type || '').startsWith('text/')) {
+    const c = conversation(content.uri);
+    if (!c.messages.some(x => x.id === content.message_id)) {
+      c.messages.push({ id: content.message_id, direction: 'outgoing', content: content.content, timestamp: content.timestamp, state: 'pending', read: true });
+    }
+  } else if (m.type === 'message' && m.action === 'remove' && content.contact) {
+    const c = conversation(content.contact);
+    c.messages = c.messages.filter(x => x.id !== content.message_id);
+  } else if (m.type === 'conversation' && m.action === 'remove') {
+    const contact = typeof content === 'string' ? content : content.contact;
+    app.conversations.delete(contact);
+    if (app.open === contact) { app.open = null; show('home'); }
+  } else if (m.type === 'conversation' && m.action === 'read') {
+    const contact = typeof content === 'string' ? content : content.contact;
+    if (app.conversations.has(contact)) conversation(contact).unread = 0;
+  } else {
+    return;
+  }
+  renderConversations();
+  renderThread();
+}
+
+/** The other party is typing (RFC 3994): shown until it says idle, its refresh runs out or its message comes. */
+function composing({ uri, state, refresh }) {
+  clearTimeout(app.typingTimer);
+  app.typing = state === 'active' ? uri : null;
+  if (app.typing) app.typingTimer = setTimeout(() => { app.typing = null; renderTyping(); }, Math.min(refresh || 15, 120) * 1000);
+  renderTyping();
+}
+
+function renderTyping() {
+  $('typing').textContent = app.typing && app.typing === app.open ? t('messages.typing', { name: app.typing }) : '';
+}
+
+/** Typing here tells the other party, at most every 10 s. */
+function typed() {
+  if (!app.open || !$('send-text').value.trim()) return;
+  const now = Date.now();
+  if (app.composingSentAt && now - app.composingSentAt < 10000) return;
+  app.composingSentAt = now;
+  app.account.sendComposing(app.open, 'active', 30)
+    .then(() => { app.composingSent = (app.composingSent || 0) + 1; })
+    .catch(() => {});
 }
 
 app.conversationList = () => [...app.conversations].map(([contact, c]) => ({ contact, unread: c.unread }));
@@ -807,6 +941,8 @@ app.missingStrings = missing;
 $('signin-form').addEventListener('submit', signIn);
 $('dial-form').addEventListener('submit', dial);
 $('send-form').addEventListener('submit', sendText);
+$('send-text').addEventListener('input', typed);
+$('delete-conversation').addEventListener('click', () => app.open && removeConversation(app.open));
 $('back').addEventListener('click', () => { app.open = null; renderConversations(); show('home'); });
 $('new-chat-form').addEventListener('submit', (e) => {
   e.preventDefault();

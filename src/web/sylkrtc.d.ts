@@ -97,6 +97,29 @@ export class Account extends EventTarget {
      * @returns {Promise<string>}
      */
     sendMessage(uri: string, content: string, contentType?: string): Promise<string>;
+    /**
+     * Tells `uri` that the user is typing (`active`, for `refresh` seconds) or stopped (`idle`):
+     * an RFC 3994 is-composing message, which the gateway forwards and does not keep.
+     * @param {string} uri
+     * @param {'active'|'idle'} [state]
+     * @param {number} [refresh]
+     * @returns {Promise<any>}
+     */
+    sendComposing(uri: string, state?: "active" | "idle", refresh?: number): Promise<any>;
+    /**
+     * Deletes one message of the conversation with `contact`, on every device of the account
+     * (they get a `sync` {type: message, action: remove}).
+     * @param {string} contact
+     * @param {string} messageId
+     * @returns {Promise<any>}
+     */
+    removeMessage(contact: string, messageId: string): Promise<any>;
+    /**
+     * Deletes the whole conversation with `contact`, on every device of the account.
+     * @param {string} contact
+     * @returns {Promise<any>}
+     */
+    removeConversation(contact: string): Promise<any>;
     sendDisposition(uri: any, messageId: any, timestamp: any, state: any): any;
     markRead(contact: any): any;
     sync(messageId?: any): Promise<any>;
@@ -167,11 +190,20 @@ export class Call extends EventTarget {
     mute(on: any): void;
     camera(on: any): void;
     _event(m: any): Promise<void>;
+    /**
+     * The call's audio statistics: packets and bytes each way, packets lost, jitter and
+     * round-trip time (seconds; rtt null until the far end reported), the codec received.
+     * @returns {Promise<{packetsReceived: number, packetsSent: number, packetsLost: number, jitter: number, bytesReceived: number, bytesSent: number, rtt: number | null, codec: string | null}>}
+     */
     stats(): Promise<{
         packetsReceived: number;
         packetsSent: number;
         packetsLost: number;
         jitter: number;
+        bytesReceived: number;
+        bytesSent: number;
+        rtt: number | null;
+        codec: string | null;
     }>;
 }
 export class Room extends EventTarget {

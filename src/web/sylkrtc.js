@@ -47,6 +47,9 @@ const uuid = () => crypto.randomUUID();
 // --- the connection ---------------------------------------------------------------------------
 // Events: 'state' ({detail: 'connecting' | 'ready' | 'reconnecting' | 'closed'}), and every
 // server message as 'message'.
+/** RFC 3994 is-composing messages. */
+const COMPOSING = 'application/im-iscomposing+xml';
+
 export class Connection extends EventTarget {
   // rtcConfiguration: the RTCConfiguration of every peer connection; by default the
   // gateway's (its /webrtcgateway/config.json `iceServers`: STUN/TURN set by the operator).
@@ -223,6 +226,11 @@ export class Account extends EventTarget {
       this.dispatchEvent(new CustomEvent('incoming', { detail: call }));
     } else if (m.event === 'missed-session') {
       this.dispatchEvent(new CustomEvent('missed', { detail: m.originator }));
+    } else if (m.event === 'message' && (m.content_type || '').startsWith(COMPOSING)) {
+      // RFC 3994 is-composing: the state and how long it holds.
+      const state = (/<state>\s*(\w+)\s*<\/state>/.exec(m.content || '') || [])[1] || 'idle';
+      const refresh = Number((/<refresh>\s*(\d+)\s*<\/refresh>/.exec(m.content || '') || [])[1] || 0);
+      this.dispatchEvent(new CustomEvent('composing', { detail: { uri: m.sender && m.sender.uri, state, refresh } }));
     } else if (m.event === 'message') {
       this.dispatchEvent(new CustomEvent('message', { detail: m }));
     } else if (m.event === 'disposition-notification') {
@@ -297,6 +305,44 @@ export class Account extends EventTarget {
       content_type: contentType, timestamp: new Date().toISOString(),
     });
     return message_id;
+  }
+
+  /**
+   * Tells `uri` that the user is typing (`active`, for `refresh` seconds) or stopped (`idle`):
+   * an RFC 3994 is-composing message, which the gateway forwards and does not keep.
+   * @param {string} uri
+   * @param {'active'|'idle'} [state]
+   * @param {number} [refresh]
+   * @returns {Promise<any>}
+   */
+  sendComposing(uri, state = 'active', refresh = 60) {
+    const content = '<?xml version="1.0" encoding="UTF-8"?>\n' +
+      '<isComposing xmlns="urn:ietf:params:xml:ns:im-iscomposing">' +
+      `<state>${state}</state><contenttype>text/plain</contenttype><refresh>${refresh}</refresh></isComposing>`;
+    return this.conn.request({
+      sylkrtc: 'account-message', account: this.id, uri, message_id: uuid(), content,
+      content_type: COMPOSING, timestamp: new Date().toISOString(),
+    });
+  }
+
+  /**
+   * Deletes one message of the conversation with `contact`, on every device of the account
+   * (they get a `sync` {type: message, action: remove}).
+   * @param {string} contact
+   * @param {string} messageId
+   * @returns {Promise<any>}
+   */
+  removeMessage(contact, messageId) {
+    return this.conn.request({ sylkrtc: 'account-remove-message', account: this.id, contact, message_id: messageId });
+  }
+
+  /**
+   * Deletes the whole conversation with `contact`, on every device of the account.
+   * @param {string} contact
+   * @returns {Promise<any>}
+   */
+  removeConversation(contact) {
+    return this.conn.request({ sylkrtc: 'account-remove-conversation', account: this.id, contact });
   }
 
   // Tells the sender a message was `delivered` or `displayed` (IMDN).
@@ -504,21 +550,34 @@ export class Call extends EventTarget {
     this._emit(m.state, m.reason || null);
   }
 
-  // Audio packets both ways, and the loss and jitter of what comes in (for a quality
-  // indicator and the tests).
+  /**
+   * The call's audio statistics: packets and bytes each way, packets lost, jitter and
+   * round-trip time (seconds; rtt null until the far end reported), the codec received.
+   * @returns {Promise<{packetsReceived: number, packetsSent: number, packetsLost: number, jitter: number, bytesReceived: number, bytesSent: number, rtt: number | null, codec: string | null}>}
+   */
   async stats() {
-    const o = { packetsReceived: 0, packetsSent: 0, packetsLost: 0, jitter: 0 };
+    const o = { packetsReceived: 0, packetsSent: 0, packetsLost: 0, jitter: 0, bytesReceived: 0, bytesSent: 0, rtt: null, codec: null };
     if (!this.pc) return o;
-    (await this.pc.getStats()).forEach(r => {
+    const report = await this.pc.getStats();
+    report.forEach(r => {
       if (r.type === 'inbound-rtp' && r.kind === 'audio') {
         o.packetsReceived = r.packetsReceived;
         o.packetsLost = r.packetsLost || 0;
         o.jitter = r.jitter || 0;
+        o.bytesReceived = r.bytesReceived || 0;
+        const codec = r.codecId && report.get(r.codecId);
+        if (codec) o.codec = codec.mimeType.replace(/^audio\//, '');
       }
-      if (r.type === 'outbound-rtp' && r.kind === 'audio') o.packetsSent = r.packetsSent;
+      if (r.type === 'outbound-rtp' && r.kind === 'audio') {
+        o.packetsSent = r.packetsSent;
+        o.bytesSent = r.bytesSent || 0;
+      }
+      if (r.type === 'remote-inbound-rtp' && r.kind === 'audio' && r.roundTripTime !== undefined) o.rtt = r.roundTripTime;
+      if (r.type === 'candidate-pair' && r.nominated && o.rtt === null && r.currentRoundTripTime !== undefined) o.rtt = r.currentRoundTripTime;
     });
     return o;
   }
+
 }
 
 // --- video rooms ------------------------------------------------------------------------------

@@ -99,6 +99,12 @@ async function main() {
       errors: await page.evaluate(() => window.app.errors),
     };
     await page.click('#mute');
+    // The statistics panel: the codec and the bitrates each way, a graph of the last minute.
+    await page.click('#stats-panel summary');
+    summary.outgoing.stats_panel = (await until('the statistics panel', 10000, async () => {
+      const p = await page.evaluate(() => window.app.statsPanel());
+      return { done: p.open && p.codec !== '' && parseInt(p.in, 10) > 0 && parseInt(p.out, 10) > 0 && p.samples >= 2, detail: p };
+    })).detail;
     await shot(page, 'in-call.png');
     // The in-call screen has no serious or critical accessibility violation (axe-core).
     if (process.env.BROWSER !== 'firefox') summary.axe_in_call = await axeViolations(page);

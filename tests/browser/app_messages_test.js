@@ -9,7 +9,10 @@
 // 4. she answers "hello bob": the mark goes to "sent" when the phone took it;
 // 5. the phone reports it displayed (an IMDN): the mark becomes "read";
 // 6. contacts: she adds bob (group Team) and carol; her second device lists them and follows
-//    her changes live (and she its); search, group filter, edit, delete, Message.
+//    her changes live (and she its); search, group filter, edit, delete, Message;
+// 7. typing sends an is-composing indication, bob's shows "is typing"; what she sends appears
+//    on her second device, a message deleted there goes here, the conversation deleted here
+//    goes there.
 // Screenshots go to SHOT_DIR. Prints a JSON summary; exit 0 on success, 1 otherwise.
 'use strict';
 const { chromium } = require('playwright-core');
@@ -111,6 +114,44 @@ async function main() {
     await page.click('#contacts button[aria-label="Message Bobby"]');
     await page.waitForSelector('#conversation:not([hidden])');
     summary.contact_message = await page.textContent('#contact');
+
+    // Typing tells bob (an is-composing message through the gateway); bob typing shows here.
+    await page.type('#send-text', 'typing');
+    summary.composing_sent = (await until('the is-composing message sent', 10000, async () => {
+      const n = await page.evaluate(() => window.app.composingSent || 0);
+      return { done: n > 0, detail: n };
+    })).detail;
+    await page.fill('#send-text', '');
+    phoneSends('uac_iscomposing.xml', {});
+    summary.typing = (await until('bob typing shown', 10000, async () => {
+      const t = await page.textContent('#typing');
+      return { done: t.includes('bob@127.0.0.1'), detail: t };
+    })).detail;
+
+    // Her other device follows the conversation live: what she sends appears there; a message
+    // deleted there goes here too; the conversation deleted here goes there.
+    await other.click('#conversations button[data-contact="bob@127.0.0.1"]');
+    await other.waitForSelector('#conversation:not([hidden])');
+    await page.fill('#send-text', 'second message');
+    await page.press('#send-text', 'Enter');
+    const threadOf = (p) => p.evaluate(() => window.app.thread().map(m => m.text));
+    summary.synced_thread = (await until('the message on the other device', 10000, async () => {
+      const t = await threadOf(other);
+      return { done: t.includes('second message'), detail: t };
+    })).detail;
+    await other.click('#thread button[aria-label="Delete the message: second message"]');
+    summary.after_message_delete = (await until('the message deleted on both devices', 10000, async () => {
+      const [here, there] = [await threadOf(page), await threadOf(other)];
+      return { done: !here.includes('second message') && !there.includes('second message'), detail: { here, there } };
+    })).detail;
+    await page.click('#delete-conversation');
+    await page.waitForSelector('#home:not([hidden])');
+    summary.after_conversation_delete = (await until('the conversation gone from both devices', 10000, async () => {
+      const here = await page.evaluate(() => window.app.conversationList().map(c => c.contact));
+      const there = await other.evaluate(() => window.app.conversationList().map(c => c.contact));
+      const otherHome = await other.evaluate(() => !document.getElementById('home').hidden);
+      return { done: !here.includes('bob@127.0.0.1') && !there.includes('bob@127.0.0.1') && otherHome, detail: { here, there } };
+    })).detail;
   });
 }
 main();
