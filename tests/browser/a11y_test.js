@@ -15,6 +15,13 @@ const { FLAGS, Failure, axeViolations, fill, press, run } = require('./util');
 
 const BASE = process.argv[2];
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const SHOT_DIR = process.env.SHOT_DIR || '';
+
+async function shot(page, name) {
+  if (!SHOT_DIR) return;
+  require('fs').mkdirSync(SHOT_DIR, { recursive: true });
+  await page.screenshot({ path: require('path').join(SHOT_DIR, name) });
+}
 async function audit(page, screen, summary) {
   summary.screens[screen] = await axeViolations(page, false);
   return summary.screens[screen].filter(v => v.impact === 'serious' || v.impact === 'critical');
@@ -31,6 +38,7 @@ async function main() {
       await page.waitForSelector('#signin');
       summary[`${scheme}_background`] = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
       bad[`${scheme} signin`] = await audit(page, `${scheme}-signin`, summary);
+      await shot(page, `signin-${scheme}.png`);
       await fill(page, '#account', `dana-${scheme}@example.invalid`);
       await fill(page, '#password', 'secret');
       await fill(page, '#display-name', 'Dana');
@@ -70,6 +78,7 @@ async function main() {
     summary.nl_home = await language();
     summary.nl_home.registration = await nl.evaluate(() => document.getElementById('registration').textContent);
     bad['nl home'] = await audit(nl, 'nl-home', summary);
+    await shot(nl, 'home-nl.png');
     const found = Object.entries(bad).filter(([, v]) => v.length);
     if (found.length) throw new Failure(`serious or critical violations: ${JSON.stringify(Object.fromEntries(found))}`);
   });
