@@ -62,6 +62,12 @@ async fn the_web_app_chats_with_a_sip_phone() {
         "{summary}"
     );
     assert_eq!(
+        summary["files"],
+        serde_json::json!(["dot.png", "dropped.txt", "pasted.txt"]),
+        "{summary}"
+    );
+    assert_eq!(summary["upload_progress_hidden"], true, "{summary}");
+    assert_eq!(
         summary["after_conversation_delete"]["here"],
         serde_json::json!([]),
         "{summary}"

@@ -476,7 +476,8 @@ function renderThread() {
     const li = document.createElement('li');
     li.className = m.direction;
     li.dataset.id = m.id;
-    li.append(document.createTextNode(m.content));
+    if (m.file) li.append(...fileItem(m.file));
+    else li.append(document.createTextNode(m.content));
     if (m.direction === 'outgoing') {
       const mark = document.createElement('span');
       mark.className = 'mark';
@@ -520,21 +521,23 @@ function openConversation(contact) {
 async function loadHistory() {
   const entries = await app.account.sync();
   for (const e of entries) {
-    if (!e.direction || !e.content_type.startsWith('text/')) continue;
+    const file = fileOf(e.content_type, e.content);
+    if (!e.direction || (!e.content_type.startsWith('text/') && !file)) continue;
     const c = conversation(e.contact);
     const unread = e.direction === 'incoming' && (e.disposition || []).includes('display');
-    c.messages.push({ id: e.message_id, direction: e.direction, content: e.content, timestamp: e.timestamp, state: e.state, disposition: e.disposition, read: !unread });
+    c.messages.push({ id: e.message_id, direction: e.direction, content: e.content, file, timestamp: e.timestamp, state: e.state, disposition: e.disposition, read: !unread });
     if (unread) c.unread += 1;
   }
   renderConversations();
 }
 
 function received(m) {
-  if (!m.content_type.startsWith('text/')) return;
+  const file = fileOf(m.content_type, m.content);
+  if (!m.content_type.startsWith('text/') && !file) return;
   const contact = m.sender.uri;
   if (app.typing === contact) { app.typing = null; renderTyping(); }
   const c = conversation(contact);
-  const msg = { id: m.message_id, direction: 'incoming', content: m.content, timestamp: m.timestamp, disposition: m.disposition_notification, read: false };
+  const msg = { id: m.message_id, direction: 'incoming', content: m.content, file, timestamp: m.timestamp, disposition: m.disposition_notification, read: false };
   c.messages.push(msg);
   if ((m.disposition_notification || []).includes('positive-delivery')) {
     app.account.sendDisposition(contact, m.message_id, m.timestamp, 'delivered').catch(() => {});
@@ -574,6 +577,66 @@ async function sendText(e) {
   }
 }
 
+/** A transferred file in the thread: its link, and a picture or a player for images and videos. */
+function fileItem(f) {
+  const a = document.createElement('a');
+  a.href = f.url;
+  a.textContent = t('messages.file', { name: f.filename, size: size(f.filesize) });
+  a.download = f.filename;
+  a.className = 'file';
+  const type = f.filetype || '';
+  if (type.startsWith('image/')) {
+    const img = document.createElement('img');
+    img.src = f.url;
+    img.alt = f.filename;
+    img.className = 'preview';
+    return [a, img];
+  }
+  if (type.startsWith('video/')) {
+    const v = document.createElement('video');
+    v.src = f.url;
+    v.controls = true;
+    v.className = 'preview';
+    v.setAttribute('aria-label', f.filename);
+    return [a, v];
+  }
+  return [a];
+}
+
+function size(n) {
+  return n >= 1048576 ? `${(n / 1048576).toFixed(1)} MB` : n >= 1024 ? `${Math.round(n / 1024)} KB` : `${n} B`;
+}
+
+/** A message's file, when it is a file transfer (its JSON), else null. */
+function fileOf(contentType, content) {
+  if (contentType !== 'application/sylk-file-transfer') return null;
+  try {
+    const f = JSON.parse(content);
+    return f && f.url ? f : null;
+  } catch (_) {
+    return null;
+  }
+}
+
+/** Uploads `files` to the open conversation's contact, with the progress bar. */
+async function sendFiles(files) {
+  const contact = app.open;
+  if (!contact) return;
+  for (const file of files) {
+    const bar = $('upload-progress');
+    bar.hidden = false;
+    bar.value = 0;
+    try {
+      await app.account.sendFile(contact, file, (f) => { bar.value = f; });
+      app.uploaded = (app.uploaded || 0) + 1;
+    } catch (err) {
+      showError(t('error.not_sent', { reason: err.message }));
+    } finally {
+      bar.hidden = true;
+    }
+  }
+}
+
 /** Deletes a message here and on the account's other devices. */
 async function removeMessage(contact, id) {
   try {
@@ -601,10 +664,11 @@ async function removeConversation(contact) {
 /** What the account's other devices did: sent, deleted, read. */
 function synced(m) {
   const content = m.content || {};
-  if (m.type === 'message' && m.action === 'add' && content.uri && (content.content_type || '').startsWith('text/')) {
+  const file = fileOf(content.content_type, content.content);
+  if (m.type === 'message' && m.action === 'add' && content.uri && ((content.content_type || '').startsWith('text/') || file)) {
     const c = conversation(content.uri);
     if (!c.messages.some(x => x.id === content.message_id)) {
-      c.messages.push({ id: content.message_id, direction: 'outgoing', content: content.content, timestamp: content.timestamp, state: 'pending', read: true });
+      c.messages.push({ id: content.message_id, direction: 'outgoing', content: content.content, file, timestamp: content.timestamp, state: file ? 'accepted' : 'pending', read: true });
     }
   } else if (m.type === 'message' && m.action === 'remove' && content.contact) {
     const c = conversation(content.contact);
@@ -647,7 +711,11 @@ function typed() {
 }
 
 app.conversationList = () => [...app.conversations].map(([contact, c]) => ({ contact, unread: c.unread }));
-app.thread = () => [...document.querySelectorAll('#thread li')].map(li => ({ id: li.dataset.id, text: li.firstChild.textContent, mark: li.querySelector('.mark')?.textContent || null }));
+app.thread = () => [...document.querySelectorAll('#thread li')].map(li => ({
+  id: li.dataset.id, text: li.firstChild.textContent, mark: li.querySelector('.mark')?.textContent || null,
+  file: li.querySelector('a.file')?.getAttribute('href') || null,
+  preview: (() => { const img = li.querySelector('img.preview'); return img ? img.naturalWidth : null; })(),
+}));
 
 // --- meeting ------------------------------------------------------------------------------------
 function tile(id, name, stream, muted) {
@@ -942,6 +1010,21 @@ $('signin-form').addEventListener('submit', signIn);
 $('dial-form').addEventListener('submit', dial);
 $('send-form').addEventListener('submit', sendText);
 $('send-text').addEventListener('input', typed);
+$('send-file').addEventListener('change', () => { const files = [...$('send-file').files]; $('send-file').value = ''; sendFiles(files); });
+// Files dropped on the conversation, or pasted into the message field, are sent too.
+$('conversation').addEventListener('dragover', (e) => { if (e.dataTransfer && [...e.dataTransfer.types].includes('Files')) e.preventDefault(); });
+$('conversation').addEventListener('drop', (e) => {
+  const files = e.dataTransfer ? [...e.dataTransfer.files] : [];
+  if (!files.length) return;
+  e.preventDefault();
+  sendFiles(files);
+});
+$('send-text').addEventListener('paste', (e) => {
+  const files = e.clipboardData ? [...e.clipboardData.files] : [];
+  if (!files.length) return;
+  e.preventDefault();
+  sendFiles(files);
+});
 $('delete-conversation').addEventListener('click', () => app.open && removeConversation(app.open));
 $('back').addEventListener('click', () => { app.open = null; renderConversations(); show('home'); });
 $('new-chat-form').addEventListener('submit', (e) => {

@@ -107,6 +107,16 @@ export class Account extends EventTarget {
      */
     sendComposing(uri: string, state?: "active" | "idle", refresh?: number): Promise<any>;
     /**
+     * Sends `file` to `uri` (1:1 file transfer): uploads it to the gateway, which tells both
+     * sides with an `application/sylk-file-transfer` message (`message` at the receiver, `sync`
+     * add at the sender). Resolves with the transfer id.
+     * @param {string} uri
+     * @param {File} file
+     * @param {(fraction: number) => void} [onProgress] called as the upload goes, 0 to 1
+     * @returns {Promise<string>}
+     */
+    sendFile(uri: string, file: File, onProgress?: (fraction: number) => void): Promise<string>;
+    /**
      * Deletes one message of the conversation with `contact`, on every device of the account
      * (they get a `sync` {type: message, action: remove}).
      * @param {string} contact

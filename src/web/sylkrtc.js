@@ -326,6 +326,36 @@ export class Account extends EventTarget {
   }
 
   /**
+   * Sends `file` to `uri` (1:1 file transfer): uploads it to the gateway, which tells both
+   * sides with an `application/sylk-file-transfer` message (`message` at the receiver, `sync`
+   * add at the sender). Resolves with the transfer id.
+   * @param {string} uri
+   * @param {File} file
+   * @param {(fraction: number) => void} [onProgress] called as the upload goes, 0 to 1
+   * @returns {Promise<string>}
+   */
+  sendFile(uri, file, onProgress = null) {
+    const id = uuid();
+    const path = [this.id, uri, id, file.name].map(encodeURIComponent).join('/');
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open('POST', `${this.conn.httpBase}/webrtcgateway/filetransfer/${path}`);
+      xhr.setRequestHeader('Content-Type', file.type || 'application/octet-stream');
+      xhr.upload.onprogress = (e) => { if (onProgress && e.lengthComputable) onProgress(e.loaded / e.total); };
+      xhr.onload = () => {
+        if (xhr.status === 200) {
+          if (onProgress) onProgress(1);
+          resolve(id);
+        } else {
+          reject(new Error(`${xhr.status} ${xhr.responseText}`.trim()));
+        }
+      };
+      xhr.onerror = () => reject(new Error('the upload failed'));
+      xhr.send(file);
+    });
+  }
+
+  /**
    * Deletes one message of the conversation with `contact`, on every device of the account
    * (they get a `sync` {type: message, action: remove}).
    * @param {string} contact

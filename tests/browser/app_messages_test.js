@@ -12,7 +12,9 @@
 //    her changes live (and she its); search, group filter, edit, delete, Message;
 // 7. typing sends an is-composing indication, bob's shows "is typing"; what she sends appears
 //    on her second device, a message deleted there goes here, the conversation deleted here
-//    goes there.
+//    goes there;
+// 8. files: picked, dropped and pasted ones are uploaded and shown (a picture inline), also on
+//    her other device.
 // Screenshots go to SHOT_DIR. Prints a JSON summary; exit 0 on success, 1 otherwise.
 'use strict';
 const { chromium } = require('playwright-core');
@@ -144,6 +146,35 @@ async function main() {
       const [here, there] = [await threadOf(page), await threadOf(other)];
       return { done: !here.includes('second message') && !there.includes('second message'), detail: { here, there } };
     })).detail;
+    // Files: one from the file field (its upload's progress ends; the thread shows it with its
+    // picture, which the gateway serves inline, and so does her other device), one dropped on
+    // the conversation, one pasted into the message field.
+    const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
+    await page.setInputFiles('#send-file', { name: 'dot.png', mimeType: 'image/png', buffer: png });
+    const pictured = (p) => async () => {
+      const t = await p.evaluate(() => window.app.thread());
+      const f = t.find(m => m.file && m.file.endsWith('/dot.png'));
+      return { done: !!f && f.preview > 0, detail: t.filter(m => m.file) };
+    };
+    summary.file_here = (await until('the picture in the thread', 10000, pictured(page))).detail;
+    summary.file_other_device = (await until('the picture on the other device', 10000, pictured(other))).detail;
+    await page.evaluate(() => {
+      const dt = new DataTransfer();
+      dt.items.add(new File(['dropped text'], 'dropped.txt', { type: 'text/plain' }));
+      document.getElementById('thread').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    });
+    await page.evaluate(() => {
+      const dt = new DataTransfer();
+      dt.items.add(new File(['pasted text'], 'pasted.txt', { type: 'text/plain' }));
+      document.getElementById('send-text').dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+    });
+    summary.files = (await until('the dropped and the pasted file', 10000, async () => {
+      const t = await page.evaluate(() => window.app.thread());
+      const names = t.filter(m => m.file).map(m => decodeURIComponent(m.file.split('/').pop()));
+      return { done: ['dot.png', 'dropped.txt', 'pasted.txt'].every(n => names.includes(n)), detail: names };
+    })).detail;
+    summary.upload_progress_hidden = await page.evaluate(() => document.getElementById('upload-progress').hidden);
+    if (SHOT_DIR) await page.screenshot({ path: path.join(SHOT_DIR, 'file-transfer.png') });
     await page.click('#delete-conversation');
     await page.waitForSelector('#home:not([hidden])');
     summary.after_conversation_delete = (await until('the conversation gone from both devices', 10000, async () => {
