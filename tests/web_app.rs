@@ -270,6 +270,13 @@ fn check_meeting(gw: &Gateway, base: &str, browsers: &str, shots: &str) {
             width("Bob") > width("Alice") && width("Alice") > 0,
             "{summary}"
         );
+        // Her grid view asks every feed at one rate; the spotlight again, different ones.
+        assert_eq!(summary["grid_class"], true, "{summary}");
+        let rates = summary["grid_rates"].as_array().expect("grid rates");
+        assert!(
+            rates.len() >= 2 && rates.iter().all(|r| r == &rates[0]),
+            "{summary}"
+        );
     }
     assert_eq!(summary["download_matches"], true, "{summary}");
     assert_eq!(

@@ -16,8 +16,23 @@ function showError(text) {
   $('error').classList.add('show');
 }
 function clearError() { $('error').classList.remove('show'); }
+// Where the focus lands when a screen opens: its first control, or its heading.
+const LANDING = { signin: 'account', home: 'room-name', incoming: 'answer', call: 'peer', conversation: 'send-text', meeting: 'room-title' };
+
+/**
+ * Shows one screen. The focus follows (a keyboard or screen-reader user is never left on a
+ * hidden control): to the screen's landing element; back on the home screen, to the control
+ * that left it, when it is still there.
+ */
 function show(section) {
+  const active = document.activeElement;
+  const from = ['signin', 'home', 'incoming', 'call', 'conversation', 'meeting'].find(id => !$(id).hidden);
+  if (from === 'home' && section !== 'home' && active && $('home').contains(active)) app.homeFocus = active;
   for (const id of ['signin', 'home', 'incoming', 'call', 'conversation', 'meeting']) $(id).hidden = id !== section;
+  if (from === section) return;
+  const back = section === 'home' && app.homeFocus && app.homeFocus.isConnected ? app.homeFocus : null;
+  (back || $(LANDING[section])).focus();
+  app.focusMoves = (app.focusMoves || 0) + 1;
 }
 
 async function loadConfig() {
@@ -760,7 +775,8 @@ function tile(id, name, stream, muted) {
 function requestLayers() {
   const room = app.room;
   if (!room) return;
-  const spotlight = room.active.length > 0;
+  // The grid view gives every tile the same size: every feed the middle rate.
+  const spotlight = room.active.length > 0 && !$('tiles').classList.contains('grid');
   for (const p of room.participants.values()) {
     if (!p.feed) continue;
     const big = room.active.includes(p.id);
@@ -1027,6 +1043,13 @@ $('send-text').addEventListener('paste', (e) => {
 });
 $('delete-conversation').addEventListener('click', () => app.open && removeConversation(app.open));
 $('back').addEventListener('click', () => { app.open = null; renderConversations(); show('home'); });
+// Escape leaves a conversation, and closes the contact form (the focus goes back to what
+// opened it).
+document.addEventListener('keydown', (e) => {
+  if (e.key !== 'Escape') return;
+  if (!$('conversation').hidden) { e.preventDefault(); $('back').click(); }
+  else if ($('contact-editor').open && $('contact-editor').contains(document.activeElement)) { e.preventDefault(); app.contacts.edit(null, true); }
+});
 $('new-chat-form').addEventListener('submit', (e) => {
   e.preventDefault();
   const who = $('new-chat').value.trim();
@@ -1095,6 +1118,14 @@ $('mic').addEventListener('click', () => {
   $('mic').textContent = t(app.micMuted ? 'meeting.unmute_mic' : 'meeting.mute_mic');
   renderPeople();
 });
+// Grid view (every tile the same) or spotlight (the active speaker large), for this page only.
+$('layout').addEventListener('click', () => {
+  const grid = $('layout').getAttribute('aria-pressed') !== 'true';
+  $('layout').setAttribute('aria-pressed', String(grid));
+  $('tiles').classList.toggle('grid', grid);
+  requestLayers();
+});
+app.askedRates = () => app.room ? [...app.room.participants.values()].filter(p => p.feed).map(p => p.askedBitrate || null) : [];
 $('preview-camera').addEventListener('click', () => togglePreview().catch(err => showError(err.message)));
 // A camera chosen while previewing is previewed at once.
 $('camera').addEventListener('change', () => { if (app.preview) { stopPreview(); togglePreview(); } });

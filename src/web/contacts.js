@@ -23,7 +23,7 @@ export class Contacts {
     $('contact-search').addEventListener('input', () => this.render());
     $('contact-group').addEventListener('change', () => this.render());
     $('contact-form').addEventListener('submit', (e) => { e.preventDefault(); this.save().catch(err => this.ui.error(err.message)); });
-    $('contact-cancel').addEventListener('click', () => this.edit(null));
+    $('contact-cancel').addEventListener('click', () => this.edit(null, true));
   }
 
   /** Loads `account`'s book and follows its changes. */
@@ -95,8 +95,12 @@ export class Contacts {
     $('contacts-empty').hidden = this.contacts.length > 0;
   }
 
-  /** Opens the form on `contact` (null: a new one). */
-  edit(contact) {
+  /**
+   * Opens the form on `contact` (null: a new one, closed); `back`: the focus returns to what
+   * opened the form.
+   */
+  edit(contact, back = false) {
+    if (contact) this.opener = document.activeElement;
     $('contact-id').value = contact ? contact.id : '';
     $('contact-name').value = contact ? contact.name : '';
     $('contact-uri').value = contact ? ((contact.uris[0] || {}).uri || '') : '';
@@ -105,6 +109,10 @@ export class Contacts {
     $('contact-editor').open = !!contact;
     $('contact-legend').textContent = contact ? t('contacts.edit_title', { name: contact.name }) : t('contacts.add');
     if (contact) $('contact-name').focus();
+    else if (back) {
+      const opener = this.opener && this.opener.isConnected ? this.opener : $('contact-legend');
+      opener.focus();
+    }
   }
 
   async save() {
@@ -122,7 +130,7 @@ export class Contacts {
     };
     await this.account.updateAddressbook(old ? 'update' : 'add', 'contact', contact);
     await this.setGroup(contact, $('contact-group-name').value.trim());
-    this.edit(null);
+    this.edit(null, true);
   }
 
   /** Puts `contact` (as it is now) in the group named `name` alone (none: in no group). */

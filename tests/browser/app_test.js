@@ -198,6 +198,19 @@ async function main() {
         const bob = tiles.find(t => t.name === 'Bob'), alice = tiles.find(t => t.name === 'Alice');
         return { done: bob && alice && bob.active && alice.width > 0 && bob.width > alice.width && alice.width <= 200, detail: tiles };
       })).detail.filter(t => t.name === 'Bob' || t.name === 'Alice').map(t => ({ name: t.name, width: t.width, spotlight: t.active }));
+      // Her grid view: every tile the same, every feed asked at the same (middle) rate; back
+      // to the spotlight, bob's feed at full rate again.
+      await carol.click('#layout');
+      summary.grid_rates = (await until('one rate for every feed in the grid', 10000, async () => {
+        const rates = await carol.evaluate(() => window.app.askedRates());
+        return { done: rates.length >= 2 && rates.every(r => r === rates[0]), detail: rates };
+      })).detail;
+      summary.grid_class = await carol.evaluate(() => document.getElementById('tiles').classList.contains('grid'));
+      await carol.click('#layout');
+      summary.spotlight_rates = (await until('the spotlight rates again', 10000, async () => {
+        const rates = await carol.evaluate(() => window.app.askedRates());
+        return { done: new Set(rates).size > 1, detail: rates };
+      })).detail;
     }
     // Everything came from the gateway: no external request.
     const host = new URL(BASE).host;
