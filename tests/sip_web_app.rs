@@ -105,6 +105,13 @@ fn calls_with(browser: &str, shots: &str) {
         "{summary}"
     );
     assert!(
+        summary["call_from_contact"]["packetsReceived"]
+            .as_u64()
+            .unwrap_or(0)
+            > 50,
+        "{summary}"
+    );
+    assert!(
         summary["call_from_history"]["packetsReceived"]
             .as_u64()
             .unwrap_or(0)
@@ -161,4 +168,38 @@ fn calls_with(browser: &str, shots: &str) {
         received > 50 && sent > 50,
         "baresip RTP: sent {sent}, received {received}"
     );
+}
+
+/// A video call from the web app to bob's baresip with video: the screen shared in the call
+/// (`Call.shareScreen`) replaces the camera's picture (another size), and stopping puts the
+/// camera back (tests/browser/app_video_call_test.js).
+#[test]
+fn the_web_app_shares_the_screen_in_a_video_call() {
+    loopback_only();
+    let _kamailio = Kamailio::start(&[]);
+    let bob = Baresip::start_video("bob");
+    let gw = Gateway::start(&["--sip-proxy", PROXY]);
+    let summary = run_driver(
+        "app_video_call_test.js",
+        &format!("http://{}", gw.addr),
+        "sip_web_app_video",
+        &[],
+        || {
+            format!(
+                "--- baresip:\n{}\n--- gateway (tail):\n{}",
+                tail(&bob.log(), 40),
+                tail(&gw.log(), 60)
+            )
+        },
+    );
+    assert_ne!(
+        summary["screen"]["width"], summary["camera"]["width"],
+        "{summary}"
+    );
+    assert_eq!(summary["button_sharing"], "true", "{summary}");
+    assert_eq!(
+        summary["camera_again"]["width"], summary["camera"]["width"],
+        "{summary}"
+    );
+    assert_eq!(summary["end"]["reason"], "200 to BYE", "{summary}");
 }

@@ -196,6 +196,10 @@ function showCall(call, name, direction) {
       $('remote-video').muted = true; // the audio element plays the sound
     }
     $('camera-off').hidden = !(call.stream && call.stream.getVideoTracks().length);
+    $('call-screen').hidden = $('camera-off').hidden;
+    const sharing = !!call.screen;
+    $('call-screen').setAttribute('aria-pressed', String(sharing));
+    $('call-screen').textContent = t(sharing ? 'meeting.stop_sharing' : 'meeting.share_screen');
   };
   let started = null;
   const timer = setInterval(async () => {
@@ -1082,6 +1086,23 @@ $('missed-only').addEventListener('click', () => {
   $('missed-only').setAttribute('aria-pressed', String(on));
   renderHistory().catch(err => showError(err.message));
 });
+$('call-screen').addEventListener('click', async () => {
+  const call = app.call;
+  if (!call) return;
+  try {
+    if (call.screen) await call.stopScreen(); else await call.shareScreen();
+  } catch (err) {
+    showError(t('error.screen', { reason: err.message }));
+  }
+  $('call-screen').setAttribute('aria-pressed', String(!!call.screen));
+  $('call-screen').textContent = t(call.screen ? 'meeting.stop_sharing' : 'meeting.share_screen');
+});
+app.callVideoOut = async () => {
+  if (!app.call || !app.call.pc) return null;
+  let out = null;
+  (await app.call.pc.getStats()).forEach(r => { if (r.type === 'outbound-rtp' && r.kind === 'video') out = { width: r.frameWidth || 0, height: r.frameHeight || 0, packets: r.packetsSent }; });
+  return out;
+};
 $('hangup').addEventListener('click', () => app.call && app.call.terminate().catch(err => showError(err.message)));
 $('mute').addEventListener('click', () => {
   const on = $('mute').getAttribute('aria-pressed') !== 'true';

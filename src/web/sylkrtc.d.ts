@@ -188,6 +188,21 @@ export class Call extends EventTarget {
      */
     addVideo(stream: MediaStream): Promise<void>;
     /**
+     * Shares the screen in a video call: the screen (`stream`, or one asked for with
+     * getDisplayMedia) replaces the camera on the call's video, until `stopScreen()` or the
+     * browser's own "stop sharing".
+     * @param {MediaStream} [stream]
+     * @returns {Promise<MediaStream>} the screen
+     */
+    shareScreen(stream?: MediaStream): Promise<MediaStream>;
+    cameraTrack: MediaStreamTrack;
+    screen: MediaStream;
+    /**
+     * Puts the camera back on the call's video after `shareScreen()`.
+     * @returns {Promise<void>}
+     */
+    stopScreen(): Promise<void>;
+    /**
      * @param {MediaStream} [stream] its video goes on the video lines the far end added
      * @returns {Promise<void>}
      */

@@ -515,6 +515,38 @@ export class Call extends EventTarget {
     await this.conn.request({ sylkrtc: 'session-update', session: this.id, sdp: offer.sdp });
   }
 
+  /**
+   * Shares the screen in a video call: the screen (`stream`, or one asked for with
+   * getDisplayMedia) replaces the camera on the call's video, until `stopScreen()` or the
+   * browser's own "stop sharing".
+   * @param {MediaStream} [stream]
+   * @returns {Promise<MediaStream>} the screen
+   */
+  async shareScreen(stream) {
+    const sender = this.pc && this.pc.getSenders().find(s => s.track && s.track.kind === 'video');
+    if (!sender) throw new Error('the call has no video to share the screen on');
+    const screen = stream || await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+    const track = screen.getVideoTracks()[0];
+    if (!this.screen) this.cameraTrack = sender.track;
+    await sender.replaceTrack(track);
+    this.screen = screen;
+    track.addEventListener('ended', () => this.stopScreen().catch(() => {}));
+    return screen;
+  }
+
+  /**
+   * Puts the camera back on the call's video after `shareScreen()`.
+   * @returns {Promise<void>}
+   */
+  async stopScreen() {
+    if (!this.screen) return;
+    const screen = this.screen;
+    this.screen = null;
+    const sender = this.pc.getSenders().find(s => s.track && s.track.kind === 'video');
+    if (sender) await sender.replaceTrack(this.cameraTrack || null);
+    for (const t of screen.getTracks()) t.stop();
+  }
+
   // Answers the far end's re-INVITE (`update {state: received}`, the 'updateRequest' event):
   // camera tracks of `stream`, if given, go on the new video lines.
   /**

@@ -187,6 +187,18 @@ async function main() {
     await page.click('#history li:nth-child(2) button');
     summary.call_from_history = await audioBothWays(page, 'call from the history');
     await hangUp(page, 'call from the history');
+    // And from her contacts: bob saved there, its Call button calls him.
+    await page.evaluate(() => { document.getElementById('contact-editor').open = true; });
+    await fill(page, '#contact-name', 'Bob');
+    await fill(page, '#contact-uri', 'bob');
+    await page.click('#contact-save');
+    await until('bob in the contacts', 10000, async () => {
+      const l = await page.evaluate(() => window.app.contactList());
+      return { done: l.some(t => t.startsWith('Bob (bob@127.0.0.1)')), detail: l };
+    });
+    await page.click('#contacts button[aria-label="Call Bob"]');
+    summary.call_from_contact = await audioBothWays(page, 'call from a contact');
+    await hangUp(page, 'call from a contact');
 
     // A wrong password, in another page.
     const other = await newPage();
