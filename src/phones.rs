@@ -4,7 +4,9 @@
 //!   `conference_domains` to the gateway) joins room `room@domain`.
 //! * Dial-out: `videoroom-invite` naming an address that no connection of this gateway has
 //!   added (a desk phone, a number through the proxy; `room_dial_out`) calls it from the
-//!   room, with the inviting account's identity and credentials; once answered it joins.
+//!   room, with the inviting account's identity and credentials; once answered it joins. The
+//!   inviter's session is told how it goes: `invite-status` `progress` (the INVITE sent, each
+//!   1xx), `success` (answered) or `failed` with the SIP code and reason (Appendix A).
 //!
 //! Either way the phone is a publisher of type `sip` (`publishers-joined`, its display name
 //! from the From or To header); browsers attach its feed as any other (audio only) and get
@@ -23,6 +25,8 @@ use signaling::sip::{self, CallEvent, CallUpdate, IncomingEvent, IncomingInvite,
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
+use signaling::sylkrtc::VideoroomEvent;
+
 use crate::rooms::{mix_id, JoinRefused, Member, Participant};
 use crate::server::App;
 
@@ -40,6 +44,8 @@ pub struct DialOut {
     pub ha1: sip::Ha1,
     /// Whom to call (an AOR or SIP URI).
     pub to: String,
+    /// The inviter's publisher session: it gets the call's `invite-status` (Appendix A).
+    pub inviter: String,
 }
 
 /// What the task is asked to do.
@@ -122,6 +128,8 @@ struct Phone {
     sdp: String,
     /// It is a participant (a dial-out joins when answered).
     joined: bool,
+    /// A dial-out: whom it calls and who asked (told its `invite-status`).
+    invited: Option<(String, String)>,
 }
 
 #[derive(Default)]
@@ -304,9 +312,40 @@ async fn dial_in(app: &Arc<App>, call_id: &str, invite: IncomingInvite) -> Optio
         call: Call::In(invite.call),
         sdp: answer,
         joined: true,
+        invited: None,
     };
     join(app, &phone, caller, invite.display_name);
     Some(phone)
+}
+
+/// Tells the inviter of a dial-out how it goes (`invite-status`, Appendix A): `progress`,
+/// `success` or `failed` with the SIP code and reason.
+fn invite_status(
+    app: &Arc<App>,
+    room: &str,
+    (to, inviter): (&str, &str),
+    state: &str,
+    code: Option<u16>,
+    reason: Option<String>,
+) {
+    app.rooms().tell(
+        room,
+        inviter,
+        VideoroomEvent::InviteStatus {
+            participant: to.to_string(),
+            state: state.to_string(),
+            code: code.map(i64::from),
+            reason,
+        },
+    );
+}
+
+/// `<code> <reason>` of a SIP status line, split.
+fn status(line: &str) -> (Option<u16>, Option<String>) {
+    match line.split_once(' ') {
+        Some((code, reason)) => (code.parse().ok(), Some(reason.to_string())),
+        None => (line.parse().ok(), None),
+    }
 }
 
 async fn dial_out(
@@ -315,14 +354,27 @@ async fn dial_out(
     d: DialOut,
     events: &mpsc::Sender<CallUpdate>,
 ) {
+    let who = (d.to.as_str(), d.inviter.as_str());
+    let failed = |code: u16, reason: &str| {
+        invite_status(
+            app,
+            &d.room,
+            who,
+            "failed",
+            Some(code),
+            Some(reason.to_string()),
+        );
+    };
     let Some(to) = sip::Aor::parse(&d.to) else {
         info!(room = %d.room, to = %d.to, "dial-out refused: not a SIP address");
+        failed(400, "Bad Request");
         return;
     };
     let (session, peer) = match reserve(app, &d.room, &d.to) {
         Ok(place) => place,
         Err(code) => {
             info!(room = %d.room, to = %d.to, code, "dial-out not made");
+            failed(code, if code == 486 { "Busy Here" } else { "Not Made" });
             return;
         }
     };
@@ -334,6 +386,7 @@ async fn dial_out(
             warn!(room = %d.room, to = %d.to, error = %e, "dial-out failed: no RTP leg");
             give_back(app);
             app.engine.close(peer).await;
+            failed(500, "Server Internal Error");
             return;
         }
     };
@@ -343,6 +396,7 @@ async fn dial_out(
             info!(room = %d.room, to = %d.to, error = %e, "dial-out failed: cannot resolve");
             give_back(app);
             app.engine.close(peer).await;
+            failed(404, "Not Found");
             return;
         }
     };
@@ -364,19 +418,26 @@ async fn dial_out(
             state.outgoing.insert(
                 id,
                 Phone {
-                    room: d.room,
+                    room: d.room.clone(),
                     session,
                     peer,
                     call: Call::Out(call),
                     sdp: offer,
                     joined: false,
+                    invited: Some((d.to.clone(), d.inviter.clone())),
                 },
             );
+            invite_status(app, &d.room, who, "progress", None, None);
         }
         Err(e) => {
             warn!(room = %d.room, to = %d.to, error = %e, "dial-out failed: INVITE not sent");
             give_back(app);
             app.engine.close(peer).await;
+            let (code, reason) = status(&e.to_string());
+            failed(
+                code.unwrap_or(500),
+                reason.as_deref().unwrap_or("Server Internal Error"),
+            );
         }
     }
 }
@@ -394,6 +455,11 @@ async fn dial_out_event(app: &Arc<App>, state: &mut State, update: CallUpdate) {
             match joined {
                 Ok(()) => {
                     phone.joined = true;
+                    if let Some((to, inviter)) = &phone.invited {
+                        let who = (to.as_str(), inviter.as_str());
+                        let ok = Some("OK".to_string());
+                        invite_status(app, &phone.room, who, "success", Some(200), ok);
+                    }
                     let (who, name) = answered_by(&headers);
                     info!(room = %phone.room, session = %phone.session, phone = %who, "called phone joined the room");
                     join(app, phone, who, name);
@@ -408,6 +474,11 @@ async fn dial_out_event(app: &Arc<App>, state: &mut State, update: CallUpdate) {
         }
         CallEvent::Ended { reason } => {
             if let Some(phone) = state.outgoing.remove(&update.id) {
+                if let (false, Some((to, inviter))) = (phone.joined, &phone.invited) {
+                    let (code, text) = status(&reason);
+                    let who = (to.as_str(), inviter.as_str());
+                    invite_status(app, &phone.room, who, "failed", code, text);
+                }
                 leave(app, phone, &reason).await;
             }
         }
@@ -418,6 +489,10 @@ async fn dial_out_event(app: &Arc<App>, state: &mut State, update: CallUpdate) {
         CallEvent::Progress { code, reason, .. } => {
             if let Some(phone) = state.outgoing.get(&update.id) {
                 info!(room = %phone.room, session = %phone.session, code, %reason, "called phone: progress");
+                if let Some((to, inviter)) = &phone.invited {
+                    let who = (to.as_str(), inviter.as_str());
+                    invite_status(app, &phone.room, who, "progress", Some(code), Some(reason));
+                }
             }
         }
         CallEvent::Reanswered { .. } | CallEvent::Message(_) | CallEvent::MessageSent { .. } => {}
@@ -468,6 +543,17 @@ mod tests {
             "+3120@pstn.example.com"
         );
         assert_eq!(caller_aor("tel:+3120"), "tel:+3120");
+    }
+
+    #[test]
+    fn a_status_line_splits_into_code_and_reason() {
+        use super::status;
+        assert_eq!(
+            status("486 Busy Here"),
+            (Some(486), Some("Busy Here".into()))
+        );
+        assert_eq!(status("408"), (Some(408), None));
+        assert_eq!(status("no code"), (None, Some("code".into())));
     }
 
     #[test]

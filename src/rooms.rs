@@ -447,6 +447,14 @@ impl Rooms {
         );
     }
 
+    /// Sends `event` to the participant `session` of room `uri`, if it is there (and a
+    /// browser).
+    pub fn tell(&self, uri: &str, session: &str, event: VideoroomEvent) {
+        if let Some(p) = self.rooms.get(uri).and_then(|r| r.get(session)) {
+            p.send(event);
+        }
+    }
+
     /// Sets the active participants; every room session gets `configure`.
     pub fn configure(
         &mut self,

@@ -268,7 +268,7 @@ impl Connection {
             info!(conn = self.id, room = %r.uri, invited = invite.len(), "room created: inviting its invite_participants");
             let offline = self.invite(&r.uri, &originator, &invite);
             if self.app.config.room_dial_out {
-                self.dial_out(&r.uri, &account.id, offline);
+                self.dial_out(&r.uri, &account.id, &r.session, offline);
             }
         }
         let session = r.session;
@@ -495,14 +495,14 @@ impl Connection {
         let account = rs.account.clone();
         let offline = self.invite(&room, &originator, &r.participants);
         if self.app.config.room_dial_out {
-            self.dial_out(&room, &account, offline);
+            self.dial_out(&room, &account, &r.session, offline);
         }
         Ok(())
     }
 
     /// Calls invited addresses that no connection of this gateway has (phones, numbers) from
-    /// `room`, as `account`.
-    fn dial_out(&self, room: &str, account: &str, targets: Vec<String>) {
+    /// `room`, as `account`; `session` (the inviter's) gets their `invite-status`.
+    fn dial_out(&self, room: &str, account: &str, session: &str, targets: Vec<String>) {
         let Some(a) = self.accounts.get(account) else {
             return;
         };
@@ -518,6 +518,7 @@ impl Connection {
                 user_agent: a.user_agent.clone(),
                 ha1: signaling::sip::Ha1(a.password.expose().to_string()),
                 to: to.clone(),
+                inviter: session.to_string(),
             });
             if !asked {
                 warn!(conn = self.id, room = %room, %to, "dial-out dropped: the phones' queue is full");
@@ -687,11 +688,14 @@ impl Connection {
             .and_then(|room| room.get(&r.participant_id))
             .ok_or_else(|| ApiError::Api(format!("Unknown participant: {}", r.participant_id)))?;
         let crate::rooms::Member::Browser(conn) = &target.member else {
-            // A phone has no client to ask.
-            return Err(ApiError::Api(format!(
-                "Participant {} is not a WebRTC participant",
-                r.participant_id
-            )));
+            // A phone has no client to ask: the mix mutes it (Appendix A: "a SIP target is
+            // muted via the focus"), and the room hears of it as of anyone's mute.
+            let (peer, session) = (target.peer, target.session.clone());
+            drop(rooms);
+            let engine = self.app.engine.clone();
+            tokio::spawn(async move { engine.mix_mute(peer, r.muted).await });
+            self.app.rooms().set_muted(&room, &session, r.muted);
+            return Ok(());
         };
         conn.deliver(
             Event::videoroom(

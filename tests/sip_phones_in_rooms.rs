@@ -157,9 +157,12 @@ fn a_g722_phone_and_a_pcmu_phone_hear_each_other_and_the_browser() {
 
 /// `videoroom-invite` of an address no connection of the gateway has (bob, a SIPp phone
 /// registered at Kamailio) calls it from the room as the inviting account (alice, whose
-/// From Kamailio challenges: the gateway answers the 407 with her credentials). SIPp answers
-/// with PCMA: the room gets `publishers-joined` with type `sip`; alice attaches its feed and
-/// receives its audio (SIPp echoes the room's mix back); SIPp's BYE gives `publishers-left`.
+/// From Kamailio challenges: the gateway answers the 407 with her credentials). alice gets
+/// `invite-status` progress and success; SIPp answers with PCMA: the room gets
+/// `publishers-joined` with type `sip`; alice attaches its feed and receives its audio (SIPp
+/// echoes the room's mix back); muting it stops its feed (`publisher-updated`), unmuting
+/// brings it back; SIPp's BYE gives `publishers-left`. An address nobody answers at gives
+/// `invite-status` failed with the proxy's 404.
 #[test]
 fn a_room_calls_an_invited_phone_which_stays_until_its_bye() {
     let _peers = setup();
@@ -167,13 +170,13 @@ fn a_room_calls_an_invited_phone_which_stays_until_its_bye() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         register_bob().await;
-        // SIPp's callee that answers and hangs up, with 5 s of call instead of 2.
+        // SIPp's callee that answers and hangs up, with 9 s of call instead of 2.
         let dir = tempfile::tempdir().unwrap();
         let scenario = dir.path().join("uas_answer_then_bye.xml");
         let xml = std::fs::read_to_string(own_scenario("uas_answer_then_bye.xml")).unwrap();
         std::fs::write(
             &scenario,
-            xml.replace("milliseconds=\"2000\"", "milliseconds=\"5000\""),
+            xml.replace("milliseconds=\"2000\"", "milliseconds=\"9000\""),
         )
         .unwrap();
         let uas = Sipp::callee(&scenario.display().to_string());
@@ -189,6 +192,17 @@ fn a_room_calls_an_invited_phone_which_stays_until_its_bye() {
                 json!({"sylkrtc": "videoroom-invite", "session": session, "participants": [BOB]}),
             )
             .await);
+        // The call's progress, then its success, reach the inviter (Appendix A invite-status).
+        let progress = alice
+            .ws
+            .room_event(&session, "invite-status", Some("progress"))
+            .await;
+        assert_eq!(progress["participant"], BOB, "{progress}");
+        let success = alice
+            .ws
+            .room_event(&session, "invite-status", Some("success"))
+            .await;
+        assert_eq!(success["code"], 200, "{success}");
         let joined = alice
             .ws
             .room_event(&session, "publishers-joined", None)
@@ -203,6 +217,31 @@ fn a_room_calls_an_invited_phone_which_stays_until_its_bye() {
             .await
             .unwrap_or_else(|e| panic!("no audio from the phone: {e}\n{}", tail(&gw.log(), 60)));
         assert!(audio.len() >= 25);
+        // Muting the phone (there is no client to ask: the mix leaves it out) stops its feed,
+        // and the room hears of it as `publisher-updated`; unmuting brings it back.
+        let mute = |muted: bool| {
+            json!({"sylkrtc": "videoroom-mute-participant", "session": session,
+                   "participant_id": phone_session, "muted": muted})
+        };
+        ack(&alice.ws.request(mute(true)).await);
+        let updated = alice
+            .ws
+            .room_event(&session, "publisher-updated", None)
+            .await;
+        assert_eq!(updated["muted"], true, "{updated}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let before = sub.received().audio.len();
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let muted_packets = sub.received().audio.len() - before;
+        assert!(
+            muted_packets <= 2,
+            "{muted_packets} packets from a muted phone"
+        );
+        ack(&alice.ws.request(mute(false)).await);
+        let unmuted = before + muted_packets + 20;
+        sub.wait_received(Kind::Audio, unmuted, Duration::from_secs(5))
+            .await
+            .expect("the phone's audio again after unmuting");
         let left = alice.ws.room_event(&session, "publishers-left", None).await;
         assert_eq!(left["publishers"], json!([phone_session]), "{left}");
         let (code, log) = uas.exit_code(Duration::from_secs(15)).await;
@@ -225,6 +264,18 @@ fn a_room_calls_an_invited_phone_which_stays_until_its_bye() {
             .find(|l| l.contains("phone joined the room's mix"))
             .expect("the called phone joined the mix");
         assert!(joined.contains("PCMA"), "{joined}");
+        // An address nobody answers at: `invite-status` failed, with the proxy's 404.
+        ack(&alice
+            .ws
+            .request(json!({"sylkrtc": "videoroom-invite", "session": session,
+                            "participants": ["nobody@127.0.0.1"]}))
+            .await);
+        let failed = alice
+            .ws
+            .room_event(&session, "invite-status", Some("failed"))
+            .await;
+        assert_eq!(failed["participant"], "nobody@127.0.0.1", "{failed}");
+        assert_eq!(failed["code"], 404, "{failed}");
         sub.close().await.unwrap();
     });
 }

@@ -171,6 +171,16 @@ impl Core {
         }
     }
 
+    /// Mutes or unmutes phone `id` in its room's mix.
+    pub fn mix_mute(&mut self, id: PeerId, muted: bool) {
+        let Some(mix) = self.phones.get(&id).map(|p| p.mix) else {
+            return;
+        };
+        if let Some(m) = self.mixers.get_mut(&mix) {
+            m.set_muted(id, muted);
+        }
+    }
+
     /// Whether `id` is a phone in a room.
     pub fn is_phone(&self, id: PeerId) -> bool {
         self.phones.contains_key(&id)

@@ -447,6 +447,12 @@ impl EngineHandle {
         .await
     }
 
+    /// Mutes or unmutes phone `id` in its room's mix (the room's "mute participant").
+    pub async fn mix_mute(&self, id: PeerId, muted: bool) {
+        self.tell("mix_mute", id, move |s, _| s.core.mix_mute(id, muted))
+            .await
+    }
+
     /// Publisher `id` is in room `mix`: its audio goes into the room's mix while the room
     /// has phones.
     pub async fn mix_add(&self, id: PeerId, mix: MixId) {

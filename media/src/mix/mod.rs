@@ -68,6 +68,8 @@ struct Member {
     /// This tick's frame has audio in it, and whether it is speech.
     heard: bool,
     speaking: bool,
+    /// Muted by the room (`videoroom-mute-participant`): left out of every mix, no feed.
+    muted: bool,
     phone: Option<Box<Phone>>,
 }
 
@@ -150,6 +152,7 @@ impl Mixer {
             frame: Box::new([0; FRAME]),
             heard: false,
             speaking: false,
+            muted: false,
             phone,
         });
         Ok(())
@@ -173,6 +176,13 @@ impl Mixer {
             .filter_map(|m| m.phone.as_ref().map(|p| p.codec))
             .collect();
         self.shared.retain(|s| codecs.contains(&s.codec));
+    }
+
+    /// Mutes or unmutes member `id` in the mix (its packets are still taken and dropped).
+    pub fn set_muted(&mut self, id: PeerId, muted: bool) {
+        if let Some(m) = self.members.iter_mut().find(|m| m.id == id) {
+            m.muted = muted;
+        }
     }
 
     pub fn contains(&self, id: PeerId) -> bool {
@@ -203,7 +213,7 @@ impl Mixer {
         self.stats.ticks += 1;
         self.sum.fill(0);
         for m in &mut self.members {
-            m.heard = m.input.pull(&mut m.frame) == Pulled::Audio;
+            m.heard = m.input.pull(&mut m.frame) == Pulled::Audio && !m.muted;
             m.speaking = m.heard && m.frame.iter().any(|s| s.unsigned_abs() >= SPEAKING_PEAK);
             if m.heard {
                 for (acc, s) in self.sum.iter_mut().zip(m.frame.iter()) {
@@ -420,6 +430,21 @@ mod tests {
         }
         assert!(all.len() >= 50 * FRAME);
         assert!(tone(&all[all.len() - 8000..], 700.0) > 0.03);
+    }
+
+    #[test]
+    fn a_muted_phone_is_left_out_of_the_mix_and_sends_no_feed() {
+        let mut room = Room::new();
+        room.phone(1, AudioCodec::Pcmu, 1000.0);
+        room.phone(2, AudioCodec::Pcmu, 1500.0);
+        room.mixer.set_muted(PeerId(1), true);
+        room.run(60);
+        let heard = room.heard_by(2);
+        assert!(tone(heard, 1000.0) < 0.001, "the muted phone is heard");
+        assert!(room
+            .mixer
+            .outputs()
+            .all(|f| f.phone != PeerId(1) || f.feed.is_empty()));
     }
 
     #[test]
