@@ -637,10 +637,18 @@ function fileOf(contentType, content) {
   }
 }
 
-/** Uploads `files` to the open conversation's contact, with the progress bar. */
-async function sendFiles(files) {
+/**
+ * Uploads `files` to the open conversation's contact, with the progress bar: one upload at a
+ * time, in the order they were given (files picked, then dropped, go in that order).
+ */
+function sendFiles(files) {
   const contact = app.open;
-  if (!contact) return;
+  if (!contact) return Promise.resolve();
+  app.uploading = (app.uploading || Promise.resolve()).then(() => upload(contact, files));
+  return app.uploading;
+}
+
+async function upload(contact, files) {
   for (const file of files) {
     const bar = $('upload-progress');
     bar.hidden = false;
