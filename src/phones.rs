@@ -132,8 +132,9 @@ struct Phone {
     invited: Option<(String, String)>,
 }
 
-#[derive(Default)]
 struct State {
+    /// Where the media engine tells about the phones (their levels, muted).
+    media: mpsc::Sender<media::MediaEvent>,
     /// By SIP Call-ID (dial-in) or our call id (dial-out).
     incoming: HashMap<String, Phone>,
     outgoing: HashMap<u64, Phone>,
@@ -153,9 +154,16 @@ pub async fn serve(app: Arc<App>, mut invites: mpsc::Receiver<IncomingUpdate>) {
         return;
     };
     let (calls_tx, mut calls) = mpsc::channel::<CallUpdate>(QUEUE);
-    let mut state = State::default();
+    let (media_tx, mut media) = mpsc::channel::<media::MediaEvent>(QUEUE);
+    let mut state = State {
+        media: media_tx,
+        incoming: HashMap::new(),
+        outgoing: HashMap::new(),
+        next_id: 0,
+    };
     loop {
         tokio::select! {
+            Some(event) = media.recv() => media_event(&app, &state, event),
             Some(update) = invites.recv() => dial_in_event(&app, &mut state, update).await,
             Some(update) = calls.recv() => dial_out_event(&app, &mut state, update).await,
             order = orders.recv() => match order {
@@ -178,6 +186,26 @@ pub async fn serve(app: Arc<App>, mut invites: mpsc::Receiver<IncomingUpdate>) {
     }
 }
 
+/// A phone's level or muted state, as a publisher's: `conference-audio-levels`, the speaker
+/// order, `publisher-updated`.
+fn media_event(app: &Arc<App>, state: &State, event: media::MediaEvent) {
+    let Some(phone) = state
+        .incoming
+        .values()
+        .chain(state.outgoing.values())
+        .find(|p| p.peer == event.peer && p.joined)
+    else {
+        return;
+    };
+    match event.event {
+        media::PeerEvent::AudioLevel(level) => {
+            app.rooms().audio_level(&phone.room, &phone.session, level)
+        }
+        media::PeerEvent::Muted(muted) => app.rooms().set_muted(&phone.room, &phone.session, muted),
+        media::PeerEvent::Connected | media::PeerEvent::Closed(_) => {}
+    }
+}
+
 fn hang_up(state: &mut State, session: &str) {
     let phones = state
         .incoming
@@ -195,7 +223,7 @@ fn hang_up(state: &mut State, session: &str) {
 async fn dial_in_event(app: &Arc<App>, state: &mut State, update: IncomingUpdate) {
     match update.event {
         IncomingEvent::Invite(invite) => {
-            if let Some(phone) = dial_in(app, &update.call_id, *invite).await {
+            if let Some(phone) = dial_in(app, &state.media, &update.call_id, *invite).await {
                 state.incoming.insert(update.call_id, phone);
             }
         }
@@ -278,7 +306,12 @@ fn join(app: &Arc<App>, phone: &Phone, who: String, display_name: Option<String>
     app.rooms().join(&phone.room, true, video, participant);
 }
 
-async fn dial_in(app: &Arc<App>, call_id: &str, invite: IncomingInvite) -> Option<Phone> {
+async fn dial_in(
+    app: &Arc<App>,
+    media: &mpsc::Sender<media::MediaEvent>,
+    call_id: &str,
+    invite: IncomingInvite,
+) -> Option<Phone> {
     let room = invite.account.clone();
     let caller = caller_aor(&invite.from_uri);
     let Some(sdp) = invite.sdp.clone() else {
@@ -293,7 +326,11 @@ async fn dial_in(app: &Arc<App>, call_id: &str, invite: IncomingInvite) -> Optio
         }
     };
     let sdes = app.config.sdes_mode(&room, Some(&caller));
-    let answer = match app.engine.phone_join(peer, mix_id(&room), sdp, sdes).await {
+    let joined = app
+        .engine
+        .phone_join(peer, mix_id(&room), sdp, sdes, media.clone())
+        .await;
+    let answer = match joined {
         Ok(answer) => answer,
         Err(e) => {
             warn!(%room, %caller, %call_id, error = %e, "phone refused: its offer is unusable (488)");
@@ -380,7 +417,11 @@ async fn dial_out(
     };
     let give_back = |app: &Arc<App>| app.rooms().unreserve(&session);
     let sdes = app.config.sdes_mode(&d.account, Some(&d.to));
-    let offer = match app.engine.phone_offer(peer, mix_id(&d.room), sdes).await {
+    let offered = app
+        .engine
+        .phone_offer(peer, mix_id(&d.room), sdes, state.media.clone())
+        .await;
+    let offer = match offered {
         Ok(offer) => offer,
         Err(e) => {
             warn!(room = %d.room, to = %d.to, error = %e, "dial-out failed: no RTP leg");

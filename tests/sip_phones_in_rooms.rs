@@ -110,6 +110,7 @@ fn a_phone_dials_into_a_room_of_two_browsers_and_hears_them_mixed() {
         assert_eq!(p["phone"]["type"], "sip", "{summary}");
         assert_eq!(p["phone"]["uri"], "bob@127.0.0.1", "{summary}");
         assert!(p["loudness"].as_f64().unwrap() > 0.01, "{summary}");
+        assert!(p["phone_level"].as_u64().unwrap_or(0) > 0, "{summary}");
     }
     bob.command("hangup", "");
     let (sent, received) = bob.rtp_packets();

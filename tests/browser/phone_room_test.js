@@ -6,7 +6,8 @@
 //
 // 1. each page joins ROOM and attaches every publisher's feed, the phone's too (type "sip");
 // 2. waits until both pages receive the phone's audio (inbound-rtp packets) and hear it
-//    (WebAudio loudness of the feed above silence), and each decodes the other's;
+//    (WebAudio loudness of the feed above silence), and each decodes the other's; both get
+//    the phone's level in conference-audio-levels;
 // 3. keeps the pages in the room for HOLD_MS more (the phone records the mix meanwhile).
 // Prints a JSON summary on stdout; exit 0 on success, 1 with the reason on stderr.
 'use strict';
@@ -90,6 +91,11 @@ async function main() {
       const s = await pages[user].evaluate(() => sylk.stats());
       summary.participants[user] = { phone, loudness, fromPhone: s.feeds[phone.id].audio };
       if (!(loudness > 0.01)) throw new Failure(`${user} hears silence from the phone (loudness ${loudness})`);
+      // The phone's level comes in conference-audio-levels, as a browser publisher's does.
+      summary.participants[user].phone_level = (await until(`${user} to get the phone's level`, 10000, async () => {
+        const levels = await pages[user].evaluate((id) => (sylk.levels[id] || []).map(l => l.level), phone.id);
+        return { done: levels.some(l => l > 0), detail: Math.max(0, ...levels) };
+      })).detail;
     }
     await sleep(HOLD_MS);
     summary.ok = true;

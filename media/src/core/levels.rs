@@ -1,7 +1,8 @@
 //! Publishers' audio levels (RFC 6464 `ssrc-audio-level`, read from the header extension the
 //! browser puts on every audio packet): the loudest level of each publisher in a window of
-//! [`PERIOD`], reported as 0-255 (the protocol's scale, 255 loudest) only when it changed by
-//! [`STEP`] or more, so that a quiet room sends nothing.
+//! [`PERIOD`], reported as 0-255 (the protocol's scale, 255 loudest) when it changed by
+//! [`STEP`] or more, and a level above silence again every [`REFRESH`] windows even unchanged
+//! (so that who joins learns who is talking, a steady voice too); a quiet room sends nothing.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -12,6 +13,8 @@ use crate::ids::PeerId;
 pub const PERIOD: Duration = Duration::from_millis(250);
 /// The smallest change worth a report.
 pub const STEP: u8 = 8;
+/// Windows after which a level above silence is reported again though unchanged (1 s).
+pub const REFRESH: u32 = 4;
 /// RFC 6464's quietest level (-127 dBov): silence.
 const SILENT: u8 = 127;
 
@@ -21,6 +24,8 @@ struct Level {
     loudest: Option<u8>,
     /// The last level reported (0-255).
     reported: Option<u8>,
+    /// Windows since it was last reported.
+    unreported: u32,
     /// Windows in a row with nothing but digital silence (or no audio at all).
     silent_windows: u32,
     /// Told as muted.
@@ -96,8 +101,10 @@ impl Levels {
                 None => value > 0,
                 Some(r) => r.abs_diff(value) >= STEP || (value == 0 && r != 0),
             };
-            if changed {
+            level.unreported = level.unreported.saturating_add(1);
+            if changed || (value > 0 && level.unreported >= REFRESH) {
                 level.reported = Some(value);
+                level.unreported = 0;
                 out.push((*peer, value));
             }
         }
@@ -153,6 +160,20 @@ mod tests {
         assert_eq!(out, vec![(p, 0)]);
         levels.remove(p);
         assert_eq!(levels.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_steady_voice_is_reported_again_every_second() {
+        let t0 = Instant::now();
+        let p = PeerId(1);
+        let mut levels = Levels::default();
+        let (mut out, mut muted) = (Vec::new(), Vec::new());
+        for w in 1..=9 {
+            levels.observe(t0, p, 30);
+            levels.tick(t0 + PERIOD * w, &mut out, &mut muted);
+        }
+        // The first window, then every REFRESH windows.
+        assert_eq!(out, vec![(p, scale(30)); 3]);
     }
 
     #[test]

@@ -312,8 +312,11 @@ impl Core {
     }
 
     /// Whether `id` is a peer of this core.
+    /// Whether `id` is here: a browser's peer, a phone in a room, or a phone being called.
     pub fn contains(&self, id: PeerId) -> bool {
         self.peers.contains_key(&id)
+            || self.phones.contains_key(&id)
+            || self.pending_phones.contains_key(&id)
     }
 
     /// Peers on this core.

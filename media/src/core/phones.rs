@@ -286,6 +286,7 @@ impl Core {
             stats,
             local_addr,
             current,
+            levels,
             ..
         } = self;
         for mixer in mixers.values_mut() {
@@ -294,6 +295,8 @@ impl Core {
                 let Some(phone) = phones.get_mut(&f.phone) else {
                     continue;
                 };
+                // Its level counts as a publisher's (conference-audio-levels, muted).
+                levels.observe(now, f.phone, f.level);
                 if !f.to_phone.is_empty() {
                     if let Some(to) = phone.leg.send_own(phone.seq, phone.ts, f.to_phone, scratch) {
                         outbox.push(phone.leg.local, to, scratch);

@@ -404,14 +404,17 @@ impl EngineHandle {
         mix: MixId,
         sip_offer: String,
         sdes: SdesMode,
+        events: mpsc::Sender<MediaEvent>,
     ) -> Result<String, MediaError> {
         self.call("phone_join", id, move |s, now| {
+            s.events.insert(id, events);
             let result = s.bind_kinds(id, &[Kind::Audio]).and_then(|locals| {
                 let local = locals.first().copied().ok_or(MediaError::NoCommonCodec)?;
                 s.core.phone_join(now, id, mix, &sip_offer, local, sdes)
             });
             if result.is_err() {
                 s.release(id);
+                s.events.remove(&id);
             }
             result
         })
@@ -425,14 +428,20 @@ impl EngineHandle {
         id: PeerId,
         mix: MixId,
         sdes: SdesMode,
+        events: mpsc::Sender<MediaEvent>,
     ) -> Result<String, MediaError> {
         self.call("phone_offer", id, move |s, _| {
-            let locals = s.bind_kinds(id, &[Kind::Audio])?;
-            match locals.first() {
-                Some(local) => Ok(s.core.phone_offer(id, mix, *local, sdes)),
-                None => {
+            let local = s
+                .bind_kinds(id, &[Kind::Audio])
+                .and_then(|locals| locals.first().copied().ok_or(MediaError::NoCommonCodec));
+            match local {
+                Ok(local) => {
+                    s.events.insert(id, events);
+                    Ok(s.core.phone_offer(id, mix, local, sdes))
+                }
+                Err(e) => {
                     s.release(id);
-                    Err(MediaError::NoCommonCodec)
+                    Err(e)
                 }
             }
         })

@@ -36,6 +36,9 @@ pub struct PhoneFrame<'a> {
     pub to_phone: &'a [u8],
     /// The phone's own voice in Opus for the browsers (empty: nothing heard this tick).
     pub feed: &'a [u8],
+    /// How loud the phone was this tick, as RFC 6464 has it: -dBov, 0 loudest, 127 silence
+    /// (the browsers' levels come in their packets; the phones' are measured here).
+    pub level: u8,
 }
 
 /// Counters, for the bench and the tests.
@@ -70,6 +73,8 @@ struct Member {
     speaking: bool,
     /// Muted by the room (`videoroom-mute-participant`): left out of every mix, no feed.
     muted: bool,
+    /// This tick's loudness, -dBov (phones only).
+    level: u8,
     phone: Option<Box<Phone>>,
 }
 
@@ -153,6 +158,7 @@ impl Mixer {
             heard: false,
             speaking: false,
             muted: false,
+            level: SILENT_DBOV,
             phone,
         });
         Ok(())
@@ -215,6 +221,9 @@ impl Mixer {
         for m in &mut self.members {
             m.heard = m.input.pull(&mut m.frame) == Pulled::Audio && !m.muted;
             m.speaking = m.heard && m.frame.iter().any(|s| s.unsigned_abs() >= SPEAKING_PEAK);
+            if m.phone.is_some() {
+                m.level = if m.heard { dbov(&m.frame) } else { SILENT_DBOV };
+            }
             if m.heard {
                 for (acc, s) in self.sum.iter_mut().zip(m.frame.iter()) {
                     *acc += i32::from(*s);
@@ -284,9 +293,23 @@ impl Mixer {
                 codec: p.codec,
                 to_phone,
                 feed: &p.feed_out[..p.feed_len],
+                level: m.level,
             })
         })
     }
+}
+
+/// RFC 6464's silence: -127 dBov.
+const SILENT_DBOV: u8 = 127;
+
+/// The level of a frame in -dBov (RFC 6464): its RMS against full scale.
+fn dbov(frame: &[i16; FRAME]) -> u8 {
+    let energy: i64 = frame.iter().map(|s| i64::from(*s) * i64::from(*s)).sum();
+    let rms = (energy as f64 / FRAME as f64).sqrt();
+    if rms < 1.0 {
+        return SILENT_DBOV;
+    }
+    (-20.0 * (rms / 32768.0).log10()).round().clamp(0.0, 127.0) as u8
 }
 
 fn clamp(x: i32) -> i16 {
@@ -445,6 +468,20 @@ mod tests {
             .mixer
             .outputs()
             .all(|f| f.phone != PeerId(1) || f.feed.is_empty()));
+    }
+
+    #[test]
+    fn a_phones_level_is_its_frames_rms_in_dbov() {
+        assert_eq!(dbov(&[0; FRAME]), 127);
+        // A full-scale square wave is 0 dBov; a tenth of it -20.
+        assert_eq!(dbov(&[i16::MAX; FRAME]), 0);
+        assert_eq!(dbov(&[3277; FRAME]), 20);
+        let mut room = Room::new();
+        room.phone(1, AudioCodec::Pcmu, 1000.0);
+        room.run(10);
+        let level = room.mixer.outputs().next().unwrap().level;
+        // A 6000-amplitude sine is about -18 dBov, through G.711.
+        assert!((15..=22).contains(&level), "{level}");
     }
 
     #[test]
