@@ -201,6 +201,7 @@ impl Connection {
                 r.sdp,
                 video_allowed,
                 self.app.config.room_video_codec(&r.uri),
+                crate::rooms::mix_id(&r.uri),
                 self.media_tx.clone(),
             )
             .await
@@ -247,11 +248,6 @@ impl Connection {
         );
         self.peers
             .insert(peer, PeerOwner::Publisher(r.session.clone()));
-        // Its audio goes into the room's mix whenever phones are in the room.
-        self.app
-            .engine
-            .mix_add(peer, crate::rooms::mix_id(&r.uri))
-            .await;
         self.share_bitrate(&r.uri).await;
         let mut files = joined.files;
         if joined.created && persistent {

@@ -19,6 +19,23 @@ use crate::transport::peer::Peer;
 use crate::transport::Sent;
 use crate::MediaError;
 
+/// What [`PlainLeg::open`] let through; a datagram its SRTP did not authenticate counts as
+/// rejected.
+pub(super) fn opened<'a>(
+    stats: &mut super::EngineStats,
+    result: Result<std::borrow::Cow<'a, [u8]>, Refused>,
+) -> Option<std::borrow::Cow<'a, [u8]>> {
+    match result {
+        Ok(data) => Some(data),
+        Err(why) => {
+            if why == Refused::Unauthentic {
+                stats.datagrams_rejected += 1;
+            }
+            None
+        }
+    }
+}
+
 /// A plain leg to be: (kind, socket address, advertised address).
 pub type Leg = (Kind, SocketAddr, SocketAddr);
 
@@ -456,14 +473,8 @@ impl Core {
         let Some(leg) = legs.iter_mut().find(|l| l.local == local) else {
             return;
         };
-        let data = match leg.open(data) {
-            Ok(data) => data,
-            Err(why) => {
-                if why == Refused::Unauthentic {
-                    self.stats.datagrams_rejected += 1;
-                }
-                return;
-            }
+        let Some(data) = opened(&mut self.stats, leg.open(data)) else {
+            return;
         };
         let Some(packet) = leg.receive(from, &data, now) else {
             self.stats.datagrams_dropped += 1;

@@ -863,7 +863,8 @@ impl Core {
                 levels.observe(now, from, ext);
             }
         }
-        if kind == Kind::Audio {
+        // Decoded for a room's mix only while some room of this shard has a phone.
+        if kind == Kind::Audio && !mixers.is_empty() {
             if let Some(m) = mix_of.get(&from).and_then(|m| mixers.get_mut(m)) {
                 m.push(
                     from,

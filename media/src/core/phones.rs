@@ -14,10 +14,10 @@ use bytes::Bytes;
 use rand::Rng;
 use tracing::{debug, info, warn};
 
-use super::calls::Leg;
+use super::calls::{opened, Leg};
 use super::Core;
 use crate::bridge::phone::{answer_phone, answered_phone, offer_phone};
-use crate::bridge::plain::{PlainLeg, Refused};
+use crate::bridge::plain::PlainLeg;
 use crate::bridge::sdes::SdesMode;
 use crate::bridge::sdp::Chosen;
 use crate::ids::{Kind, MixId, PeerId};
@@ -224,14 +224,8 @@ impl Core {
             return;
         };
         let leg = &mut phone.leg;
-        let data = match leg.open(data) {
-            Ok(data) => data,
-            Err(why) => {
-                if why == Refused::Unauthentic {
-                    self.stats.datagrams_rejected += 1;
-                }
-                return;
-            }
+        let Some(data) = opened(&mut self.stats, leg.open(data)) else {
+            return;
         };
         let Some(packet) = leg.receive(from, &data, now) else {
             return;

@@ -212,11 +212,15 @@ impl EngineHandle {
         offer: String,
         video: bool,
         codec: VideoCodec,
+        mix: MixId,
         events: mpsc::Sender<MediaEvent>,
     ) -> Result<String, MediaError> {
         self.call("publish", id, move |s, now| {
             s.events.insert(id, events);
-            s.core.publish_with(now, id, &offer, video, codec)
+            let answer = s.core.publish_with(now, id, &offer, video, codec)?;
+            // Its audio goes into room `mix`'s mix whenever the room has phones.
+            s.core.mix_add(id, mix);
+            Ok(answer)
         })
         .await
     }
@@ -459,13 +463,6 @@ impl EngineHandle {
     /// Mutes or unmutes phone `id` in its room's mix (the room's "mute participant").
     pub async fn mix_mute(&self, id: PeerId, muted: bool) {
         self.tell("mix_mute", id, move |s, _| s.core.mix_mute(id, muted))
-            .await
-    }
-
-    /// Publisher `id` is in room `mix`: its audio goes into the room's mix while the room
-    /// has phones.
-    pub async fn mix_add(&self, id: PeerId, mix: MixId) {
-        self.tell("mix_add", id, move |s, _| s.core.mix_add(id, mix))
             .await
     }
 

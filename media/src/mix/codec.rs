@@ -101,8 +101,8 @@ fn resampler(from: usize, to: usize) -> Result<Box<BoxedResampler>, CodecError> 
 enum Dec {
     Opus(Box<OpusDecoder>, Box<[f32; MAX_PACKET_SAMPLES]>),
     G722(Box<G722Decoder>),
-    Pcmu(PcmuDecoder, Box<BoxedResampler>),
-    Pcma(PcmaDecoder, Box<BoxedResampler>),
+    /// PCMU or PCMA at 8 kHz, resampled to the mix rate.
+    G711(Box<dyn audio_codec::Decoder>, Box<BoxedResampler>),
 }
 
 /// One stream's decoder, to the mix rate.
@@ -120,8 +120,8 @@ impl Decoder {
                 Box::new([0.0; MAX_PACKET_SAMPLES]),
             ),
             AudioCodec::G722 => Dec::G722(Box::default()),
-            AudioCodec::Pcmu => Dec::Pcmu(PcmuDecoder::new(), resampler(8000, 16000)?),
-            AudioCodec::Pcma => Dec::Pcma(PcmaDecoder::new(), resampler(8000, 16000)?),
+            AudioCodec::Pcmu => Dec::G711(Box::new(PcmuDecoder::new()), resampler(8000, 16000)?),
+            AudioCodec::Pcma => Dec::G711(Box::new(PcmaDecoder::new()), resampler(8000, 16000)?),
         };
         Ok(Decoder {
             dec,
@@ -133,6 +133,8 @@ impl Decoder {
     /// samples written.
     pub fn decode(&mut self, payload: &[u8], out: &mut [i16]) -> Result<usize, CodecError> {
         let out = &mut out[..MAX_PACKET_SAMPLES];
+        // G.722 and G.711 take a byte per sample or two: at most what `out` holds.
+        let bounded = &payload[..payload.len().min(MAX_PACKET_SAMPLES / 2)];
         match &mut self.dec {
             Dec::Opus(d, pcm) => {
                 if payload.is_empty() {
@@ -143,22 +145,10 @@ impl Decoder {
                     .map_err(|_| CodecError::Corrupt)?;
                 Ok(to_i16(&pcm[..n.min(MAX_PACKET_SAMPLES)], out))
             }
-            Dec::G722(d) => {
-                let payload = &payload[..payload.len().min(MAX_PACKET_SAMPLES / 2)];
-                d.decode_into(payload, out).map_err(|_| CodecError::Corrupt)
-            }
-            Dec::Pcmu(d, up) => {
-                let payload = &payload[..payload.len().min(MAX_PACKET_SAMPLES / 2)];
+            Dec::G722(d) => d.decode_into(bounded, out).map_err(|_| CodecError::Corrupt),
+            Dec::G711(d, up) => {
                 let n = d
-                    .decode_into(payload, &mut self.narrow[..])
-                    .map_err(|_| CodecError::Corrupt)?;
-                up.resample_into(&self.narrow[..n], out)
-                    .map_err(|_| CodecError::Corrupt)
-            }
-            Dec::Pcma(d, up) => {
-                let payload = &payload[..payload.len().min(MAX_PACKET_SAMPLES / 2)];
-                let n = d
-                    .decode_into(payload, &mut self.narrow[..])
+                    .decode_into(bounded, &mut self.narrow[..])
                     .map_err(|_| CodecError::Corrupt)?;
                 up.resample_into(&self.narrow[..n], out)
                     .map_err(|_| CodecError::Corrupt)
@@ -190,8 +180,8 @@ fn to_i16(pcm: &[f32], out: &mut [i16]) -> usize {
 enum Enc {
     Opus(Box<OpusEncoder>),
     G722(Box<G722Encoder>),
-    Pcmu(PcmuEncoder, Box<BoxedResampler>),
-    Pcma(PcmaEncoder, Box<BoxedResampler>),
+    /// PCMU or PCMA, from the mix rate resampled to 8 kHz.
+    G711(Box<dyn audio_codec::Encoder>, Box<BoxedResampler>),
 }
 
 /// Opus settings of the mixer's encoders.
@@ -228,8 +218,8 @@ impl Encoder {
                 Enc::Opus(Box::new(e))
             }
             AudioCodec::G722 => Enc::G722(Box::default()),
-            AudioCodec::Pcmu => Enc::Pcmu(PcmuEncoder::new(), resampler(16000, 8000)?),
-            AudioCodec::Pcma => Enc::Pcma(PcmaEncoder::new(), resampler(16000, 8000)?),
+            AudioCodec::Pcmu => Enc::G711(Box::new(PcmuEncoder::new()), resampler(16000, 8000)?),
+            AudioCodec::Pcma => Enc::G711(Box::new(PcmaEncoder::new()), resampler(16000, 8000)?),
         };
         Ok(Encoder {
             enc,
@@ -245,14 +235,7 @@ impl Encoder {
                 .encode_i16(frame, FRAME, out)
                 .map_err(|_| CodecError::Corrupt),
             Enc::G722(e) => e.encode_into(frame, out).map_err(|_| CodecError::Corrupt),
-            Enc::Pcmu(e, down) => {
-                let n = down
-                    .resample_into(frame, &mut self.narrow[..])
-                    .map_err(|_| CodecError::Corrupt)?;
-                e.encode_into(&self.narrow[..n], out)
-                    .map_err(|_| CodecError::Corrupt)
-            }
-            Enc::Pcma(e, down) => {
+            Enc::G711(e, down) => {
                 let n = down
                     .resample_into(frame, &mut self.narrow[..])
                     .map_err(|_| CodecError::Corrupt)?;

@@ -168,32 +168,6 @@ pub fn parse_from(value: &str) -> (String, Option<String>) {
 }
 
 impl SipUa {
-    /// INVITEs to a room of one of `domains` (`<room>@<domain>`, no binding token) go to
-    /// `owner`, with the room's URI (`room@domain`) as the invite's account.
-    pub fn route_conferences(&self, domains: Vec<String>, owner: mpsc::Sender<IncomingUpdate>) {
-        let domains = domains
-            .into_iter()
-            .map(|d| d.to_ascii_lowercase())
-            .collect();
-        *self
-            .inner
-            .conferences
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some((domains, owner));
-    }
-
-    /// The room a Request-URI names and the owner of its domain's rooms, if it is one.
-    fn conference_for(&self, uri: &str) -> Option<(String, mpsc::Sender<IncomingUpdate>)> {
-        let guard = self
-            .inner
-            .conferences
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let (domains, owner) = guard.as_ref()?;
-        let room = conference_room(uri, domains)?;
-        Some((room, owner.clone()))
-    }
-
     /// Incoming calls for the binding `token` go to `owner` (until it is closed or replaced).
     pub fn route_incoming(&self, token: &str, owner: mpsc::Sender<IncomingUpdate>) {
         self.inner
@@ -202,24 +176,6 @@ impl SipUa {
             .unwrap_or_else(|e| e.into_inner())
             .insert(token.to_string(), owner);
     }
-}
-
-/// `room@domain` of a Request-URI (`sip:room@domain[:port][;params]`) whose domain is one of
-/// `domains` (lower-case).
-pub fn conference_room(uri: &str, domains: &[String]) -> Option<String> {
-    let rest = uri
-        .strip_prefix("sip:")
-        .or_else(|| uri.strip_prefix("sips:"))?;
-    let rest = rest.split([';', '?', '>']).next()?;
-    let (user, host) = rest.rsplit_once('@')?;
-    let host = host.split(':').next()?.to_ascii_lowercase();
-    let valid = |c: char| c.is_ascii_alphanumeric() || "-_.!~*'()%+".contains(c);
-    if user.is_empty() || user.len() > 64 || !user.chars().all(valid) {
-        return None;
-    }
-    domains
-        .contains(&host)
-        .then(|| format!("{}@{host}", user.to_ascii_lowercase()))
 }
 
 /// An INVITE that found no live connection of its account (the application may wake the
@@ -848,29 +804,6 @@ impl Task {
         }
         info!(call_id = %self.call_id, %target, %method, "in-dialog request of an incoming call");
         Ok((text, target, contact))
-    }
-}
-
-#[cfg(test)]
-mod conference_tests {
-    use super::conference_room;
-
-    #[test]
-    fn a_room_of_a_conference_domain_is_found_in_the_request_uri() {
-        let d = vec!["conference.example.com".to_string()];
-        let room = |u: &str| conference_room(u, &d);
-        assert_eq!(
-            room("sip:Daily@Conference.example.com:5060;transport=udp").as_deref(),
-            Some("daily@conference.example.com")
-        );
-        assert_eq!(room("sip:daily@example.com"), None);
-        assert_eq!(room("sip:@conference.example.com"), None);
-        assert_eq!(room("sip:a b@conference.example.com"), None);
-        assert_eq!(room("tel:+123"), None);
-        assert_eq!(
-            room(&format!("sip:{}@conference.example.com", "x".repeat(65))),
-            None
-        );
     }
 }
 

@@ -30,6 +30,7 @@
 
 pub mod addr;
 pub mod call;
+pub mod conference;
 pub mod cpim;
 pub mod digest;
 mod guard;
