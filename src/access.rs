@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use signaling::sylkrtc::Request;
 
@@ -107,6 +107,8 @@ pub enum Refused {
 struct Live {
     handle: ConnHandle,
     accounts: HashMap<String, Standing>,
+    /// Relayed from another node of a cluster ([`Directory::mark_relayed`]).
+    relayed: bool,
 }
 
 #[derive(Default)]
@@ -120,6 +122,8 @@ struct Inner {
 /// Every live connection, its accounts and their standing; admission of new connections.
 pub struct Directory {
     inner: Mutex<Inner>,
+    /// In a cluster: publishes an account's private event for the other nodes.
+    bus: OnceLock<Bus>,
     max_connections: usize,
     max_per_ip: usize,
     max_accounts: usize,
@@ -144,10 +148,14 @@ impl Drop for Admitted {
     }
 }
 
+/// Publishes `(account, event)` to the other nodes of a cluster.
+pub type Bus = Box<dyn Fn(&str, &str) + Send + Sync>;
+
 impl Directory {
     pub fn new(max_connections: usize, max_per_ip: usize, max_accounts: usize) -> Self {
         Directory {
             inner: Mutex::default(),
+            bus: OnceLock::new(),
             max_connections,
             max_per_ip,
             max_accounts,
@@ -183,8 +191,22 @@ impl Directory {
             Live {
                 handle,
                 accounts: HashMap::new(),
+                relayed: false,
             },
         );
+    }
+
+    /// Marks `conn` as relayed from another node of a cluster (`crate::relay`): its
+    /// client gets its account's private events from its own node, so none are sent here.
+    pub fn mark_relayed(&self, conn: u64) {
+        if let Some(live) = self.lock().live.get_mut(&conn) {
+            live.relayed = true;
+        }
+    }
+
+    /// In a cluster: private events are also published for the other nodes with `bus`.
+    pub fn set_bus(&self, bus: Bus) {
+        let _ = self.bus.set(bus);
     }
 
     /// Live connections and the accounts added on them.
@@ -264,11 +286,23 @@ impl Directory {
 
     /// Sends `text`, a private event of `account`, to every connection where the account is
     /// authenticated, except `except`; returns how many got it.
+    /// In a cluster the other nodes deliver it to theirs too.
     pub fn deliver(&self, account: &str, except: Option<u64>, text: &str) -> usize {
+        if let Some(bus) = self.bus.get() {
+            bus(account, text);
+        }
+        self.deliver_here(account, except, text)
+    }
+
+    /// [`Directory::deliver`] to this node's connections only (an event from the bus).
+    pub fn deliver_here(&self, account: &str, except: Option<u64>, text: &str) -> usize {
         let inner = self.lock();
         let mut n = 0;
         for (id, live) in &inner.live {
-            if Some(*id) != except && live.accounts.get(account) == Some(&Standing::Authenticated) {
+            if Some(*id) != except
+                && !live.relayed
+                && live.accounts.get(account) == Some(&Standing::Authenticated)
+            {
                 live.handle.deliver(text.to_string());
                 n += 1;
             }
@@ -281,7 +315,9 @@ impl Directory {
         self.lock()
             .live
             .values()
-            .filter(|live| live.accounts.get(account) == Some(&Standing::Authenticated))
+            .filter(|live| {
+                !live.relayed && live.accounts.get(account) == Some(&Standing::Authenticated)
+            })
             .count()
     }
 
@@ -289,7 +325,9 @@ impl Directory {
     /// account's name carry nothing else that ties them to it).
     pub fn may_act_from(&self, account: &str, ip: IpAddr) -> bool {
         self.lock().live.values().any(|live| {
-            live.handle.peer == ip && live.accounts.get(account) == Some(&Standing::Authenticated)
+            !live.relayed
+                && live.handle.peer == ip
+                && live.accounts.get(account) == Some(&Standing::Authenticated)
         })
     }
 }

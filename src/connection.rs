@@ -19,6 +19,9 @@ use tokio::sync::{mpsc, Notify};
 use tracing::{error, info, warn};
 
 use crate::access::{Requirement, Standing};
+use crate::cluster::remote::Remote;
+use crate::cluster::wire::{RelayedAccount, Wire};
+use crate::cluster::Placement;
 use crate::server::App;
 use crate::videoroom::{Feed, PeerOwner, RoomSession};
 
@@ -29,8 +32,18 @@ enum Work {
     CallMedia(MediaEvent),
     Call(sip::CallUpdate),
     Incoming(sip::IncomingUpdate),
-    Request(Request),
+    Request(Queued),
     Order(Order),
+}
+
+/// A valid request queued for the worker, with its text (relayed as is when its room is
+/// held by another node of a cluster).
+#[derive(Debug)]
+pub struct Queued {
+    pub request: Request,
+    pub text: String,
+    /// Set by the relay only: the account the request acts for, added before it is handled.
+    pub account: Option<RelayedAccount>,
 }
 
 /// What the operator (the admin API, a drain) asks of a connection.
@@ -44,6 +57,9 @@ pub enum Order {
     Close,
     /// Report the connection's calls.
     Calls(tokio::sync::oneshot::Sender<Vec<crate::calls::CallSummary>>),
+    /// The room sessions relayed to this node of the cluster are over (it died, or its
+    /// relayed connection failed).
+    NodeGone(String),
 }
 
 /// Orders queued for one connection.
@@ -224,6 +240,8 @@ pub struct Connection {
     refusals: Refusals,
     /// The operator's orders ([`Order`]).
     orders: mpsc::Receiver<Order>,
+    /// Room sessions held by other nodes of a cluster ([`crate::cluster`]).
+    pub(crate) remote: Remote,
 }
 
 /// Refused requests, logged in one line a second rather than one line each.
@@ -279,13 +297,14 @@ impl Connection {
             registers,
             refusals: Refusals::default(),
             orders,
+            remote: Remote::default(),
         }
     }
 
     /// Handles requests in order, and media events between them, until the socket task goes.
     /// A panic while handling one of them ends this connection only: the client is told
     /// (close 1011), and what the connection held is released as on any other close.
-    pub async fn run(mut self, mut requests: mpsc::Receiver<Request>) {
+    pub async fn run(mut self, mut requests: mpsc::Receiver<Queued>) {
         loop {
             let work = tokio::select! {
                 biased;
@@ -354,6 +373,7 @@ impl Connection {
             Order::Calls(reply) => {
                 let _ = reply.send(self.calls.summaries());
             }
+            Order::NodeGone(node) => self.node_gone(&node).await,
         }
     }
 
@@ -361,6 +381,7 @@ impl Connection {
     /// closed.
     async fn close(&mut self) {
         self.close_calls().await;
+        self.close_links();
         let sessions: Vec<String> = self.room_sessions.keys().cloned().collect();
         for session in sessions {
             self.drop_room_session(&session).await;
@@ -393,7 +414,15 @@ impl Connection {
         self.handle.deliver(event.to_json());
     }
 
-    pub async fn dispatch(&mut self, request: Request) {
+    pub async fn dispatch(&mut self, queued: Queued) {
+        let Queued {
+            request,
+            text,
+            account,
+        } = queued;
+        if let Some(account) = account {
+            self.add_relayed_account(account);
+        }
         let kind = request.kind();
         let transaction = request.transaction().to_string();
         let delay = self.app.config.debug_request_delay_ms;
@@ -403,7 +432,12 @@ impl Connection {
         self.after_ack.clear();
         self.after_ack_tasks.clear();
         let result = match self.admit(&request) {
-            Ok(()) => self.handle(request).await,
+            Ok(()) => match self.relay(&request, text).await {
+                // Answered by the room's node.
+                Some(Ok(())) => return,
+                Some(Err(e)) => Err(e),
+                None => self.handle(request).await,
+            },
             Err(e) => Err(e),
         };
         let event = match result {
@@ -731,4 +765,121 @@ impl Connection {
 
 fn unknown_room_session(id: &str) -> ApiError {
     ApiError::api(format!("Unknown room session: {id}"))
+}
+
+/// Room sessions held by other nodes of a cluster: this connection's side of the relay.
+impl Connection {
+    /// Sends `request` to the node holding its room session, if another node holds it:
+    /// `None` when it is handled here; `Some(Ok)` when relayed (that node answers).
+    async fn relay(&mut self, request: &Request, text: String) -> Option<Result> {
+        let cluster = self.app.cluster.get()?.clone();
+        let (node, account) = match request {
+            Request::VideoroomJoin(r) => {
+                // The handler here answers for an unknown account or a session in use.
+                let account = self.accounts.get(&r.account)?;
+                if self.room_sessions.contains_key(&r.session)
+                    || self.feeds.contains_key(&r.session)
+                    || self.remote.contains(&r.session)
+                {
+                    return None;
+                }
+                let here = self.app.rooms().room(&r.uri).is_some();
+                match cluster.place(&r.uri, here, self.app.draining()).await {
+                    Ok(Placement::Here) => return None,
+                    Ok(Placement::There(node)) => {
+                        let account = RelayedAccount {
+                            id: account.id.clone(),
+                            password: account.password.expose().to_string(),
+                            display_name: account.display_name.clone(),
+                            user_agent: account.user_agent.clone(),
+                            authenticated: self.is_authenticated(&account.id),
+                        };
+                        (node, Some(account))
+                    }
+                    Err(e) => return Some(Err(ApiError::Internal(e.to_string()))),
+                }
+            }
+            other => (self.remote.node_of(other)?.to_string(), None),
+        };
+        let new_link = !self.remote.links.contains(&node);
+        if !self.remote.note(request, &node) {
+            return Some(Err(ApiError::api(format!(
+                "Too many room sessions: at most {}",
+                crate::cluster::remote::MAX_RELAYED_SESSIONS
+            ))));
+        }
+        if new_link {
+            cluster.link_opened(&node);
+        }
+        info!(conn = self.id, request = request.kind(), %node, "relayed to the room's node");
+        cluster.to_node(
+            &node,
+            &Wire::Request {
+                from: cluster.node.clone(),
+                conn: self.id,
+                ip: self.handle.peer,
+                text,
+                account,
+            },
+        );
+        Some(Ok(()))
+    }
+
+    /// On a relayed connection: the account a relayed request acts for, as the client's
+    /// node knows it.
+    fn add_relayed_account(&mut self, a: RelayedAccount) {
+        if self.accounts.contains_key(&a.id) || self.app.access.add(self.id, &a.id).is_err() {
+            return;
+        }
+        if a.authenticated {
+            self.app.access.authenticate(self.id, &a.id);
+        }
+        self.accounts.insert(
+            a.id.clone(),
+            Account {
+                id: a.id,
+                password: Secret(a.password),
+                display_name: a.display_name,
+                user_agent: a.user_agent,
+                incoming_header_prefixes: Vec::new(),
+                contact_params: None,
+            },
+        );
+    }
+
+    /// A node holding room sessions of this connection is gone: they are terminated.
+    async fn node_gone(&mut self, node: &str) {
+        let had_link = self.remote.links.contains(node);
+        let ended = self.remote.forget_node(node);
+        if had_link {
+            if let Some(cluster) = self.app.cluster.get() {
+                cluster.link_closed(node);
+            }
+        }
+        for session in ended {
+            info!(conn = self.id, %session, %node, "room session ended: its node is gone");
+            self.send(Event::videoroom(
+                session,
+                crate::videoroom::terminated_event(),
+            ))
+            .await;
+        }
+    }
+
+    /// At close: the nodes holding this connection's room sessions end them.
+    fn close_links(&mut self) {
+        let Some(cluster) = self.app.cluster.get() else {
+            return;
+        };
+        for node in std::mem::take(&mut self.remote.links) {
+            cluster.to_node(
+                &node,
+                &Wire::Close {
+                    from: cluster.node.clone(),
+                    conn: self.id,
+                },
+            );
+            cluster.link_closed(&node);
+        }
+    }
 }

@@ -45,6 +45,8 @@ pub struct App {
     pub base_url: String,
     /// Live connections, their accounts and who may do what ([`crate::access`]).
     pub access: Arc<Directory>,
+    /// Set when this gateway is a node of a cluster ([`crate::cluster`]).
+    pub cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
     connection_ids: AtomicU64,
     /// Live 1:1 calls, by state (each held by a [`LiveCall`]).
     calls_live: Arc<CallCounts>,
@@ -120,6 +122,7 @@ impl App {
             transfers: Default::default(),
             uploads,
             access,
+            cluster: std::sync::OnceLock::new(),
             connection_ids: AtomicU64::new(1),
             calls_live: Default::default(),
             draining: watch::channel(false).0,
@@ -521,12 +524,9 @@ pub async fn serve(config: Config, hooks: Hooks) -> anyhow::Result<()> {
             sip.local_addr()
         ),
     }
-    let store_path = config.data_dir.join("storage.sqlite");
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("data_dir: cannot create {}", config.data_dir.display()))?;
-    let store = crate::storage::Store::open(&store_path)
-        .with_context(|| format!("cannot open the message store {}", store_path.display()))?;
-    info!(path = %store_path.display(), "message store open");
+    let store = open_store(&config).await?;
     let base_url = config.public_url().unwrap_or_else(|| {
         format!(
             "{}://{}",
@@ -544,6 +544,9 @@ pub async fn serve(config: Config, hooks: Hooks) -> anyhow::Result<()> {
         sip.route_conferences(config.conference_domains.clone(), dialin_tx);
     }
     let app = App::new(config, engine, sip, Arc::new(store), base_url);
+    if let Some(url) = app.config.cluster.redis_url.clone() {
+        join_cluster(&app, &url, local).await?;
+    }
     tokio::spawn(crate::phones::serve(app.clone(), dialin_rx));
     tokio::spawn(crate::messaging::serve_sip_messages(
         app.clone(),
@@ -813,4 +816,79 @@ impl Signals {
         let _ = tokio::signal::ctrl_c().await;
         Signal::Interrupt
     }
+}
+
+/// The message store the settings name: PostgreSQL when `storage_url` is set, else the
+/// embedded SQLite file in `data_dir`.
+async fn open_store(config: &Config) -> anyhow::Result<crate::storage::Store> {
+    match config.storage_url.clone() {
+        Some(url) => {
+            let shown = redact_url(&url);
+            // The PostgreSQL client blocks (as SQLite does): never on the async runtime.
+            let store = tokio::task::spawn_blocking(move || {
+                crate::storage::Store::connect(&url, STORE_CONNECTIONS)
+            })
+            .await
+            .context("storage task")?
+            .with_context(|| format!("cannot open the message store {shown}"))?;
+            info!(url = %shown, "message store open (postgres)");
+            Ok(store)
+        }
+        None => {
+            let path = config.data_dir.join("storage.sqlite");
+            let store = crate::storage::Store::open(&path)
+                .with_context(|| format!("cannot open the message store {}", path.display()))?;
+            info!(path = %path.display(), "message store open");
+            Ok(store)
+        }
+    }
+}
+
+/// PostgreSQL connections kept open by one gateway.
+const STORE_CONNECTIONS: usize = 8;
+
+/// `scheme://user:***@host/...`: a URL for the log, without its password.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Makes this gateway a node of the cluster whose Redis is at `url` ([`crate::cluster`]).
+async fn join_cluster(app: &Arc<App>, url: &str, local: SocketAddr) -> anyhow::Result<()> {
+    let node = app.config.cluster.node_id.clone().unwrap_or_else(|| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "gateway".into());
+        format!("{host}:{}", local.port())
+    });
+    let lease = Duration::from_secs_f64(app.config.cluster.lease);
+    let cluster = crate::cluster::Cluster::connect(url, node.clone(), lease)
+        .await
+        .with_context(|| format!("cannot join the cluster at {}", redact_url(url)))?;
+    let bus = cluster.clone();
+    app.access.set_bus(Box::new(move |account, text| {
+        bus.account_event(account, text)
+    }));
+    let _ = app.cluster.set(cluster.clone());
+    let (inbound_tx, inbound_rx) = tokio::sync::mpsc::channel(crate::cluster::INBOUND);
+    let state_of = Arc::downgrade(app);
+    let state: crate::cluster::NodeState = Arc::new(move || match state_of.upgrade() {
+        Some(app) => {
+            let rooms = app.rooms().all().iter().map(|r| r.uri.clone()).collect();
+            (rooms, app.draining())
+        }
+        None => Default::default(),
+    });
+    tokio::spawn(crate::cluster::serve(cluster.clone(), state, inbound_tx));
+    tokio::spawn(crate::relay::serve(app.clone(), cluster, inbound_rx));
+    info!(%node, redis = %redact_url(url), lease_s = lease.as_secs_f64(), "cluster node");
+    Ok(())
 }

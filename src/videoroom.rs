@@ -305,11 +305,8 @@ impl Connection {
         if !self.room_sessions.contains_key(session) {
             return Err(unknown_room_session(session));
         }
-        self.send(Event::videoroom(
-            session.to_string(),
-            VideoroomEvent::SessionState(RoomSessionState::Terminated { reason: None }),
-        ))
-        .await;
+        self.send(Event::videoroom(session.to_string(), terminated_event()))
+            .await;
         self.drop_room_session(session).await;
         Ok(())
     }
@@ -762,4 +759,9 @@ impl Connection {
             }
         }
     }
+}
+
+/// A room session's `terminated` state.
+pub(crate) fn terminated_event() -> VideoroomEvent {
+    VideoroomEvent::SessionState(RoomSessionState::Terminated { reason: None })
 }

@@ -29,7 +29,7 @@ use tokio::sync::mpsc;
 use tokio::time::{sleep_until, timeout, Instant};
 use tracing::{debug, info, warn};
 
-use crate::connection::{ConnHandle, Connection, Outbound};
+use crate::connection::{ConnHandle, Connection, Outbound, Queued};
 use crate::server::App;
 
 /// Requests queued for the worker before this task stops reading.
@@ -120,7 +120,7 @@ pub async fn run(
 struct Actor<'a> {
     id: u64,
     app: &'a App,
-    req_tx: mpsc::Sender<Request>,
+    req_tx: mpsc::Sender<Queued>,
     out_rx: mpsc::Receiver<Outbound>,
     kick: std::sync::Arc<tokio::sync::Notify>,
     write_timeout: Duration,
@@ -178,7 +178,7 @@ impl Actor<'_> {
         let ping_every = self.app.config.ping_interval();
         let mut next_ping = Instant::now() + ping_every;
         let mut pong_deadline: Option<Instant> = None;
-        let mut pending: Option<Request> = None;
+        let mut pending: Option<Queued> = None;
 
         loop {
             let wake = pong_deadline.map_or(next_ping, |d| d.min(next_ping));
@@ -260,7 +260,7 @@ impl Actor<'_> {
 
     /// Parses one text frame; returns a request for the worker, after answering what is
     /// answered here.
-    async fn on_text(&self, socket: &mut WebSocket, text: &str) -> Result<Option<Request>, End> {
+    async fn on_text(&self, socket: &mut WebSocket, text: &str) -> Result<Option<Queued>, End> {
         match sylkrtc::parse(text) {
             Parsed::Request(Request::Ping(ping)) => {
                 self.send_event(socket, &Event::ack(ping.transaction))
@@ -274,7 +274,11 @@ impl Actor<'_> {
                     transaction = request.transaction(),
                     "request"
                 );
-                Ok(Some(request))
+                Ok(Some(Queued {
+                    request,
+                    text: text.to_string(),
+                    account: None,
+                }))
             }
             Parsed::Rejected {
                 transaction,

@@ -218,6 +218,18 @@ pub struct Cli {
     /// Call addresses invited to a room that have no connection here [default: true]
     #[arg(long, env = "SYLK_ROOM_DIAL_OUT", value_name = "BOOL")]
     pub room_dial_out: Option<bool>,
+    /// The message store: postgres://user:password@host:port/db [default: SQLite in data_dir]
+    #[arg(long, env = "SYLK_STORAGE_URL", value_name = "URL")]
+    pub storage_url: Option<String>,
+    /// Redis of a cluster of gateways, redis://host:port/ [default: no cluster]
+    #[arg(long, env = "SYLK_CLUSTER_REDIS_URL", value_name = "URL")]
+    pub cluster_redis_url: Option<String>,
+    /// This node's name in the cluster [default: host name and port]
+    #[arg(long, env = "SYLK_CLUSTER_NODE_ID", value_name = "NAME")]
+    pub cluster_node_id: Option<String>,
+    /// Seconds a dead node's rooms stay held before they are released [default: 10]
+    #[arg(long, env = "SYLK_CLUSTER_LEASE", value_name = "SECONDS")]
+    pub cluster_lease: Option<f64>,
     /// Opus encoder complexity of the rooms' audio mixes, 0-10 [default: 5]
     #[arg(long, env = "SYLK_MIXER_OPUS_COMPLEXITY", value_name = "N")]
     pub mixer_opus_complexity: Option<i32>,
@@ -371,6 +383,18 @@ impl Config {
         }
         if let Some(v) = cli.mixer_opus_complexity {
             cfg.mixer_opus_complexity = v;
+        }
+        if let Some(v) = cli.storage_url {
+            cfg.storage_url = Some(v).filter(|u| !u.trim().is_empty());
+        }
+        if let Some(v) = cli.cluster_redis_url {
+            cfg.cluster.redis_url = Some(v).filter(|u| !u.trim().is_empty());
+        }
+        if let Some(v) = cli.cluster_node_id {
+            cfg.cluster.node_id = Some(v);
+        }
+        if let Some(v) = cli.cluster_lease {
+            cfg.cluster.lease = v;
         }
         if let Some(v) = cli.decline_code {
             cfg.decline_code = v;

@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 
 mod cli;
+pub mod cluster;
 pub mod ice;
 pub mod limits;
 pub mod rooms;
@@ -162,6 +163,12 @@ pub struct Config {
     /// CPU the Opus encoders of the rooms' audio mixes may spend for quality (0-10; each
     /// phone in a room costs one encode per 20 ms).
     pub mixer_opus_complexity: i32,
+    /// The message store: unset, the embedded SQLite at `<data_dir>/storage.sqlite`;
+    /// `postgres://user:password@host:port/db`, a PostgreSQL database that several gateways
+    /// share.
+    pub storage_url: Option<String>,
+    /// Several gateways as one service ([`cluster::Cluster`]).
+    pub cluster: cluster::Cluster,
     /// Testing aid (fault injection): delay each queued request by this many milliseconds
     /// before handling it, to make a slow request queue observable. 0 in production.
     pub debug_request_delay_ms: u64,
@@ -222,6 +229,8 @@ impl Default for Config {
             conference_domains: Vec::new(),
             room_dial_out: true,
             mixer_opus_complexity: 5,
+            storage_url: None,
+            cluster: Default::default(),
             debug_request_delay_ms: 0,
             debug_panic_payload: None,
         }
@@ -318,6 +327,12 @@ impl Config {
                 bail!("sip_trusted_peers: {peer:?} is not an IP or IP/BITS");
             }
         }
+        if let Some(url) = &self.storage_url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                bail!("storage_url must start with postgres:// (unset: the embedded SQLite store), got {url:?}");
+            }
+        }
+        self.cluster.validate()?;
         if !(0..=10).contains(&self.mixer_opus_complexity) {
             bail!(
                 "mixer_opus_complexity must be between 0 and 10, got {}",

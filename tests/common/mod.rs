@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod engines;
 pub mod janus;
 pub mod load;
 pub mod messaging;

@@ -1,19 +1,15 @@
-//! The embedded store (SQLite, WAL): accounts known to storage, the message journal of
-//! protocol §6, push tokens, public keys, addressbooks and API tokens.
+//! The embedded backend (SQLite, WAL), the default.
 //!
 //! Durability: every write is one transaction committed with `synchronous = FULL`, so when a
-//! method returns `Ok`, what it wrote survives a crash or a kill; the caller may ack then.
-//! The schema is versioned (`PRAGMA user_version`) and migrated forward at open.
-//!
-//! Calls block on SQLite: from async code, run them with `spawn_blocking`.
+//! method returns `Ok`, what it wrote survives a crash or a kill. The schema is versioned
+//! (`PRAGMA user_version`) and migrated forward at open.
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-/// The schema this code writes; older stores are migrated up to it at open.
-pub const SCHEMA_VERSION: i64 = 1;
+use super::{Backend, Entry, PushToken, Result, StoreError, SCHEMA_VERSION};
 
 const MIGRATIONS: &[&str] = &[
     // 1: the initial schema.
@@ -63,67 +59,25 @@ const MIGRATIONS: &[&str] = &[
      );",
 ];
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("storage: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error(
-        "storage: the store has schema version {0}, newer than this gateway's {SCHEMA_VERSION}"
-    )]
-    TooNew(i64),
-}
-
-type Result<T> = std::result::Result<T, StoreError>;
-
-/// A journal entry as stored (the `Message` model of the protocol, plus storage fields).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    pub account: String,
-    pub message_id: String,
-    pub contact: String,
-    /// `incoming`, `outgoing`, or `""` for read/remove journal entries.
-    pub direction: Option<String>,
-    pub content_type: String,
-    pub content: String,
-    /// Pending disposition requests (`positive-delivery`, `display`), or none.
-    pub disposition: Option<Vec<String>>,
-    pub state: Option<String>,
-    /// The message's own timestamp.
-    pub timestamp: String,
-    /// When the store took it (server time).
-    pub created_at: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PushToken {
-    pub app: String,
-    pub device: String,
-    pub platform: String,
-    pub silent: bool,
-    pub token: String,
-    pub background_token: Option<String>,
-    pub user_agent: Option<String>,
-}
-
-pub struct Store {
+pub struct Sqlite {
     conn: Mutex<Connection>,
 }
 
-impl Store {
+impl Sqlite {
     /// Opens (or creates) the store at `path` and migrates it.
-    pub fn open(path: &Path) -> Result<Store> {
-        Store::setup(Connection::open(path)?)
+    pub fn open(path: &Path) -> Result<Sqlite> {
+        Sqlite::setup(Connection::open(path)?)
     }
 
-    pub fn open_in_memory() -> Result<Store> {
-        Store::setup(Connection::open_in_memory()?)
+    pub fn open_in_memory() -> Result<Sqlite> {
+        Sqlite::setup(Connection::open_in_memory()?)
     }
 
-    fn setup(conn: Connection) -> Result<Store> {
+    fn setup(conn: Connection) -> Result<Sqlite> {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let mut store = Store {
+        let mut store = Sqlite {
             conn: Mutex::new(conn),
         };
         store.migrate()?;
@@ -150,8 +104,10 @@ impl Store {
         // SQLite keeps its own consistency; a panic elsewhere cannot leave it half-written.
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
 
-    pub fn schema_version(&self) -> Result<i64> {
+impl Backend for Sqlite {
+    fn schema_version(&self) -> Result<i64> {
         Ok(self
             .conn()
             .pragma_query_value(None, "user_version", |r| r.get(0))?)
@@ -159,7 +115,7 @@ impl Store {
 
     // --- accounts known to storage ------------------------------------------------------
 
-    pub fn add_account(&self, account: &str, now: &str) -> Result<()> {
+    fn add_account(&self, account: &str, now: &str) -> Result<()> {
         self.conn().execute(
             "INSERT INTO accounts (account, last_login) VALUES (?1, ?2)
              ON CONFLICT (account) DO UPDATE SET last_login = excluded.last_login",
@@ -168,7 +124,7 @@ impl Store {
         Ok(())
     }
 
-    pub fn is_known(&self, account: &str) -> Result<bool> {
+    fn is_known(&self, account: &str) -> Result<bool> {
         Ok(self
             .conn()
             .query_row(
@@ -183,7 +139,7 @@ impl Store {
     // --- the journal -----------------------------------------------------------------------
 
     /// Stores an entry; `false` when the account already has this message id (ignored).
-    pub fn add(&self, e: &Entry) -> Result<bool> {
+    fn add(&self, e: &Entry) -> Result<bool> {
         let disposition = e
             .disposition
             .as_ref()
@@ -208,7 +164,7 @@ impl Store {
         Ok(n == 1)
     }
 
-    pub fn get(&self, account: &str, message_id: &str) -> Result<Option<Entry>> {
+    fn get(&self, account: &str, message_id: &str) -> Result<Option<Entry>> {
         Ok(self
             .conn()
             .query_row(
@@ -222,7 +178,7 @@ impl Store {
     /// The journal of `account`, oldest first, at most `limit` entries: after the entry
     /// `message_id` when it is known; else after `since` (a timestamp of the store's format)
     /// when given; else all.
-    pub fn journal(
+    fn journal(
         &self,
         account: &str,
         message_id: Option<&str>,
@@ -272,7 +228,7 @@ impl Store {
     }
 
     /// Sets a message's state and, if given, its pending disposition requests.
-    pub fn set_state(
+    fn set_state(
         &self,
         account: &str,
         message_id: &str,
@@ -294,7 +250,7 @@ impl Store {
 
     /// Moves a message still `pending` to `state` (the SIP outcome of sending it); a message
     /// already past that (a report came first) keeps its state.
-    pub fn advance_state(&self, account: &str, message_id: &str, state: &str) -> Result<bool> {
+    fn advance_state(&self, account: &str, message_id: &str, state: &str) -> Result<bool> {
         let n = self.conn().execute(
             "UPDATE messages SET state = ?3 WHERE account = ?1 AND message_id = ?2
              AND state = 'pending'",
@@ -304,7 +260,7 @@ impl Store {
     }
 
     /// Incoming messages not yet delivered or read (the push badge).
-    pub fn unread(&self, account: &str) -> Result<i64> {
+    fn unread(&self, account: &str) -> Result<i64> {
         Ok(self.conn().query_row(
             "SELECT COUNT(*) FROM messages WHERE account = ?1 AND direction = 'incoming'
              AND state = 'received'",
@@ -314,7 +270,7 @@ impl Store {
     }
 
     /// Clears the pending dispositions of the conversation with `contact` (marked read).
-    pub fn clear_disposition(&self, account: &str, contact: &str) -> Result<usize> {
+    fn clear_disposition(&self, account: &str, contact: &str) -> Result<usize> {
         Ok(self.conn().execute(
             "UPDATE messages SET disposition = '[]' WHERE account = ?1 AND contact = ?2
              AND disposition IS NOT NULL AND disposition != '[]'",
@@ -323,7 +279,7 @@ impl Store {
     }
 
     /// Deletes one message; returns it if it existed.
-    pub fn remove(&self, account: &str, message_id: &str) -> Result<Option<Entry>> {
+    fn remove(&self, account: &str, message_id: &str) -> Result<Option<Entry>> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let entry = tx
@@ -342,7 +298,7 @@ impl Store {
     }
 
     /// Deletes every message of the conversation with `contact`; returns how many.
-    pub fn remove_conversation(&self, account: &str, contact: &str) -> Result<usize> {
+    fn remove_conversation(&self, account: &str, contact: &str) -> Result<usize> {
         Ok(self.conn().execute(
             "DELETE FROM messages WHERE account = ?1 AND contact = ?2 AND direction != ''",
             params![account, contact],
@@ -351,7 +307,7 @@ impl Store {
 
     // --- push tokens ---------------------------------------------------------------------
 
-    pub fn set_token(&self, account: &str, t: &PushToken) -> Result<()> {
+    fn set_token(&self, account: &str, t: &PushToken) -> Result<()> {
         self.conn().execute(
             "INSERT INTO push_tokens (account, app, device, platform, silent, token,
                 background_token, user_agent) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
@@ -372,7 +328,7 @@ impl Store {
         Ok(())
     }
 
-    pub fn remove_token(&self, account: &str, app: &str, device: &str) -> Result<bool> {
+    fn remove_token(&self, account: &str, app: &str, device: &str) -> Result<bool> {
         let n = self.conn().execute(
             "DELETE FROM push_tokens WHERE account = ?1 AND app = ?2 AND device = ?3",
             params![account, app, device],
@@ -380,7 +336,7 @@ impl Store {
         Ok(n == 1)
     }
 
-    pub fn tokens(&self, account: &str) -> Result<Vec<PushToken>> {
+    fn tokens(&self, account: &str) -> Result<Vec<PushToken>> {
         let conn = self.conn();
         let mut st = conn.prepare(
             "SELECT app, device, platform, silent, token, background_token, user_agent
@@ -402,7 +358,7 @@ impl Store {
 
     // --- public keys, addressbooks, API tokens -----------------------------------------
 
-    pub fn set_public_key(&self, account: &str, key: &str, now: &str) -> Result<()> {
+    fn set_public_key(&self, account: &str, key: &str, now: &str) -> Result<()> {
         self.conn().execute(
             "INSERT INTO public_keys (account, content, created_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (account) DO UPDATE SET content = excluded.content,
@@ -412,7 +368,7 @@ impl Store {
         Ok(())
     }
 
-    pub fn public_key(&self, account: &str) -> Result<Option<String>> {
+    fn public_key(&self, account: &str) -> Result<Option<String>> {
         Ok(self
             .conn()
             .query_row(
@@ -424,7 +380,7 @@ impl Store {
     }
 
     /// The addressbook as stored JSON (`{contacts, groups, policies}`), if any.
-    pub fn addressbook(&self, account: &str) -> Result<Option<String>> {
+    fn addressbook(&self, account: &str) -> Result<Option<String>> {
         Ok(self
             .conn()
             .query_row(
@@ -435,7 +391,7 @@ impl Store {
             .optional()?)
     }
 
-    pub fn set_addressbook(&self, account: &str, book: &str) -> Result<()> {
+    fn set_addressbook(&self, account: &str, book: &str) -> Result<()> {
         self.conn().execute(
             "INSERT INTO addressbooks (account, book) VALUES (?1, ?2)
              ON CONFLICT (account) DO UPDATE SET book = excluded.book",
@@ -444,7 +400,7 @@ impl Store {
         Ok(())
     }
 
-    pub fn add_api_token(&self, account: &str, token: &str, expires: i64) -> Result<()> {
+    fn add_api_token(&self, account: &str, token: &str, expires: i64) -> Result<()> {
         self.conn().execute(
             "INSERT OR REPLACE INTO api_tokens (token, account, expires) VALUES (?1, ?2, ?3)",
             params![token, account, expires],
@@ -453,7 +409,7 @@ impl Store {
     }
 
     /// Whether `token` is a live API token of `account` at unix time `now`.
-    pub fn api_token_valid(&self, account: &str, token: &str, now: i64) -> Result<bool> {
+    fn api_token_valid(&self, account: &str, token: &str, now: i64) -> Result<bool> {
         Ok(self
             .conn()
             .query_row(
@@ -483,147 +439,4 @@ fn row_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
         timestamp: r.get(8)?,
         created_at: r.get(9)?,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(id: &str, contact: &str, created_at: &str) -> Entry {
-        Entry {
-            account: "alice@example.com".into(),
-            message_id: id.into(),
-            contact: contact.into(),
-            direction: Some("outgoing".into()),
-            content_type: "text/plain".into(),
-            content: format!("hello {id}"),
-            disposition: Some(vec!["positive-delivery".into(), "display".into()]),
-            state: Some("pending".into()),
-            timestamp: "2026-07-17T08:41:52.123Z".into(),
-            created_at: created_at.into(),
-        }
-    }
-
-    const A: &str = "alice@example.com";
-
-    #[test]
-    fn journal_selection_follows_the_spec() {
-        let s = Store::open_in_memory().unwrap();
-        for (i, c) in ["m1", "m2", "m3", "m4"].iter().enumerate() {
-            let t = format!("2026-11-22T00:00:0{i}.000+00:00");
-            assert!(s.add(&entry(c, "bob@example.com", &t)).unwrap());
-        }
-        // A duplicate id is ignored.
-        assert!(!s
-            .add(&entry(
-                "m2",
-                "bob@example.com",
-                "2026-11-22T01:00:00.000+00:00"
-            ))
-            .unwrap());
-        let ids = |v: Vec<Entry>| v.into_iter().map(|e| e.message_id).collect::<Vec<_>>();
-        assert_eq!(
-            ids(s.journal(A, None, None, 5000).unwrap()),
-            ["m1", "m2", "m3", "m4"]
-        );
-        assert_eq!(
-            ids(s.journal(A, Some("m2"), None, 5000).unwrap()),
-            ["m3", "m4"]
-        );
-        // Unknown id: since applies, else everything.
-        assert_eq!(
-            ids(s
-                .journal(A, Some("zz"), Some("2026-11-22T00:00:01.500+00:00"), 5000)
-                .unwrap()),
-            ["m3", "m4"]
-        );
-        assert_eq!(ids(s.journal(A, Some("zz"), None, 5000).unwrap()).len(), 4);
-        assert_eq!(ids(s.journal(A, None, None, 2).unwrap()), ["m1", "m2"]);
-        assert!(s
-            .journal("other@example.com", None, None, 10)
-            .unwrap()
-            .is_empty());
-    }
-
-    #[test]
-    fn state_read_and_removal() {
-        let s = Store::open_in_memory().unwrap();
-        s.add(&entry("m1", "bob@example.com", "t1")).unwrap();
-        s.add(&entry("m2", "carol@example.com", "t2")).unwrap();
-        assert!(s
-            .set_state(A, "m1", "delivered", Some(&["display".to_string()]))
-            .unwrap());
-        let e = s.get(A, "m1").unwrap().unwrap();
-        assert_eq!(e.state.as_deref(), Some("delivered"));
-        assert_eq!(e.disposition, Some(vec!["display".to_string()]));
-        assert!(!s.set_state(A, "nope", "delivered", None).unwrap());
-        assert_eq!(s.clear_disposition(A, "bob@example.com").unwrap(), 1);
-        assert_eq!(s.get(A, "m1").unwrap().unwrap().disposition, Some(vec![]));
-        assert_eq!(
-            s.remove(A, "m2").unwrap().unwrap().contact,
-            "carol@example.com"
-        );
-        assert!(s.remove(A, "m2").unwrap().is_none());
-        assert_eq!(s.remove_conversation(A, "bob@example.com").unwrap(), 1);
-        assert!(s.journal(A, None, None, 10).unwrap().is_empty());
-    }
-
-    #[test]
-    fn accounts_tokens_keys_books() {
-        let s = Store::open_in_memory().unwrap();
-        assert!(!s.is_known(A).unwrap());
-        s.add_account(A, "now").unwrap();
-        s.add_account(A, "later").unwrap();
-        assert!(s.is_known(A).unwrap());
-        let t = PushToken {
-            app: "com.example".into(),
-            device: "d1".into(),
-            platform: "android".into(),
-            silent: false,
-            token: "tok".into(),
-            background_token: None,
-            user_agent: Some("ua".into()),
-        };
-        s.set_token(A, &t).unwrap();
-        s.set_token(
-            A,
-            &PushToken {
-                token: "tok2".into(),
-                ..t.clone()
-            },
-        )
-        .unwrap();
-        assert_eq!(s.tokens(A).unwrap()[0].token, "tok2");
-        assert!(s.remove_token(A, "com.example", "d1").unwrap());
-        assert!(s.tokens(A).unwrap().is_empty());
-        assert_eq!(s.public_key(A).unwrap(), None);
-        s.set_public_key(A, "-----BEGIN PGP", "now").unwrap();
-        assert_eq!(s.public_key(A).unwrap().as_deref(), Some("-----BEGIN PGP"));
-        s.set_addressbook(A, r#"{"contacts":[],"groups":[],"policies":[]}"#)
-            .unwrap();
-        assert!(s.addressbook(A).unwrap().unwrap().contains("contacts"));
-        s.add_api_token(A, "secret", 1000).unwrap();
-        assert!(s.api_token_valid(A, "secret", 999).unwrap());
-        assert!(!s.api_token_valid(A, "secret", 1000).unwrap());
-        assert!(!s.api_token_valid(A, "wrong", 1).unwrap());
-        assert!(!s.api_token_valid("bob@example.com", "secret", 1).unwrap());
-    }
-
-    #[test]
-    fn a_file_store_keeps_data_and_version_across_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("store.sqlite");
-        {
-            let s = Store::open(&path).unwrap();
-            assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
-            s.add(&entry("m1", "bob@example.com", "t1")).unwrap();
-        }
-        let s = Store::open(&path).unwrap();
-        assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
-        assert_eq!(s.journal(A, None, None, 10).unwrap().len(), 1);
-        // A store from a newer gateway is refused, not damaged.
-        s.conn().pragma_update(None, "user_version", 99).unwrap();
-        drop(s);
-        assert!(matches!(Store::open(&path), Err(StoreError::TooNew(99))));
-    }
 }

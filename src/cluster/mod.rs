@@ -1,0 +1,417 @@
+//! Several gateways as one service, over Redis (`cluster.redis_url`).
+//!
+//! * **Accounts:** a private event of an account ([`crate::access::Directory::deliver`]) is
+//!   also published on the bus; every other node delivers it to its own connections of the
+//!   account. The store is shared (PostgreSQL), so `sync` and the journal agree everywhere.
+//! * **Rooms:** a room's media lives on one node, chosen when the room starts and recorded in
+//!   Redis with a lease the holder renews ([`Cluster::place`]). A participant whose WebSocket
+//!   is on another node has its room requests relayed to the room's node, where they are
+//!   handled by a relayed connection (`crate::relay`) whose events come back over the bus; its
+//!   media goes straight to the room's node (that node's candidates are in the SDP).
+//! * **Liveness:** each node renews a record of itself; a node whose record expired is dead:
+//!   the sessions relayed to it end (`terminated`), the connections it relayed here close,
+//!   and its rooms are placed anew at the next join once their leases expire.
+//! * **SIP:** each node registers its accounts with its own Contact, so the proxy routes a
+//!   request to the node that holds the binding; a message received by several nodes is
+//!   stored once (the shared store's unique message id) and delivered by the node whose
+//!   insert won.
+//!
+//! Redis is trusted like the proxy: run it on the operators' private network.
+
+pub mod remote;
+pub mod wire;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use redis::aio::ConnectionManager;
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use wire::Wire;
+
+/// Bus messages waiting to be published; beyond this a node is cut off from Redis and new
+/// messages are dropped (and counted in the log) rather than held without bound.
+const OUTBOX: usize = 8192;
+
+/// Bus messages waiting for this node's relay task (its subscriber waits when it is full).
+pub const INBOUND: usize = 8192;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("cluster: redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("cluster: no node could take room {0}")]
+    NoPlacement(String),
+}
+
+/// Where a room's media lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Placement {
+    Here,
+    There(String),
+}
+
+pub struct Cluster {
+    /// This node's name.
+    pub node: String,
+    lease: Duration,
+    client: redis::Client,
+    redis: ConnectionManager,
+    outbox: mpsc::Sender<(String, String)>,
+    outbox_rx: Mutex<Option<mpsc::Receiver<(String, String)>>>,
+    /// Rooms this node holds a placement lease on.
+    held: Mutex<HashSet<String>>,
+    /// Other nodes this node exchanges room sessions with (watched for liveness), with how
+    /// many connections do.
+    remote_nodes: Mutex<HashMap<String, usize>>,
+}
+
+/// What the bus brings to the node (handled by `crate::relay`).
+#[derive(Debug)]
+pub enum Inbound {
+    Message(Wire),
+    /// A node this node exchanges room sessions with is dead.
+    NodeGone(String),
+}
+
+/// What the node tells its upkeep: the rooms it has and whether it drains.
+pub type NodeState = Arc<dyn Fn() -> (HashSet<String>, bool) + Send + Sync>;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every update under these locks is one step; a panic cannot leave one half done.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Sets the placement record to this node when it is free or already this node's.
+const RENEW: &str = r"
+local v = redis.call('GET', KEYS[1])
+if v == false or v == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0";
+
+/// Deletes a record only while it still names `ARGV[1]`.
+const RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0";
+
+impl Cluster {
+    /// Connects to Redis; the node's tasks start with [`serve`].
+    pub async fn connect(
+        url: &str,
+        node: String,
+        lease: Duration,
+    ) -> Result<Arc<Cluster>, ClusterError> {
+        let client = redis::Client::open(url)?;
+        let redis = ConnectionManager::new(client.clone()).await?;
+        let (outbox, outbox_rx) = mpsc::channel(OUTBOX);
+        Ok(Arc::new(Cluster {
+            node,
+            lease,
+            client,
+            redis,
+            outbox,
+            outbox_rx: Mutex::new(Some(outbox_rx)),
+            held: Default::default(),
+            remote_nodes: Default::default(),
+        }))
+    }
+
+    fn lease_ms(&self) -> u64 {
+        self.lease.as_millis() as u64
+    }
+
+    /// Queues a message for a channel, never waiting.
+    pub fn publish(&self, channel: String, message: &Wire) {
+        if self.outbox.try_send((channel, message.encode())).is_err() {
+            warn!("cluster: bus outbox full, a message is dropped (is Redis reachable?)");
+        }
+    }
+
+    /// Publishes a private event of `account` for the other nodes.
+    pub fn account_event(&self, account: &str, text: &str) {
+        self.publish(
+            wire::ACCOUNTS.to_string(),
+            &Wire::Account {
+                from: self.node.clone(),
+                account: account.to_string(),
+                text: text.to_string(),
+            },
+        );
+    }
+
+    /// Sends a message to node `node`.
+    pub fn to_node(&self, node: &str, message: &Wire) {
+        self.publish(wire::node_channel(node), message);
+    }
+
+    /// Counts a connection relaying between this node and `node` (watched for liveness).
+    pub fn link_opened(&self, node: &str) {
+        *lock(&self.remote_nodes)
+            .entry(node.to_string())
+            .or_default() += 1;
+    }
+
+    pub fn link_closed(&self, node: &str) {
+        let mut nodes = lock(&self.remote_nodes);
+        if let Some(n) = nodes.get_mut(node) {
+            *n -= 1;
+            if *n == 0 {
+                nodes.remove(node);
+            }
+        }
+    }
+
+    async fn alive(&self, node: &str) -> Result<Option<String>, ClusterError> {
+        let mut redis = self.redis.clone();
+        Ok(redis::cmd("GET")
+            .arg(wire::node_key(node))
+            .query_async(&mut redis)
+            .await?)
+    }
+
+    /// Where room `uri` lives: here when this node holds it (or takes it now), else the node
+    /// that does. A new room goes to this node, or, while this node drains, to another live
+    /// node that does not.
+    /// `here`: the room exists on this node.
+    pub async fn place(
+        &self,
+        uri: &str,
+        here: bool,
+        draining: bool,
+    ) -> Result<Placement, ClusterError> {
+        if here {
+            return Ok(Placement::Here);
+        }
+        let mut redis = self.redis.clone();
+        let key = wire::room_key(uri);
+        for _ in 0..3 {
+            let holder: Option<String> =
+                redis::cmd("GET").arg(&key).query_async(&mut redis).await?;
+            match holder {
+                Some(node) if node == self.node => {
+                    lock(&self.held).insert(uri.to_string());
+                    return Ok(Placement::Here);
+                }
+                Some(node) => {
+                    if self.alive(&node).await?.is_some() {
+                        return Ok(Placement::There(node));
+                    }
+                    // Its holder died: the record goes before its lease would.
+                    info!(room = %uri, node = %node, "cluster: room held by a dead node is released");
+                    redis::Script::new(RELEASE)
+                        .key(&key)
+                        .arg(&node)
+                        .invoke_async::<i64>(&mut redis)
+                        .await?;
+                }
+                None => {
+                    let target = if draining {
+                        self.live_node().await?.unwrap_or_else(|| self.node.clone())
+                    } else {
+                        self.node.clone()
+                    };
+                    let set: Option<String> = redis::cmd("SET")
+                        .arg(&key)
+                        .arg(&target)
+                        .arg("PX")
+                        .arg(self.lease_ms())
+                        .arg("NX")
+                        .query_async(&mut redis)
+                        .await?;
+                    if set.is_some() {
+                        info!(room = %uri, node = %target, "cluster: room placed");
+                        if target == self.node {
+                            lock(&self.held).insert(uri.to_string());
+                            return Ok(Placement::Here);
+                        }
+                        return Ok(Placement::There(target));
+                    }
+                    // Another node placed it meanwhile: read again.
+                }
+            }
+        }
+        Err(ClusterError::NoPlacement(uri.to_string()))
+    }
+
+    /// Another live node that is not draining, if any.
+    async fn live_node(&self) -> Result<Option<String>, ClusterError> {
+        let mut redis = self.redis.clone();
+        let mut nodes: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(wire::NODES)
+            .query_async(&mut redis)
+            .await?;
+        nodes.sort();
+        for node in nodes {
+            if node != self.node && self.alive(&node).await?.as_deref() == Some("live") {
+                return Ok(Some(node));
+            }
+        }
+        Ok(None)
+    }
+
+    /// One round of upkeep: this node's liveness record, the leases of its rooms, and the
+    /// liveness of the nodes it exchanges room sessions with (returned: the dead ones).
+    async fn upkeep(
+        &self,
+        rooms: HashSet<String>,
+        draining: bool,
+    ) -> Result<Vec<String>, ClusterError> {
+        let mut redis = self.redis.clone();
+        let state = if draining { "draining" } else { "live" };
+        redis::pipe()
+            .cmd("SET")
+            .arg(wire::node_key(&self.node))
+            .arg(state)
+            .arg("PX")
+            .arg(self.lease_ms())
+            .ignore()
+            .cmd("SADD")
+            .arg(wire::NODES)
+            .arg(&self.node)
+            .ignore()
+            .query_async::<()>(&mut redis)
+            .await?;
+        let ended: Vec<String> = {
+            let mut held = lock(&self.held);
+            let ended = held.difference(&rooms).cloned().collect();
+            held.clone_from(&rooms);
+            ended
+        };
+        for uri in &rooms {
+            let ok: i64 = redis::Script::new(RENEW)
+                .key(wire::room_key(uri))
+                .arg(&self.node)
+                .arg(self.lease_ms())
+                .invoke_async(&mut redis)
+                .await?;
+            if ok == 0 {
+                warn!(room = %uri, "cluster: this room is held by another node too");
+            }
+        }
+        for uri in ended {
+            redis::Script::new(RELEASE)
+                .key(wire::room_key(&uri))
+                .arg(&self.node)
+                .invoke_async::<i64>(&mut redis)
+                .await?;
+            debug!(room = %uri, "cluster: room released");
+        }
+        let peers: Vec<String> = lock(&self.remote_nodes).keys().cloned().collect();
+        let mut dead = Vec::new();
+        for node in peers {
+            if self.alive(&node).await?.is_none() {
+                dead.push(node);
+            }
+        }
+        Ok(dead)
+    }
+
+    /// At shutdown: this node's records go at once (its rooms can be placed anew).
+    pub async fn leave(&self) {
+        let mut redis = self.redis.clone();
+        let held: Vec<String> = lock(&self.held).drain().collect();
+        for uri in held {
+            let _ = redis::Script::new(RELEASE)
+                .key(wire::room_key(&uri))
+                .arg(&self.node)
+                .invoke_async::<i64>(&mut redis)
+                .await;
+        }
+        let _ = redis::cmd("DEL")
+            .arg(wire::node_key(&self.node))
+            .query_async::<i64>(&mut redis)
+            .await;
+        let _ = redis::cmd("SREM")
+            .arg(wire::NODES)
+            .arg(&self.node)
+            .query_async::<i64>(&mut redis)
+            .await;
+        info!(node = %self.node, "cluster: left");
+    }
+}
+
+/// Runs the node's part of the cluster: the publisher, the subscriber (what it hears goes to
+/// `inbound`), the upkeep.
+pub async fn serve(cluster: Arc<Cluster>, state: NodeState, inbound: mpsc::Sender<Inbound>) {
+    let Some(outbox) = lock(&cluster.outbox_rx).take() else {
+        return;
+    };
+    tokio::spawn(publisher(cluster.clone(), outbox));
+    tokio::spawn(subscriber(cluster.clone(), inbound.clone()));
+    let mut tick = tokio::time::interval(cluster.lease / 3);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let (rooms, draining) = state();
+        match cluster.upkeep(rooms, draining).await {
+            Ok(dead) => {
+                for node in dead {
+                    warn!(node = %node, "cluster: node gone (its liveness record expired)");
+                    lock(&cluster.remote_nodes).remove(&node);
+                    let _ = inbound.send(Inbound::NodeGone(node)).await;
+                }
+            }
+            Err(e) => warn!(error = %e, "cluster: upkeep failed"),
+        }
+    }
+}
+
+async fn publisher(cluster: Arc<Cluster>, mut outbox: mpsc::Receiver<(String, String)>) {
+    let mut redis = cluster.redis.clone();
+    while let Some((channel, payload)) = outbox.recv().await {
+        if let Err(e) = redis::cmd("PUBLISH")
+            .arg(&channel)
+            .arg(&payload)
+            .query_async::<i64>(&mut redis)
+            .await
+        {
+            warn!(error = %e, %channel, "cluster: publish failed");
+        }
+    }
+}
+
+async fn subscriber(cluster: Arc<Cluster>, inbound: mpsc::Sender<Inbound>) {
+    let own = wire::node_channel(&cluster.node);
+    loop {
+        match cluster.client.get_async_pubsub().await {
+            Ok(mut pubsub) => {
+                let subscribed = async {
+                    pubsub.subscribe(wire::ACCOUNTS).await?;
+                    pubsub.subscribe(&own).await
+                }
+                .await;
+                match subscribed {
+                    Ok(()) => {
+                        info!(node = %cluster.node, "cluster: on the bus");
+                        let mut messages = pubsub.on_message();
+                        while let Some(msg) = messages.next().await {
+                            match Wire::decode(msg.get_payload_bytes()) {
+                                Some(m) => {
+                                    if inbound.send(Inbound::Message(m)).await.is_err() {
+                                        return;
+                                    }
+                                }
+                                None => warn!(
+                                    channel = msg.get_channel_name(),
+                                    bytes = msg.get_payload_bytes().len(),
+                                    "cluster: malformed bus message dropped"
+                                ),
+                            }
+                        }
+                        warn!("cluster: bus connection lost, reconnecting");
+                    }
+                    Err(e) => warn!(error = %e, "cluster: cannot subscribe"),
+                }
+            }
+            Err(e) => warn!(error = %e, "cluster: cannot reach redis"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
