@@ -1,0 +1,154 @@
+//! Several gateways as one service (issue 17): two gateway processes on one machine, one
+//! Redis and one PostgreSQL from the Debian packages, on loopback.
+//!
+//! * rooms: a room placed on node A; participants on A's WebSocket and on B's (relayed to
+//!   A) publish and receive each other's media with real WebRTC peers (the `webrtc` crate),
+//!   and room chat reaches all;
+//! * failure: node B killed with SIGKILL: its participants' connections close, the room on A
+//!   goes on, the room B held is released within the lease and placed anew.
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::engines::{Postgres, Redis};
+use common::room::*;
+use common::webrtc_peer::Kind;
+use common::*;
+use serde_json::json;
+
+const T: Duration = Duration::from_secs(20);
+/// The cluster lease of these tests, in seconds.
+const LEASE: &str = "2";
+
+/// A cluster node named `node`.
+fn node(node: &str, redis: &Redis, store: &str) -> Gateway {
+    let url = redis.url();
+    Gateway::start(&[
+        "--storage-url",
+        store,
+        "--cluster-redis-url",
+        &url,
+        "--cluster-node-id",
+        node,
+        "--cluster-lease",
+        LEASE,
+    ])
+}
+
+/// What Redis holds at `key` (`redis-cli GET`).
+fn redis_get(redis: &Redis, key: &str) -> String {
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &redis.port.to_string(), "GET", key])
+        .output()
+        .expect("redis-cli");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+async fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    start.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_room_spans_two_nodes_and_survives_the_other_nodes_death() {
+    let pg = Postgres::start();
+    let redis = Redis::start();
+    let store = pg.database("cluster_rooms");
+    let a = node("a", &redis, &store);
+    let mut b = node("b", &redis, &store);
+    a.wait_log("cluster: on the bus");
+    b.wait_log("cluster: on the bus");
+
+    // The first joiner places the room on its node, A; carol on B is relayed there.
+    let room = "daily@example.com";
+    let mut alice = join_room(&a, "alice", room).await;
+    let mut bob = join_room(&a, "bob", room).await;
+    let mut carol = join_room(&b, "carol", room).await;
+    assert_eq!(redis_get(&redis, &format!("sylk:room:{room}")), "a");
+    b.wait_log("relayed to the room's node");
+    a.wait_log("relayed connection opened");
+    let mut sending = Vec::new();
+    for m in [&alice, &bob, &carol] {
+        sending.push(m.publisher.start_sending().await.unwrap());
+    }
+    // Everyone receives everyone's audio and video, across the nodes both ways.
+    let sessions = [
+        alice.session.clone(),
+        bob.session.clone(),
+        carol.session.clone(),
+    ];
+    let mut feeds = Vec::new();
+    for (i, m) in [&mut alice, &mut bob, &mut carol].into_iter().enumerate() {
+        for (j, publisher) in sessions.iter().enumerate() {
+            if i != j {
+                let (_, sub) = attach(m, publisher).await;
+                feeds.push((i, j, sub));
+            }
+        }
+    }
+    for (i, j, sub) in &feeds {
+        let video = sub.wait_received(Kind::Video, 20, T).await;
+        let audio = sub.wait_received(Kind::Audio, 20, T).await;
+        assert!(
+            video.is_ok() && audio.is_ok(),
+            "member {i} receiving member {j}: {video:?} {audio:?}"
+        );
+    }
+
+    // Room chat from each node reaches the others.
+    ack(&carol.ws.request(json!({"sylkrtc": "videoroom-message", "session": carol.session, "message_id": "c1", "content": "hello from b", "content_type": "text/plain"})).await);
+    for m in [&mut alice, &mut bob] {
+        let msg = m.ws.room_event(&m.session, "message", None).await;
+        assert_eq!(msg["content"], "hello from b", "{msg}");
+        assert_eq!(msg["sender"]["uri"], "carol@example.com", "{msg}");
+    }
+    ack(&alice.ws.request(json!({"sylkrtc": "videoroom-message", "session": alice.session, "message_id": "a1", "content": "hello from a", "content_type": "text/plain"})).await);
+    let msg = carol.ws.room_event(&carol.session, "message", None).await;
+    assert_eq!(msg["content"], "hello from a", "{msg}");
+
+    // A second room is started on B by dave.
+    let second = "other@example.com";
+    let _dave = join_room(&b, "dave", second).await;
+    assert_eq!(redis_get(&redis, &format!("sylk:room:{second}")), "b");
+
+    // B dies.
+    b.stop();
+    let killed = Instant::now();
+    // Carol's connection ends with its node (`closed` fails the test if it does not).
+    let _ = carol.ws.closed().await;
+    // A notices within the lease: carol leaves the room on A.
+    let left = alice
+        .ws
+        .room_event(&alice.session, "publishers-left", None)
+        .await;
+    assert_eq!(left["publishers"], json!([carol.session]), "{left}");
+    let noticed = killed.elapsed();
+    assert!(noticed < Duration::from_secs(10), "{noticed:?}");
+    a.wait_log("node gone");
+    // The room on A goes on: alice still receives bob.
+    let bob_feed = feeds
+        .iter()
+        .find_map(|(i, j, sub)| (*i == 0 && *j == 1).then_some(sub))
+        .unwrap();
+    let before = bob_feed.received().of(Kind::Video).len();
+    bob_feed
+        .wait_received(Kind::Video, before + 20, T)
+        .await
+        .unwrap();
+    // The room B held is released within the lease, and starts anew on A.
+    wait_until("the dead node's room released", Duration::from_secs(6), || {
+        redis_get(&redis, &format!("sylk:room:{second}")).is_empty()
+    })
+    .await;
+    eprintln!(
+        "carol left the room on A {noticed:?} after the kill; B's room released after {:?}",
+        killed.elapsed()
+    );
+    let _erin = join_room(&a, "erin", second).await;
+    assert_eq!(redis_get(&redis, &format!("sylk:room:{second}")), "a");
+    drop(sending);
+}
