@@ -5,7 +5,9 @@
 //!   A) publish and receive each other's media with real WebRTC peers (the `webrtc` crate),
 //!   and room chat reaches all;
 //! * failure: node B killed with SIGKILL: its participants' connections close, the room on A
-//!   goes on, the room B held is released within the lease and placed anew.
+//!   goes on, the room B held is released within the lease and placed anew;
+//! * Chromium: two participants on A's WebSocket and one on B's decode each other's video,
+//!   hear each other, and their room chat reaches all (`tests/browser/room_test.js`).
 mod common;
 
 use std::time::{Duration, Instant};
@@ -22,8 +24,12 @@ const LEASE: &str = "2";
 
 /// A cluster node named `node`.
 fn node(node: &str, redis: &Redis, store: &str) -> Gateway {
+    node_with(node, redis, store, &[])
+}
+
+fn node_with(node: &str, redis: &Redis, store: &str, extra: &[&str]) -> Gateway {
     let url = redis.url();
-    Gateway::start(&[
+    let mut args = vec![
         "--storage-url",
         store,
         "--cluster-redis-url",
@@ -32,7 +38,9 @@ fn node(node: &str, redis: &Redis, store: &str) -> Gateway {
         node,
         "--cluster-lease",
         LEASE,
-    ])
+    ];
+    args.extend_from_slice(extra);
+    Gateway::start(&args)
 }
 
 /// What Redis holds at `key` (`redis-cli GET`).
@@ -151,4 +159,70 @@ async fn a_room_spans_two_nodes_and_survives_the_other_nodes_death() {
     let _erin = join_room(&a, "erin", second).await;
     assert_eq!(redis_get(&redis, &format!("sylk:room:{second}")), "a");
     drop(sending);
+}
+
+/// Three Chromium participants, alice and bob on node A's WebSocket and carol on node B's:
+/// the room is placed on A (alice joins first) and carol's requests are relayed there; every
+/// page decodes the others' video, receives their audio and levels, gets the others' chat;
+/// carol's tab closing is noticed by A.
+#[test]
+fn three_chromium_participants_on_two_nodes_meet_in_one_room() {
+    use common::browser::*;
+    let tools = peers_tools();
+    let chromium = chromium();
+    require_peers(&tools, &chromium);
+    // The engines and both nodes inside the test's own loopback-only namespace.
+    if let Err(why) = seal_network() {
+        println!("network: no namespace of its own ({why}); on the host network");
+    }
+    let pg = Postgres::start();
+    let redis = Redis::start();
+    let store = pg.database("cluster_browsers");
+    let consent = ["--ice-consent-timeout", "5"];
+    let a = node_with("a", &redis, &store, &consent);
+    let b = node_with("b", &redis, &store, &consent);
+    a.wait_log("cluster: on the bus");
+    b.wait_log("cluster: on the bus");
+    let shots = repo()
+        .join("target")
+        .join("test-output")
+        .join("cluster_browsers");
+    let _ = std::fs::remove_dir_all(&shots);
+    std::fs::create_dir_all(&shots).expect("screenshot dir");
+    let urls = format!("{},{},{}", a.ws_url(), a.ws_url(), b.ws_url());
+    let mut cmd = std::process::Command::new("node");
+    cmd.current_dir(repo())
+        .arg(repo().join("tests").join("browser").join("room_test.js"))
+        .arg(a.ws_url())
+        .env("NODE_PATH", tools.join("node_modules"))
+        .env("CHROMIUM", &chromium)
+        .env("BROWSERS", "chromium,chromium,chromium")
+        .env("WS_URLS", &urls)
+        .env("CHAT", "1")
+        .env("CONSENT_TIMEOUT", "5")
+        .env("MEDIA_IP", "127.0.0.1")
+        .env("EXPECT_RTX", "0")
+        .env("AUDIO_LEVELS", "1")
+        .env("MEDIA_PROTOCOL", "udp")
+        .env("SHOT_DIR", &shots);
+    let (ok, stdout, stderr) = run_with_timeout(cmd, Duration::from_secs(120));
+    let _ = std::fs::write(shots.join("node-a.log"), a.log());
+    let _ = std::fs::write(shots.join("node-b.log"), b.log());
+    println!("{stdout}");
+    assert!(
+        ok,
+        "browser room on two nodes failed\n--- node stderr:\n{}\n--- stdout:\n{}\n--- node A (tail):\n{}\n--- node B (tail):\n{}",
+        tail(&stderr, 60),
+        stdout,
+        tail(&a.log(), 60),
+        tail(&b.log(), 60)
+    );
+    let summary: serde_json::Value = serde_json::from_str(&stdout).expect("node printed JSON");
+    assert_eq!(
+        summary["chat"], "every message reached the two other pages",
+        "{summary:#}"
+    );
+    // carol's requests went through B to A, and her media straight to A.
+    assert!(b.log().contains("relayed to the room's node"));
+    assert!(a.log().contains("relayed connection opened"));
 }

@@ -38,6 +38,10 @@ const MEDIA_TIMEOUT_MS = Number(process.env.MEDIA_TIMEOUT || 30) * 1000;
 const SHOT_DIR = process.env.SHOT_DIR || '';
 const ROOM = 'browsers@videoconference.example.com';
 const USERS = ['alice', 'bob', 'carol'];
+// Each participant's WebSocket, when they differ (nodes of a cluster): WS_URLS=url,url,url.
+const WS_URLS = (process.env.WS_URLS || '').split(',').filter(Boolean);
+// Room chat: every participant sends one message and receives the others'.
+const CHAT = process.env.CHAT === '1';
 // Which browser each participant uses (BROWSERS=chromium,firefox,firefox); Chromium by default.
 const BROWSERS = (process.env.BROWSERS || 'chromium,chromium,chromium').split(',');
 const FIREFOX = process.env.FIREFOX || '/usr/bin/firefox-esr';
@@ -114,7 +118,7 @@ async function main() {
       consoleLines[user] = [];
       page.on('console', m => { consoleLines[user].push(m.text()); });
       page.on('pageerror', e => { consoleLines[user].push('pageerror: ' + e.message); });
-      const url = `${base}?ws=${encodeURIComponent(WS_URL)}&account=${encodeURIComponent(user + '@example.com')}` +
+      const url = `${base}?ws=${encodeURIComponent(WS_URLS[i] || WS_URL)}&account=${encodeURIComponent(user + '@example.com')}` +
         `&room=${encodeURIComponent(ROOM)}&name=${user}`;
       const tJoin = Date.now();
       await page.goto(url);
@@ -168,6 +172,19 @@ async function main() {
       }
       return { done, detail };
     });
+
+    // --- room chat: each message reaches the other pages -----------------------------------
+    if (CHAT) {
+      for (const user of USERS) await pages[user].evaluate((u) => sylk.chat('hello from ' + u), user);
+      for (const user of USERS) {
+        const want = USERS.filter(u => u !== user).map(u => 'hello from ' + u).sort();
+        await until(`${user} to receive the others' chat`, 10000, async () => {
+          const got = (await pages[user].evaluate(() => sylk.messages.map(m => m.content))).sort();
+          return { done: JSON.stringify(got) === JSON.stringify(want), detail: got };
+        });
+      }
+      summary.chat = 'every message reached the two other pages';
+    }
 
     // --- lost video comes back: NACKs from the browsers, RTX from the gateway ------------
     // Every browser NACKs and receives retransmissions (on one of its feeds at least: which
