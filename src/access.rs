@@ -310,6 +310,25 @@ impl Directory {
         n
     }
 
+    /// Every account authenticated on a connection of this node (not relayed), once each.
+    pub fn authenticated_accounts(&self) -> Vec<String> {
+        let inner = self.lock();
+        let mut all: Vec<String> = inner
+            .live
+            .values()
+            .filter(|live| !live.relayed)
+            .flat_map(|live| {
+                live.accounts
+                    .iter()
+                    .filter(|(_, s)| **s == Standing::Authenticated)
+                    .map(|(a, _)| a.clone())
+            })
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+
     /// How many connections have `account` authenticated.
     pub fn authenticated_connections(&self, account: &str) -> usize {
         self.lock()

@@ -402,6 +402,13 @@ async fn dial_out(
             Some(reason.to_string()),
         );
     };
+    if let Some(cluster) = app.cluster.get() {
+        // Its `conference-invite` went to that node's connections over the bus.
+        if cluster.online_elsewhere(&d.to).await {
+            info!(room = %d.room, to = %d.to, "dial-out not made: the invitee is online on another node");
+            return;
+        }
+    }
     let Some(to) = sip::Aor::parse(&d.to) else {
         info!(room = %d.room, to = %d.to, "dial-out refused: not a SIP address");
         failed(400, "Bad Request");

@@ -149,6 +149,12 @@ pub fn notify(app: &Arc<App>, account: &str, what: Push) {
     let app = app.clone();
     let account = account.to_string();
     tokio::spawn(async move {
+        if let Some(cluster) = app.cluster.get() {
+            if cluster.online_elsewhere(&account).await {
+                info!(%account, "push: not sent, the account is online on another node");
+                return;
+            }
+        }
         let (tokens, badge) = {
             let id = account.clone();
             match db(&app.store, move |s| Ok((s.tokens(&id)?, s.unread(&id)?))).await {

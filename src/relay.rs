@@ -46,11 +46,36 @@ impl Relays {
 /// Handles what the bus brings, until the cluster stops.
 pub async fn serve(app: Arc<App>, cluster: Arc<Cluster>, mut inbound: mpsc::Receiver<Inbound>) {
     let relays = Arc::new(Relays::default());
-    while let Some(item) = inbound.recv().await {
-        match item {
-            Inbound::Message(m) => received(&app, &cluster, &relays, m),
-            Inbound::NodeGone(node) => node_gone(&app, &relays, &node),
+    let mut shutdown = app.shutdown_signal();
+    loop {
+        tokio::select! {
+            item = inbound.recv() => match item {
+                Some(Inbound::Message(m)) => received(&app, &cluster, &relays, m),
+                Some(Inbound::NodeGone(node)) => node_gone(&app, &relays, &node),
+                None => break,
+            },
+            _ = shutdown.changed() => {
+                if *shutdown.borrow() {
+                    stop(&cluster, &relays);
+                    break;
+                }
+            }
         }
+    }
+}
+
+/// This node stops: the connections relayed here end, and their nodes are told (`Gone`), so
+/// their clients learn that those room sessions are over.
+fn stop(cluster: &Cluster, relays: &Relays) {
+    let all: Vec<((String, u64), Relayed)> = relays.lock().drain().collect();
+    for ((node, conn), _relayed) in all {
+        cluster.to_node(
+            &node,
+            &Wire::Gone {
+                from: cluster.node.clone(),
+                conn,
+            },
+        );
     }
 }
 

@@ -603,6 +603,10 @@ pub async fn serve(config: Config, hooks: Hooks) -> anyhow::Result<()> {
     // Upgraded connections outlive the HTTP server: let them send their close frames (and
     // their workers hang up calls, leave rooms, drop registrations).
     app.connections_ended(Duration::from_secs(3)).await;
+    // Its records in the cluster go now (its rooms may start elsewhere at once).
+    if let Some(cluster) = app.cluster.get() {
+        cluster.leave().await;
+    }
     // The rooms end: their phones are hung up (BYE), while the user agent still runs.
     app.phones.hang_up_all();
     // Their registrations are being removed (REGISTER Expires: 0): give that a moment.
@@ -881,10 +885,11 @@ async fn join_cluster(app: &Arc<App>, url: &str, local: SocketAddr) -> anyhow::R
     let (inbound_tx, inbound_rx) = tokio::sync::mpsc::channel(crate::cluster::INBOUND);
     let state_of = Arc::downgrade(app);
     let state: crate::cluster::NodeState = Arc::new(move || match state_of.upgrade() {
-        Some(app) => {
-            let rooms = app.rooms().all().iter().map(|r| r.uri.clone()).collect();
-            (rooms, app.draining())
-        }
+        Some(app) => crate::cluster::NodeView {
+            rooms: app.rooms().all().iter().map(|r| r.uri.clone()).collect(),
+            draining: app.draining(),
+            accounts: app.access.authenticated_accounts(),
+        },
         None => Default::default(),
     });
     tokio::spawn(crate::cluster::serve(cluster.clone(), state, inbound_tx));

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::engines::{Postgres, Redis};
 use common::room::*;
-use common::webrtc_peer::Kind;
+use common::webrtc_peer::{Kind, PeerMode};
 use common::*;
 use serde_json::json;
 
@@ -24,7 +24,7 @@ const LEASE: &str = "2";
 
 /// A cluster node named `node`.
 fn node(node: &str, redis: &Redis, store: &str) -> Gateway {
-    node_with(node, redis, store, &[])
+    node_with(node, redis, store, &["--cluster-lease", LEASE])
 }
 
 fn node_with(node: &str, redis: &Redis, store: &str, extra: &[&str]) -> Gateway {
@@ -36,8 +36,6 @@ fn node_with(node: &str, redis: &Redis, store: &str, extra: &[&str]) -> Gateway 
         &url,
         "--cluster-node-id",
         node,
-        "--cluster-lease",
-        LEASE,
     ];
     args.extend_from_slice(extra);
     Gateway::start(&args)
@@ -148,9 +146,11 @@ async fn a_room_spans_two_nodes_and_survives_the_other_nodes_death() {
         .await
         .unwrap();
     // The room B held is released within the lease, and starts anew on A.
-    wait_until("the dead node's room released", Duration::from_secs(6), || {
-        redis_get(&redis, &format!("sylk:room:{second}")).is_empty()
-    })
+    wait_until(
+        "the dead node's room released",
+        Duration::from_secs(6),
+        || redis_get(&redis, &format!("sylk:room:{second}")).is_empty(),
+    )
     .await;
     eprintln!(
         "carol left the room on A {noticed:?} after the kill; B's room released after {:?}",
@@ -178,7 +178,7 @@ fn three_chromium_participants_on_two_nodes_meet_in_one_room() {
     let pg = Postgres::start();
     let redis = Redis::start();
     let store = pg.database("cluster_browsers");
-    let consent = ["--ice-consent-timeout", "5"];
+    let consent = ["--ice-consent-timeout", "5", "--cluster-lease", LEASE];
     let a = node_with("a", &redis, &store, &consent);
     let b = node_with("b", &redis, &store, &consent);
     a.wait_log("cluster: on the bus");
@@ -225,4 +225,68 @@ fn three_chromium_participants_on_two_nodes_meet_in_one_room() {
     // carol's requests went through B to A, and her media straight to A.
     assert!(b.log().contains("relayed to the room's node"));
     assert!(a.log().contains("relayed connection opened"));
+}
+
+/// A draining node (SIGTERM) places a new room on another node and keeps its own rooms; when
+/// it stops, the participants relayed to it from other nodes are told (`terminated`) and its
+/// rooms are released at once, not at the end of the lease.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_draining_node_sends_new_rooms_elsewhere_and_a_stopping_one_lets_go() {
+    let pg = Postgres::start();
+    let redis = Redis::start();
+    let store = pg.database("cluster_drain");
+    // A long lease: what is released here is released by the stopping node, not by expiry.
+    let extra = ["--cluster-lease", "60", "--shutdown-grace", "60"];
+    let a = node_with("a", &redis, &store, &extra);
+    let mut b = node_with("b", &redis, &store, &extra);
+    a.wait_log("cluster: on the bus");
+    b.wait_log("cluster: on the bus");
+    let held = "held@example.com";
+    let _dave = join_room(&b, "dave", held).await;
+    let mut carol = join_room(&a, "carol", held).await;
+    assert_eq!(redis_get(&redis, &format!("sylk:room:{held}")), "b");
+    // erin is connected to B before it drains.
+    let mut erin_ws = b.ready_client().await;
+    ack(&erin_ws
+        .request(json!({"sylkrtc": "account-add", "account": "erin@example.com", "password": HA1}))
+        .await);
+
+    let pid = b.pid().to_string();
+    let kill = |signal: &str| {
+        std::process::Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .unwrap()
+    };
+    assert!(kill("-TERM").success());
+    b.wait_log("SIGTERM: draining");
+    wait_until("B's record says draining", Duration::from_secs(5), || {
+        redis_get(&redis, "sylk:alive:b") == "draining"
+    })
+    .await;
+    // A new room asked of the draining node goes to A; erin's media goes there.
+    let fresh = "fresh@example.com";
+    let erin = join_room_on(erin_ws, "erin@example.com", fresh, PeerMode::Browser).await;
+    assert_eq!(redis_get(&redis, &format!("sylk:room:{fresh}")), "a");
+    erin_ws = erin.ws;
+    // The room B holds goes on while it drains.
+    assert_eq!(redis_get(&redis, &format!("sylk:room:{held}")), "b");
+
+    // B stops (a second signal ends the drain): carol, relayed to B from A, is told.
+    assert!(kill("-TERM").success());
+    let ended = carol
+        .ws
+        .room_event(&carol.session, "session-state", Some("terminated"))
+        .await;
+    assert_eq!(ended["session"], json!(carol.session), "{ended}");
+    // B's records are gone at once (the lease is a minute).
+    wait_until("B's room released", Duration::from_secs(10), || {
+        redis_get(&redis, &format!("sylk:room:{held}")).is_empty()
+            && redis_get(&redis, "sylk:alive:b").is_empty()
+    })
+    .await;
+    b.wait_log("cluster: left");
+    let _ = b.terminate();
+    // erin's connection to B ended with it; her room on A remains until A sees her gone.
+    let _ = erin_ws.closed().await;
 }

@@ -120,9 +120,59 @@ async fn an_account_on_two_nodes_stays_in_sync_and_calls_cross_nodes() {
         c.expect_silence_of("message", Duration::from_secs(1)).await;
     }
 
+    // bob's delivery report of web1, forked to both nodes: once on each connection.
+    let report = tokio::spawn(async {
+        let scenario = own_scenario("uac_imdn.xml");
+        let args = [
+            KAMAILIO_ADDR,
+            "-sf",
+            &scenario,
+            "-s",
+            "alice",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            "5072",
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            "20s",
+            "-key",
+            "msgid",
+            "web1",
+            "-key",
+            "status",
+            "delivered",
+            "-key",
+            "notification",
+            "delivery-notification",
+        ];
+        Sipp::spawn(&args).exit_code(WAIT * 2).await
+    });
+    let delivered = |m: &serde_json::Value| {
+        m["event"] == "disposition-notification"
+            && m["message_id"] == "web1"
+            && m["state"] == "delivered"
+    };
+    for c in [&mut on_a, &mut on_b] {
+        c.wait_for("disposition delivered", delivered).await;
+    }
+    let (code, log) = report.await.unwrap();
+    assert_eq!(code, Some(0), "bob's IMDN failed:\n{log}");
+    for c in [&mut on_a, &mut on_b] {
+        let again = c.recv_within(Duration::from_secs(1)).await;
+        assert!(
+            !again.as_ref().is_some_and(delivered),
+            "a report delivered twice: {again:?}"
+        );
+    }
+
     // Read on B, remove on A: each reaches the other node.
     let ack = on_b
-        .request(json!({"sylkrtc": "account-mark-conversation-read", "account": ALICE, "contact": BOB}))
+        .request(
+            json!({"sylkrtc": "account-mark-conversation-read", "account": ALICE, "contact": BOB}),
+        )
         .await;
     assert_eq!(ack["sylkrtc"], "ack", "{ack}");
     let read = on_a.wait_for("sync read", account_event("sync")).await;
@@ -151,10 +201,7 @@ async fn an_account_on_two_nodes_stays_in_sync_and_calls_cross_nodes() {
     let mut carol = a.ready_client().await;
     add_and_register(&mut carol, CAROL, CAROL_HA1).await;
     let mut bob = b.ready_client().await;
-    let ack = bob
-        .request(json!({"sylkrtc": "account-add", "account": BOB, "password": BOB_HA1, "display_name": "Bob"}))
-        .await;
-    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    add_and_register(&mut bob, BOB, BOB_HA1).await;
     let (caller, caller_audio) = TestPeer::caller().await.unwrap();
     // The test peers send G.711 (a browser sends its first codec, Opus): offered alone, it is
     // what both nodes' SIP legs carry.
@@ -205,6 +252,57 @@ async fn an_account_on_two_nodes_stays_in_sync_and_calls_cross_nodes() {
         .wait_received(Kind::Audio, 50, WAIT)
         .await
         .expect("bob on B hears carol on A");
+
+    // carol, in a room on A, invites bob, online on B: the invitation reaches him there over
+    // the bus, and he is not called from the room as if he were a phone.
+    let presence = || {
+        let out = std::process::Command::new("redis-cli")
+            .args([
+                "-p",
+                &redis.port.to_string(),
+                "SISMEMBER",
+                "sylk:presence:b",
+                BOB,
+            ])
+            .output()
+            .expect("redis-cli");
+        String::from_utf8_lossy(&out.stdout).trim() == "1"
+    };
+    let deadline = std::time::Instant::now() + WAIT;
+    while !presence() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "bob's presence on B not recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // From a connection of her own, where she is registered too (an invitation is sent in
+    // the name of an authenticated account).
+    let mut in_room = a.ready_client().await;
+    add_and_register(&mut in_room, CAROL, CAROL_HA1).await;
+    in_room.pending.clear();
+    let room = common::room::join_room_on(
+        in_room,
+        CAROL,
+        "meet@127.0.0.1",
+        common::webrtc_peer::PeerMode::Browser,
+    )
+    .await;
+    let mut in_room = room.ws;
+    let ack = in_room
+        .request(
+            json!({"sylkrtc": "videoroom-invite", "session": room.session, "participants": [BOB]}),
+        )
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    let invite = bob
+        .wait_for("conference-invite", |m| m["event"] == "conference-invite")
+        .await;
+    assert_eq!(invite["room"], "meet@127.0.0.1", "{invite}");
+    assert_eq!(invite["originator"]["uri"], CAROL, "{invite}");
+    a.wait_log("dial-out not made: the invitee is online on another node");
+    bob.expect_silence_of("incoming-session", Duration::from_secs(1))
+        .await;
 }
 
 /// `sdp` without its Opus payload type (the m= line's format and its attributes).
@@ -214,13 +312,17 @@ fn without_opus(sdp: &str) -> String {
         .find_map(|l| {
             let rest = l.strip_prefix("a=rtpmap:")?;
             let (pt, codec) = rest.split_once(' ')?;
-            codec.to_ascii_lowercase().starts_with("opus/").then(|| pt.to_string())
+            codec
+                .to_ascii_lowercase()
+                .starts_with("opus/")
+                .then(|| pt.to_string())
         })
         .expect("an Opus payload type");
     let attribute = |l: &str| {
-        ["a=rtpmap:", "a=fmtp:", "a=rtcp-fb:"]
-            .iter()
-            .any(|p| l.strip_prefix(p).is_some_and(|r| r.split(' ').next() == Some(pt.as_str())))
+        ["a=rtpmap:", "a=fmtp:", "a=rtcp-fb:"].iter().any(|p| {
+            l.strip_prefix(p)
+                .is_some_and(|r| r.split(' ').next() == Some(pt.as_str()))
+        })
     };
     sdp.lines()
         .filter(|l| !attribute(l))

@@ -23,7 +23,7 @@ pub mod wire;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
@@ -35,6 +35,10 @@ use wire::Wire;
 /// Bus messages waiting to be published; beyond this a node is cut off from Redis and new
 /// messages are dropped (and counted in the log) rather than held without bound.
 const OUTBOX: usize = 8192;
+
+/// How long a room placed on this node may take to exist here before its placement is let go
+/// (a join that failed).
+const PLACING: Duration = Duration::from_secs(10);
 
 /// Bus messages waiting for this node's relay task (its subscriber waits when it is full).
 pub const INBOUND: usize = 8192;
@@ -63,7 +67,8 @@ pub struct Cluster {
     outbox: mpsc::Sender<(String, String)>,
     outbox_rx: Mutex<Option<mpsc::Receiver<(String, String)>>>,
     /// Rooms this node holds a placement lease on.
-    held: Mutex<HashSet<String>>,
+    /// Each with when this node placed it (`None`: it was already a room here).
+    held: Mutex<HashMap<String, Option<Instant>>>,
     /// Other nodes this node exchanges room sessions with (watched for liveness), with how
     /// many connections do.
     remote_nodes: Mutex<HashMap<String, usize>>,
@@ -77,8 +82,18 @@ pub enum Inbound {
     NodeGone(String),
 }
 
-/// What the node tells its upkeep: the rooms it has and whether it drains.
-pub type NodeState = Arc<dyn Fn() -> (HashSet<String>, bool) + Send + Sync>;
+/// What the node tells its upkeep.
+#[derive(Debug, Default)]
+pub struct NodeView {
+    /// The rooms it has (their leases are renewed, the others' released).
+    pub rooms: HashSet<String>,
+    /// Whether it drains (new rooms go to other nodes).
+    pub draining: bool,
+    /// The accounts authenticated on its connections (its presence record).
+    pub accounts: Vec<String>,
+}
+
+pub type NodeState = Arc<dyn Fn() -> NodeView + Send + Sync>;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every update under these locks is one step; a panic cannot leave one half done.
@@ -196,7 +211,9 @@ impl Cluster {
                 redis::cmd("GET").arg(&key).query_async(&mut redis).await?;
             match holder {
                 Some(node) if node == self.node => {
-                    lock(&self.held).insert(uri.to_string());
+                    lock(&self.held)
+                        .entry(uri.to_string())
+                        .or_insert(Some(Instant::now()));
                     return Ok(Placement::Here);
                 }
                 Some(node) => {
@@ -228,7 +245,7 @@ impl Cluster {
                     if set.is_some() {
                         info!(room = %uri, node = %target, "cluster: room placed");
                         if target == self.node {
-                            lock(&self.held).insert(uri.to_string());
+                            lock(&self.held).insert(uri.to_string(), Some(Instant::now()));
                             return Ok(Placement::Here);
                         }
                         return Ok(Placement::There(target));
@@ -258,13 +275,28 @@ impl Cluster {
 
     /// One round of upkeep: this node's liveness record, the leases of its rooms, and the
     /// liveness of the nodes it exchanges room sessions with (returned: the dead ones).
-    async fn upkeep(
-        &self,
-        rooms: HashSet<String>,
-        draining: bool,
-    ) -> Result<Vec<String>, ClusterError> {
+    async fn upkeep(&self, view: NodeView) -> Result<Vec<String>, ClusterError> {
+        let NodeView {
+            rooms,
+            draining,
+            accounts,
+        } = view;
         let mut redis = self.redis.clone();
         let state = if draining { "draining" } else { "live" };
+        // The presence record is replaced in one transaction: never seen empty midway.
+        let presence = wire::presence_key(&self.node);
+        let mut replace = redis::pipe();
+        replace.atomic().cmd("DEL").arg(&presence).ignore();
+        if !accounts.is_empty() {
+            replace.cmd("SADD").arg(&presence).arg(&accounts).ignore();
+        }
+        replace
+            .cmd("PEXPIRE")
+            .arg(&presence)
+            .arg(self.lease_ms())
+            .ignore()
+            .query_async::<()>(&mut redis)
+            .await?;
         redis::pipe()
             .cmd("SET")
             .arg(wire::node_key(&self.node))
@@ -280,8 +312,20 @@ impl Cluster {
             .await?;
         let ended: Vec<String> = {
             let mut held = lock(&self.held);
-            let ended = held.difference(&rooms).cloned().collect();
-            held.clone_from(&rooms);
+            // A room placed here a moment ago may not exist yet (its join is under way).
+            let ended = held
+                .iter()
+                .filter(|(uri, placed)| {
+                    !rooms.contains(*uri) && placed.is_none_or(|t| t.elapsed() > PLACING)
+                })
+                .map(|(uri, _)| uri.clone())
+                .collect::<Vec<_>>();
+            for uri in &ended {
+                held.remove(uri);
+            }
+            for uri in &rooms {
+                held.insert(uri.clone(), None);
+            }
             ended
         };
         for uri in &rooms {
@@ -313,10 +357,38 @@ impl Cluster {
         Ok(dead)
     }
 
+    /// Whether `account` is authenticated on a connection of another live node (its
+    /// presence record, at most a third of the lease old). On a Redis failure: `false`.
+    pub async fn online_elsewhere(&self, account: &str) -> bool {
+        let found = async {
+            let mut redis = self.redis.clone();
+            let nodes: Vec<String> = redis::cmd("SMEMBERS")
+                .arg(wire::NODES)
+                .query_async(&mut redis)
+                .await?;
+            for node in nodes.iter().filter(|n| **n != self.node) {
+                let there: bool = redis::cmd("SISMEMBER")
+                    .arg(wire::presence_key(node))
+                    .arg(account)
+                    .query_async(&mut redis)
+                    .await?;
+                if there {
+                    return Ok::<bool, ClusterError>(true);
+                }
+            }
+            Ok(false)
+        }
+        .await;
+        found.unwrap_or_else(|e| {
+            warn!(error = %e, "cluster: presence not known");
+            false
+        })
+    }
+
     /// At shutdown: this node's records go at once (its rooms can be placed anew).
     pub async fn leave(&self) {
         let mut redis = self.redis.clone();
-        let held: Vec<String> = lock(&self.held).drain().collect();
+        let held: Vec<String> = lock(&self.held).drain().map(|(uri, _)| uri).collect();
         for uri in held {
             let _ = redis::Script::new(RELEASE)
                 .key(wire::room_key(&uri))
@@ -326,6 +398,7 @@ impl Cluster {
         }
         let _ = redis::cmd("DEL")
             .arg(wire::node_key(&self.node))
+            .arg(wire::presence_key(&self.node))
             .query_async::<i64>(&mut redis)
             .await;
         let _ = redis::cmd("SREM")
@@ -345,12 +418,13 @@ pub async fn serve(cluster: Arc<Cluster>, state: NodeState, inbound: mpsc::Sende
     };
     tokio::spawn(publisher(cluster.clone(), outbox));
     tokio::spawn(subscriber(cluster.clone(), inbound.clone()));
-    let mut tick = tokio::time::interval(cluster.lease / 3);
+    // At least once a second: a drain, a presence, a room's end are seen soon, whatever the
+    // lease (a few small Redis commands per node and room).
+    let mut tick = tokio::time::interval((cluster.lease / 3).min(Duration::from_secs(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let (rooms, draining) = state();
-        match cluster.upkeep(rooms, draining).await {
+        match cluster.upkeep(state()).await {
             Ok(dead) => {
                 for node in dead {
                     warn!(node = %node, "cluster: node gone (its liveness record expired)");

@@ -25,6 +25,11 @@ pub fn node_key(node: &str) -> String {
     format!("sylk:alive:{node}")
 }
 
+/// The presence record of node `node`: the accounts authenticated on its connections.
+pub fn presence_key(node: &str) -> String {
+    format!("sylk:presence:{node}")
+}
+
 /// The set of every node that has run (members whose liveness record expired are dead).
 pub const NODES: &str = "sylk:nodes";
 

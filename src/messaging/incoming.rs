@@ -408,15 +408,25 @@ async fn incoming_imdn(app: &Arc<App>, p: Parsed, known: bool) -> u16 {
             });
             let mut note = journal_note(&account, &entry.contact, "message/imdn", data.to_string());
             note.direction = Some("incoming".into());
-            s.add(&note)?;
-            Ok(Some(entry.timestamp))
+            // One note per report: the same report received again (retransmitted, or forked
+            // by the proxy to every node of a cluster sharing this store) is not delivered
+            // twice.
+            note.message_id = report_id(&account, &id, &state);
+            if !s.add(&note)? {
+                return Ok(Some(None));
+            }
+            Ok(Some(Some(entry.timestamp)))
         })
         .await
     } else {
         Ok(None)
     };
     match result {
-        Ok(Some(timestamp)) => {
+        Ok(Some(None)) => {
+            info!(account = %p.account, message_id = %imdn.message_id, %state, "duplicate disposition ignored");
+            200
+        }
+        Ok(Some(Some(timestamp))) => {
             info!(account = %p.account, message_id = %imdn.message_id, %state, "disposition received");
             let event = Event::account(
                 p.account.as_str(),
@@ -497,4 +507,20 @@ fn random_token() -> String {
     (0..43)
         .map(|_| char::from(CHARS[rng.random_range(0..CHARS.len())]))
         .collect()
+}
+
+/// The journal id of the report `state` of message `id` of `account`: the same for the same
+/// report, in the UUID form of the other journal ids.
+fn report_id(account: &str, id: &str, state: &str) -> String {
+    use md5::{Digest, Md5};
+    let h = Md5::digest(format!("imdn\n{account}\n{id}\n{state}").as_bytes());
+    let hex: String = h.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }

@@ -61,6 +61,11 @@ pub async fn join_room_as(
     let mut ws = gw.ready_client().await;
     let user = account.split('@').next().unwrap_or(account);
     ack(&ws.request(json!({"sylkrtc": "account-add", "account": account, "password": ha1, "display_name": user})).await);
+    join_room_on(ws, account, room, mode).await
+}
+
+/// Joins `room` as `account`, already added on `ws`.
+pub async fn join_room_on(mut ws: Client, account: &str, room: &str, mode: PeerMode) -> Member {
     let publisher = TestPeer::publisher_with(mode).await.unwrap();
     let offer = publisher.create_offer().await.unwrap();
     let session = uuid();
