@@ -6,11 +6,14 @@
 //!
 //! `cargo bench --bench loadtest -- [--subscribers N] [--rooms R] [--viewers V]
 //!   [--seconds S] [--video-pps P] [--video-size BYTES] [--shards K] [--send-batch B]
-//!   [--log-level FILTER] [--log FILE] [--janus INTERFACE --peer-ip IP]`
+//!   [--log-level FILTER] [--log FILE] [--janus INTERFACE --peer-ip IP] [--cluster]`
 //! (defaults: 20 subscribers, 1 room, 4 viewers, 10 s, 200 video packets/s of 1,200 bytes,
 //! shards and batch as the gateway's defaults). The gateway is the release binary
 //! (`SYLK_GATEWAY_BIN` for another build). `--janus eth0 --peer-ip ADDR` runs the same scenario against a
 //! Janus process (`apt-get install janus`; its VideoRoom over its WebSocket API) instead.
+//! `--cluster` runs two nodes of a cluster (a PostgreSQL and a Redis of their own, from the
+//! Debian packages): the scenario once with every viewer on the room's node, then with every
+//! viewer on the other node (relayed), and prints both join -> first packet figures.
 #[path = "../tests/common/mod.rs"]
 mod common;
 
@@ -65,6 +68,34 @@ fn main() {
         let report = runtime.block_on(common::janus::run(&janus, &cfg));
         println!("janus:");
         report.print(&cfg);
+        return;
+    }
+    if args.iter().any(|a| a == "--cluster") {
+        let pg = common::engines::Postgres::start();
+        let redis = common::engines::Redis::start();
+        let store = pg.database("loadtest");
+        let redis_url = redis.url();
+        let node = |name: &str| {
+            let mut a = gw_args.clone();
+            a.extend([
+                "--storage-url",
+                &store,
+                "--cluster-redis-url",
+                &redis_url,
+                "--cluster-node-id",
+                name,
+            ]);
+            Gateway::start(&a)
+        };
+        let (a, b) = (node("a"), node("b"));
+        a.wait_log("cluster: on the bus");
+        b.wait_log("cluster: on the bus");
+        let same = runtime.block_on(load::run_across(&a, &a, &cfg));
+        println!("cluster, viewers on the room's node:");
+        same.print(&cfg);
+        let across = runtime.block_on(load::run_across(&a, &b, &cfg));
+        println!("cluster, viewers on the other node (relayed over Redis):");
+        across.print(&cfg);
         return;
     }
     let gw = Gateway::start(&gw_args);

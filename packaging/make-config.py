@@ -39,6 +39,11 @@ EXAMPLES = {
     "debug_panic_payload": '"deadbeef"',
     "room_max_bitrate": "2000000",
     "sip_tls_ca": '"/etc/sylk-gateway/sip-ca.pem"',
+    "storage_url": '"postgres://sylk:secret@db.example.com:5432/sylk"',
+}
+CLUSTER_EXAMPLES = {
+    "redis_url": '"redis://10.0.0.21:6379/"',
+    "node_id": '"a"',
 }
 
 def wrap(text, prefix="# "):
@@ -58,6 +63,11 @@ def wrap(text, prefix="# "):
 binary = sys.argv[1]
 defaults = subprocess.run([binary, "print-config"], capture_output=True, text=True, check=True).stdout
 top, limits = defaults.split("[limits]")
+cluster_values = {}
+if "[cluster]" in limits:
+    limits, cluster = limits.split("[cluster]", 1)
+    cluster = cluster.split("\n[")[0]
+    cluster_values = dict(l.split(" = ", 1) for l in cluster.strip().splitlines() if " = " in l)
 limits = limits.split("[rooms]")[0]
 ROOM_EXAMPLES = {
     "access_policy": '"allow,deny"',
@@ -80,7 +90,11 @@ print()
 ice_doc = None
 rooms_doc = None
 sdes_doc = None
+cluster_doc = None
 for name, doc in fields("src/config/mod.rs", "Config"):
+    if name == "cluster":
+        cluster_doc = doc
+        continue
     if name == "limits":
         continue
     if name == "ice_servers":
@@ -121,4 +135,10 @@ print()
 print(wrap(sdes_doc))
 print("# [sdes_srtp_domains]")
 print("# \"secure.example.com\" = \"mandatory\"")
+print()
+print(wrap(cluster_doc))
+print("# [cluster]")
+for name, doc in fields("src/config/cluster.rs", "Cluster"):
+    print(wrap(doc))
+    print(f"# {name} = {cluster_values.get(name, CLUSTER_EXAMPLES.get(name))}")
 print()

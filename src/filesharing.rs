@@ -5,7 +5,8 @@
 //! and any publisher session of that room downloads it with `GET` on the same path. Files live
 //! in `<filesharing_dir>/<room>/`, each with a `meta-<filename>` JSON sidecar, and are listed in
 //! the room: every room session gets `file-sharing` with a new file, and a joiner gets the whole
-//! list. They are deleted when the room is destroyed (there are no persistent rooms yet).
+//! list. They are deleted when the room is destroyed (there are no persistent rooms yet). In a
+//! cluster, a request for a room held by another node is redirected there (307).
 //!
 //! Safety of paths: the room must be a single plain path component (a room URI may contain
 //! `/`, and `..` is a valid host), the filename goes through [`secure_filename`], and a download
@@ -134,17 +135,46 @@ async fn preflight(
     State(app): State<Arc<App>>,
     Path((room, session, _)): Path<(String, String, String)>,
 ) -> Reply {
+    // A room of another node: the request that follows is redirected there (a preflight
+    // itself may not be redirected).
+    if held_elsewhere(&app, &room).await.is_some() {
+        return Ok("OK".into_response());
+    }
     access(&app, &room, &session)?;
     Ok("OK".into_response())
+}
+
+/// In a cluster: the base URL of the node holding `room` when that is another node.
+async fn held_elsewhere(app: &App, room: &str) -> Option<String> {
+    let cluster = app.cluster.get()?;
+    let uri = room.to_lowercase();
+    if app.rooms().room(&uri).is_some() {
+        return None;
+    }
+    cluster.holder_url(&uri).await
+}
+
+/// A redirect of this request to the node at `base` (307: the method and body are kept).
+fn redirect(base: &str, uri: &http::Uri) -> Response {
+    let target = format!(
+        "{base}{}",
+        uri.path_and_query().map_or(uri.path(), |p| p.as_str())
+    );
+    info!(%target, "file sharing: the room lives on another node, redirected");
+    (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, target)]).into_response()
 }
 
 async fn upload(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     Path((room, session, filename)): Path<(String, String, String)>,
+    uri: http::Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Reply {
+    if let Some(base) = held_elsewhere(&app, &room).await {
+        return Ok(redirect(&base, &uri));
+    }
     let access = access(&app, &room, &session)?;
     let name = secure_filename(&filename);
     if name.is_empty() {
@@ -385,7 +415,11 @@ impl Drop for TempFile {
 async fn download(
     State(app): State<Arc<App>>,
     Path((room, session, filename)): Path<(String, String, String)>,
+    uri: http::Uri,
 ) -> Reply {
+    if let Some(base) = held_elsewhere(&app, &room).await {
+        return Ok(redirect(&base, &uri));
+    }
     let access = access(&app, &room, &session)?;
     let name = secure_filename(&filename);
     let registered = !name.is_empty()

@@ -2,8 +2,9 @@
 //!
 //! * `/health`: the process answers HTTP (200, `{"status": "ok"}`).
 //! * `/ready`: it can take new sessions: not shutting down, every media shard answers a
-//!   command, the store answers a query, the SIP user agent has its socket. 200 when all hold,
-//!   else 503; the body names each check, so an operator sees which one failed.
+//!   command, the store answers a query, the SIP user agent has its socket, and in a cluster
+//!   its node is on the bus (else it cannot place or join rooms of other nodes). 200 when all
+//!   hold, else 503; the body names each check, so an operator sees which one failed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,8 +45,10 @@ async fn ready(State(app): State<Arc<App>>) -> (StatusCode, Json<Value>) {
         )
     };
     let sip = app.sip.local_addr().port() != 0;
-    let ok = accepting && media.is_some() && store && sip;
-    let body = json!({
+    let cluster = app.cluster.get();
+    let bus = cluster.is_none_or(|c| c.on_bus());
+    let ok = accepting && media.is_some() && store && sip && bus;
+    let mut body = json!({
         "status": if ok { "ready" } else { "not ready" },
         "accepting": accepting,
         "media": media.as_ref().map_or(json!(false), |shards| json!({"shards": shards.len(),
@@ -53,6 +56,9 @@ async fn ready(State(app): State<Arc<App>>) -> (StatusCode, Json<Value>) {
         "store": store,
         "sip": sip,
     });
+    if let Some(c) = cluster {
+        body["cluster"] = json!({"node": c.node, "bus": bus});
+    }
     let code = if ok {
         StatusCode::OK
     } else {

@@ -874,7 +874,7 @@ async fn join_cluster(app: &Arc<App>, url: &str, local: SocketAddr) -> anyhow::R
         format!("{host}:{}", local.port())
     });
     let lease = Duration::from_secs_f64(app.config.cluster.lease);
-    let cluster = crate::cluster::Cluster::connect(url, node.clone(), lease)
+    let cluster = crate::cluster::Cluster::connect(url, node.clone(), app.base_url.clone(), lease)
         .await
         .with_context(|| format!("cannot join the cluster at {}", redact_url(url)))?;
     let bus = cluster.clone();

@@ -13,6 +13,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::engines::{Postgres, Redis};
+use common::messaging::http;
 use common::room::*;
 use common::webrtc_peer::{Kind, PeerMode};
 use common::*;
@@ -70,6 +71,11 @@ async fn a_room_spans_two_nodes_and_survives_the_other_nodes_death() {
     b.wait_log("cluster: on the bus");
 
     // The first joiner places the room on its node, A; carol on B is relayed there.
+    // Both are ready, and say they are on the bus.
+    for n in [&a, &b] {
+        let ready = http_get(n.addr, "/ready").await;
+        assert!(ready.contains(r#""bus":true"#), "{ready}");
+    }
     let room = "daily@example.com";
     let mut alice = join_room(&a, "alice", room).await;
     let mut bob = join_room(&a, "bob", room).await;
@@ -115,6 +121,33 @@ async fn a_room_spans_two_nodes_and_survives_the_other_nodes_death() {
     ack(&alice.ws.request(json!({"sylkrtc": "videoroom-message", "session": alice.session, "message_id": "a1", "content": "hello from a", "content_type": "text/plain"})).await);
     let msg = carol.ws.room_event(&carol.session, "message", None).await;
     assert_eq!(msg["content"], "hello from a", "{msg}");
+
+    // A file shared by carol through her node is stored on the room's node: B redirects the
+    // upload there (307, method and body kept) and the room announces it to everyone.
+    let path = format!(
+        "/webrtcgateway/filesharing/{room}/{}/notes.txt",
+        carol.session
+    );
+    let body = b"shared across nodes";
+    let (status, head, _) = http(&b, "POST", &path, "text/plain", body).await;
+    assert_eq!(status, 307, "{head}");
+    let location = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("location: ")
+                .then(|| l[10..].to_string())
+        })
+        .expect("a Location");
+    assert_eq!(location, format!("http://{}{path}", a.addr), "{head}");
+    let (status, head, _) = http(&a, "POST", &path, "text/plain", body).await;
+    assert_eq!(status, 200, "{head}");
+    for m in [&mut alice, &mut bob, &mut carol] {
+        let e = m.ws.room_event(&m.session, "file-sharing", None).await;
+        assert_eq!(e["files"][0]["filename"], "notes.txt", "{e}");
+    }
+    let (status, _, _) = http(&b, "GET", &path, "text/plain", b"").await;
+    assert_eq!(status, 307);
 
     // A second room is started on B by dave.
     let second = "other@example.com";

@@ -23,8 +23,9 @@ step() { printf '\n==> %s\n' "$*"; }
 #   baresip, python3: a real SIP phone and its control script (tests/sip_browser_call.rs);
 #   firefox-esr: Firefox participants in tests/browser_room.rs and tests/web_app.rs;
 #   nft: blocks UDP to the media ports inside a test's network namespace (tests/ice_tcp.rs);
-#   systemd-analyze, dpkg-deb: check the package's unit file and contents (tests/packaging.rs).
-PEERS=(chromium:chromium ip:iproute2 kamailio:kamailio sipp:sip-tester baresip:baresip-core python3:python3 firefox-esr:firefox-esr nft:nftables systemd-analyze:systemd)
+#   systemd-analyze, dpkg-deb: check the package's unit file and contents (tests/packaging.rs);
+#   redis-server, redis-cli: the cluster tests' bus (tests/cluster.rs, tests/sip_cluster.rs).
+PEERS=(chromium:chromium ip:iproute2 kamailio:kamailio sipp:sip-tester baresip:baresip-core python3:python3 firefox-esr:firefox-esr nft:nftables systemd-analyze:systemd redis-server:redis-server redis-cli:redis-tools)
 missing=()
 for entry in "${PEERS[@]+"${PEERS[@]}"}"; do
   cmd=${entry%%:*}; pkg=${entry#*:}
@@ -32,8 +33,9 @@ for entry in "${PEERS[@]+"${PEERS[@]}"}"; do
 done
 # Packages without a command of their own (kamailio-tls-modules: Kamailio's TLS listener of
 # tests/sip_calls.rs `sip_register_and_call_over_tls`; ca-certificates: the system CAs SIP
-# over TLS trusts by default).
-for pkg in fonts-liberation kamailio-tls-modules ca-certificates; do
+# over TLS trusts by default; postgresql: the server of tests/storage_backends.rs and the
+# cluster tests, started by them on loopback).
+for pkg in fonts-liberation kamailio-tls-modules ca-certificates postgresql; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -45,6 +47,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   # tests' Kamailio needs: stop and disable it (peers.md §2).
   if [[ " ${missing[*]} " == *" kamailio "* ]] && [ -d /run/systemd/system ]; then
     systemctl disable --now kamailio >/dev/null 2>&1 || true
+  fi
+  # The packages' own PostgreSQL and Redis services are not used (the tests start theirs).
+  if [ -d /run/systemd/system ]; then
+    for service in postgresql redis-server; do
+      if [[ " ${missing[*]} " == *" $service "* ]]; then
+        systemctl disable --now "$service" >/dev/null 2>&1 || true
+      fi
+    done
   fi
 fi
 # npm packages go to target/peers-tools/node_modules (the tests read PEERS_TOOLS):

@@ -22,6 +22,7 @@ pub mod remote;
 pub mod wire;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -61,6 +62,8 @@ pub enum Placement {
 pub struct Cluster {
     /// This node's name.
     pub node: String,
+    /// `https://HOST:PORT` of this node as clients reach it (file sharing goes there).
+    base_url: String,
     lease: Duration,
     client: redis::Client,
     redis: ConnectionManager,
@@ -72,6 +75,8 @@ pub struct Cluster {
     /// Other nodes this node exchanges room sessions with (watched for liveness), with how
     /// many connections do.
     remote_nodes: Mutex<HashMap<String, usize>>,
+    /// Subscribed to the bus now.
+    on_bus: AtomicBool,
 }
 
 /// What the bus brings to the node (handled by `crate::relay`).
@@ -121,6 +126,7 @@ impl Cluster {
     pub async fn connect(
         url: &str,
         node: String,
+        base_url: String,
         lease: Duration,
     ) -> Result<Arc<Cluster>, ClusterError> {
         let client = redis::Client::open(url)?;
@@ -128,6 +134,7 @@ impl Cluster {
         let (outbox, outbox_rx) = mpsc::channel(OUTBOX);
         Ok(Arc::new(Cluster {
             node,
+            base_url,
             lease,
             client,
             redis,
@@ -135,7 +142,13 @@ impl Cluster {
             outbox_rx: Mutex::new(Some(outbox_rx)),
             held: Default::default(),
             remote_nodes: Default::default(),
+            on_bus: AtomicBool::new(false),
         }))
+    }
+
+    /// Whether the node hears the bus now (`/ready`).
+    pub fn on_bus(&self) -> bool {
+        self.on_bus.load(Ordering::Relaxed)
     }
 
     fn lease_ms(&self) -> u64 {
@@ -304,6 +317,12 @@ impl Cluster {
             .arg("PX")
             .arg(self.lease_ms())
             .ignore()
+            .cmd("SET")
+            .arg(wire::url_key(&self.node))
+            .arg(&self.base_url)
+            .arg("PX")
+            .arg(self.lease_ms())
+            .ignore()
             .cmd("SADD")
             .arg(wire::NODES)
             .arg(&self.node)
@@ -357,6 +376,31 @@ impl Cluster {
         Ok(dead)
     }
 
+    /// The base URL of the node holding room `uri`, when another live node holds it.
+    pub async fn holder_url(&self, uri: &str) -> Option<String> {
+        let found = async {
+            let mut redis = self.redis.clone();
+            let holder: Option<String> = redis::cmd("GET")
+                .arg(wire::room_key(uri))
+                .query_async(&mut redis)
+                .await?;
+            match holder {
+                Some(node) if node != self.node => Ok::<Option<String>, ClusterError>(
+                    redis::cmd("GET")
+                        .arg(wire::url_key(&node))
+                        .query_async(&mut redis)
+                        .await?,
+                ),
+                _ => Ok(None),
+            }
+        }
+        .await;
+        found.unwrap_or_else(|e| {
+            warn!(error = %e, "cluster: room holder not known");
+            None
+        })
+    }
+
     /// Whether `account` is authenticated on a connection of another live node (its
     /// presence record, at most a third of the lease old). On a Redis failure: `false`.
     pub async fn online_elsewhere(&self, account: &str) -> bool {
@@ -398,6 +442,7 @@ impl Cluster {
         }
         let _ = redis::cmd("DEL")
             .arg(wire::node_key(&self.node))
+            .arg(wire::url_key(&self.node))
             .arg(wire::presence_key(&self.node))
             .query_async::<i64>(&mut redis)
             .await;
@@ -464,6 +509,7 @@ async fn subscriber(cluster: Arc<Cluster>, inbound: mpsc::Sender<Inbound>) {
                 match subscribed {
                     Ok(()) => {
                         info!(node = %cluster.node, "cluster: on the bus");
+                        cluster.on_bus.store(true, Ordering::Relaxed);
                         let mut messages = pubsub.on_message();
                         while let Some(msg) = messages.next().await {
                             match Wire::decode(msg.get_payload_bytes()) {
@@ -479,6 +525,7 @@ async fn subscriber(cluster: Arc<Cluster>, inbound: mpsc::Sender<Inbound>) {
                                 ),
                             }
                         }
+                        cluster.on_bus.store(false, Ordering::Relaxed);
                         warn!("cluster: bus connection lost, reconnecting");
                     }
                     Err(e) => warn!(error = %e, "cluster: cannot subscribe"),

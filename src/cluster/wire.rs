@@ -25,6 +25,11 @@ pub fn node_key(node: &str) -> String {
     format!("sylk:alive:{node}")
 }
 
+/// The base URL of node `node` (`https://HOST:PORT`), where its HTTP resources are.
+pub fn url_key(node: &str) -> String {
+    format!("sylk:url:{node}")
+}
+
 /// The presence record of node `node`: the accounts authenticated on its connections.
 pub fn presence_key(node: &str) -> String {
     format!("sylk:presence:{node}")

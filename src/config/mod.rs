@@ -167,7 +167,7 @@ pub struct Config {
     /// `postgres://user:password@host:port/db`, a PostgreSQL database that several gateways
     /// share.
     pub storage_url: Option<String>,
-    /// Several gateways as one service ([`cluster::Cluster`]).
+    /// Several gateways as one service over PostgreSQL and Redis (docs/cluster.md).
     pub cluster: cluster::Cluster,
     /// Testing aid (fault injection): delay each queued request by this many milliseconds
     /// before handling it, to make a slow request queue observable. 0 in production.

@@ -218,6 +218,13 @@ async fn attach(m: &mut Member, publisher: &str) -> (TestPeer, Instant) {
 
 /// Runs the scenario against `gw` (started with [`LIMITS`]).
 pub async fn run(gw: &Gateway, cfg: &LoadConfig) -> LoadReport {
+    run_across(gw, gw, cfg).await
+}
+
+/// [`run`] with the publishers on `gw` (where the rooms start and their media lives) and the
+/// viewers on `viewers_gw`: two nodes of a cluster, whose viewers' requests are relayed to
+/// the room's node (their media goes there directly).
+pub async fn run_across(gw: &Gateway, viewers_gw: &Gateway, cfg: &LoadConfig) -> LoadReport {
     let pid = gw.pid();
     let mut publishers = Vec::new();
     let mut senders = Vec::new();
@@ -240,7 +247,7 @@ pub async fn run(gw: &Gateway, cfg: &LoadConfig) -> LoadReport {
         let viewers = cfg.viewers.clamp(1, cfg.subscribers.max(1));
         for v in 0..viewers {
             let share = cfg.subscribers / viewers + usize::from(v < cfg.subscribers % viewers);
-            let mut viewer = join_room(gw, &format!("view{r}x{v}"), room).await;
+            let mut viewer = join_room(viewers_gw, &format!("view{r}x{v}"), room).await;
             let target = publisher.session.clone();
             tasks.push(tokio::spawn(async move {
                 let mut subs = Vec::new();
