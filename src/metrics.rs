@@ -64,6 +64,10 @@ fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
     use names::*;
     describe_gauge!(CONNECTIONS, "Live WebSocket connections");
+    metrics::describe_counter!(
+        crate::cluster::BUS_MESSAGES,
+        "Cluster bus messages published, received, dropped (outbox full or Redis failing) and malformed"
+    );
     describe_gauge!(ACCOUNTS, "Accounts added on live connections");
     describe_gauge!(CALLS, "Live 1:1 calls");
     describe_gauge!(

@@ -149,6 +149,15 @@ async fn a_room_spans_two_nodes_and_survives_the_other_nodes_death() {
     let (status, _, _) = http(&b, "GET", &path, "text/plain", b"").await;
     assert_eq!(status, 307);
 
+    // The bus is counted on both nodes.
+    for n in [&a, &b] {
+        let metrics = http_get(n.admin_addr(), "/metrics").await;
+        for direction in ["published", "received"] {
+            let line = format!("sylk_cluster_bus_messages_total{{direction=\"{direction}\"}}");
+            assert!(metrics.contains(&line), "{line} missing:\n{metrics}");
+        }
+    }
+
     // A second room is started on B by dave.
     let second = "other@example.com";
     let _dave = join_room(&b, "dave", second).await;

@@ -33,6 +33,14 @@ use tracing::{debug, info, warn};
 
 use wire::Wire;
 
+/// Metric: bus messages by `direction` (`published`, `received`, `dropped`, `malformed`);
+/// described with the others in `crate::metrics`.
+pub const BUS_MESSAGES: &str = "sylk_cluster_bus_messages_total";
+
+fn count(direction: &'static str, n: usize) {
+    metrics::counter!(BUS_MESSAGES, "direction" => direction).increment(n as u64);
+}
+
 /// Bus messages waiting to be published; beyond this a node is cut off from Redis and new
 /// messages are dropped (and counted in the log) rather than held without bound.
 const OUTBOX: usize = 8192;
@@ -158,6 +166,7 @@ impl Cluster {
     /// Queues a message for a channel, never waiting.
     pub fn publish(&self, channel: String, message: &Wire) {
         if self.outbox.try_send((channel, message.encode())).is_err() {
+            count("dropped", 1);
             warn!("cluster: bus outbox full, a message is dropped (is Redis reachable?)");
         }
     }
@@ -482,19 +491,29 @@ pub async fn serve(cluster: Arc<Cluster>, state: NodeState, inbound: mpsc::Sende
     }
 }
 
+/// Publishes the outbox in order; what queued while a round trip was under way goes out in
+/// one pipeline (up to [`PUBLISH_BATCH`] messages), so a burst costs few round trips.
 async fn publisher(cluster: Arc<Cluster>, mut outbox: mpsc::Receiver<(String, String)>) {
     let mut redis = cluster.redis.clone();
-    while let Some((channel, payload)) = outbox.recv().await {
-        if let Err(e) = redis::cmd("PUBLISH")
-            .arg(&channel)
-            .arg(&payload)
-            .query_async::<i64>(&mut redis)
-            .await
-        {
-            warn!(error = %e, %channel, "cluster: publish failed");
+    let mut batch = Vec::with_capacity(PUBLISH_BATCH);
+    while outbox.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
+        let mut pipe = redis::pipe();
+        for (channel, payload) in &batch {
+            pipe.cmd("PUBLISH").arg(channel).arg(payload).ignore();
         }
+        match pipe.query_async::<()>(&mut redis).await {
+            Ok(()) => count("published", batch.len()),
+            Err(e) => {
+                count("dropped", batch.len());
+                warn!(error = %e, messages = batch.len(), "cluster: publish failed");
+            }
+        }
+        batch.clear();
     }
 }
+
+/// Bus messages published in one pipeline at most.
+const PUBLISH_BATCH: usize = 64;
 
 async fn subscriber(cluster: Arc<Cluster>, inbound: mpsc::Sender<Inbound>) {
     let own = wire::node_channel(&cluster.node);
@@ -514,15 +533,19 @@ async fn subscriber(cluster: Arc<Cluster>, inbound: mpsc::Sender<Inbound>) {
                         while let Some(msg) = messages.next().await {
                             match Wire::decode(msg.get_payload_bytes()) {
                                 Some(m) => {
+                                    count("received", 1);
                                     if inbound.send(Inbound::Message(m)).await.is_err() {
                                         return;
                                     }
                                 }
-                                None => warn!(
-                                    channel = msg.get_channel_name(),
-                                    bytes = msg.get_payload_bytes().len(),
-                                    "cluster: malformed bus message dropped"
-                                ),
+                                None => {
+                                    count("malformed", 1);
+                                    warn!(
+                                        channel = msg.get_channel_name(),
+                                        bytes = msg.get_payload_bytes().len(),
+                                        "cluster: malformed bus message dropped"
+                                    )
+                                }
                             }
                         }
                         cluster.on_bus.store(false, Ordering::Relaxed);
