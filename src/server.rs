@@ -897,3 +897,28 @@ async fn join_cluster(app: &Arc<App>, url: &str, local: SocketAddr) -> anyhow::R
     info!(%node, redis = %redact_url(url), lease_s = lease.as_secs_f64(), "cluster node");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_stay_out_of_the_log() {
+        assert_eq!(
+            redact_url("postgres://sylk:s3cret@db:5432/sylk"),
+            "postgres://sylk:***@db:5432/sylk"
+        );
+        assert_eq!(
+            redact_url("redis://:s3cret@10.0.0.2:6379/"),
+            "redis://:***@10.0.0.2:6379/"
+        );
+        // An @ in the password: everything up to the last @ is user information.
+        assert_eq!(
+            redact_url("postgres://u:p@ss@db/x"),
+            "postgres://u:***@db/x"
+        );
+        for plain in ["redis://10.0.0.2:6379/", "postgres://u@db/x", "nonsense"] {
+            assert_eq!(redact_url(plain), plain);
+        }
+    }
+}
