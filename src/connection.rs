@@ -117,6 +117,17 @@ impl ConnHandle {
         self.orders.try_send(order).is_ok()
     }
 
+    /// Queues an order that must not be lost to a full queue: a task of its own waits for
+    /// room (the order is dropped only when the connection is gone).
+    pub fn order_surely(&self, order: Order) {
+        if let Err(mpsc::error::TrySendError::Full(order)) = self.orders.try_send(order) {
+            let orders = self.orders.clone();
+            tokio::spawn(async move {
+                let _ = orders.send(order).await;
+            });
+        }
+    }
+
     /// Queues an event for the client. A client whose outbox is full is too slow to keep up:
     /// it is disconnected rather than allowed to hold up the sender.
     pub fn deliver(&self, text: String) {
@@ -809,13 +820,14 @@ impl Connection {
             ))));
         }
         if new_link {
-            cluster.link_opened(&node);
+            cluster.link_opened(&node, self.id);
         }
         info!(conn = self.id, request = request.kind(), %node, "relayed to the room's node");
         cluster.to_node(
             &node,
             &Wire::Request {
                 from: cluster.node.clone(),
+                epoch: cluster.epoch,
                 conn: self.id,
                 ip: self.handle.peer,
                 text,
@@ -853,7 +865,7 @@ impl Connection {
         let ended = self.remote.forget_node(node);
         if had_link {
             if let Some(cluster) = self.app.cluster.get() {
-                cluster.link_closed(node);
+                cluster.link_closed(node, self.id);
             }
         }
         for session in ended {
@@ -876,10 +888,11 @@ impl Connection {
                 &node,
                 &Wire::Close {
                     from: cluster.node.clone(),
+                    epoch: cluster.epoch,
                     conn: self.id,
                 },
             );
-            cluster.link_closed(&node);
+            cluster.link_closed(&node, self.id);
         }
     }
 }

@@ -3,16 +3,19 @@
 //! * A request of a connection on another node, for a room held here, is handled by a
 //!   *relayed connection*: a [`Connection`] like any other, whose client is that connection
 //!   across the bus. Its events (acks, room events) go back to the client's node, which
-//!   writes them to the WebSocket. It ends when the client's connection closes, when the
-//!   client's node dies, or when it fails (the client's node is told, `Gone`).
+//!   writes them to the WebSocket. A `videoroom-join` opens it; it ends when the client's
+//!   connection closes (`Close`, or missing from its node's `Links`), when the client's node
+//!   dies or restarts, or when it fails or this node stops (the client's node is told,
+//!   `Gone`).
 //! * Account events from other nodes go to this node's connections of the account.
 //! * Events and `Gone` for this node's connections reach them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
-use signaling::sylkrtc::{self, Event, Parsed};
+use signaling::sylkrtc::{self, Event, Parsed, Request};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
@@ -25,19 +28,25 @@ use crate::server::App;
 const REQUESTS: usize = 64;
 /// Events queued for one relayed connection's client before they are published.
 const OUTBOX: usize = 1024;
+/// A relayed connection younger than this is kept even when its node's `Links` do not name
+/// it yet (that list may have been made just before the connection's first request).
+const LINKS_GRACE: Duration = Duration::from_secs(5);
 
-/// A connection relayed here, by its node and its id there.
+/// A connection relayed here: its node, that node's epoch, its id there.
+type Key = (String, u64, u64);
+
 struct Relayed {
     requests: mpsc::Sender<Queued>,
     /// Its id here.
     id: u64,
+    opened: Instant,
 }
 
 #[derive(Default)]
-struct Relays(Mutex<HashMap<(String, u64), Relayed>>);
+struct Relays(Mutex<HashMap<Key, Relayed>>);
 
 impl Relays {
-    fn lock(&self) -> MutexGuard<'_, HashMap<(String, u64), Relayed>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Key, Relayed>> {
         // Each update is one insert or remove.
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -51,12 +60,13 @@ pub async fn serve(app: Arc<App>, cluster: Arc<Cluster>, mut inbound: mpsc::Rece
         tokio::select! {
             item = inbound.recv() => match item {
                 Some(Inbound::Message(m)) => received(&app, &cluster, &relays, m),
-                Some(Inbound::NodeGone(node)) => node_gone(&app, &relays, &node),
+                Some(Inbound::NodeGone(node)) => node_gone(&app, &cluster, &relays, &node),
                 None => break,
             },
             _ = shutdown.changed() => {
                 if *shutdown.borrow() {
-                    stop(&cluster, &relays);
+                    let all: Vec<Key> = relays.lock().keys().cloned().collect();
+                    end(&cluster, &relays, all, "this node stops");
                     break;
                 }
             }
@@ -64,19 +74,29 @@ pub async fn serve(app: Arc<App>, cluster: Arc<Cluster>, mut inbound: mpsc::Rece
     }
 }
 
-/// This node stops: the connections relayed here end, and their nodes are told (`Gone`), so
-/// their clients learn that those room sessions are over.
-fn stop(cluster: &Cluster, relays: &Relays) {
-    let all: Vec<((String, u64), Relayed)> = relays.lock().drain().collect();
-    for ((node, conn), _relayed) in all {
-        cluster.to_node(
-            &node,
-            &Wire::Gone {
-                from: cluster.node.clone(),
-                conn,
-            },
-        );
+/// Ends relayed connections (their workers leave their rooms when their request queues
+/// close) and tells their nodes (`Gone`), so their clients learn those sessions are over.
+fn end(cluster: &Cluster, relays: &Relays, keys: Vec<Key>, why: &str) {
+    for key in keys {
+        let Some(r) = relays.lock().remove(&key) else {
+            continue;
+        };
+        let (node, epoch, conn) = key;
+        info!(conn = r.id, %node, reason = why, "relayed connection ended");
+        cluster.relay_closed(&node, epoch, conn);
+        gone(cluster, &node, epoch, conn);
     }
+}
+
+fn gone(cluster: &Cluster, node: &str, epoch: u64, conn: u64) {
+    cluster.to_node(
+        node,
+        &Wire::Gone {
+            from: cluster.node.clone(),
+            epoch,
+            conn,
+        },
+    );
 }
 
 fn received(app: &Arc<App>, cluster: &Arc<Cluster>, relays: &Arc<Relays>, m: Wire) {
@@ -92,26 +112,47 @@ fn received(app: &Arc<App>, cluster: &Arc<Cluster>, relays: &Arc<Relays>, m: Wir
         }
         Wire::Request {
             from,
+            epoch,
             conn,
             ip,
             text,
             account,
-        } => request(app, cluster, relays, (from, conn), ip, text, account),
-        Wire::Close { from, conn } => {
-            if let Some(r) = relays.lock().remove(&(from.clone(), conn)) {
-                // Its worker ends when its request queue closes, and leaves its rooms.
-                info!(conn = r.id, %from, "relayed connection closed by its node");
-                cluster.link_closed(&from);
+        } => request(app, cluster, relays, (from, epoch, conn), ip, text, account),
+        Wire::Close { from, epoch, conn } => {
+            let key = (from, epoch, conn);
+            if let Some(r) = relays.lock().remove(&key) {
+                info!(conn = r.id, node = %key.0, "relayed connection closed by its node");
+                cluster.relay_closed(&key.0, epoch, conn);
             }
         }
-        Wire::Event { conn, text } => {
-            if let Some(handle) = app.access.handle(conn) {
-                handle.deliver(text);
+        Wire::Links { from, epoch, conns } => {
+            let named: HashSet<u64> = conns.into_iter().collect();
+            let stale: Vec<Key> = relays
+                .lock()
+                .iter()
+                .filter(|((node, e, c), r)| {
+                    *node == from
+                        && (*e != epoch || !named.contains(c))
+                        && r.opened.elapsed() > LINKS_GRACE
+                })
+                .map(|(k, _)| k.clone())
+                .collect();
+            if !stale.is_empty() {
+                end(cluster, relays, stale, "its node no longer has it");
             }
         }
-        Wire::Gone { from, conn } => {
-            if let Some(handle) = app.access.handle(conn) {
-                handle.order(Order::NodeGone(from));
+        Wire::Event { epoch, conn, text } => {
+            if epoch == cluster.epoch {
+                if let Some(handle) = app.access.handle(conn) {
+                    handle.deliver(text);
+                }
+            }
+        }
+        Wire::Gone { from, epoch, conn } => {
+            if epoch == cluster.epoch {
+                if let Some(handle) = app.access.handle(conn) {
+                    handle.order_surely(Order::NodeGone(from));
+                }
             }
         }
     }
@@ -121,24 +162,27 @@ fn request(
     app: &Arc<App>,
     cluster: &Arc<Cluster>,
     relays: &Arc<Relays>,
-    key: (String, u64),
+    key: Key,
     ip: IpAddr,
     text: String,
     account: Option<RelayedAccount>,
 ) {
+    let reply = |text: String| {
+        cluster.to_node(
+            &key.0,
+            &Wire::Event {
+                epoch: key.1,
+                conn: key.2,
+                text,
+            },
+        )
+    };
     let request = match sylkrtc::parse(&text) {
         Parsed::Request(r) => r,
         Parsed::Rejected {
             transaction, error, ..
         } => {
-            let event = Event::error(transaction, error).to_json();
-            cluster.to_node(
-                &key.0,
-                &Wire::Event {
-                    conn: key.1,
-                    text: event,
-                },
-            );
+            reply(Event::error(transaction, error).to_json());
             return;
         }
         Parsed::Ignored(why) => {
@@ -149,22 +193,22 @@ fn request(
     let transaction = request.transaction().to_string();
     let mut all = relays.lock();
     if !all.contains_key(&key) {
+        if !matches!(request, Request::VideoroomJoin(_)) {
+            // What it names is not here (this node restarted, or ended that connection).
+            drop(all);
+            reply(Event::error(transaction, "Unknown session").to_json());
+            gone(cluster, &key.0, key.1, key.2);
+            return;
+        }
         if all.len() >= app.config.limits.max_connections {
             drop(all);
             warn!(node = %key.0, "relayed connection refused: too many");
-            let event = Event::error(transaction, "Too many connections").to_json();
-            cluster.to_node(
-                &key.0,
-                &Wire::Event {
-                    conn: key.1,
-                    text: event,
-                },
-            );
+            reply(Event::error(transaction, "Too many connections").to_json());
             return;
         }
         let relayed = open(app, cluster, relays, &key, ip);
         all.insert(key.clone(), relayed);
-        cluster.link_opened(&key.0);
+        cluster.relay_opened(&key.0, key.1, key.2);
     }
     let queued = Queued {
         request,
@@ -174,24 +218,17 @@ fn request(
     if let Some(r) = all.get(&key) {
         if r.requests.try_send(queued).is_err() {
             drop(all);
-            let event = Event::error(transaction, "Too many requests").to_json();
-            cluster.to_node(
-                &key.0,
-                &Wire::Event {
-                    conn: key.1,
-                    text: event,
-                },
-            );
+            reply(Event::error(transaction, "Too many requests").to_json());
         }
     }
 }
 
-/// Starts a relayed connection for connection `key.1` of node `key.0`.
+/// Starts a relayed connection for connection `key.2` of node `key.0`.
 fn open(
     app: &Arc<App>,
     cluster: &Arc<Cluster>,
     relays: &Arc<Relays>,
-    key: &(String, u64),
+    key: &Key,
     ip: IpAddr,
 ) -> Relayed {
     let id = app.next_connection_id();
@@ -202,7 +239,7 @@ fn open(
     // Its client's private events come from its own node, not from here.
     app.access.mark_relayed(id);
     let (requests, requests_rx) = mpsc::channel(REQUESTS);
-    info!(conn = id, node = %key.0, remote_conn = key.1, "relayed connection opened");
+    info!(conn = id, node = %key.0, remote_conn = key.2, "relayed connection opened");
     tokio::spawn(connection.run(requests_rx));
     // The pump holds no handle of the connection, so its outbox closes when the connection
     // and its rooms let go of it.
@@ -213,54 +250,52 @@ fn open(
         (id, handle.kick.clone()),
         out_rx,
     ));
-    Relayed { requests, id }
+    Relayed {
+        requests,
+        id,
+        opened: Instant::now(),
+    }
 }
 
 /// Publishes a relayed connection's events to its client's node until it ends.
 async fn pump(
     cluster: Arc<Cluster>,
     relays: Arc<Relays>,
-    (node, conn): (String, u64),
+    key: Key,
     (id, kick): (u64, Arc<tokio::sync::Notify>),
     mut out: mpsc::Receiver<Outbound>,
 ) {
+    let (epoch, conn) = (key.1, key.2);
     loop {
         tokio::select! {
             item = out.recv() => match item {
-                Some(Outbound::Text(text)) => cluster.to_node(&node, &Wire::Event { conn, text }),
+                Some(Outbound::Text(text)) => {
+                    cluster.to_node(&key.0, &Wire::Event { epoch, conn, text })
+                }
                 Some(Outbound::Failed) | Some(Outbound::Closed) | None => break,
             },
             _ = kick.notified() => break,
         }
     }
     // Still registered: it ended here (failed or closed by the operator), not by its node.
-    let ended_here = relays.lock().remove(&(node.clone(), conn)).is_some();
-    if ended_here {
-        info!(conn = id, %node, "relayed connection ended: its node is told");
-        cluster.to_node(
-            &node,
-            &Wire::Gone {
-                from: cluster.node.clone(),
-                conn,
-            },
-        );
-        cluster.link_closed(&node);
+    if relays.lock().contains_key(&key) {
+        info!(conn = id, node = %key.0, "relayed connection failed");
+        end(&cluster, &relays, vec![key], "it failed");
     }
 }
 
-/// Node `node` is dead: the connections it relayed here end (leaving their rooms), and this
-/// node's connections end their room sessions there.
-fn node_gone(app: &Arc<App>, relays: &Arc<Relays>, node: &str) {
-    let ended: Vec<Relayed> = {
-        let mut all = relays.lock();
-        let keys: Vec<_> = all.keys().filter(|(n, _)| n == node).cloned().collect();
-        keys.into_iter().filter_map(|k| all.remove(&k)).collect()
-    };
-    if !ended.is_empty() {
-        info!(%node, connections = ended.len(), "relayed connections of a dead node end");
-    }
-    drop(ended);
+/// Node `node` is dead or restarted: the connections it relayed here end (leaving their
+/// rooms; it is told, in case it is alive after all), and this node's connections end their
+/// room sessions there.
+fn node_gone(app: &Arc<App>, cluster: &Cluster, relays: &Relays, node: &str) {
+    let keys: Vec<Key> = relays
+        .lock()
+        .keys()
+        .filter(|(n, _, _)| n == node)
+        .cloned()
+        .collect();
+    end(cluster, relays, keys, "its node is gone");
     for (handle, _) in app.access.list() {
-        handle.order(Order::NodeGone(node.to_string()));
+        handle.order_surely(Order::NodeGone(node.to_string()));
     }
 }

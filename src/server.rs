@@ -851,8 +851,26 @@ async fn open_store(config: &Config) -> anyhow::Result<crate::storage::Store> {
 /// PostgreSQL connections kept open by one gateway.
 const STORE_CONNECTIONS: usize = 8;
 
-/// `scheme://user:***@host/...`: a URL for the log, without its password.
+/// `scheme://user:***@host/...`: a URL for the log, without its password (in the user
+/// information or as a `password=` parameter).
 pub fn redact_url(url: &str) -> String {
+    let url = match url.split_once('?') {
+        Some((base, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|p| match p.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => p.to_string(),
+                })
+                .collect();
+            return redact_userinfo(&format!("{base}?{}", query.join("&")));
+        }
+        None => url,
+    };
+    redact_userinfo(url)
+}
+
+fn redact_userinfo(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let userinfo = &url[scheme + 3..at];
@@ -916,6 +934,10 @@ mod tests {
         assert_eq!(
             redact_url("postgres://u:p@ss@db/x"),
             "postgres://u:***@db/x"
+        );
+        assert_eq!(
+            redact_url("postgres://db/x?user=u&password=s3cret&sslmode=disable"),
+            "postgres://db/x?user=u&password=***&sslmode=disable"
         );
         for plain in ["redis://10.0.0.2:6379/", "postgres://u@db/x", "nonsense"] {
             assert_eq!(redact_url(plain), plain);

@@ -303,7 +303,7 @@ async fn a_draining_node_sends_new_rooms_elsewhere_and_a_stopping_one_lets_go() 
     assert!(kill("-TERM").success());
     b.wait_log("SIGTERM: draining");
     wait_until("B's record says draining", Duration::from_secs(5), || {
-        redis_get(&redis, "sylk:alive:b") == "draining"
+        redis_get(&redis, "sylk:alive:b").starts_with("draining ")
     })
     .await;
     // A new room asked of the draining node goes to A; erin's media goes there.
@@ -331,4 +331,80 @@ async fn a_draining_node_sends_new_rooms_elsewhere_and_a_stopping_one_lets_go() 
     let _ = b.terminate();
     // erin's connection to B ended with it; her room on A remains until A sees her gone.
     let _ = erin_ws.closed().await;
+}
+
+/// What the bus may lose is caught up with: a relayed connection its node no longer names
+/// (a lost `Close`) ends on the room's node and its client is told; a node restarted under
+/// the same name (within a long lease) is seen as a new run at once, and what its earlier
+/// run relayed ends.
+#[tokio::test(flavor = "multi_thread")]
+async fn lost_closes_and_restarts_are_caught_up_with() {
+    let pg = Postgres::start();
+    let redis = Redis::start();
+    let store = pg.database("cluster_catch_up");
+    let long = ["--cluster-lease", "60"];
+    let a = node_with("a", &redis, &store, &long);
+    let mut b = node_with("b", &redis, &store, &long);
+    a.wait_log("cluster: on the bus");
+    b.wait_log("cluster: on the bus");
+    let room = "catchup@example.com";
+    let mut alice = join_room(&a, "alice", room).await;
+    let mut carol = join_room(&b, "carol", room).await;
+    // (`publishers-left` goes to those who attached the leaver's feed.)
+    let _carol_feed = attach(&mut alice, &carol.session).await;
+
+    // B's next word to A, forged: carol's connection is not among B's links.
+    let epoch = redis_get(&redis, "sylk:alive:b")
+        .split(' ')
+        .nth(1)
+        .expect("an epoch")
+        .to_string();
+    // Said again and again (B's true word, once a second, names carol): once the link is
+    // past its 5 s of grace, the next one ends it.
+    let links = format!(r#"{{"t":"links","from":"b","epoch":{epoch},"conns":[]}}"#);
+    let port = redis.port.to_string();
+    let forging = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let forger = {
+        let forging = forging.clone();
+        std::thread::spawn(move || {
+            while forging.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = std::process::Command::new("redis-cli")
+                    .args(["-p", &port, "PUBLISH", "sylk:node:a", &links])
+                    .output();
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        })
+    };
+    let left = alice
+        .ws
+        .room_event(&alice.session, "publishers-left", None)
+        .await;
+    forging.store(false, std::sync::atomic::Ordering::Relaxed);
+    forger.join().unwrap();
+    assert_eq!(left["publishers"], json!([carol.session]), "{left}");
+    a.wait_log("its node no longer has it");
+    let ended = carol
+        .ws
+        .room_event(&carol.session, "session-state", Some("terminated"))
+        .await;
+    assert_eq!(ended["session"], json!(carol.session));
+
+    // dave joins through B; B is killed and starts again as `b` at once.
+    let dave = join_room(&b, "dave", room).await;
+    let _dave_feed = attach(&mut alice, &dave.session).await;
+    b.stop();
+    let restarted = Instant::now();
+    let b2 = node_with("b", &redis, &store, &long);
+    b2.wait_log("cluster: on the bus");
+    let left = alice
+        .ws
+        .room_event(&alice.session, "publishers-left", None)
+        .await;
+    assert_eq!(left["publishers"], json!([dave.session]), "{left}");
+    assert!(
+        restarted.elapsed() < Duration::from_secs(20),
+        "noticed after {:?}, not at the end of the 60 s lease",
+        restarted.elapsed()
+    );
+    a.wait_log("or it restarted");
 }

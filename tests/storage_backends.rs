@@ -253,6 +253,8 @@ fn gateways_share_one_postgres_store() {
         Err(StoreError::Url(_))
     ));
     assert!(Store::connect(&pg.url("no_such_db"), 1).is_err());
+    // Nothing listening: an error at once, not a hang.
+    assert!(Store::connect("postgres://postgres@127.0.0.1:1/x", 1).is_err());
 }
 
 /// Runs SQL on a database with `psql`.

@@ -70,6 +70,8 @@ pub enum Placement {
 pub struct Cluster {
     /// This node's name.
     pub node: String,
+    /// This run of the node (random at each start; see [`Wire`]).
+    pub epoch: u64,
     /// `https://HOST:PORT` of this node as clients reach it (file sharing goes there).
     base_url: String,
     lease: Duration,
@@ -77,21 +79,31 @@ pub struct Cluster {
     redis: ConnectionManager,
     outbox: mpsc::Sender<(String, String)>,
     outbox_rx: Mutex<Option<mpsc::Receiver<(String, String)>>>,
-    /// Rooms this node holds a placement lease on.
-    /// Each with when this node placed it (`None`: it was already a room here).
+    /// Rooms this node holds a placement lease on, each with when this node placed it
+    /// (`None`: it was already a room here).
     held: Mutex<HashMap<String, Option<Instant>>>,
-    /// Other nodes this node exchanges room sessions with (watched for liveness), with how
-    /// many connections do.
-    remote_nodes: Mutex<HashMap<String, usize>>,
+    /// The links between this node and the others ([`Wire`]).
+    links: Mutex<Links>,
     /// Subscribed to the bus now.
     on_bus: AtomicBool,
+}
+
+/// The links of this node, both ways, and the epoch last seen of each node it has links with.
+#[derive(Debug, Default)]
+struct Links {
+    /// This node's connections relaying to each node.
+    out: HashMap<String, HashSet<u64>>,
+    /// Each node's connections relayed here (by its node and epoch).
+    inbound: HashMap<String, HashSet<(u64, u64)>>,
+    epochs: HashMap<String, u64>,
 }
 
 /// What the bus brings to the node (handled by `crate::relay`).
 #[derive(Debug)]
 pub enum Inbound {
     Message(Wire),
-    /// A node this node exchanges room sessions with is dead.
+    /// A node this node exchanges room sessions with is dead, or restarted (its earlier run
+    /// is gone).
     NodeGone(String),
 }
 
@@ -142,6 +154,7 @@ impl Cluster {
         let (outbox, outbox_rx) = mpsc::channel(OUTBOX);
         Ok(Arc::new(Cluster {
             node,
+            epoch: rand::random(),
             base_url,
             lease,
             client,
@@ -149,7 +162,7 @@ impl Cluster {
             outbox,
             outbox_rx: Mutex::new(Some(outbox_rx)),
             held: Default::default(),
-            remote_nodes: Default::default(),
+            links: Default::default(),
             on_bus: AtomicBool::new(false),
         }))
     }
@@ -188,29 +201,53 @@ impl Cluster {
         self.publish(wire::node_channel(node), message);
     }
 
-    /// Counts a connection relaying between this node and `node` (watched for liveness).
-    pub fn link_opened(&self, node: &str) {
-        *lock(&self.remote_nodes)
+    /// Connection `conn` of this node relays to `node` from now on.
+    pub fn link_opened(&self, node: &str, conn: u64) {
+        lock(&self.links)
+            .out
             .entry(node.to_string())
-            .or_default() += 1;
+            .or_default()
+            .insert(conn);
     }
 
-    pub fn link_closed(&self, node: &str) {
-        let mut nodes = lock(&self.remote_nodes);
-        if let Some(n) = nodes.get_mut(node) {
-            *n -= 1;
-            if *n == 0 {
-                nodes.remove(node);
+    /// Connection `conn` of this node relays to `node` no more.
+    pub fn link_closed(&self, node: &str, conn: u64) {
+        let mut links = lock(&self.links);
+        if let Some(conns) = links.out.get_mut(node) {
+            conns.remove(&conn);
+            if conns.is_empty() {
+                links.out.remove(node);
             }
         }
     }
 
-    async fn alive(&self, node: &str) -> Result<Option<String>, ClusterError> {
+    /// Connection `conn` of `node`'s run `epoch` is relayed here from now on.
+    pub fn relay_opened(&self, node: &str, epoch: u64, conn: u64) {
+        lock(&self.links)
+            .inbound
+            .entry(node.to_string())
+            .or_default()
+            .insert((epoch, conn));
+    }
+
+    pub fn relay_closed(&self, node: &str, epoch: u64, conn: u64) {
+        let mut links = lock(&self.links);
+        if let Some(conns) = links.inbound.get_mut(node) {
+            conns.remove(&(epoch, conn));
+            if conns.is_empty() {
+                links.inbound.remove(node);
+            }
+        }
+    }
+
+    /// Node `node`'s liveness record: its state and epoch, `None` when it has none (dead).
+    async fn alive(&self, node: &str) -> Result<Option<(String, u64)>, ClusterError> {
         let mut redis = self.redis.clone();
-        Ok(redis::cmd("GET")
+        let record: Option<String> = redis::cmd("GET")
             .arg(wire::node_key(node))
             .query_async(&mut redis)
-            .await?)
+            .await?;
+        Ok(record.and_then(|r| wire::parse_alive(&r).map(|(s, e)| (s.to_string(), e))))
     }
 
     /// Where room `uri` lives: here when this node holds it (or takes it now), else the node
@@ -281,18 +318,45 @@ impl Cluster {
 
     /// Another live node that is not draining, if any.
     async fn live_node(&self) -> Result<Option<String>, ClusterError> {
+        let mut nodes: Vec<(String, String)> = self.others().await?;
+        nodes.sort();
+        Ok(nodes
+            .into_iter()
+            .find(|(_, state)| state == "live")
+            .map(|(node, _)| node))
+    }
+
+    /// The other live nodes and their states (`live`, `draining`), in one round trip after
+    /// the members' list. Members whose liveness record expired are dropped from it.
+    async fn others(&self) -> Result<Vec<(String, String)>, ClusterError> {
         let mut redis = self.redis.clone();
-        let mut nodes: Vec<String> = redis::cmd("SMEMBERS")
+        let nodes: Vec<String> = redis::cmd("SMEMBERS")
             .arg(wire::NODES)
             .query_async(&mut redis)
             .await?;
-        nodes.sort();
-        for node in nodes {
-            if node != self.node && self.alive(&node).await?.as_deref() == Some("live") {
-                return Ok(Some(node));
+        let nodes: Vec<String> = nodes.into_iter().filter(|n| *n != self.node).collect();
+        if nodes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut get = redis::pipe();
+        for node in &nodes {
+            get.cmd("GET").arg(wire::node_key(node));
+        }
+        let records: Vec<Option<String>> = get.query_async(&mut redis).await?;
+        let mut live = Vec::new();
+        for (node, record) in nodes.into_iter().zip(records) {
+            match record.as_deref().and_then(wire::parse_alive) {
+                Some((state, _)) => live.push((node, state.to_string())),
+                None => {
+                    redis::cmd("SREM")
+                        .arg(wire::NODES)
+                        .arg(&node)
+                        .query_async::<i64>(&mut redis)
+                        .await?;
+                }
             }
         }
-        Ok(None)
+        Ok(live)
     }
 
     /// One round of upkeep: this node's liveness record, the leases of its rooms, and the
@@ -304,7 +368,11 @@ impl Cluster {
             accounts,
         } = view;
         let mut redis = self.redis.clone();
-        let state = if draining { "draining" } else { "live" };
+        let state = format!(
+            "{} {}",
+            if draining { "draining" } else { "live" },
+            self.epoch
+        );
         // The presence record is replaced in one transaction: never seen empty midway.
         let presence = wire::presence_key(&self.node);
         let mut replace = redis::pipe();
@@ -356,7 +424,10 @@ impl Cluster {
             }
             ended
         };
-        for uri in &rooms {
+        // The rooms here, and those placed here whose first join is under way (their record
+        // must not lapse before the room exists).
+        let renew: Vec<String> = lock(&self.held).keys().cloned().collect();
+        for uri in &renew {
             let ok: i64 = redis::Script::new(RENEW)
                 .key(wire::room_key(uri))
                 .arg(&self.node)
@@ -375,10 +446,57 @@ impl Cluster {
                 .await?;
             debug!(room = %uri, "cluster: room released");
         }
-        let peers: Vec<String> = lock(&self.remote_nodes).keys().cloned().collect();
+        // Every other live node hears which of this node's connections relay to it (a lost
+        // `Close` is caught up with); the nodes this node has links with are checked: dead,
+        // or restarted (another epoch), they are gone.
+        let others = self.others().await?;
+        let (out, mut peers): (HashMap<String, Vec<u64>>, HashSet<String>) = {
+            let links = lock(&self.links);
+            let out = links
+                .out
+                .iter()
+                .map(|(n, c)| (n.clone(), c.iter().copied().collect()))
+                .collect();
+            let peers = links
+                .out
+                .keys()
+                .chain(links.inbound.keys())
+                .cloned()
+                .collect();
+            (out, peers)
+        };
+        for (node, _) in &others {
+            self.to_node(
+                node,
+                &Wire::Links {
+                    from: self.node.clone(),
+                    epoch: self.epoch,
+                    conns: out.get(node).cloned().unwrap_or_default(),
+                },
+            );
+        }
+        peers.extend(lock(&self.links).epochs.keys().cloned());
         let mut dead = Vec::new();
         for node in peers {
-            if self.alive(&node).await?.is_none() {
+            let now = self.alive(&node).await?.map(|(_, epoch)| epoch);
+            let mut links = lock(&self.links);
+            let before = links.epochs.get(&node).copied();
+            let gone = match (before, now) {
+                (_, None) => true,
+                (Some(b), Some(n)) => b != n,
+                (None, Some(_)) => false,
+            };
+            match now {
+                Some(n) => {
+                    links.epochs.insert(node.clone(), n);
+                }
+                None => {
+                    links.epochs.remove(&node);
+                }
+            }
+            if gone {
+                links.out.remove(&node);
+                links.inbound.remove(&node);
                 dead.push(node);
             }
         }
@@ -411,25 +529,23 @@ impl Cluster {
     }
 
     /// Whether `account` is authenticated on a connection of another live node (its
-    /// presence record, at most a third of the lease old). On a Redis failure: `false`.
+    /// presence record, renewed every second; a dead node's lasts until its lease ends). On
+    /// a Redis failure: `false`.
     pub async fn online_elsewhere(&self, account: &str) -> bool {
         let found = async {
-            let mut redis = self.redis.clone();
-            let nodes: Vec<String> = redis::cmd("SMEMBERS")
-                .arg(wire::NODES)
-                .query_async(&mut redis)
-                .await?;
-            for node in nodes.iter().filter(|n| **n != self.node) {
-                let there: bool = redis::cmd("SISMEMBER")
-                    .arg(wire::presence_key(node))
-                    .arg(account)
-                    .query_async(&mut redis)
-                    .await?;
-                if there {
-                    return Ok::<bool, ClusterError>(true);
-                }
+            let nodes = self.others().await?;
+            if nodes.is_empty() {
+                return Ok::<bool, ClusterError>(false);
             }
-            Ok(false)
+            let mut redis = self.redis.clone();
+            let mut ask = redis::pipe();
+            for (node, _) in &nodes {
+                ask.cmd("SISMEMBER")
+                    .arg(wire::presence_key(node))
+                    .arg(account);
+            }
+            let there: Vec<bool> = ask.query_async(&mut redis).await?;
+            Ok(there.into_iter().any(|t| t))
         }
         .await;
         found.unwrap_or_else(|e| {
@@ -481,8 +597,7 @@ pub async fn serve(cluster: Arc<Cluster>, state: NodeState, inbound: mpsc::Sende
         match cluster.upkeep(state()).await {
             Ok(dead) => {
                 for node in dead {
-                    warn!(node = %node, "cluster: node gone (its liveness record expired)");
-                    lock(&cluster.remote_nodes).remove(&node);
+                    warn!(node = %node, "cluster: node gone (its liveness record expired, or it restarted)");
                     let _ = inbound.send(Inbound::NodeGone(node)).await;
                 }
             }

@@ -20,7 +20,8 @@ pub fn node_channel(node: &str) -> String {
     format!("sylk:node:{node}")
 }
 
-/// The liveness record of node `node` (`live` or `draining`, with the lease as expiry).
+/// The liveness record of node `node`: `live <epoch>` or `draining <epoch>`, with the
+/// lease as expiry.
 pub fn node_key(node: &str) -> String {
     format!("sylk:alive:{node}")
 }
@@ -43,6 +44,10 @@ pub fn room_key(uri: &str) -> String {
     format!("sylk:room:{uri}")
 }
 
+/// A link is one connection of one node relaying to another node. It is named by the
+/// connection's node, that node's *epoch* (a random number drawn at each start, so that a
+/// restarted node's connections never meet what its earlier run left behind) and the
+/// connection's id there.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Wire {
@@ -55,22 +60,32 @@ pub enum Wire {
         text: String,
     },
     /// To a room's node: a request of connection `conn` of node `from`, for a room session
-    /// held there. The first one opens the relayed connection; `account` is the account the
-    /// request acts for (added there before the request is handled).
+    /// held there. A join opens the relayed connection; `account` is the account the request
+    /// acts for (added there before the request is handled).
     Request {
         from: String,
+        epoch: u64,
         conn: u64,
         ip: IpAddr,
         text: String,
         account: Option<RelayedAccount>,
     },
     /// To a room's node: connection `conn` of node `from` closed.
-    Close { from: String, conn: u64 },
-    /// To a connection's node: an event for the client of connection `conn`.
-    Event { conn: u64, text: String },
-    /// To a connection's node: its relayed connection on node `from` ended (failed, or that
-    /// node is shutting down): its room sessions there are over.
-    Gone { from: String, conn: u64 },
+    Close { from: String, epoch: u64, conn: u64 },
+    /// To a node, about once a second: the connections of `from` that relay to it now. The
+    /// node ends the relayed connections of `from` not named (their `Close` was lost) once
+    /// they are a few seconds old.
+    Links {
+        from: String,
+        epoch: u64,
+        conns: Vec<u64>,
+    },
+    /// To a connection's node: an event for the client of connection `conn` (of that node's
+    /// run `epoch`).
+    Event { epoch: u64, conn: u64, text: String },
+    /// To a connection's node: its relayed connection on node `from` ended (it failed, that
+    /// node stops, or it has none): its room sessions there are over.
+    Gone { from: String, epoch: u64, conn: u64 },
 }
 
 /// An account as a relayed connection needs it (the credentials are those the client gave,
@@ -100,6 +115,12 @@ impl Wire {
     }
 }
 
+/// A liveness record's state and epoch (`None`: not one).
+pub fn parse_alive(record: &str) -> Option<(&str, u64)> {
+    let (state, epoch) = record.split_once(' ')?;
+    Some((state, epoch.parse().ok()?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +135,7 @@ mod tests {
             },
             Wire::Request {
                 from: "b".into(),
+                epoch: 3,
                 conn: 7,
                 ip: "127.0.0.1".parse().unwrap(),
                 text: "{}".into(),
@@ -127,14 +149,22 @@ mod tests {
             },
             Wire::Close {
                 from: "b".into(),
+                epoch: 3,
                 conn: 7,
             },
+            Wire::Links {
+                from: "b".into(),
+                epoch: 3,
+                conns: vec![7, 8],
+            },
             Wire::Event {
+                epoch: 3,
                 conn: 7,
                 text: "{}".into(),
             },
             Wire::Gone {
                 from: "a".into(),
+                epoch: 3,
                 conn: 7,
             },
         ];
@@ -144,20 +174,32 @@ mod tests {
     }
 
     #[test]
+    fn liveness_records_name_state_and_epoch() {
+        assert_eq!(parse_alive("live 42"), Some(("live", 42)));
+        assert_eq!(
+            parse_alive("draining 18446744073709551615"),
+            Some(("draining", u64::MAX))
+        );
+        for bad in ["live", "live x", "", "live -1"] {
+            assert_eq!(parse_alive(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
     fn bad_messages_are_refused() {
         for bad in [
             &b""[..],
             b"null",
             b"{\"t\":\"event\"}",
-            b"{\"t\":\"event\",\"conn\":-1,\"text\":\"\"}",
+            b"{\"t\":\"event\",\"epoch\":1,\"conn\":-1,\"text\":\"\"}",
             b"{\"t\":\"nope\"}",
-            b"{\"t\":\"close\",\"from\":\"a\",\"conn\":1,\"extra\":1}",
+            b"{\"t\":\"close\",\"from\":\"a\",\"epoch\":1,\"conn\":1,\"extra\":1}",
             b"\xff\xfe",
         ] {
             assert_eq!(Wire::decode(bad), None, "{}", String::from_utf8_lossy(bad));
         }
         let huge = format!(
-            r#"{{"t":"event","conn":1,"text":"{}"}}"#,
+            r#"{{"t":"event","epoch":1,"conn":1,"text":"{}"}}"#,
             "x".repeat(MAX_MESSAGE)
         );
         assert_eq!(Wire::decode(huge.as_bytes()), None);

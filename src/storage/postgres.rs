@@ -3,10 +3,19 @@
 //! Each write is one statement or one transaction, committed before the method returns
 //! (PostgreSQL's default `synchronous_commit = on`). The schema version is kept in a table
 //! `schema_version`; gateways starting together migrate one at a time under an advisory lock.
-//! Connections come from a small pool, opened on demand, so blocking calls from several
-//! threads run side by side; a connection the server dropped is replaced on the next call.
+//! Connections come from a pool, opened on demand up to a cap (a caller waits for one beyond
+//! it), so blocking calls from several threads run side by side; a connection the server
+//! dropped is replaced on the next call. Connecting gives up after 5 s and a statement after
+//! 30 s unless the URL says otherwise, so an unreachable server is an error, not a hang.
+//!
+//! The journal is read "after entry X" by its sequence number, so an account's entries must
+//! become visible in sequence order: `add` takes a per-account advisory lock for its
+//! transaction, so two nodes (or two pooled connections) adding to one account commit in the
+//! order of the numbers they drew. Text is compared and sorted byte-wise (`COLLATE "C"`), as
+//! SQLite does.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 
 use postgres::{Client, NoTls, Row};
 
@@ -64,10 +73,19 @@ const MIGRATIONS: &[&str] = &[
 const MIGRATION_LOCK: i64 = 0x5_91c6_a7e0;
 
 pub struct Postgres {
-    url: String,
-    idle: Mutex<Vec<Client>>,
-    /// Connections kept open between calls.
-    pool: usize,
+    config: postgres::Config,
+    pool: Mutex<Pool>,
+    /// Signalled when a connection is given back or closed.
+    freed: Condvar,
+    /// Connections open at most.
+    max: usize,
+}
+
+#[derive(Default)]
+struct Pool {
+    idle: Vec<Client>,
+    /// Connections open, idle or lent.
+    open: usize,
 }
 
 /// A connection borrowed from the pool; given back when dropped unless it broke.
@@ -91,48 +109,78 @@ impl std::ops::DerefMut for Conn<'_> {
 
 impl Drop for Conn<'_> {
     fn drop(&mut self) {
-        if let Some(client) = self.client.take() {
-            if !client.is_closed() {
-                let mut idle = self.owner.idle();
-                if idle.len() < self.owner.pool {
-                    idle.push(client);
-                }
-            }
+        let mut pool = self.owner.pool();
+        match self.client.take() {
+            Some(client) if !client.is_closed() => pool.idle.push(client),
+            _ => pool.open -= 1,
         }
+        self.owner.freed.notify_one();
     }
 }
 
 impl Postgres {
     /// Connects to `url`, checks and migrates the schema.
-    pub fn connect(url: &str, pool: usize) -> Result<Postgres> {
+    /// `max`: connections open at most.
+    pub fn connect(url: &str, max: usize) -> Result<Postgres> {
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(StoreError::Url(format!(
                 "storage_url must start with postgres:// (got {url:?})"
             )));
         }
+        let mut config: postgres::Config = url.parse()?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(5));
+        }
+        config.keepalives(true);
+        if config.get_options().is_none() {
+            config.options("-c statement_timeout=30000");
+        }
         let store = Postgres {
-            url: url.to_string(),
-            idle: Mutex::new(Vec::new()),
-            pool: pool.max(1),
+            config,
+            pool: Mutex::new(Pool::default()),
+            freed: Condvar::new(),
+            max: max.max(1),
         };
         store.migrate()?;
         Ok(store)
     }
 
-    fn idle(&self) -> MutexGuard<'_, Vec<Client>> {
-        self.idle.lock().unwrap_or_else(|e| e.into_inner())
+    fn pool(&self) -> MutexGuard<'_, Pool> {
+        // Each update of the pool is one step.
+        self.pool.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// An idle connection, a new one under the cap, or the next one given back.
     fn conn(&self) -> Result<Conn<'_>> {
-        let pooled = self.idle().pop();
-        let client = match pooled {
-            Some(c) if !c.is_closed() => c,
-            _ => Client::connect(&self.url, NoTls)?,
-        };
-        Ok(Conn {
-            client: Some(client),
-            owner: self,
-        })
+        let mut pool = self.pool();
+        loop {
+            if let Some(client) = pool.idle.pop() {
+                if client.is_closed() {
+                    pool.open -= 1;
+                    continue;
+                }
+                return Ok(Conn {
+                    client: Some(client),
+                    owner: self,
+                });
+            }
+            if pool.open < self.max {
+                pool.open += 1;
+                drop(pool);
+                return match self.config.connect(NoTls) {
+                    Ok(client) => Ok(Conn {
+                        client: Some(client),
+                        owner: self,
+                    }),
+                    Err(e) => {
+                        self.pool().open -= 1;
+                        self.freed.notify_one();
+                        Err(e.into())
+                    }
+                };
+            }
+            pool = self.freed.wait(pool).unwrap_or_else(|e| e.into_inner());
+        }
     }
 
     fn migrate(&self) -> Result<()> {
@@ -211,7 +259,14 @@ impl Backend for Postgres {
             .disposition
             .as_ref()
             .map(|d| serde_json::to_string(d).unwrap_or_default());
-        let n = self.conn()?.execute(
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction()?;
+        // Entries of one account commit in the order of their sequence numbers.
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            &[&e.account],
+        )?;
+        let n = tx.execute(
             "INSERT INTO messages (account, message_id, contact, direction,
                 content_type, content, disposition, state, msg_timestamp, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
@@ -229,6 +284,7 @@ impl Backend for Postgres {
                 &e.created_at,
             ],
         )?;
+        tx.commit()?;
         Ok(n == 1)
     }
 
@@ -266,7 +322,9 @@ impl Backend for Postgres {
                 &[&account, &seq, &limit],
             )?,
             (None, Some(since)) => conn.query(
-                &format!("{SELECT} WHERE account = $1 AND created_at > $2 ORDER BY seq LIMIT $3"),
+                &format!(
+                    "{SELECT} WHERE account = $1 AND created_at > $2 COLLATE \"C\" ORDER BY seq LIMIT $3"
+                ),
                 &[&account, &since, &limit],
             )?,
             (None, None) => conn.query(
@@ -383,7 +441,7 @@ impl Backend for Postgres {
     fn tokens(&self, account: &str) -> Result<Vec<PushToken>> {
         let rows = self.conn()?.query(
             "SELECT app, device, platform, silent, token, background_token, user_agent
-             FROM push_tokens WHERE account = $1 ORDER BY app, device",
+             FROM push_tokens WHERE account = $1 ORDER BY app COLLATE \"C\", device COLLATE \"C\"",
             &[&account],
         )?;
         Ok(rows
