@@ -6,7 +6,10 @@
 //!   marked read, a message removed, all reach B's connection as `sync`;
 //! * an incoming SIP MESSAGE through Kamailio, forked to both nodes, reaches each of alice's
 //!   connections exactly once (the shared store's unique message id decides which node
-//!   delivers);
+//!   delivers), and so does a delivery report;
+//! * an addressbook change on A is `addressbook-updated` on B;
+//! * carol in a room on A invites bob, online on B: the invitation reaches him there, and he
+//!   is not dialled out;
 //! * bob on B calls carol on A through Kamailio and audio flows both ways.
 mod common;
 
@@ -196,6 +199,30 @@ async fn an_account_on_two_nodes_stays_in_sync_and_calls_cross_nodes() {
         !journal.iter().any(|e| e["message_id"] == "web1"),
         "{journal:#?}"
     );
+
+    // An addressbook change on A reaches B (and the shared store has it).
+    let contact = json!({"id": "c1", "name": "Bob", "uris": [{"id": "u1", "uri": BOB}],
+                         "dialog": {"policy": "default", "subscribe": false},
+                         "presence": {"policy": "default", "subscribe": false}});
+    let ack = on_a
+        .request(
+            json!({"sylkrtc": "account-update-addressbook", "account": ALICE,
+                        "action": "add", "type": "contact", "data": contact}),
+        )
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    let updated = on_b
+        .wait_for("addressbook-updated", account_event("addressbook-updated"))
+        .await;
+    assert_eq!(updated["contact"]["name"], "Bob", "{updated}");
+    let ack = on_b
+        .request(json!({"sylkrtc": "account-fetch-addressbook", "account": ALICE}))
+        .await;
+    assert_eq!(ack["sylkrtc"], "ack", "{ack}");
+    let book = on_b
+        .wait_for("addressbook-fetched", account_event("addressbook-fetched"))
+        .await;
+    assert_eq!(book["addressbook"]["contacts"][0]["id"], "c1", "{book}");
 
     // bob on B calls carol on A through Kamailio; audio flows both ways.
     let mut carol = a.ready_client().await;

@@ -782,9 +782,19 @@ async fn serve_incoming(
                         body: String::from_utf8_lossy(&tx.original.body).into_owned(),
                     };
                     debug!(%call_id, "MESSAGE received for a call");
-                    match call.send(super::call::InDialog::Message(message)) {
-                        Ok(()) => StatusCode::OK,
-                        Err(_) => StatusCode::CallTransactionDoesNotExist,
+                    if call.is_closed() {
+                        StatusCode::CallTransactionDoesNotExist
+                    } else {
+                        // Answered before the client hears of it: a client that hangs up at
+                        // once must not send its BYE ahead of this 200.
+                        let headers = vec![Header::Allow(rsipstack::sip::headers::Allow::new(
+                            super::invite::ALLOW,
+                        ))];
+                        if let Err(e) = tx.reply_with(StatusCode::OK, headers, None).await {
+                            info!(error = %e, "cannot answer a MESSAGE in a dialog");
+                        }
+                        let _ = call.send(super::call::InDialog::Message(message));
+                        return;
                     }
                 }
                 (Method::Options, Some(_)) => StatusCode::OK,
