@@ -41,6 +41,7 @@ enum Work {
 #[derive(Debug)]
 pub struct Queued {
     pub request: Request,
+    /// The request as it came; kept (non-empty) for room requests on a cluster node only.
     pub text: String,
     /// Set by the relay only: the account the request acts for, added before it is handled.
     pub account: Option<RelayedAccount>,

@@ -1,4 +1,5 @@
-//! A cluster node's end of the relay ([`crate::cluster`]): what the bus brings.
+//! A cluster node's end of the relay ([`crate::cluster`]): joining the cluster, and what the
+//! bus brings.
 //!
 //! * A request of a connection on another node, for a room held here, is handled by a
 //!   *relayed connection*: a [`Connection`] like any other, whose client is that connection
@@ -11,10 +12,11 @@
 //! * Events and `Gone` for this node's connections reach them.
 
 use std::collections::{HashMap, HashSet};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use signaling::sylkrtc::{self, Event, Parsed, Request};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
@@ -50,6 +52,44 @@ impl Relays {
         // Each update is one insert or remove.
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Makes this gateway a node of the cluster whose Redis is at `url` ([`crate::cluster`]).
+pub async fn join(app: &Arc<App>, url: &str, local: SocketAddr) -> anyhow::Result<()> {
+    let node = app.config.cluster.node_id.clone().unwrap_or_else(|| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "gateway".into());
+        format!("{host}:{}", local.port())
+    });
+    let lease = Duration::from_secs_f64(app.config.cluster.lease);
+    let cluster = crate::cluster::Cluster::connect(url, node.clone(), app.base_url.clone(), lease)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot join the cluster at {}",
+                crate::server::redact_url(url)
+            )
+        })?;
+    let bus = cluster.clone();
+    app.access.set_bus(Box::new(move |account, text| {
+        bus.account_event(account, text)
+    }));
+    let _ = app.cluster.set(cluster.clone());
+    let (inbound_tx, inbound_rx) = tokio::sync::mpsc::channel(crate::cluster::INBOUND);
+    let state_of = Arc::downgrade(app);
+    let state: crate::cluster::NodeState = Arc::new(move || match state_of.upgrade() {
+        Some(app) => crate::cluster::NodeView {
+            rooms: app.rooms().all().iter().map(|r| r.uri.clone()).collect(),
+            draining: app.draining(),
+            accounts: app.access.authenticated_accounts(),
+        },
+        None => Default::default(),
+    });
+    tokio::spawn(crate::cluster::serve(cluster.clone(), state, inbound_tx));
+    tokio::spawn(crate::relay::serve(app.clone(), cluster, inbound_rx));
+    info!(%node, redis = %crate::server::redact_url(url), lease_s = lease.as_secs_f64(), "cluster node");
+    Ok(())
 }
 
 /// Handles what the bus brings, until the cluster stops.

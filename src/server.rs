@@ -545,7 +545,7 @@ pub async fn serve(config: Config, hooks: Hooks) -> anyhow::Result<()> {
     }
     let app = App::new(config, engine, sip, Arc::new(store), base_url);
     if let Some(url) = app.config.cluster.redis_url.clone() {
-        join_cluster(&app, &url, local).await?;
+        crate::relay::join(&app, &url, local).await?;
     }
     tokio::spawn(crate::phones::serve(app.clone(), dialin_rx));
     tokio::spawn(crate::messaging::serve_sip_messages(
@@ -881,39 +881,6 @@ fn redact_userinfo(url: &str) -> String {
         }
         _ => url.to_string(),
     }
-}
-
-/// Makes this gateway a node of the cluster whose Redis is at `url` ([`crate::cluster`]).
-async fn join_cluster(app: &Arc<App>, url: &str, local: SocketAddr) -> anyhow::Result<()> {
-    let node = app.config.cluster.node_id.clone().unwrap_or_else(|| {
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_string())
-            .unwrap_or_else(|_| "gateway".into());
-        format!("{host}:{}", local.port())
-    });
-    let lease = Duration::from_secs_f64(app.config.cluster.lease);
-    let cluster = crate::cluster::Cluster::connect(url, node.clone(), app.base_url.clone(), lease)
-        .await
-        .with_context(|| format!("cannot join the cluster at {}", redact_url(url)))?;
-    let bus = cluster.clone();
-    app.access.set_bus(Box::new(move |account, text| {
-        bus.account_event(account, text)
-    }));
-    let _ = app.cluster.set(cluster.clone());
-    let (inbound_tx, inbound_rx) = tokio::sync::mpsc::channel(crate::cluster::INBOUND);
-    let state_of = Arc::downgrade(app);
-    let state: crate::cluster::NodeState = Arc::new(move || match state_of.upgrade() {
-        Some(app) => crate::cluster::NodeView {
-            rooms: app.rooms().all().iter().map(|r| r.uri.clone()).collect(),
-            draining: app.draining(),
-            accounts: app.access.authenticated_accounts(),
-        },
-        None => Default::default(),
-    });
-    tokio::spawn(crate::cluster::serve(cluster.clone(), state, inbound_tx));
-    tokio::spawn(crate::relay::serve(app.clone(), cluster, inbound_rx));
-    info!(%node, redis = %redact_url(url), lease_s = lease.as_secs_f64(), "cluster node");
-    Ok(())
 }
 
 #[cfg(test)]

@@ -274,9 +274,17 @@ impl Actor<'_> {
                     transaction = request.transaction(),
                     "request"
                 );
+                // The text is kept only where it may be relayed: a room request on a node
+                // of a cluster.
+                let relayable =
+                    self.app.cluster.get().is_some() && request.kind().starts_with("videoroom-");
                 Ok(Some(Queued {
                     request,
-                    text: text.to_string(),
+                    text: if relayable {
+                        text.to_string()
+                    } else {
+                        String::new()
+                    },
                     account: None,
                 }))
             }

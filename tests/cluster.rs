@@ -12,7 +12,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::engines::{Postgres, Redis};
+use common::engines::{cluster_node, Postgres, Redis};
 use common::messaging::http;
 use common::room::*;
 use common::webrtc_peer::{Kind, PeerMode};
@@ -29,17 +29,7 @@ fn node(node: &str, redis: &Redis, store: &str) -> Gateway {
 }
 
 fn node_with(node: &str, redis: &Redis, store: &str, extra: &[&str]) -> Gateway {
-    let url = redis.url();
-    let mut args = vec![
-        "--storage-url",
-        store,
-        "--cluster-redis-url",
-        &url,
-        "--cluster-node-id",
-        node,
-    ];
-    args.extend_from_slice(extra);
-    Gateway::start(&args)
+    cluster_node(node, redis, store, extra)
 }
 
 /// What Redis holds at `key` (`redis-cli GET`).

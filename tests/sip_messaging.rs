@@ -30,44 +30,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 static PEERS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-const BOB_PORT: &str = "5072";
-
-/// bob's phone sends `scenario` with `keys` to `target` (Kamailio, or the gateway itself as a
-/// proxy that forks MESSAGEs to it would) for `service`; waits for success.
-async fn bob_sends(
-    target: &str,
-    scenario: &str,
-    service: &str,
-    keys: &[(&str, &str)],
-    count: usize,
-) {
-    let scenario = own_scenario(scenario);
-    let count = count.to_string();
-    let mut args = vec![
-        target,
-        "-sf",
-        &scenario,
-        "-s",
-        service,
-        "-i",
-        "127.0.0.1",
-        "-p",
-        BOB_PORT,
-        "-m",
-        &count,
-        "-l",
-        "1",
-        "-nostdin",
-        "-timeout",
-        "20s",
-    ];
-    for (k, v) in keys {
-        args.extend_from_slice(&["-key", k, v]);
-    }
-    let (code, log) = Sipp::spawn(&args).exit_code(WAIT * 2).await;
-    assert_eq!(code, Some(0), "bob's MESSAGE failed ({scenario}):\n{log}");
-}
-
 async fn disposition(c: &mut Client, id: &str, state: &str) -> Value {
     c.wait_for(&format!("disposition {state} of {id}"), |m| {
         m["event"] == "disposition-notification" && m["message_id"] == id && m["state"] == state

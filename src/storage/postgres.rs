@@ -94,6 +94,7 @@ struct Conn<'a> {
     owner: &'a Postgres,
 }
 
+// `client` is `Some` from construction until `drop` takes it, so these never fail.
 impl std::ops::Deref for Conn<'_> {
     type Target = Client;
     fn deref(&self) -> &Client {

@@ -183,3 +183,19 @@ impl Drop for Redis {
         let _ = self.child.wait();
     }
 }
+
+/// A gateway as node `node` of a cluster on `redis`, with the store at `store` (plain HTTP,
+/// like [`super::Gateway::start`]) and `extra` flags.
+pub fn cluster_node(node: &str, redis: &Redis, store: &str, extra: &[&str]) -> super::Gateway {
+    let url = redis.url();
+    let mut args = vec![
+        "--storage-url",
+        store,
+        "--cluster-redis-url",
+        &url,
+        "--cluster-node-id",
+        node,
+    ];
+    args.extend_from_slice(extra);
+    super::Gateway::start(&args)
+}

@@ -774,3 +774,42 @@ pub fn assert_heard(wav: &std::path::Path, heard: &[f64], own: f64) {
         "the phone heard itself ({own} Hz at {mine}) beside {levels:?}"
     );
 }
+
+/// The SIP port of bob's SIPp when it sends (MESSAGEs, reports).
+pub const BOB_PORT: &str = "5072";
+
+/// bob's phone sends `scenario` with `keys` to `target` (Kamailio, or the gateway itself as a
+/// proxy that forks MESSAGEs to it would) for `service`; waits for success.
+pub async fn bob_sends(
+    target: &str,
+    scenario: &str,
+    service: &str,
+    keys: &[(&str, &str)],
+    count: usize,
+) {
+    let scenario = own_scenario(scenario);
+    let count = count.to_string();
+    let mut args = vec![
+        target,
+        "-sf",
+        &scenario,
+        "-s",
+        service,
+        "-i",
+        "127.0.0.1",
+        "-p",
+        BOB_PORT,
+        "-m",
+        &count,
+        "-l",
+        "1",
+        "-nostdin",
+        "-timeout",
+        "20s",
+    ];
+    for (k, v) in keys {
+        args.extend_from_slice(&["-key", k, v]);
+    }
+    let (code, log) = Sipp::spawn(&args).exit_code(super::WAIT * 2).await;
+    assert_eq!(code, Some(0), "bob's MESSAGE failed ({scenario}):\n{log}");
+}
