@@ -6,7 +6,7 @@
 //!
 //! `cargo bench --bench loadtest -- [--subscribers N] [--rooms R] [--viewers V]
 //!   [--seconds S] [--video-pps P] [--video-size BYTES] [--shards K] [--send-batch B]
-//!   [--log-level FILTER] [--log FILE] [--janus INTERFACE --peer-ip IP] [--cluster]`
+//!   [--log-level FILTER] [--log FILE] [--janus INTERFACE --peer-ip IP] [--cluster] [--pin]`
 //! (defaults: 20 subscribers, 1 room, 4 viewers, 10 s, 200 video packets/s of 1,200 bytes,
 //! shards and batch as the gateway's defaults). The gateway is the release binary
 //! (`SYLK_GATEWAY_BIN` for another build). `--janus eth0 --peer-ip ADDR` runs the same scenario against a
@@ -14,6 +14,10 @@
 //! `--cluster` runs two nodes of a cluster (a PostgreSQL and a Redis of their own, from the
 //! Debian packages): the scenario once with every viewer on the room's node, then with every
 //! viewer on the other node (relayed), and prints both join -> first packet figures.
+//! `--pin` runs the gateway (or Janus) on CPU 0 and the load client on the other CPUs: on
+//! loopback the client's threads are woken by every datagram the gateway sends, and sharing
+//! its core they preempt it hundreds of times a second, which a gateway whose clients are
+//! elsewhere does not pay.
 #[path = "../tests/common/mod.rs"]
 mod common;
 
@@ -53,6 +57,16 @@ fn main() {
     }
     gw_args.extend(load::LIMITS.iter().map(|s| s.to_string()));
     let gw_args: Vec<&str> = gw_args.iter().map(String::as_str).collect();
+    let pinned = args.iter().any(|a| a == "--pin");
+    let pin_server = |pid: u32| {
+        if pinned {
+            load::pin(pid, &[0]).expect("pin the server to CPU 0");
+        }
+    };
+    if pinned {
+        // Before the runtime starts its threads: they inherit it.
+        load::pin(0, &load::other_cpus()).expect("pin the load client");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -65,6 +79,7 @@ fn main() {
             std::env::set_var("SYLK_PEER_IP", ip);
         }
         let janus = common::janus::Janus::start(&interface);
+        pin_server(janus.pid());
         let report = runtime.block_on(common::janus::run(&janus, &cfg));
         println!("janus:");
         report.print(&cfg);
@@ -88,6 +103,8 @@ fn main() {
             Gateway::start(&a)
         };
         let (a, b) = (node("a"), node("b"));
+        pin_server(a.pid());
+        pin_server(b.pid());
         a.wait_log("cluster: on the bus");
         b.wait_log("cluster: on the bus");
         let same = runtime.block_on(load::run_across(&a, &a, &cfg));
@@ -99,6 +116,7 @@ fn main() {
         return;
     }
     let gw = Gateway::start(&gw_args);
+    pin_server(gw.pid());
     let report = runtime.block_on(load::run(&gw, &cfg));
     report.print(&cfg);
     if let Some(path) = get("--log") {

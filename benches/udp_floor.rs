@@ -3,7 +3,9 @@
 //! own send path (`media::engine::udp::Socket`, sendmmsg in batches of B, or one sendto each
 //! with B = 1), while another thread drains the receivers (on loopback the sender's CPU also
 //! pays for the receiving side of the stack). Prints µs of the sending thread's CPU per
-//! datagram. `cargo bench --bench udp_floor -- [N ...]`.
+//! datagram. `cargo bench --bench udp_floor -- [--pin] [N ...]`; `--pin` puts the sender on
+//! CPU 0 and the draining thread on CPU 1 (as the load tool's `--pin`), so the receiver's
+//! wake-ups no longer preempt the sender on its own core.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -21,7 +23,21 @@ fn thread_cpu() -> Duration {
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
+/// Pins the calling thread (and the threads it starts later) to `cpu`.
+fn pin(cpu: usize) {
+    // SAFETY: an all-zero cpu_set_t is the empty set; the call gets its size.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set);
+    }
+}
+
 fn main() {
+    let pinned = std::env::args().any(|a| a == "--pin");
+    if pinned {
+        pin(0);
+    }
     let ns: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())
@@ -33,13 +49,16 @@ fn main() {
         .unwrap();
     for n in ns {
         for batch in [1usize, 64] {
-            let per = rt.block_on(run(n, batch));
-            println!("udp floor: N = {n}, batch {batch}: {per:.2} us of sender CPU per datagram");
+            let per = rt.block_on(run(n, batch, pinned));
+            let how = if pinned { ", pinned" } else { "" };
+            println!(
+                "udp floor: N = {n}, batch {batch}{how}: {per:.2} us of sender CPU per datagram"
+            );
         }
     }
 }
 
-async fn run(n: usize, batch: usize) -> f64 {
+async fn run(n: usize, batch: usize, pinned: bool) -> f64 {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut addrs = Vec::new();
     let mut receivers = Vec::new();
@@ -52,6 +71,9 @@ async fn run(n: usize, batch: usize) -> f64 {
     let drain = {
         let stop = stop.clone();
         std::thread::spawn(move || {
+            if pinned {
+                pin(1);
+            }
             let mut buf = [0u8; 2048];
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 for r in &receivers {
@@ -60,7 +82,7 @@ async fn run(n: usize, batch: usize) -> f64 {
             }
         })
     };
-    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let local: SocketAddr = sock.local_addr().unwrap();
     let sock = Socket::new(sock, batch).unwrap();
     let mut out = Outbox::default();

@@ -165,6 +165,40 @@ fn cpu(pid: u32) -> (f64, HashMap<String, f64>) {
     (total, threads)
 }
 
+/// Pins threads to `cpus`: every thread of process `pid`, or with `pid` 0 the calling thread.
+/// Threads started later inherit their creator's set, so a process pinned once it is up
+/// stays pinned. (`--pin` of the load tool: the gateway on CPU 0, the load client on the
+/// others, so that the client's threads, woken by the gateway's sends, do not preempt it.)
+pub fn pin(pid: u32, cpus: &[usize]) -> std::io::Result<()> {
+    // SAFETY: an all-zero cpu_set_t is the empty set; CPU_SET writes within it.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for &c in cpus {
+        unsafe { libc::CPU_SET(c, &mut set) };
+    }
+    let tids: Vec<i32> = if pid == 0 {
+        vec![0]
+    } else {
+        std::fs::read_dir(format!("/proc/{pid}/task"))?
+            .flatten()
+            .filter_map(|t| t.file_name().to_str().and_then(|n| n.parse().ok()))
+            .collect()
+    };
+    for tid in tids {
+        // SAFETY: a valid set of the size given.
+        let r = unsafe { libc::sched_setaffinity(tid, std::mem::size_of_val(&set), &set) };
+        if r != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// The CPUs other than CPU 0 (the load client's under `--pin`).
+pub fn other_cpus() -> Vec<usize> {
+    let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (1..n.max(2)).collect()
+}
+
 /// Resident memory of a process, in bytes.
 pub fn rss(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))

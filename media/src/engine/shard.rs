@@ -206,8 +206,7 @@ struct Io {
 /// (which [`isolated`] contains): media must not stop for everyone while the server looks
 /// alive.
 async fn supervise(setup: Setup) {
-    let io = match UdpSocket::from_std(setup.socket).and_then(|s| Socket::new(s, setup.send_batch))
-    {
+    let io = match Socket::new(setup.socket, setup.send_batch) {
         Ok(s) => s,
         Err(e) => {
             error!(shard = setup.id.0, error = %e, "media shard cannot use its socket");
@@ -287,7 +286,7 @@ async fn run(shard: &mut Shard, io: &mut Io) {
                 }
                 None => break,
             },
-            ready = io.socket.io.readable() => {
+            ready = io.socket.readable() => {
                 woke = Instant::now();
                 if let Err(e) = ready {
                     debug!(error = %e, "media socket error");

@@ -11,13 +11,18 @@
 //!
 //! A full socket buffer drops what did not fit (as the network would): media is never
 //! queued behind a slow socket.
+//!
+//! The socket is registered with the reactor for reading only. Sends never wait for
+//! writability, and a socket registered for both (tokio's `UdpSocket`) reports every freed
+//! send buffer as an edge: the shard's `epoll_wait` then returned twice per datagram handled,
+//! once for nothing.
 
 use std::io::{self, IoSliceMut};
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket};
 
 use quinn_udp::{RecvMeta, UdpSocketState};
+use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
-use tokio::net::UdpSocket;
 
 use crate::ids::Via;
 use crate::outbox::Outbox;
@@ -70,7 +75,7 @@ pub fn destination(local: SocketAddr, to: SocketAddr) -> SocketAddr {
 
 /// A socket with its batch state and buffers.
 pub struct Socket {
-    pub io: UdpSocket,
+    io: AsyncFd<UdpSocket>,
     state: UdpSocketState,
     /// Receive buffers (each large enough for a GRO batch) and their metadata.
     bufs: Box<[Vec<u8>; RECV_BUFFERS]>,
@@ -80,9 +85,15 @@ pub struct Socket {
 }
 
 impl Socket {
+    /// Takes a bound socket (made non-blocking here); needs a tokio runtime with IO.
     pub fn new(io: UdpSocket, batch: usize) -> io::Result<Socket> {
+        io.set_nonblocking(true)?;
         let state = UdpSocketState::new((&io).into())?;
         let per_buffer = (state.gro_segments().max(1) * 2048).min(u16::MAX as usize);
+        // SAFETY: a std `UdpSocket` owns its descriptor and always returns that one; it stays
+        // open for as long as the `AsyncFd` owns the socket.
+        let io = unsafe { AsyncFd::register_with_interest(io, Interest::READABLE) }
+            .map_err(io::Error::from)?;
         Ok(Socket {
             io,
             state,
@@ -90,6 +101,18 @@ impl Socket {
             meta: [RecvMeta::default(); RECV_BUFFERS],
             batch: batch.clamp(1, MAX_BATCH),
         })
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+
+    /// Waits until the reactor says datagrams may be waiting ([`Socket::recv_batch`] reads
+    /// them, and waiting starts over once it finds none).
+    pub async fn readable(&self) -> io::Result<()> {
+        // Dropped without clearing: the readiness stays until a read would block.
+        self.io.readable().await.map(drop)
     }
 
     /// Reads what is waiting (without blocking) and hands each datagram to `each`; returns
@@ -102,16 +125,29 @@ impl Socket {
             meta,
             ..
         } = self;
-        let io: &UdpSocket = io;
+        // Not ready as far as the reactor knows: nothing to read until it says so again.
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let mut guard = match io.poll_read_ready(&mut cx) {
+            std::task::Poll::Ready(Ok(guard)) => guard,
+            std::task::Poll::Ready(Err(e)) => return Err(e),
+            std::task::Poll::Pending => return Ok(0),
+        };
         // On the stack: no allocation per call.
         let mut slices = bufs.each_mut().map(|b| IoSliceMut::new(b));
-        let n = match io.try_io(Interest::READABLE, || {
-            state.recv(io.into(), &mut slices, &mut meta[..])
-        }) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
-            Err(e) => return Err(e),
+        // A read that would block clears the readiness (the next edge sets it again).
+        let n = match guard.try_io(|fd| state.recv(fd.get_ref().into(), &mut slices, &mut meta[..]))
+        {
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => return Err(e),
+            Err(_would_block) => return Ok(0),
         };
+        // Fewer than asked for: the queue was empty, so the read that would block is saved
+        // (as tokio does for a short stream read). A datagram arriving since is an edge that
+        // epoll keeps for the next wait, and a readiness newer than this guard's is not
+        // cleared.
+        if n < RECV_BUFFERS {
+            guard.clear_ready();
+        }
         let mut count = 0;
         for (m, buf) in meta.iter().zip(slices.iter()).take(n) {
             let stride = if m.stride == 0 { m.len } else { m.stride };
@@ -159,10 +195,10 @@ impl Socket {
             // Straight to the kernel (the socket is non-blocking): tokio's `try_send_to`
             // refuses until its reactor has seen the socket writable once.
             let (to, data) = batch[0];
-            let sock = socket2::SockRef::from(&self.io);
+            let sock = socket2::SockRef::from(self.io.get_ref());
             return u64::from(sock.send_to(data, &to.into()).is_err());
         }
-        let sent = sendmmsg(&self.io, batch);
+        let sent = sendmmsg(self.io.get_ref(), batch);
         (batch.len() - sent) as u64
     }
 }
@@ -224,7 +260,7 @@ fn sendmmsg(io: &UdpSocket, batch: &[(SocketAddr, &[u8])]) -> usize {
 fn sendmmsg(io: &UdpSocket, batch: &[(SocketAddr, &[u8])]) -> usize {
     batch
         .iter()
-        .filter(|(to, data)| io.try_send_to(data, *to).is_ok())
+        .filter(|(to, data)| io.send_to(data, *to).is_ok())
         .count()
 }
 
@@ -236,19 +272,19 @@ mod tests {
     async fn a_dual_stack_socket_talks_to_ipv4_peers_in_plain_ipv4() {
         let sock = bind("[::]:0".parse().unwrap()).unwrap();
         let port = sock.local_addr().unwrap().port();
-        let mut sock = Socket::new(UdpSocket::from_std(sock).unwrap(), MAX_BATCH).unwrap();
-        let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let mut sock = Socket::new(sock, MAX_BATCH).unwrap();
+        let peer = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let peer_addr = peer.local_addr().unwrap();
         peer.send_to(b"hello", ("127.0.0.1", port)).await.unwrap();
         let mut got = Vec::new();
         while got.is_empty() {
-            sock.io.readable().await.unwrap();
+            sock.readable().await.unwrap();
             sock.recv_batch(|from, d| got.push((from, d.to_vec())))
                 .unwrap();
         }
         // Seen as IPv4, not ::ffff:127.0.0.1.
         assert_eq!(got, vec![(peer_addr, b"hello".to_vec())]);
-        let local = sock.io.local_addr().unwrap();
+        let local = sock.local_addr().unwrap();
         let mut out = Outbox::default();
         out.push(local, peer_addr, b"back");
         assert_eq!(sock.send_all(local, &out, |_, _, _, _| false), 0);
@@ -266,16 +302,51 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_short_batch_ends_the_reading_and_the_next_datagram_wakes_it_again() {
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = a.local_addr().unwrap();
+        let mut sock = Socket::new(a, MAX_BATCH).unwrap();
+        let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+        // More than one batch waiting (loopback queues each before send_to returns): read
+        // without waiting in between, the full batch keeping the readiness.
+        for i in 0..40u8 {
+            peer.send_to(&[i], addr).unwrap();
+        }
+        sock.readable().await.unwrap();
+        let mut got = Vec::new();
+        while got.len() < 40 {
+            let n = sock.recv_batch(|_, d| got.push(d[0])).unwrap();
+            assert!(n > 0, "stopped after {got:?}");
+        }
+        assert_eq!(got, (0..40).collect::<Vec<u8>>());
+        // The short batch cleared the readiness: nothing more until the next datagram, which
+        // the reactor still reports.
+        assert_eq!(sock.recv_batch(|_, _| {}).unwrap(), 0);
+        peer.send_to(&[99], addr).unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(5), sock.readable())
+            .await
+            .expect("the next datagram makes the socket readable again")
+            .unwrap();
+        let mut more = Vec::new();
+        sock.recv_batch(|_, d| more.push(d[0])).unwrap();
+        assert_eq!(more, vec![99]);
+    }
+
+    #[tokio::test]
     async fn a_batch_reaches_every_destination_and_comes_back_in_a_batch() {
-        let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let c = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let c = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let from = a.local_addr().unwrap();
         let sock = Socket::new(a, MAX_BATCH).unwrap();
         let mut out = Outbox::default();
         for i in 0..100u8 {
-            let to = if i % 2 == 0 { &b } else { &c };
-            out.push(from, to.local_addr().unwrap(), &[i; 1200]);
+            let to = if i % 2 == 0 {
+                b.local_addr()
+            } else {
+                c.local_addr()
+            };
+            out.push(from, to.unwrap(), &[i; 1200]);
         }
         let mut others = 0;
         out.push("127.0.0.1:9".parse().unwrap(), from, b"x");
@@ -289,13 +360,13 @@ mod tests {
         assert_eq!((dropped, others), (0, 2));
         let mut rb = Socket::new(b, MAX_BATCH).unwrap();
         let mut got = Vec::new();
-        rb.io.readable().await.unwrap();
+        rb.readable().await.unwrap();
         while got.len() < 50 {
             let n = rb
                 .recv_batch(|src, d| got.push((src, d[0], d.len())))
                 .unwrap();
             if n == 0 {
-                rb.io.readable().await.unwrap();
+                rb.readable().await.unwrap();
             }
         }
         assert_eq!(got.len(), 50);
