@@ -159,7 +159,7 @@ fn forged_srtcp_makes_no_keyframe_request_and_moves_no_replay_window() {
 /// An SRTP datagram with the publisher's video SSRC, sequence `seq`, and a bad tag.
 fn forged_rtp(net: &Net, p: usize, seq: u16) -> Vec<u8> {
     let ssrc = net.clients[p].senders.unwrap()[1].1;
-    let mut d = vec![0x80, media::transport::peer::VP8_PT];
+    let mut d = vec![0x80, media::transport::codecs::VP8_PT];
     d.extend_from_slice(&seq.to_be_bytes());
     d.extend_from_slice(&123_456u32.to_be_bytes());
     d.extend_from_slice(&ssrc.to_be_bytes());

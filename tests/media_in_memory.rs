@@ -55,7 +55,7 @@ fn a_lost_packet_is_recovered_by_nack() {
     let (seen, seen_rtx) = (dropped.clone(), rtx.clone());
     net.filter = Some(Box::new(move |_from, to, data| {
         let is_rtp = data.len() > 12 && data[0] & 0xc0 == 0x80 && !(200..=206).contains(&data[1]);
-        if to == lossy && is_rtp && data[1] & 0x7f == media::transport::peer::RTX_PT {
+        if to == lossy && is_rtp && data[1] & 0x7f == media::transport::codecs::RTX_PT {
             seen_rtx.set(seen_rtx.get() + 1);
         }
         // SRTP video from the SFU is large; drop one such datagram once.

@@ -66,6 +66,13 @@ pub enum MediaError {
     NoOfferPending,
 }
 
+impl MediaError {
+    /// An error of `rtc`, by its text.
+    pub(crate) fn rtc(e: impl std::fmt::Display) -> MediaError {
+        MediaError::Rtc(e.to_string())
+    }
+}
+
 impl From<bridge::sdp::SdpError> for MediaError {
     fn from(e: bridge::sdp::SdpError) -> Self {
         match e {

@@ -37,7 +37,8 @@ use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use crate::core::{Core, CoreConfig, MediaEvent, PeerEvent};
 use crate::ids::{Kind, PeerId};
 use crate::outbox::Outbox;
-use crate::transport::peer::{SrtpPolicy, OPUS_PT, VP8_PT};
+use crate::transport::codecs::{OPUS_PT, VP8_PT};
+use crate::transport::peer::SrtpPolicy;
 
 mod fanout;
 pub use fanout::{allocations, forward_counted, forwarding_room, CountingAlloc};
@@ -154,7 +155,7 @@ fn client_pc(addr: SocketAddr, now: Instant) -> RTCPeerConnection {
                     sdp_fmtp_line: format!("apt={VP8_PT}"),
                     rtcp_feedback: vec![],
                 },
-                payload_type: crate::transport::peer::RTX_PT,
+                payload_type: crate::transport::codecs::RTX_PT,
             },
             RtpCodecKind::Video,
         )

@@ -7,7 +7,6 @@ use rtc::ice::tcp_type::TcpType;
 use rtc::peer_connection::transport::{CandidateConfig, CandidateHostConfig, RTCIceCandidate};
 use rtc::peer_connection::RTCPeerConnection;
 
-use super::peer::rtc_err;
 use crate::ids::Via;
 use crate::MediaError;
 
@@ -64,11 +63,11 @@ pub(super) fn add_candidates(
             tcp_type,
         }
         .new_candidate_host()
-        .map_err(rtc_err)?;
+        .map_err(MediaError::rtc)?;
         let init = RTCIceCandidate::from(&candidate)
             .to_json()
-            .map_err(rtc_err)?;
-        pc.add_local_candidate(init).map_err(rtc_err)?;
+            .map_err(MediaError::rtc)?;
+        pc.add_local_candidate(init).map_err(MediaError::rtc)?;
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! routes ([`Drained`]: state, RTP received, RTCP feedback) and answers NACKs itself.
 
 pub mod candidates;
+pub mod codecs;
 pub mod peer;
 pub mod send;
 pub mod srtp;

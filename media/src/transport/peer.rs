@@ -15,19 +15,14 @@ use rtc::peer_connection::certificate::{CertificateParams, RTCCertificate};
 use rtc::peer_connection::configuration::interceptor_registry::{
     configure_rtcp_reports, configure_simulcast_extension_headers, configure_twcc_receiver_only,
 };
-use rtc::peer_connection::configuration::media_engine::{
-    MediaEngine, MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_RTX, MIME_TYPE_TELEPHONE_EVENT,
-    MIME_TYPE_VP8, MIME_TYPE_VP9,
-};
+use rtc::peer_connection::configuration::media_engine::MediaEngine;
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::{RTCDtlsRole, RTCIceCandidateInit};
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
-use rtc::rtp_transceiver::rtp_sender::RTCRtpHeaderExtensionCapability;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
-    RTCRtpEncodingParameters, RTCRtpRtxParameters, RtpCodecKind,
+    RTCRtpCodingParameters, RTCRtpEncodingParameters, RTCRtpRtxParameters, RtpCodecKind,
 };
 use rtc::rtp_transceiver::{
     RTCRtpReceiverId, RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverId,
@@ -39,12 +34,12 @@ use rand::Rng;
 
 use super::candidates::add_candidates;
 pub use super::candidates::Candidates;
+use super::codecs::{
+    call_media, chosen_codecs, codec_parameters, opus, room_media, room_video, AUDIO_LEVEL_URI,
+};
 use crate::bridge::sdp::{Chosen, Codec};
 use crate::ids::{Kind, VideoCodec};
 use crate::MediaError;
-
-pub const OPUS_PT: u8 = 111;
-pub const VP8_PT: u8 = 96;
 
 /// Which DTLS-SRTP protection profiles a peer offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -70,71 +65,6 @@ impl SrtpPolicy {
         SrtpPolicy::AesCm,
         SrtpPolicy::AesCm32,
     ];
-}
-
-impl From<RtpCodecKind> for Kind {
-    fn from(k: RtpCodecKind) -> Self {
-        match k {
-            RtpCodecKind::Video => Kind::Video,
-            _ => Kind::Audio,
-        }
-    }
-}
-
-fn opus() -> RTCRtpCodecParameters {
-    RTCRtpCodecParameters {
-        rtp_codec: RTCRtpCodec {
-            mime_type: MIME_TYPE_OPUS.to_owned(),
-            clock_rate: 48000,
-            channels: 2,
-            sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
-            rtcp_feedback: vec![],
-        },
-        payload_type: OPUS_PT,
-    }
-}
-
-fn vp8() -> RTCRtpCodecParameters {
-    let fb = |typ: &str, parameter: &str| RTCPFeedback {
-        typ: typ.to_owned(),
-        parameter: parameter.to_owned(),
-    };
-    RTCRtpCodecParameters {
-        rtp_codec: RTCRtpCodec {
-            mime_type: MIME_TYPE_VP8.to_owned(),
-            clock_rate: 90000,
-            channels: 0,
-            sdp_fmtp_line: String::new(),
-            rtcp_feedback: vec![
-                fb("goog-remb", ""),
-                fb("ccm", "fir"),
-                fb("nack", ""),
-                fb("nack", "pli"),
-            ],
-        },
-        payload_type: VP8_PT,
-    }
-}
-
-pub const VP9_PT: u8 = 98;
-pub const H264_PT: u8 = 102;
-
-/// The video format of a room's codec as `rtc` registers it (the same RTCP feedback as VP8).
-fn room_video(codec: VideoCodec) -> RTCRtpCodecParameters {
-    let mut params = vp8();
-    let (mime, fmtp, pt) = match codec {
-        VideoCodec::Vp8 => return params,
-        VideoCodec::Vp9 => (MIME_TYPE_VP9, "profile-id=0", VP9_PT),
-        VideoCodec::H264 => (
-            MIME_TYPE_H264,
-            "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
-            H264_PT,
-        ),
-    };
-    params.rtp_codec.mime_type = mime.to_owned();
-    params.rtp_codec.sdp_fmtp_line = fmtp.to_owned();
-    params.payload_type = pt;
-    params
 }
 
 /// Marks inbound RTCP for the application (keyframe requests must reach the router); the
@@ -207,10 +137,6 @@ pub fn random_token(rng: &mut impl Rng, n: usize) -> String {
         .collect()
 }
 
-pub(super) fn rtc_err(e: impl std::fmt::Display) -> MediaError {
-    MediaError::Rtc(e.to_string())
-}
-
 /// A sender the gateway writes forwarded media to (subscriber side).
 #[derive(Debug, Clone, Copy)]
 pub struct OutTrack {
@@ -248,9 +174,6 @@ pub struct Peer {
     pub audio_level_ext: Option<u8>,
 }
 
-/// RFC 6464: the audio level of each audio packet, in a header extension.
-pub const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
-
 /// The id an SDP gives the header extension `uri` (`a=extmap:<id>[/<direction>] <uri>`).
 pub fn extmap_id(sdp: &str, uri: &str) -> Option<u8> {
     sdp.lines().find_map(|l| {
@@ -264,161 +187,6 @@ pub fn extmap_id(sdp: &str, uri: &str) -> Option<u8> {
 
 /// Trickled remote candidates kept per peer.
 pub const MAX_REMOTE_CANDIDATES: usize = 64;
-
-fn room_media(codec: VideoCodec) -> Result<MediaEngine, MediaError> {
-    let mut media = MediaEngine::default();
-    media
-        .register_codec(opus(), RtpCodecKind::Audio)
-        .map_err(rtc_err)?;
-    media
-        .register_codec(room_video(codec), RtpCodecKind::Video)
-        .map_err(rtc_err)?;
-    media
-        .register_codec(rtx(codec), RtpCodecKind::Video)
-        .map_err(rtc_err)?;
-    // Publishers' audio levels (speaker indication in rooms).
-    media
-        .register_header_extension(
-            RTCRtpHeaderExtensionCapability {
-                uri: AUDIO_LEVEL_URI.to_owned(),
-            },
-            RtpCodecKind::Audio,
-            None,
-        )
-        .map_err(rtc_err)?;
-    Ok(media)
-}
-
-pub const RTX_PT: u8 = 97;
-
-/// RFC 4588 retransmissions of the room's video: NACKed packets are resent on their own SSRC,
-/// with the payload type after the codec's (97 for VP8: [`RTX_PT`]).
-fn rtx(codec: VideoCodec) -> RTCRtpCodecParameters {
-    let apt = room_video(codec).payload_type;
-    RTCRtpCodecParameters {
-        rtp_codec: RTCRtpCodec {
-            mime_type: MIME_TYPE_RTX.to_owned(),
-            clock_rate: 90000,
-            channels: 0,
-            sdp_fmtp_line: format!("apt={apt}"),
-            rtcp_feedback: vec![],
-        },
-        payload_type: apt + 1,
-    }
-}
-
-/// A media engine with these codecs (payload types as the browser will see them), and, for
-/// a kind they do not have, every codec of it the bridge passes on: a re-INVITE may add that
-/// kind later, and `rtc` negotiates a kind against the codecs registered when the connection
-/// was made.
-fn call_media(codecs: &[(Kind, Codec)]) -> Result<MediaEngine, MediaError> {
-    let mut media = MediaEngine::default();
-    for (kind, c) in codecs {
-        let (kind, codec) = codec_parameters(*kind, c);
-        media.register_codec(codec, kind).map_err(rtc_err)?;
-    }
-    let mut free = (96u8..=127).filter(|pt| !codecs.iter().any(|(_, c)| c.pt == *pt));
-    for (kind, name, clock, fmtp) in SPARE_CODECS {
-        if codecs.iter().any(|(k, _)| k == kind) {
-            continue;
-        }
-        let Some(pt) = free.next() else { break };
-        let codec = Codec {
-            pt,
-            name: (*name).to_owned(),
-            clock: *clock,
-            channels: 1,
-            fmtp: fmtp.map(str::to_owned),
-        };
-        let (kind, codec) = codec_parameters(*kind, &codec);
-        media.register_codec(codec, kind).map_err(rtc_err)?;
-    }
-    Ok(media)
-}
-
-/// The codecs a call may add by renegotiation (kind, name, clock, fmtp), in preference
-/// order; the payload types are picked among those the call leaves free.
-const SPARE_CODECS: &[(Kind, &str, u32, Option<&str>)] = &[
-    (Kind::Audio, "opus", 48000, None),
-    (Kind::Audio, "telephone-event", 48000, None),
-    (Kind::Video, "vp8", 90000, None),
-    (
-        Kind::Video,
-        "h264",
-        90000,
-        Some("level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"),
-    ),
-    (
-        Kind::Video,
-        "h264",
-        90000,
-        Some("level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f"),
-    ),
-];
-
-/// One codec of a call as `rtc` registers it.
-fn codec_parameters(kind: Kind, c: &Codec) -> (RtpCodecKind, RTCRtpCodecParameters) {
-    let (rtp_kind, prefix) = match kind {
-        Kind::Audio => (RtpCodecKind::Audio, "audio"),
-        Kind::Video => (RtpCodecKind::Video, "video"),
-    };
-    let mime = match c.name.as_str() {
-        "telephone-event" => MIME_TYPE_TELEPHONE_EVENT.to_owned(),
-        "opus" => "audio/opus".to_owned(),
-        other => format!("{prefix}/{}", other.to_uppercase()),
-    };
-    let fmtp = match (&c.fmtp, c.name.as_str()) {
-        // The browser's side of Opus is negotiated on its own: the SIP side's preferences
-        // (stereo, maxaveragebitrate, ...) would make rtc's codec match fail against the
-        // browser's answer, and nothing would be sent to it.
-        (_, "opus") => opus().rtp_codec.sdp_fmtp_line,
-        (Some(f), _) => f.clone(),
-        (None, "telephone-event") => "0-16".to_owned(),
-        (None, _) => String::new(),
-    };
-    let codec = RTCRtpCodecParameters {
-        rtp_codec: RTCRtpCodec {
-            mime_type: mime,
-            clock_rate: c.clock,
-            channels: if c.name == "opus" { 2 } else { 0 },
-            sdp_fmtp_line: fmtp,
-            rtcp_feedback: if kind == Kind::Video {
-                vp8().rtp_codec.rtcp_feedback
-            } else {
-                vec![]
-            },
-        },
-        payload_type: c.pt,
-    };
-    (rtp_kind, codec)
-}
-
-/// The codecs of a negotiated call as the browser sees them (codec and telephone-event).
-fn chosen_codecs(chosen: &[Chosen]) -> Vec<(Kind, Codec)> {
-    let mut out = Vec::new();
-    for c in chosen {
-        out.push((
-            c.kind,
-            Codec {
-                pt: c.webrtc_pt,
-                ..c.codec.clone()
-            },
-        ));
-        if let Some((_, pt)) = c.dtmf {
-            out.push((
-                Kind::Audio,
-                Codec {
-                    pt,
-                    name: "telephone-event".into(),
-                    clock: if c.codec.name == "opus" { 48000 } else { 8000 },
-                    channels: 1,
-                    fmtp: None,
-                },
-            ));
-        }
-    }
-    out
-}
 
 /// The DTLS certificate of every peer: one for the process, as Janus has (a browser pins the
 /// fingerprint per connection, not per server). Generating a key pair per peer was most of a
@@ -435,14 +203,15 @@ fn certificate() -> Result<RTCCertificate, MediaError> {
     if let Some(c) = fresh {
         return Ok(c.clone());
     }
-    let provider = rtc::crypto::default_provider().map_err(rtc_err)?;
-    let params = CertificateParams::new(vec!["sylk-gateway".to_owned()]).map_err(rtc_err)?;
+    let provider = rtc::crypto::default_provider().map_err(MediaError::rtc)?;
+    let params =
+        CertificateParams::new(vec!["sylk-gateway".to_owned()]).map_err(MediaError::rtc)?;
     let made = RTCCertificate::generate(
         provider.crypto(),
         rtc::crypto::SignatureScheme::EcdsaP256Sha256,
         params,
     )
-    .map_err(rtc_err)?;
+    .map_err(MediaError::rtc)?;
     *held = Some(made.clone());
     Ok(made)
 }
@@ -461,8 +230,8 @@ fn build_pc(
     // stream, about 120 KB) would stay empty, and was half of a subscriber's memory. The
     // generator stays: it NACKs what a publisher's browser lost.
     let registry = registry.with(Slot::NackGenerator, NackGeneratorBuilder::new().build());
-    configure_simulcast_extension_headers(&mut media).map_err(rtc_err)?;
-    let registry = configure_twcc_receiver_only(registry, &mut media).map_err(rtc_err)?;
+    configure_simulcast_extension_headers(&mut media).map_err(MediaError::rtc)?;
+    let registry = configure_twcc_receiver_only(registry, &mut media).map_err(MediaError::rtc)?;
     let registry = configure_rtcp_reports(registry);
     let mut settings = SettingEngineBuilder::new()
         .with_lite(true)
@@ -500,20 +269,22 @@ fn build_pc(
         .with_media_engine(media)
         .with_interceptor_registry(registry)
         .build(now)
-        .map_err(rtc_err)
+        .map_err(MediaError::rtc)
 }
 
 /// Creates and applies our answer; returns its SDP.
 fn local_answer(pc: &mut RTCPeerConnection, now: Instant) -> Result<String, MediaError> {
-    let answer = pc.create_answer(None).map_err(rtc_err)?;
-    pc.set_local_description(now, answer).map_err(rtc_err)?;
+    let answer = pc.create_answer(None).map_err(MediaError::rtc)?;
+    pc.set_local_description(now, answer)
+        .map_err(MediaError::rtc)?;
     local_sdp(pc)
 }
 
 /// Creates and applies our offer; returns its SDP.
 fn local_offer(pc: &mut RTCPeerConnection, now: Instant) -> Result<String, MediaError> {
-    let offer = pc.create_offer(None).map_err(rtc_err)?;
-    pc.set_local_description(now, offer).map_err(rtc_err)?;
+    let offer = pc.create_offer(None).map_err(MediaError::rtc)?;
+    pc.set_local_description(now, offer)
+        .map_err(MediaError::rtc)?;
     local_sdp(pc)
 }
 
@@ -571,7 +342,7 @@ fn add_transceiver(
     };
     let tid = pc
         .add_transceiver_from_kind(kind, Some(init))
-        .map_err(rtc_err)?;
+        .map_err(MediaError::rtc)?;
     let sender = pc
         .rtp_transceiver(tid)
         .and_then(|t| t.sender())
@@ -605,7 +376,7 @@ fn add_call_track(
         codec_parameters(kind, codec).0,
         vec![ssrc_encoding(ssrc)],
     );
-    pc.add_track(track).map_err(rtc_err)
+    pc.add_track(track).map_err(MediaError::rtc)
 }
 
 impl Peer {

@@ -12,7 +12,8 @@ use rtc::peer_connection::RTCPeerConnection;
 use rtc::rtcp::sender_report::SenderReport;
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
 
-use super::peer::{OutTrack, RTX_PT};
+use super::codecs::RTX_PT;
+use super::peer::OutTrack;
 use super::srtp::{OutStream, ProtectError, SrtpOut};
 use crate::ids::{Kind, WallClock};
 use crate::rtp::write_rtp;
