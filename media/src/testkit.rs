@@ -77,19 +77,7 @@ pub struct Client {
 
 fn codecs() -> [(RtpCodecKind, RTCRtpCodecParameters); 2] {
     [
-        (
-            RtpCodecKind::Audio,
-            RTCRtpCodecParameters {
-                rtp_codec: RTCRtpCodec {
-                    mime_type: MIME_TYPE_OPUS.to_owned(),
-                    clock_rate: 48000,
-                    channels: 2,
-                    sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
-                    rtcp_feedback: vec![],
-                },
-                payload_type: OPUS_PT,
-            },
-        ),
+        (RtpCodecKind::Audio, crate::transport::codecs::opus()),
         (
             RtpCodecKind::Video,
             RTCRtpCodecParameters {

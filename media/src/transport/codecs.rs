@@ -27,7 +27,8 @@ impl From<RtpCodecKind> for Kind {
     }
 }
 
-pub(super) fn opus() -> RTCRtpCodecParameters {
+/// Opus as browsers offer it (the simulated clients of `testkit` too).
+pub(crate) fn opus() -> RTCRtpCodecParameters {
     RTCRtpCodecParameters {
         rtp_codec: RTCRtpCodec {
             mime_type: MIME_TYPE_OPUS.to_owned(),
