@@ -65,18 +65,15 @@ async fn redis_bus(url: &str, payload: &str, n: usize) -> (Vec<Duration>, f64) {
     pubsub.subscribe("bench").await.unwrap();
     let mut messages = pubsub.into_on_message();
     let mut publisher = client.get_multiplexed_async_connection().await.unwrap();
-    let publish = |mut c: redis::aio::MultiplexedConnection| async move {
-        redis::cmd("PUBLISH")
-            .arg("bench")
-            .arg(payload)
-            .query_async::<i64>(&mut c)
-            .await
-            .unwrap();
-    };
     let mut latencies = Vec::with_capacity(n);
     for _ in 0..n {
         let t = Instant::now();
-        publish(publisher.clone()).await;
+        redis::cmd("PUBLISH")
+            .arg("bench")
+            .arg(payload)
+            .query_async::<i64>(&mut publisher)
+            .await
+            .unwrap();
         messages.next().await.expect("delivered");
         latencies.push(t.elapsed());
     }
@@ -105,7 +102,6 @@ async fn redis_bus(url: &str, payload: &str, n: usize) -> (Vec<Duration>, f64) {
     }
     sender.await.unwrap();
     let rate = n as f64 / t.elapsed().as_secs_f64();
-    let _ = &mut publisher;
     (latencies, rate)
 }
 
@@ -116,23 +112,17 @@ struct Nats {
 
 impl Nats {
     fn start() -> Option<Nats> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .ok()?
-            .local_addr()
-            .ok()?
-            .port();
+        let port = common::engines::free_port();
         let child = Command::new("nats-server")
             .args(["-a", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .ok()?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "nats-server did not listen");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(Nats { child, port })
+        // Held from here on: a failed start still stops the server.
+        let mut nats = Nats { child, port };
+        common::engines::wait_listening(&mut nats.child, port, "nats-server");
+        Some(nats)
     }
 }
 

@@ -89,19 +89,7 @@ fn main() {
         let pg = common::engines::Postgres::start();
         let redis = common::engines::Redis::start();
         let store = pg.database("loadtest");
-        let redis_url = redis.url();
-        let node = |name: &str| {
-            let mut a = gw_args.clone();
-            a.extend([
-                "--storage-url",
-                &store,
-                "--cluster-redis-url",
-                &redis_url,
-                "--cluster-node-id",
-                name,
-            ]);
-            Gateway::start(&a)
-        };
+        let node = |name: &str| common::engines::cluster_node(name, &redis, &store, &gw_args);
         let (a, b) = (node("a"), node("b"));
         pin_server(a.pid());
         pin_server(b.pid());

@@ -10,6 +10,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::load::{other_cpus, pin};
 use media::engine::udp::Socket;
 use media::outbox::Outbox;
 
@@ -23,20 +27,10 @@ fn thread_cpu() -> Duration {
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
-/// Pins the calling thread (and the threads it starts later) to `cpu`.
-fn pin(cpu: usize) {
-    // SAFETY: an all-zero cpu_set_t is the empty set; the call gets its size.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set);
-    }
-}
-
 fn main() {
     let pinned = std::env::args().any(|a| a == "--pin");
     if pinned {
-        pin(0);
+        pin(0, &[0]).expect("pin the sender to CPU 0");
     }
     let ns: Vec<usize> = std::env::args()
         .skip(1)
@@ -72,7 +66,7 @@ async fn run(n: usize, batch: usize, pinned: bool) -> f64 {
         let stop = stop.clone();
         std::thread::spawn(move || {
             if pinned {
-                pin(1);
+                pin(0, &other_cpus()).expect("pin the receiver off CPU 0");
             }
             let mut buf = [0u8; 2048];
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {

@@ -781,6 +781,15 @@ fn unknown_room_session(id: &str) -> ApiError {
 
 /// Room sessions held by other nodes of a cluster: this connection's side of the relay.
 impl Connection {
+    /// Whether `id` already names a session of this connection: a call, a room session, a
+    /// feed, or a room session held by another node of a cluster.
+    pub(crate) fn session_in_use(&self, id: &str) -> bool {
+        self.calls.contains(id)
+            || self.room_sessions.contains_key(id)
+            || self.feeds.contains_key(id)
+            || self.remote.contains(id)
+    }
+
     /// Sends `request` to the node holding its room session, if another node holds it:
     /// `None` when it is handled here; `Some(Ok)` when relayed (that node answers).
     async fn relay(&mut self, request: &Request, text: String) -> Option<Result> {
@@ -789,10 +798,7 @@ impl Connection {
             Request::VideoroomJoin(r) => {
                 // The handler here answers for an unknown account or a session in use.
                 let account = self.accounts.get(&r.account)?;
-                if self.room_sessions.contains_key(&r.session)
-                    || self.feeds.contains_key(&r.session)
-                    || self.remote.contains(&r.session)
-                {
+                if self.session_in_use(&r.session) {
                     return None;
                 }
                 let here = self.app.rooms().room(&r.uri).is_some();

@@ -68,7 +68,7 @@ pub async fn join(app: &Arc<App>, url: &str, local: SocketAddr) -> anyhow::Resul
         .with_context(|| {
             format!(
                 "cannot join the cluster at {}",
-                crate::server::redact_url(url)
+                crate::config::redact_url(url)
             )
         })?;
     let bus = cluster.clone();
@@ -88,7 +88,7 @@ pub async fn join(app: &Arc<App>, url: &str, local: SocketAddr) -> anyhow::Resul
     });
     tokio::spawn(crate::cluster::serve(cluster.clone(), state, inbound_tx));
     tokio::spawn(crate::relay::serve(app.clone(), cluster, inbound_rx));
-    info!(%node, redis = %crate::server::redact_url(url), lease_s = lease.as_secs_f64(), "cluster node");
+    info!(%node, redis = %crate::config::redact_url(url), lease_s = lease.as_secs_f64(), "cluster node");
     Ok(())
 }
 

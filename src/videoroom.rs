@@ -135,10 +135,7 @@ impl Connection {
         &mut self,
         r: sylkrtc::VideoroomJoinRequest,
     ) -> Result<(), ApiError> {
-        if self.room_sessions.contains_key(&r.session)
-            || self.feeds.contains_key(&r.session)
-            || self.calls.contains(&r.session)
-        {
+        if self.session_in_use(&r.session) {
             return Err(ApiError::Api(format!(
                 "Session ID {} already in use",
                 r.session
@@ -368,7 +365,10 @@ impl Connection {
         r: sylkrtc::VideoroomFeedAttachRequest,
     ) -> Result<(), ApiError> {
         // In SylkServer's order: the feed id first, then the session, then the publisher.
-        if self.feeds.contains_key(&r.feed) || self.room_sessions.contains_key(&r.feed) {
+        if self.feeds.contains_key(&r.feed)
+            || self.room_sessions.contains_key(&r.feed)
+            || self.remote.contains(&r.feed)
+        {
             return Err(ApiError::Api(format!(
                 "Video room session ID {} already in use",
                 r.feed

@@ -16,10 +16,7 @@ impl Connection {
         &mut self,
         r: sylkrtc::SessionCreateRequest,
     ) -> Result<(), ApiError> {
-        if self.calls.contains(&r.session)
-            || self.room_sessions.contains_key(&r.session)
-            || self.feeds.contains_key(&r.session)
-        {
+        if self.session_in_use(&r.session) {
             return Err(ApiError::Api(format!(
                 "Session ID {} already in use",
                 r.session

@@ -150,7 +150,13 @@ impl Cluster {
         lease: Duration,
     ) -> Result<Arc<Cluster>, ClusterError> {
         let client = redis::Client::open(url)?;
-        let redis = ConnectionManager::new(client.clone()).await?;
+        // A Redis that stops answering (its connection still up) must not hold a join, a
+        // push or the node's upkeep for ever: half a lease, and the call fails.
+        let timeout = (lease / 2).max(Duration::from_millis(500));
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(timeout)
+            .set_response_timeout(timeout);
+        let redis = ConnectionManager::new_with_config(client.clone(), config).await?;
         let (outbox, outbox_rx) = mpsc::channel(OUTBOX);
         Ok(Arc::new(Cluster {
             node,
@@ -633,7 +639,13 @@ const PUBLISH_BATCH: usize = 64;
 async fn subscriber(cluster: Arc<Cluster>, inbound: mpsc::Sender<Inbound>) {
     let own = wire::node_channel(&cluster.node);
     loop {
-        match cluster.client.get_async_pubsub().await {
+        let connect = tokio::time::timeout(cluster.lease, cluster.client.get_async_pubsub());
+        match connect.await.unwrap_or_else(|_| {
+            Err(redis::RedisError::from((
+                redis::ErrorKind::IoError,
+                "connecting timed out",
+            )))
+        }) {
             Ok(mut pubsub) => {
                 let subscribed = async {
                     pubsub.subscribe(wire::ACCOUNTS).await?;

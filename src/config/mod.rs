@@ -12,10 +12,12 @@ mod cli;
 pub mod cluster;
 pub mod ice;
 pub mod limits;
+mod redact;
 pub mod rooms;
 pub use cli::{Cli, Command, KickTarget};
 pub use ice::IceServer;
 pub use limits::Limits;
+pub use redact::redact_url;
 pub use rooms::RoomSettings;
 
 /// Default of `max_upload_size`: 100 MiB.
@@ -329,7 +331,10 @@ impl Config {
         }
         if let Some(url) = &self.storage_url {
             if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-                bail!("storage_url must start with postgres:// (unset: the embedded SQLite store), got {url:?}");
+                bail!(
+                    "storage_url must start with postgres:// (unset: the embedded SQLite store), got {:?}",
+                    redact_url(url)
+                );
             }
         }
         self.cluster.validate()?;

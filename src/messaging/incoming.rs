@@ -510,17 +510,7 @@ fn random_token() -> String {
 }
 
 /// The journal id of the report `state` of message `id` of `account`: the same for the same
-/// report, in the UUID form of the other journal ids.
+/// report, in the UUID form of the other journal ids (as a call's session id is made).
 fn report_id(account: &str, id: &str, state: &str) -> String {
-    use md5::{Digest, Md5};
-    let h = Md5::digest(format!("imdn\n{account}\n{id}\n{state}").as_bytes());
-    let hex: String = h.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
+    sip::incoming::session_id(&format!("imdn\n{account}\n{id}\n{state}"))
 }

@@ -119,14 +119,27 @@ impl Drop for Conn<'_> {
     }
 }
 
+/// A sync `Client` closes itself by blocking on its own runtime, which panics on a thread that
+/// drives async tasks, where the last reference to the store may well go (the server's end):
+/// the idle connections are closed on a thread of their own.
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let idle = std::mem::take(&mut self.pool().idle);
+        if !idle.is_empty() {
+            let _ = std::thread::spawn(move || drop(idle)).join();
+        }
+    }
+}
+
 impl Postgres {
     /// Connects to `url`, checks and migrates the schema.
     /// `max`: connections open at most.
     pub fn connect(url: &str, max: usize) -> Result<Postgres> {
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            return Err(StoreError::Url(format!(
-                "storage_url must start with postgres:// (got {url:?})"
-            )));
+            // Not the URL itself: it may hold a password.
+            return Err(StoreError::Url(
+                "storage_url must start with postgres:// or postgresql://".into(),
+            ));
         }
         let mut config: postgres::Config = url.parse()?;
         if config.get_connect_timeout().is_none() {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -149,6 +149,18 @@ impl Drop for Postgres {
     }
 }
 
+/// Waits until the server `child` (`what`) listens on loopback `port`; fails at once if it
+/// exited (the port taken by another process, say).
+pub fn wait_listening(child: &mut Child, port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        let exited = child.try_wait().ok().flatten();
+        assert!(exited.is_none(), "{what} exited: {exited:?}");
+        assert!(Instant::now() < deadline, "{what} did not listen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A Redis server of its own (no persistence).
 pub struct Redis {
     child: Child,
@@ -164,12 +176,10 @@ impl Redis {
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server is installed (tests/run.sh installs redis-server)");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not listen");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Redis { child, port }
+        // Held from here on: a failed start still stops the server.
+        let mut redis = Redis { child, port };
+        wait_listening(&mut redis.child, port, "redis-server");
+        redis
     }
 
     pub fn url(&self) -> String {

@@ -407,10 +407,16 @@ impl Client {
     /// Waits `d`; fails if an event named `event` arrives meanwhile (or already waits).
     /// Other messages are kept for later.
     pub async fn expect_silence_of(&mut self, event: &str, d: Duration) {
+        self.expect_none(event, d, |m| m["event"] == event).await
+    }
+
+    /// Waits `d`; fails if a message `what` (matching `pred`) arrives meanwhile (or already
+    /// waits). Other messages are kept for later.
+    pub async fn expect_none(&mut self, what: &str, d: Duration, pred: impl Fn(&Value) -> bool) {
         let deadline = tokio::time::Instant::now() + d;
         loop {
-            if let Some(m) = self.pending.iter().find(|m| m["event"] == event) {
-                panic!("expected no {event}, got {m}");
+            if let Some(m) = self.pending.iter().find(|m| pred(m)) {
+                panic!("expected no {what}, got {m}");
             }
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             if left.is_zero() {

@@ -192,8 +192,8 @@ impl Socket {
     /// were dropped.
     fn send_batch(&self, batch: &[(SocketAddr, &[u8])]) -> u64 {
         if batch.len() == 1 {
-            // Straight to the kernel (the socket is non-blocking): tokio's `try_send_to`
-            // refuses until its reactor has seen the socket writable once.
+            // Straight to the kernel: the socket is non-blocking, and the reactor does not
+            // watch it for writing.
             let (to, data) = batch[0];
             let sock = socket2::SockRef::from(self.io.get_ref());
             return u64::from(sock.send_to(data, &to.into()).is_err());
@@ -227,8 +227,8 @@ fn sendmmsg(io: &UdpSocket, batch: &[(SocketAddr, &[u8])]) -> usize {
     let mut done = 0;
     while done < msgs.len() {
         let left = &mut msgs[done..];
-        // Straight to the kernel, not through tokio's readiness (which would refuse until its
-        // reactor has seen the socket writable): MSG_DONTWAIT never blocks the shard.
+        // Straight to the kernel (the reactor does not watch the socket for writing):
+        // MSG_DONTWAIT never blocks the shard.
         // SAFETY: every pointer in `left` points into `addrs`, `iovs` and `batch`, which
         // outlive the call; the count is `left`'s length.
         let n = unsafe {
